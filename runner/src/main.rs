@@ -1,0 +1,3 @@
+fn main() {
+    println!("skelflow {}", env!("CARGO_PKG_VERSION"));
+}

@@ -1,0 +1,267 @@
+//! Typed stage params: validation with every error at once, canonical form, and docs.
+//!
+//! A kind declares its params as a struct:
+//!
+//! ```ignore
+//! #[derive(Default, Serialize, Deserialize, JsonSchema)]
+//! #[serde(default, deny_unknown_fields)]
+//! pub struct PretrainParams {
+//!     /// Number of epochs.
+//!     pub epochs: u32,
+//!     …
+//! }
+//! impl Params for PretrainParams {}
+//! ```
+//! and implements [`crate::StageKind::check`] with [`check_typed::<PretrainParams>`].
+
+use schemars::JsonSchema;
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::{Map, Value};
+
+/// One step of a path into the params (`optimizer.lr` = [Key("optimizer"), Key("lr")]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathSeg {
+    Key(String),
+    Index(usize),
+}
+
+/// A problem with one param. The runner turns `path` into file:line:column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamError {
+    pub path: Vec<PathSeg>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl ParamError {
+    pub fn new(path: Vec<PathSeg>, message: impl Into<String>) -> Self {
+        ParamError { path, message: message.into(), hint: None }
+    }
+    pub fn at(key: &str, message: impl Into<String>) -> Self {
+        ParamError::new(vec![PathSeg::Key(key.to_string())], message)
+    }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+    /// `a.b[2].c`
+    pub fn path_string(&self) -> String {
+        let mut s = String::new();
+        for seg in &self.path {
+            match seg {
+                PathSeg::Key(k) => {
+                    if !s.is_empty() {
+                        s.push('.');
+                    }
+                    s.push_str(k);
+                }
+                PathSeg::Index(i) => s.push_str(&format!("[{i}]")),
+            }
+        }
+        s
+    }
+}
+
+impl std::fmt::Display for ParamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "param `{}`: {}", self.path_string(), self.message)?;
+        if let Some(h) = &self.hint {
+            write!(f, " ({h})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Documentation of one param, for `skelflow kinds <kind>` and for hints.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ParamSpec {
+    pub name: String,
+    /// JSON-schema type, e.g. `integer`, `string`, `array`, or `one of: a | b`.
+    pub ty: String,
+    pub default: Value,
+    pub doc: String,
+}
+
+/// Typed params of a stage kind.
+pub trait Params: Default + Serialize + DeserializeOwned + JsonSchema {
+    /// Checks that serde cannot express: required values, ranges, combinations.
+    fn validate(&self) -> Vec<ParamError> {
+        Vec::new()
+    }
+}
+
+/// Validate `params` against `P` and return the canonical params (all fields, defaults
+/// filled). Reports every unknown param and every badly typed param, not only the first.
+pub fn check_typed<P: Params>(params: &Value) -> Result<Value, Vec<ParamError>> {
+    let empty = Map::new();
+    let given = match params {
+        Value::Object(m) => m,
+        Value::Null => &empty,
+        other => {
+            return Err(vec![ParamError::new(vec![], format!("params must be a mapping, found {}", type_name(other)))]);
+        }
+    };
+    let defaults = serde_json::to_value(P::default()).expect("params serialise");
+    let known: Vec<String> = defaults.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+
+    let mut errors = Vec::new();
+    for (k, v) in given {
+        if !known.contains(k) {
+            let mut e = ParamError::at(k, "unknown param");
+            e.hint = Some(match did_you_mean(k, &known) {
+                Some(s) => format!("did you mean `{s}`? known params: {}", known.join(", ")),
+                None => format!("known params: {}", known.join(", ")),
+            });
+            errors.push(e);
+            continue;
+        }
+        // Type-check each field on its own so that all bad fields are reported together.
+        let mut one = defaults.clone();
+        one.as_object_mut().expect("struct params").insert(k.clone(), v.clone());
+        if let Err(e) = deserialize_at::<P>(one) {
+            errors.push(e);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut merged = defaults;
+    for (k, v) in given {
+        merged.as_object_mut().expect("struct params").insert(k.clone(), v.clone());
+    }
+    let typed = deserialize_at::<P>(merged).map_err(|e| vec![e])?;
+    let problems = typed.validate();
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(serde_json::to_value(typed).expect("params serialise"))
+}
+
+fn deserialize_at<P: DeserializeOwned>(v: Value) -> Result<P, ParamError> {
+    serde_path_to_error::deserialize::<_, P>(v).map_err(|e| {
+        let path = e
+            .path()
+            .iter()
+            .filter_map(|seg| match seg {
+                serde_path_to_error::Segment::Map { key } => Some(PathSeg::Key(key.clone())),
+                serde_path_to_error::Segment::Seq { index } => Some(PathSeg::Index(*index)),
+                _ => None,
+            })
+            .collect();
+        ParamError::new(path, e.into_inner().to_string())
+    })
+}
+
+/// The docs of `P`'s params, in declaration order.
+pub fn specs_of<P: Params>() -> Vec<ParamSpec> {
+    let schema = schemars::schema_for!(P);
+    let schema = serde_json::to_value(&schema).expect("schema serialises");
+    let defaults = serde_json::to_value(P::default()).expect("params serialise");
+    let props = schema.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
+    let defs = schema.get("$defs").cloned().unwrap_or(Value::Null);
+    props
+        .into_iter()
+        .map(|(name, p)| ParamSpec {
+            ty: describe_type(&p, &defs),
+            doc: p.get("description").and_then(Value::as_str).unwrap_or("").to_string(),
+            default: defaults.get(&name).cloned().unwrap_or(Value::Null),
+            name,
+        })
+        .collect()
+}
+
+fn describe_type(p: &Value, defs: &Value) -> String {
+    if let Some(r) = p.get("$ref").and_then(Value::as_str) {
+        let name = r.rsplit('/').next().unwrap_or(r);
+        if let Some(d) = defs.get(name) {
+            return describe_type(d, defs);
+        }
+        return name.to_string();
+    }
+    if let Some(vals) = p.get("enum").and_then(Value::as_array) {
+        let names: Vec<String> = vals.iter().map(|v| v.as_str().map(str::to_string).unwrap_or(v.to_string())).collect();
+        return format!("one of: {}", names.join(" | "));
+    }
+    if let Some(alts) = p.get("oneOf").or_else(|| p.get("anyOf")).and_then(Value::as_array) {
+        let names: Vec<String> = alts.iter().map(|a| describe_type(a, defs)).collect();
+        return names.join(" | ");
+    }
+    if let Some(c) = p.get("const") {
+        return c.as_str().map(str::to_string).unwrap_or(c.to_string());
+    }
+    match p.get("type") {
+        Some(Value::String(t)) if t == "array" => match p.get("items") {
+            Some(items) => format!("list of {}", describe_type(items, defs)),
+            None => "list".into(),
+        },
+        Some(Value::String(t)) => t.clone(),
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" | "),
+        _ => "any".into(),
+    }
+}
+
+/// The closest name within edit distance 2 (or a shared prefix), if any.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a String>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(name, c), c))
+        .filter(|(d, c)| *d <= 2.max(name.len() / 4) || c.starts_with(name))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.as_str())
+}
+
+/// `mapping`, `list`, `string`, … for messages.
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Default, Serialize, Deserialize, JsonSchema)]
+    #[serde(default, deny_unknown_fields)]
+    struct P {
+        /// Epochs to train.
+        epochs: u32,
+        lr: f64,
+        name: String,
+    }
+    impl Params for P {
+        fn validate(&self) -> Vec<ParamError> {
+            if self.name.is_empty() { vec![ParamError::at("name", "is required")] } else { vec![] }
+        }
+    }
+
+    #[test]
+    fn fills_defaults_and_reports_every_error() {
+        let ok = check_typed::<P>(&serde_json::json!({"epochs": 3, "name": "x"})).unwrap();
+        assert_eq!(ok, serde_json::json!({"epochs": 3, "lr": 0.0, "name": "x"}));
+
+        let errs = check_typed::<P>(&serde_json::json!({"epochs": "many", "lrr": 1, "name": 5})).unwrap_err();
+        let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        assert_eq!(errs.len(), 3, "{text:?}");
+        assert!(text.iter().any(|t| t.contains("`lrr`: unknown param (did you mean `lr`?")), "{text:?}");
+        assert!(text.iter().any(|t| t.starts_with("param `epochs`: invalid type: string \"many\"")), "{text:?}");
+        assert!(text.iter().any(|t| t.starts_with("param `name`: invalid type: integer `5`")), "{text:?}");
+
+        let req = check_typed::<P>(&serde_json::json!({})).unwrap_err();
+        assert_eq!(req[0].to_string(), "param `name`: is required");
+    }
+
+    #[test]
+    fn specs_carry_docs_and_defaults() {
+        let specs = specs_of::<P>();
+        assert_eq!(specs[0].name, "epochs");
+        assert_eq!(specs[0].ty, "integer");
+        assert_eq!(specs[0].doc, "Epochs to train.");
+    }
+}

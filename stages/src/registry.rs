@@ -1,0 +1,36 @@
+//! The stage kinds this binary knows. One line per kind.
+
+use std::sync::OnceLock;
+
+use crate::StageKind;
+
+pub struct Registry {
+    kinds: Vec<Box<dyn StageKind>>,
+}
+
+impl Registry {
+    fn build() -> Registry {
+        let kinds: Vec<Box<dyn StageKind>> = vec![
+            Box::new(crate::shell::Shell),
+        ];
+        Registry { kinds }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&dyn StageKind> {
+        self.kinds.iter().find(|k| k.name() == name).map(|k| k.as_ref())
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.kinds.iter().map(|k| k.name().to_string()).collect()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &dyn StageKind> {
+        self.kinds.iter().map(|k| k.as_ref())
+    }
+}
+
+/// The process-wide registry.
+pub fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(Registry::build)
+}
