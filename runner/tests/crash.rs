@@ -50,7 +50,7 @@ fn kill_9_during_a_stage_loses_only_that_stage() {
     let mut run = spawn(&w, &["run", "p/slow.yaml", "-j", "4"]);
     wait_for(30.0, "b to start and a, d to finish", || {
         let ev = events_so_far(&w);
-        w.read("p/count.txt").lines().count() == 1 && sorted(with_event(&ev, "finished")) == ["a", "d"]
+        w.read("count.txt").lines().count() == 1 && sorted(with_event(&ev, "finished")) == ["a", "d"]
     });
     run.kill().unwrap(); // SIGKILL
     run.wait().unwrap();
@@ -72,7 +72,7 @@ fn kill_9_during_a_stage_loses_only_that_stage() {
     let ev = common::events(&w.path().join("p/.skelflow"), "slow", 0);
     assert_eq!(sorted(with_event(&ev, "cached")), ["a", "d"], "finished stages are reused");
     assert_eq!(sorted(with_event(&ev, "finished")), ["b", "c"], "the killed stage reruns");
-    assert_eq!(w.read("p/count.txt").lines().count(), 2);
+    assert_eq!(w.read("count.txt").lines().count(), 2);
     let v = ok(&w.run(&["verify", "p/slow.yaml"]));
     assert!(v.contains("verified 4 artifacts: all intact"), "{v}");
 }
@@ -93,7 +93,7 @@ fn two_runs_at_once_both_succeed_and_each_stage_runs_once() {
     let (o1, o2) = (one.wait_with_output().unwrap(), two.wait_with_output().unwrap());
     assert!(o1.status.success(), "{}", text(&o1.stderr));
     assert!(o2.status.success(), "{}", text(&o2.stderr));
-    let mut lines: Vec<String> = w.read("p/count.txt").lines().map(str::to_string).collect();
+    let mut lines: Vec<String> = w.read("count.txt").lines().map(str::to_string).collect();
     lines.sort();
     assert_eq!(lines, ["s0", "s1", "s2", "s3", "s4", "s5"], "each stage's command ran exactly once");
     let cache = w.path().join("p/.skelflow");
@@ -106,7 +106,7 @@ fn status_shows_running_and_ctrl_c_stops_cleanly() {
     let w = Work::new();
     w.write("p/slow.yaml", SLOW);
     let run = spawn(&w, &["run", "p/slow.yaml"]);
-    wait_for(30.0, "b to start", || w.read("p/count.txt").lines().count() == 1);
+    wait_for(30.0, "b to start", || w.read("count.txt").lines().count() == 1);
     let st = ok(&w.run(&["status", "p/slow.yaml"]));
     assert!(st.lines().any(|l| l.starts_with("b ") && l.contains("running")), "{st}");
 

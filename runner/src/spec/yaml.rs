@@ -172,9 +172,14 @@ pub fn parse(sources: &SourceMap, id: FileId) -> Result<Node, Diag> {
         } else {
             (format!("YAML syntax error: {msg}"), "here")
         };
-        Diag::error(message)
-            .at(Span::new(id, at, at + 1), label)
-            .help("fix the YAML syntax (indentation, `key: value`, quotes and brackets must balance)")
+        // `{` and `}` are YAML syntax inside `[...]` and `{...}`: `${x}` there must be quoted.
+        let (line, _) = file.line_col(at);
+        let help = if file.line_text(line).contains("${") && msg.contains("flow") {
+            "inside `[...]` or `{...}`, quote values that contain `${…}`: `[\"data/${name}.txt\"]`"
+        } else {
+            "fix the YAML syntax (indentation, `key: value`, quotes and brackets must balance)"
+        };
+        Diag::error(message).at(Span::new(id, at, at + 1), label).help(help)
     })?;
     match docs.len() {
         0 => Ok(Node::new(Span::new(id, 0, 0), Value::Null)),
