@@ -26,14 +26,25 @@ pub struct Diag {
 
 impl Diag {
     pub fn error(message: impl Into<String>) -> Diag {
-        Diag { message: message.into(), primary: None, notes: Vec::new(), help: None }
+        Diag {
+            message: message.into(),
+            primary: None,
+            notes: Vec::new(),
+            help: None,
+        }
     }
     pub fn at(mut self, span: Span, label: impl Into<String>) -> Diag {
-        self.primary = Some(Label { span, text: label.into() });
+        self.primary = Some(Label {
+            span,
+            text: label.into(),
+        });
         self
     }
     pub fn note(mut self, span: Span, text: impl Into<String>) -> Diag {
-        self.notes.push(Label { span, text: text.into() });
+        self.notes.push(Label {
+            span,
+            text: text.into(),
+        });
         self
     }
     pub fn help(mut self, help: impl Into<String>) -> Diag {
@@ -95,7 +106,14 @@ fn render_plain(d: &Diag, sources: &SourceMap, out: &mut String) {
         .collect();
     let width = labels
         .iter()
-        .map(|(l, _, _)| sources.file(l.span.file).line_col(l.span.start).0.to_string().len())
+        .map(|(l, _, _)| {
+            sources
+                .file(l.span.file)
+                .line_col(l.span.start)
+                .0
+                .to_string()
+                .len()
+        })
         .max()
         .unwrap_or(1);
     let pad = " ".repeat(width);
@@ -108,10 +126,18 @@ fn render_plain(d: &Diag, sources: &SourceMap, out: &mut String) {
         let _ = writeln!(out, "{line:>width$} | {text}");
         let (end_line, end_col) = file.line_col(label.span.end);
         let line_chars = text.chars().count();
-        let last = if end_line == line { end_col.min(line_chars + 1) } else { line_chars + 1 };
+        let last = if end_line == line {
+            end_col.min(line_chars + 1)
+        } else {
+            line_chars + 1
+        };
         let n = last.saturating_sub(col).max(1);
         let marks: String = std::iter::repeat_n(*mark, n).collect();
-        let indent: String = text.chars().take(col - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+        let indent: String = text
+            .chars()
+            .take(col - 1)
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
         if label.text.is_empty() {
             let _ = writeln!(out, "{pad} | {indent}{marks}");
         } else {
@@ -162,7 +188,8 @@ mod fancy {
             };
             let Some(primary) = &d.primary else { return me };
             let file = sources.file(primary.span.file);
-            me.src = Some(NamedSource::new(file.name.clone(), file.text.clone()).with_language("yaml"));
+            me.src =
+                Some(NamedSource::new(file.name.clone(), file.text.clone()).with_language("yaml"));
             me.labels.push(label(primary, true));
             for n in &d.notes {
                 if n.span.file == primary.span.file {
@@ -173,7 +200,9 @@ mod fancy {
                         message: n.text.clone(),
                         help: None,
                         severity: Severity::Advice,
-                        src: Some(NamedSource::new(f.name.clone(), f.text.clone()).with_language("yaml")),
+                        src: Some(
+                            NamedSource::new(f.name.clone(), f.text.clone()).with_language("yaml"),
+                        ),
                         labels: vec![label(n, false)],
                         related: Vec::new(),
                     });
@@ -184,7 +213,11 @@ mod fancy {
     }
 
     fn label(l: &Label, primary: bool) -> LabeledSpan {
-        let text = if l.text.is_empty() { None } else { Some(l.text.clone()) };
+        let text = if l.text.is_empty() {
+            None
+        } else {
+            Some(l.text.clone())
+        };
         let len = l.span.end.saturating_sub(l.span.start).max(1);
         if primary {
             LabeledSpan::new_primary_with_span(text, (l.span.start, len))
@@ -205,13 +238,19 @@ mod fancy {
             Some(self.severity)
         }
         fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-            self.help.as_ref().map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+            self.help
+                .as_ref()
+                .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
         }
         fn source_code(&self) -> Option<&dyn SourceCode> {
             self.src.as_ref().map(|s| s as &dyn SourceCode)
         }
         fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-            if self.labels.is_empty() { None } else { Some(Box::new(self.labels.iter().cloned())) }
+            if self.labels.is_empty() {
+                None
+            } else {
+                Some(Box::new(self.labels.iter().cloned()))
+            }
         }
         fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
             if self.related.is_empty() {
@@ -224,7 +263,10 @@ mod fancy {
 }
 
 /// `did you mean `x`?` over candidates, if one is close.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(name, c), c))
@@ -241,7 +283,11 @@ where
 {
     let it = candidates.into_iter();
     let all: Vec<&str> = it.clone().collect();
-    let list = if all.is_empty() { "none".to_string() } else { all.join(", ") };
+    let list = if all.is_empty() {
+        "none".to_string()
+    } else {
+        all.join(", ")
+    };
     match did_you_mean(name, it) {
         Some(s) => format!("did you mean `{s}`? {what}: {list}"),
         None => format!("{what}: {list}"),
@@ -255,7 +301,11 @@ mod tests {
     #[test]
     fn plain_rendering_points_at_line_and_column() {
         let mut sm = SourceMap::new();
-        let f = sm.add("p.yaml".into(), None, "name: x\nstages:\n  a:\n    nedds: [b]\n".into());
+        let f = sm.add(
+            "p.yaml".into(),
+            None,
+            "name: x\nstages:\n  a:\n    nedds: [b]\n".into(),
+        );
         let d = Diag::error("unknown key `nedds` in stage `a`")
             .at(Span::new(f, 25, 30), "unknown key")
             .note(Span::new(f, 18, 19), "stage defined here")

@@ -14,14 +14,20 @@ pub enum DagFormat {
 /// Nodes and edges of the instance graph (or the stage graph with `stages`).
 fn graph(p: &Pipeline, stages: bool) -> (Vec<String>, Vec<(usize, usize)>) {
     if stages {
-        let order: Vec<usize> = crate::pipeline::graph::order(&p.stages.iter().map(|s| s.needs.clone()).collect::<Vec<_>>())
-            .unwrap_or_else(|_| (0..p.stages.len()).collect());
+        let order: Vec<usize> = crate::pipeline::graph::order(
+            &p.stages.iter().map(|s| s.needs.clone()).collect::<Vec<_>>(),
+        )
+        .unwrap_or_else(|_| (0..p.stages.len()).collect());
         let pos = |s: usize| order.iter().position(|&o| o == s).expect("in order");
         let names = order
             .iter()
             .map(|&s| {
                 let st = &p.stages[s];
-                if st.instances.len() > 1 { format!("{} ×{}", st.id, st.instances.len()) } else { st.id.clone() }
+                if st.instances.len() > 1 {
+                    format!("{} ×{}", st.id, st.instances.len())
+                } else {
+                    st.id.clone()
+                }
             })
             .collect();
         let mut edges = Vec::new();
@@ -33,7 +39,12 @@ fn graph(p: &Pipeline, stages: bool) -> (Vec<String>, Vec<(usize, usize)>) {
         (names, edges)
     } else {
         let names = p.instances.iter().map(|i| i.id.clone()).collect();
-        let edges = p.instances.iter().enumerate().flat_map(|(i, inst)| inst.needs.iter().map(move |&u| (u, i))).collect();
+        let edges = p
+            .instances
+            .iter()
+            .enumerate()
+            .flat_map(|(i, inst)| inst.needs.iter().map(move |&u| (u, i)))
+            .collect();
         (names, edges)
     }
 }
@@ -45,7 +56,11 @@ pub fn dag(p: &Pipeline, format: DagFormat, stages: bool) -> String {
         DagFormat::Text => {
             let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
             for (i, n) in names.iter().enumerate() {
-                let ups: Vec<&str> = edges.iter().filter(|(_, t)| *t == i).map(|(f, _)| names[*f].as_str()).collect();
+                let ups: Vec<&str> = edges
+                    .iter()
+                    .filter(|(_, t)| *t == i)
+                    .map(|(f, _)| names[*f].as_str())
+                    .collect();
                 if ups.is_empty() {
                     let _ = writeln!(out, "{n}");
                 } else {

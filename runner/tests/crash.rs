@@ -31,16 +31,32 @@ stages:
 "#;
 
 fn spawn(w: &Work, args: &[&str]) -> Child {
-    w.cmd().args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+    w.cmd()
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 fn events_so_far(w: &Work) -> Vec<serde_json::Value> {
     let dir = w.path().join("p/.skelflow/runs/slow");
-    let Ok(rd) = std::fs::read_dir(&dir) else { return Vec::new() };
-    let mut logs: Vec<_> = rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.to_string_lossy().ends_with(".jsonl")).collect();
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut logs: Vec<_> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".jsonl"))
+        .collect();
     logs.sort();
-    let Some(last) = logs.last() else { return Vec::new() };
-    std::fs::read_to_string(last).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    let Some(last) = logs.last() else {
+        return Vec::new();
+    };
+    std::fs::read_to_string(last)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 #[test]
@@ -50,7 +66,8 @@ fn kill_9_during_a_stage_loses_only_that_stage() {
     let mut run = spawn(&w, &["run", "p/slow.yaml", "-j", "4"]);
     wait_for(30.0, "b to start and a, d to finish", || {
         let ev = events_so_far(&w);
-        w.read("count.txt").lines().count() == 1 && sorted(with_event(&ev, "finished")) == ["a", "d"]
+        w.read("count.txt").lines().count() == 1
+            && sorted(with_event(&ev, "finished")) == ["a", "d"]
     });
     run.kill().unwrap(); // SIGKILL
     run.wait().unwrap();
@@ -58,9 +75,14 @@ fn kill_9_during_a_stage_loses_only_that_stage() {
     let st = ok(&w.run(&["status", "p/slow.yaml"]));
     wait_for(10.0, "b's lock to be released", || {
         let st = ok(&w.run(&["status", "p/slow.yaml"]));
-        st.lines().any(|l| l.starts_with("b ") && l.contains("missing"))
+        st.lines()
+            .any(|l| l.starts_with("b ") && l.contains("missing"))
     });
-    assert!(st.lines().any(|l| l.starts_with("a ") && l.contains("cached")), "{st}");
+    assert!(
+        st.lines()
+            .any(|l| l.starts_with("a ") && l.contains("cached")),
+        "{st}"
+    );
 
     let v = ok(&w.run(&["verify", "p/slow.yaml"]));
     assert!(v.contains("verified 2 artifacts: all intact"), "{v}");
@@ -68,10 +90,22 @@ fn kill_9_during_a_stage_loses_only_that_stage() {
     w.write("go", "");
     ok(&w.run(&["run", "p/slow.yaml"]));
     let ev = w.run(&["status", "p/slow.yaml"]);
-    assert!(text(&ev.stdout).contains("4 cached"), "{}", text(&ev.stdout));
+    assert!(
+        text(&ev.stdout).contains("4 cached"),
+        "{}",
+        text(&ev.stdout)
+    );
     let ev = common::events(&w.path().join("p/.skelflow"), "slow", 0);
-    assert_eq!(sorted(with_event(&ev, "cached")), ["a", "d"], "finished stages are reused");
-    assert_eq!(sorted(with_event(&ev, "finished")), ["b", "c"], "the killed stage reruns");
+    assert_eq!(
+        sorted(with_event(&ev, "cached")),
+        ["a", "d"],
+        "finished stages are reused"
+    );
+    assert_eq!(
+        sorted(with_event(&ev, "finished")),
+        ["b", "c"],
+        "the killed stage reruns"
+    );
     assert_eq!(w.read("count.txt").lines().count(), 2);
     let v = ok(&w.run(&["verify", "p/slow.yaml"]));
     assert!(v.contains("verified 4 artifacts: all intact"), "{v}");
@@ -82,7 +116,11 @@ fn two_runs_at_once_both_succeed_and_each_stage_runs_once() {
     let w = Work::new();
     let mut yaml = String::from("name: twice\nstages:\n");
     for i in 0..6 {
-        let needs = if i >= 3 { format!("    needs: [s{}]\n", i - 3) } else { String::new() };
+        let needs = if i >= 3 {
+            format!("    needs: [s{}]\n", i - 3)
+        } else {
+            String::new()
+        };
         yaml.push_str(&format!(
             "  s{i}:\n    kind: shell\n{needs}    params: {{cmd: \"echo s{i} >> ../count.txt; sleep 0.3; echo {i} > $OUT/x\", outs: [x]}}\n"
         ));
@@ -90,14 +128,23 @@ fn two_runs_at_once_both_succeed_and_each_stage_runs_once() {
     w.write("p/twice.yaml", &yaml);
     let one = spawn(&w, &["run", "p/twice.yaml", "-j", "2"]);
     let two = spawn(&w, &["run", "p/twice.yaml", "-j", "2"]);
-    let (o1, o2) = (one.wait_with_output().unwrap(), two.wait_with_output().unwrap());
+    let (o1, o2) = (
+        one.wait_with_output().unwrap(),
+        two.wait_with_output().unwrap(),
+    );
     assert!(o1.status.success(), "{}", text(&o1.stderr));
     assert!(o2.status.success(), "{}", text(&o2.stderr));
     let mut lines: Vec<String> = w.read("count.txt").lines().map(str::to_string).collect();
     lines.sort();
-    assert_eq!(lines, ["s0", "s1", "s2", "s3", "s4", "s5"], "each stage's command ran exactly once");
+    assert_eq!(
+        lines,
+        ["s0", "s1", "s2", "s3", "s4", "s5"],
+        "each stage's command ran exactly once"
+    );
     let cache = w.path().join("p/.skelflow");
-    let computed: usize = (0..2).map(|b| with_event(&common::events(&cache, "twice", b), "finished").len()).sum();
+    let computed: usize = (0..2)
+        .map(|b| with_event(&common::events(&cache, "twice", b), "finished").len())
+        .sum();
     assert_eq!(computed, 6);
 }
 
@@ -106,9 +153,15 @@ fn status_shows_running_and_ctrl_c_stops_cleanly() {
     let w = Work::new();
     w.write("p/slow.yaml", SLOW);
     let run = spawn(&w, &["run", "p/slow.yaml"]);
-    wait_for(30.0, "b to start", || w.read("count.txt").lines().count() == 1);
+    wait_for(30.0, "b to start", || {
+        w.read("count.txt").lines().count() == 1
+    });
     let st = ok(&w.run(&["status", "p/slow.yaml"]));
-    assert!(st.lines().any(|l| l.starts_with("b ") && l.contains("running")), "{st}");
+    assert!(
+        st.lines()
+            .any(|l| l.starts_with("b ") && l.contains("running")),
+        "{st}"
+    );
 
     // SAFETY: plain syscall on our own child.
     unsafe {
@@ -126,7 +179,17 @@ fn status_shows_running_and_ctrl_c_stops_cleanly() {
     w.write("go", "");
     std::thread::sleep(Duration::from_millis(300));
     let st = ok(&w.run(&["status", "p/slow.yaml"]));
-    assert!(st.lines().any(|l| l.starts_with("b ") && l.contains("missing")), "{st}");
+    assert!(
+        st.lines()
+            .any(|l| l.starts_with("b ") && l.contains("missing")),
+        "{st}"
+    );
     ok(&w.run(&["run", "p/slow.yaml"]));
-    assert_eq!(sorted(with_event(&common::events(&w.path().join("p/.skelflow"), "slow", 0), "finished")), ["b", "c"]);
+    assert_eq!(
+        sorted(with_event(
+            &common::events(&w.path().join("p/.skelflow"), "slow", 0),
+            "finished"
+        )),
+        ["b", "c"]
+    );
 }

@@ -6,7 +6,11 @@ mod common;
 use common::{Work, ok, repo_root, sorted, text, with_event};
 
 fn demo(w: &Work) {
-    std::fs::copy(repo_root().join("pipelines/demo_shell.yaml"), w.path().join("demo.yaml")).unwrap();
+    std::fs::copy(
+        repo_root().join("pipelines/demo_shell.yaml"),
+        w.path().join("demo.yaml"),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -17,30 +21,55 @@ fn demo_runs_and_the_second_run_computes_nothing() {
     ok(&out);
     let ev = w.last_events("demo_shell");
     let finished = with_event(&ev, "finished");
-    assert_eq!(finished.len(), 15, "gen, sort, stats ×4, histogram ×2, summary: {finished:?}");
+    assert_eq!(
+        finished.len(),
+        15,
+        "gen, sort, stats ×4, histogram ×2, summary: {finished:?}"
+    );
     assert!(with_event(&ev, "cached").is_empty());
-    let summary = std::fs::read_dir(w.path().join(".skelflow/objects")).unwrap().count();
+    let summary = std::fs::read_dir(w.path().join(".skelflow/objects"))
+        .unwrap()
+        .count();
     assert!(summary > 0);
 
     // The summary collects 4 stats lines and 2 histogram lines.
     let show = ok(&w.run(&["show", "demo.yaml", "summary"]));
-    let dir = show.lines().find_map(|l| l.strip_prefix("artifact   ")).expect("artifact path").to_string();
+    let dir = show
+        .lines()
+        .find_map(|l| l.strip_prefix("artifact   "))
+        .expect("artifact path")
+        .to_string();
     let text_out = std::fs::read_to_string(std::path::Path::new(&dir).join("summary.txt")).unwrap();
-    assert_eq!(text_out.lines().filter(|l| l.starts_with("n=")).count(), 4, "{text_out}");
+    assert_eq!(
+        text_out.lines().filter(|l| l.starts_with("n=")).count(),
+        4,
+        "{text_out}"
+    );
     assert_eq!(text_out.lines().count(), 6, "{text_out}");
     assert!(text_out.contains("n=1000 min="), "{text_out}");
 
     let again = w.run(&["run", "demo.yaml"]);
     ok(&again);
     let ev = w.last_events("demo_shell");
-    assert!(with_event(&ev, "started").is_empty(), "nothing starts: {ev:?}");
+    assert!(
+        with_event(&ev, "started").is_empty(),
+        "nothing starts: {ev:?}"
+    );
     assert_eq!(with_event(&ev, "cached").len(), 15);
-    assert!(text(&again.stderr).contains("0 computed, 15 cached"), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("0 computed, 15 cached"),
+        "{}",
+        text(&again.stderr)
+    );
     // Each run persists the key components of every instance.
     let runs = std::fs::read_dir(w.path().join(".skelflow/runs/demo_shell")).unwrap();
-    let records: Vec<_> = runs.filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "json")).collect();
+    let records: Vec<_> = runs
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .collect();
     assert_eq!(records.len(), 2);
-    let rec: serde_json::Value = serde_json::from_slice(&std::fs::read(records[0].path()).unwrap()).unwrap();
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(records[0].path()).unwrap()).unwrap();
     assert_eq!(rec["instances"].as_array().unwrap().len(), 15);
     assert!(rec["instances"][0]["components"]["params"]["cmd"].is_string());
 }
@@ -71,15 +100,30 @@ fn editing_one_param_reruns_that_stage_and_its_dependents_and_explain_names_it()
     let w = Work::new();
     w.write("chain.yaml", CHAIN);
     ok(&w.run(&["run", "chain.yaml"]));
-    assert_eq!(sorted(with_event(&w.last_events("chain"), "finished")), ["a", "b", "c", "d"]);
+    assert_eq!(
+        sorted(with_event(&w.last_events("chain"), "finished")),
+        ["a", "b", "c", "d"]
+    );
 
     // Edit b's command only.
     w.write("chain.yaml", &CHAIN.replace("$1 * 2", "$1 * 3"));
     let status = ok(&w.run(&["status", "chain.yaml"]));
-    let line = |id: &str| status.lines().find(|l| l.starts_with(&format!("{id} "))).unwrap_or_default().to_string();
+    let line = |id: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .unwrap_or_default()
+            .to_string()
+    };
     assert!(line("a").contains("cached"), "{status}");
-    assert!(line("b").contains("stale") && line("b").contains("params.cmd:"), "{status}");
-    assert!(line("c").contains("stale") && line("c").contains("upstream b changed"), "{status}");
+    assert!(
+        line("b").contains("stale") && line("b").contains("params.cmd:"),
+        "{status}"
+    );
+    assert!(
+        line("c").contains("stale") && line("c").contains("upstream b changed"),
+        "{status}"
+    );
     assert!(line("d").contains("cached"), "{status}");
 
     let explain_b = ok(&w.run(&["explain", "chain.yaml", "b"]));
@@ -87,12 +131,26 @@ fn editing_one_param_reruns_that_stage_and_its_dependents_and_explain_names_it()
     assert!(explain_b.contains("params.cmd: \"awk '{ print $1 * 2 }' ${a.output}/a.txt > $OUT/b.txt\" -> \"awk '{ print $1 * 3 }'"), "{explain_b}");
     let explain_c = ok(&w.run(&["explain", "chain.yaml", "c"]));
     assert!(explain_c.contains("upstream b changed"), "{explain_c}");
-    assert!(explain_c.contains("params.cmd:"), "explain follows the upstream to its param: {explain_c}");
-    assert!(!explain_c.lines().next().unwrap().contains("params"), "c's own params did not change: {explain_c}");
+    assert!(
+        explain_c.contains("params.cmd:"),
+        "explain follows the upstream to its param: {explain_c}"
+    );
+    assert!(
+        !explain_c.lines().next().unwrap().contains("params"),
+        "c's own params did not change: {explain_c}"
+    );
 
     let dry = ok(&w.run(&["run", "chain.yaml", "--dry-run"]));
-    assert!(dry.lines().any(|l| l.starts_with("run ") && l.contains(" b ") && l.contains("stale: params.cmd")), "{dry}");
-    assert!(dry.lines().any(|l| l.starts_with("cached ") && l.contains(" a ")), "{dry}");
+    assert!(
+        dry.lines()
+            .any(|l| l.starts_with("run ") && l.contains(" b ") && l.contains("stale: params.cmd")),
+        "{dry}"
+    );
+    assert!(
+        dry.lines()
+            .any(|l| l.starts_with("cached ") && l.contains(" a ")),
+        "{dry}"
+    );
     assert!(dry.contains("dry run: 2 of 4 instances would run"), "{dry}");
 
     ok(&w.run(&["run", "chain.yaml"]));
@@ -102,12 +160,29 @@ fn editing_one_param_reruns_that_stage_and_its_dependents_and_explain_names_it()
 
     // A var override reaches a's key: a, b, c rerun; `explain` names the param value.
     let status = ok(&w.run(&["status", "chain.yaml", "--set", "n=5"]));
-    assert!(status.lines().any(|l| l.starts_with("a ") && l.contains("params.cmd: \"seq 1 3")), "{status}");
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("a ") && l.contains("params.cmd: \"seq 1 3")),
+        "{status}"
+    );
     ok(&w.run(&["run", "chain.yaml", "--set", "n=5"]));
-    assert_eq!(sorted(with_event(&w.last_events("chain"), "finished")), ["a", "b", "c"]);
+    assert_eq!(
+        sorted(with_event(&w.last_events("chain"), "finished")),
+        ["a", "b", "c"]
+    );
     let show = ok(&w.run(&["show", "chain.yaml", "c", "--set", "n=5"]));
-    let dir = show.lines().find_map(|l| l.strip_prefix("artifact   ")).unwrap().to_string();
-    assert_eq!(std::fs::read_to_string(std::path::Path::new(&dir).join("c.txt")).unwrap().trim(), "45");
+    let dir = show
+        .lines()
+        .find_map(|l| l.strip_prefix("artifact   "))
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        std::fs::read_to_string(std::path::Path::new(&dir).join("c.txt"))
+            .unwrap()
+            .trim(),
+        "45"
+    );
 }
 
 #[test]
@@ -119,39 +194,78 @@ fn missing_and_stale_states_and_dependency_files() {
         "name: deps\nstages:\n  count:\n    kind: shell\n    params: {cmd: \"wc -l < data/input.txt > $OUT/n.txt\", deps: [data/input.txt], outs: [n.txt]}\n",
     );
     let st = ok(&w.run(&["status", "p.yaml"]));
-    assert!(st.lines().any(|l| l.starts_with("count ") && l.contains("missing") && l.contains("never computed")), "{st}");
+    assert!(
+        st.lines().any(|l| l.starts_with("count ")
+            && l.contains("missing")
+            && l.contains("never computed")),
+        "{st}"
+    );
     ok(&w.run(&["run", "p.yaml"]));
     w.write("data/input.txt", "1\n2\n3\n");
     let st = ok(&w.run(&["status", "p.yaml"]));
-    assert!(st.lines().any(|l| l.starts_with("count ") && l.contains("stale") && l.contains("external data/input.txt")), "{st}");
+    assert!(
+        st.lines().any(|l| l.starts_with("count ")
+            && l.contains("stale")
+            && l.contains("external data/input.txt")),
+        "{st}"
+    );
     ok(&w.run(&["run", "p.yaml"]));
     assert_eq!(with_event(&w.last_events("deps"), "finished"), ["count"]);
 
     std::fs::remove_file(w.path().join("data/input.txt")).unwrap();
     let out = w.run(&["run", "p.yaml"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("stage `count` depends on `data/input.txt`, which does not exist"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr)
+            .contains("stage `count` depends on `data/input.txt`, which does not exist"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn identical_instances_are_computed_once_even_across_pipelines() {
     let w = Work::new();
     let stage = |id: &str| {
-        format!("  {id}:\n    kind: shell\n    params: {{cmd: \"echo x >> ../count.txt; echo same > $OUT/s.txt\", outs: [s.txt]}}\n")
+        format!(
+            "  {id}:\n    kind: shell\n    params: {{cmd: \"echo x >> ../count.txt; echo same > $OUT/s.txt\", outs: [s.txt]}}\n"
+        )
     };
-    w.write("one/p.yaml", &format!("name: one\nstages:\n{}{}", stage("base"), stage("copy")));
-    w.write("two/p.yaml", &format!("name: two\nstages:\n{}", stage("baseline")));
+    w.write(
+        "one/p.yaml",
+        &format!("name: one\nstages:\n{}{}", stage("base"), stage("copy")),
+    );
+    w.write(
+        "two/p.yaml",
+        &format!("name: two\nstages:\n{}", stage("baseline")),
+    );
     let cache = w.path().join("shared-cache");
     let cache = cache.to_str().unwrap();
     ok(&w.run(&["--cache", cache, "run", "one/p.yaml"]));
     let ev = common::events(std::path::Path::new(cache), "one", 0);
     assert_eq!(with_event(&ev, "finished"), ["base"]);
-    let same: Vec<_> = ev.iter().filter(|e| e["event"] == "cached").map(|e| e["same_as"].clone()).collect();
-    assert_eq!(same, [serde_json::json!("base")], "copy reuses base in the same run");
+    let same: Vec<_> = ev
+        .iter()
+        .filter(|e| e["event"] == "cached")
+        .map(|e| e["same_as"].clone())
+        .collect();
+    assert_eq!(
+        same,
+        [serde_json::json!("base")],
+        "copy reuses base in the same run"
+    );
     ok(&w.run(&["--cache", cache, "run", "two/p.yaml"]));
     let ev = common::events(std::path::Path::new(cache), "two", 0);
-    assert_eq!(with_event(&ev, "cached"), ["baseline"], "another pipeline reuses it too");
-    assert_eq!(w.read("count.txt").lines().count(), 1, "the command ran once");
+    assert_eq!(
+        with_event(&ev, "cached"),
+        ["baseline"],
+        "another pipeline reuses it too"
+    );
+    assert_eq!(
+        w.read("count.txt").lines().count(),
+        1,
+        "the command ran once"
+    );
 }
 
 const FAILING: &str = r#"
@@ -180,24 +294,39 @@ fn fail_fast_by_default_keep_going_on_request_and_show_finds_the_log() {
     let out = w.run(&["run", "f.yaml", "-j", "2"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let err = text(&out.stderr);
-    assert!(err.contains("FAILED bad: command exited with status 3"), "{err}");
+    assert!(
+        err.contains("FAILED bad: command exited with status 3"),
+        "{err}"
+    );
     assert!(err.contains("| oops"), "the log tail is shown: {err}");
     let ev = w.last_events("failing");
     assert_eq!(with_event(&ev, "failed"), ["bad"]);
     assert!(with_event(&ev, "skipped").contains(&"after_bad".to_string()));
     // fail-fast: the running slow_ok finishes, but nothing new starts
-    assert!(!with_event(&ev, "started").contains(&"after_ok".to_string()), "{ev:?}");
+    assert!(
+        !with_event(&ev, "started").contains(&"after_ok".to_string()),
+        "{ev:?}"
+    );
 
     let show = ok(&w.run(&["show", "f.yaml", "bad"]));
-    assert!(show.contains("error      command exited with status 3"), "{show}");
-    assert!(show.contains("| about to fail") && show.contains("| oops"), "{show}");
+    assert!(
+        show.contains("error      command exited with status 3"),
+        "{show}"
+    );
+    assert!(
+        show.contains("| about to fail") && show.contains("| oops"),
+        "{show}"
+    );
 
     let out = w.run(&["run", "f.yaml", "--keep-going"]);
     assert_eq!(out.status.code(), Some(1));
     let ev = w.last_events("failing");
     assert_eq!(with_event(&ev, "failed"), ["bad"]);
     assert_eq!(with_event(&ev, "skipped"), ["after_bad"]);
-    assert!(with_event(&ev, "finished").contains(&"after_ok".to_string()), "{ev:?}");
+    assert!(
+        with_event(&ev, "finished").contains(&"after_ok".to_string()),
+        "{ev:?}"
+    );
 }
 
 #[test]
@@ -220,9 +349,16 @@ fn resources_pin_gpus_and_threads() {
     ok(&w.run(&["run", "g/p.yaml", "--gpus", "2", "--cpus", "4"]));
     let dev = |id: &str| {
         let show = ok(&w.run(&["show", "g/p.yaml", id]));
-        let dir = show.lines().find_map(|l| l.strip_prefix("artifact   ")).unwrap().to_string();
+        let dir = show
+            .lines()
+            .find_map(|l| l.strip_prefix("artifact   "))
+            .unwrap()
+            .to_string();
         let f = if id == "cpu" { "env.txt" } else { "dev.txt" };
-        std::fs::read_to_string(std::path::Path::new(&dir).join(f)).unwrap().trim().to_string()
+        std::fs::read_to_string(std::path::Path::new(&dir).join(f))
+            .unwrap()
+            .trim()
+            .to_string()
     };
     let mut devs = vec![dev("g1"), dev("g2")];
     devs.sort();
@@ -238,7 +374,11 @@ fn verify_finds_corruption_and_the_next_run_recomputes_it() {
     let v = ok(&w.run(&["verify", "chain.yaml"]));
     assert!(v.contains("verified 4 artifacts: all intact"), "{v}");
     let show = ok(&w.run(&["show", "chain.yaml", "b"]));
-    let dir = std::path::PathBuf::from(show.lines().find_map(|l| l.strip_prefix("artifact   ")).unwrap());
+    let dir = std::path::PathBuf::from(
+        show.lines()
+            .find_map(|l| l.strip_prefix("artifact   "))
+            .unwrap(),
+    );
     let f = dir.join("b.txt");
     let mut perm = std::fs::metadata(&f).unwrap().permissions();
     #[allow(clippy::permissions_set_readonly_false)]
@@ -247,7 +387,11 @@ fn verify_finds_corruption_and_the_next_run_recomputes_it() {
     std::fs::write(&f, "garbage\n").unwrap();
     let out = w.run(&["verify", "chain.yaml"]);
     assert_eq!(out.status.code(), Some(5), "{}", text(&out.stdout));
-    assert!(text(&out.stdout).contains("1 corrupt"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("1 corrupt"),
+        "{}",
+        text(&out.stdout)
+    );
     ok(&w.run(&["run", "chain.yaml"]));
     assert_eq!(with_event(&w.last_events("chain"), "finished"), ["b"]);
     let v = ok(&w.run(&["verify", "chain.yaml"]));
@@ -260,8 +404,18 @@ fn gc_keeps_recent_runs_and_removes_the_rest() {
     w.write("chain.yaml", CHAIN);
     ok(&w.run(&["run", "chain.yaml", "--set", "n=1"]));
     ok(&w.run(&["run", "chain.yaml", "--set", "n=2"]));
-    let dry = ok(&w.run(&["gc", "--keep-last", "1", "--dry-run", "--cache", ".skelflow"]));
-    assert!(dry.contains("would remove 3 artifacts"), "a, b, c of n=1 go; d is shared: {dry}");
+    let dry = ok(&w.run(&[
+        "gc",
+        "--keep-last",
+        "1",
+        "--dry-run",
+        "--cache",
+        ".skelflow",
+    ]));
+    assert!(
+        dry.contains("would remove 3 artifacts"),
+        "a, b, c of n=1 go; d is shared: {dry}"
+    );
     let done = ok(&w.run(&["gc", "--keep-last", "1", "--cache", ".skelflow"]));
     assert!(done.contains("removed 3 artifacts"), "{done}");
     let st = ok(&w.run(&["status", "chain.yaml", "--set", "n=2"]));

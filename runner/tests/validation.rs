@@ -13,7 +13,10 @@ fn fixtures() -> std::path::PathBuf {
 /// Run skelflow in the fixtures directory; return (exit code, stderr).
 fn skelflow(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     let mut c = std::process::Command::new(bin());
-    c.current_dir(fixtures()).env("NO_COLOR", "1").env_remove("SKELFLOW_CACHE").args(args);
+    c.current_dir(fixtures())
+        .env("NO_COLOR", "1")
+        .env_remove("SKELFLOW_CACHE")
+        .args(args);
     for (k, v) in env {
         c.env(k, v);
     }
@@ -31,11 +34,17 @@ fn invalid(name: &str, args: &[&str]) -> String {
 fn invalid_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
     let (code, err) = skelflow(args, env);
     assert_eq!(code, 3, "exit code for {name}\n{err}");
-    assert!(!fixtures().join(".skelflow").exists(), "validation must not create a cache");
+    assert!(
+        !fixtures().join(".skelflow").exists(),
+        "validation must not create a cache"
+    );
     // Every error names file:line:column and has a hint.
     let errors = err.matches("\nerror: ").count() + err.starts_with("error: ") as usize;
     assert!(errors >= 2, "errors plus the summary line:\n{err}");
-    for block in err.split("\n\n").filter(|b| b.starts_with("error: ") && b.trim_end().contains('\n')) {
+    for block in err
+        .split("\n\n")
+        .filter(|b| b.starts_with("error: ") && b.trim_end().contains('\n'))
+    {
         assert!(block.contains(" --> "), "no location in\n{block}");
         assert!(block.contains("= help: "), "no hint in\n{block}");
     }
@@ -106,7 +115,10 @@ fn duplicate_ids_across_includes() {
     let err = invalid("duplicate", &["dag", "duplicate/main.yaml"]);
     assert!(err.contains("duplicate stage id `prepare`"));
     assert!(err.contains("duplicate stage id `train`"));
-    assert!(err.contains("duplicate/data.yaml:2:3"), "the first definition is shown:\n{err}");
+    assert!(
+        err.contains("duplicate/data.yaml:2:3"),
+        "the first definition is shown:\n{err}"
+    );
     insta::assert_snapshot!("duplicate", err);
 }
 
@@ -133,7 +145,9 @@ fn matrix_problems() {
 #[test]
 fn needs_join_without_a_matching_instance() {
     let err = invalid("join", &["dag", "join.yaml"]);
-    assert!(err.contains("`linear[xset]` needs `pretrain`, but no instance of `pretrain` has bench = xset"));
+    assert!(err.contains(
+        "`linear[xset]` needs `pretrain`, but no instance of `pretrain` has bench = xset"
+    ));
     assert!(err.contains("`${pretrain.output}` is ambiguous in stage `summary`"));
     insta::assert_snapshot!("join", err);
 }
@@ -150,7 +164,20 @@ fn type_errors() {
 
 #[test]
 fn resources_beyond_the_pool() {
-    let err = invalid("resources", &["run", "--dry-run", "resources.yaml", "--cpus", "2", "--gpus", "0", "--mem", "8G"]);
+    let err = invalid(
+        "resources",
+        &[
+            "run",
+            "--dry-run",
+            "resources.yaml",
+            "--cpus",
+            "2",
+            "--gpus",
+            "0",
+            "--mem",
+            "8G",
+        ],
+    );
     assert!(err.contains("stage `big` asks for 64 cpus but the pool has 2"));
     assert!(err.contains("stage `big` asks for 2 gpus but the pool has 0"));
     assert!(err.contains("stage `big` asks for 64T of memory but the pool has 8G"));
@@ -159,7 +186,11 @@ fn resources_beyond_the_pool() {
 
 #[test]
 fn overriding_an_undeclared_var() {
-    let err = invalid_env("set", &["dag", "ok.yaml", "--set", "scael=4", "--set", "data.rot=/x"], &[("SKELFLOW_VAR_SCALES", "2")]);
+    let err = invalid_env(
+        "set",
+        &["dag", "ok.yaml", "--set", "scael=4", "--set", "data.rot=/x"],
+        &[("SKELFLOW_VAR_SCALES", "2")],
+    );
     assert!(err.contains("--set sets `scael`, which the pipeline does not declare"));
     assert!(err.contains("did you mean `scale`?"));
     assert!(err.contains("--set sets `data.rot`"));
@@ -176,7 +207,10 @@ fn extends_a_missing_file() {
 
 #[test]
 fn a_good_pipeline_passes_with_overrides() {
-    let (code, err) = skelflow(&["dag", "ok.yaml", "--set", "scale=4"], &[("SKELFLOW_VAR_DATA__ROOT", "/data")]);
+    let (code, err) = skelflow(
+        &["dag", "ok.yaml", "--set", "scale=4"],
+        &[("SKELFLOW_VAR_DATA__ROOT", "/data")],
+    );
     assert_eq!(code, 0, "{err}");
 }
 
@@ -193,15 +227,26 @@ fn usage_errors_exit_2() {
     if !cfg!(feature = "tch") {
         let (code, err) = skelflow(&["dag", "ok.yaml", "--backend", "tch-cpu"], &[]);
         assert_eq!(code, 2, "{err}");
-        assert!(err.contains("backend `tch-cpu` is not built into this skelflow"), "{err}");
+        assert!(
+            err.contains("backend `tch-cpu` is not built into this skelflow"),
+            "{err}"
+        );
     }
 }
 
 #[test]
 fn dag_in_every_format() {
     let w = Work::new();
-    std::fs::copy(repo_root().join("pipelines/demo_shell.yaml"), w.path().join("demo.yaml")).unwrap();
-    for (format, name) in [("text", "dag_text"), ("mermaid", "dag_mermaid"), ("dot", "dag_dot")] {
+    std::fs::copy(
+        repo_root().join("pipelines/demo_shell.yaml"),
+        w.path().join("demo.yaml"),
+    )
+    .unwrap();
+    for (format, name) in [
+        ("text", "dag_text"),
+        ("mermaid", "dag_mermaid"),
+        ("dot", "dag_dot"),
+    ] {
         let out = w.run(&["dag", "demo.yaml", "--format", format]);
         insta::assert_snapshot!(name, common::ok(&out));
     }
@@ -216,7 +261,10 @@ fn kinds_lists_the_registry_and_a_kinds_params() {
     assert!(list.contains("shell"), "{list}");
     let shell = common::ok(&w.run(&["kinds", "shell"]));
     for p in ["cmd", "deps", "outs", "env"] {
-        assert!(shell.lines().any(|l| l.starts_with(p)), "param {p} in\n{shell}");
+        assert!(
+            shell.lines().any(|l| l.starts_with(p)),
+            "param {p} in\n{shell}"
+        );
     }
     let out = w.run(&["kinds", "shel"]);
     assert_eq!(out.status.code(), Some(2));

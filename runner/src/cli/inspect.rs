@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use super::{Cli, PipelineArgs, StatusArgs, keys, load, open_store};
 use crate::exit::{self, Failure};
 use crate::pipeline::Pipeline;
-use crate::plan::state::{self, History, State};
 use crate::plan::Keys;
+use crate::plan::state::{self, History, State};
 use crate::render::{DagFormat, table};
 use crate::sched::ARTIFACT_LOG;
 
@@ -35,7 +35,14 @@ pub fn status(cli: &Cli, a: &StatusArgs) -> Result<i32, Failure> {
         .iter()
         .zip(&states)
         .enumerate()
-        .map(|(i, (inst, s))| vec![inst.id.clone(), s.state.name().to_string(), keys.keys[i].short().to_string(), s.reason_line()])
+        .map(|(i, (inst, s))| {
+            vec![
+                inst.id.clone(),
+                s.state.name().to_string(),
+                keys.keys[i].short().to_string(),
+                s.reason_line(),
+            ]
+        })
         .collect();
     print!("{}", table(&["INSTANCE", "STATE", "KEY", "REASON"], &rows));
     let count = |st: State| states.iter().filter(|s| s.state == st).count();
@@ -62,7 +69,11 @@ pub fn explain(cli: &Cli, a: &PipelineArgs, instance: &str) -> Result<i32, Failu
     explain_one(&p, &keys, &store, &history, i, 0, &mut seen, &mut out);
     if cli.verbose > 0 {
         let _ = writeln!(out, "\nkey components of {}:", p.instances[i].id);
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&keys.components[i]).expect("json"));
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&keys.components[i]).expect("json")
+        );
     }
     print!("{out}");
     Ok(exit::OK)
@@ -88,10 +99,19 @@ fn explain_one(
     }
     if store.contains(key) {
         let when = match store.get(key) {
-            Ok(Some(a)) => format!(", computed {} in {:.1}s", a.manifest.created.format("%Y-%m-%d %H:%M:%S UTC"), a.manifest.seconds),
+            Ok(Some(a)) => format!(
+                ", computed {} in {:.1}s",
+                a.manifest.created.format("%Y-%m-%d %H:%M:%S UTC"),
+                a.manifest.seconds
+            ),
             _ => String::new(),
         };
-        let _ = writeln!(out, "{pad}{}: cached (key {}{when}); nothing changed", inst.id, key.short());
+        let _ = writeln!(
+            out,
+            "{pad}{}: cached (key {}{when}); nothing changed",
+            inst.id,
+            key.short()
+        );
         return;
     }
     let status = state::why_not_cached(p, keys, i, h);
@@ -108,13 +128,22 @@ fn explain_one(
             );
         }
         _ => {
-            let _ = writeln!(out, "{pad}{}: {} (key {})", inst.id, status.state.name(), key.short());
+            let _ = writeln!(
+                out,
+                "{pad}{}: {} (key {})",
+                inst.id,
+                status.state.name(),
+                key.short()
+            );
         }
     }
     for r in &status.reasons {
         let _ = writeln!(out, "{pad}  {r}");
         // Follow a changed upstream to its own reason.
-        if let Some(up) = r.strip_prefix("upstream ").and_then(|s| s.strip_suffix(" changed")) {
+        if let Some(up) = r
+            .strip_prefix("upstream ")
+            .and_then(|s| s.strip_suffix(" changed"))
+        {
             if let Some(u) = p.instance(up) {
                 explain_one(p, keys, store, h, u, depth + 2, seen, out);
             }
@@ -132,10 +161,18 @@ pub fn show(cli: &Cli, a: &PipelineArgs, instance: &str, full_log: bool) -> Resu
     let key = &keys.keys[i];
     let mut out = String::new();
     let _ = writeln!(out, "instance   {}", inst.id);
-    let _ = writeln!(out, "stage      {} (kind {})", p.stages[inst.stage].id, inst.kind);
+    let _ = writeln!(
+        out,
+        "stage      {} (kind {})",
+        p.stages[inst.stage].id, inst.kind
+    );
     let _ = writeln!(out, "key        {}", key.as_str());
     if !inst.needs.is_empty() {
-        let ups: Vec<&str> = inst.needs.iter().map(|&u| p.instances[u].id.as_str()).collect();
+        let ups: Vec<&str> = inst
+            .needs
+            .iter()
+            .map(|&u| p.instances[u].id.as_str())
+            .collect();
         let _ = writeln!(out, "needs      {}", ups.join(", "));
     }
     if !inst.tags.is_empty() {
@@ -148,7 +185,11 @@ pub fn show(cli: &Cli, a: &PipelineArgs, instance: &str, full_log: bool) -> Resu
         "resources  {} cpu, {} gpu, {} mem",
         r.cpus,
         r.gpus,
-        if r.mem == 0 { "-".into() } else { crate::pipeline::format_bytes(r.mem) }
+        if r.mem == 0 {
+            "-".into()
+        } else {
+            crate::pipeline::format_bytes(r.mem)
+        }
     );
     let mut log = None;
     match store.get(key).map_err(|e| Failure::cache(e.to_string()))? {
@@ -156,7 +197,11 @@ pub fn show(cli: &Cli, a: &PipelineArgs, instance: &str, full_log: bool) -> Resu
             let m = &art.manifest;
             let _ = writeln!(out, "state      cached");
             let _ = writeln!(out, "artifact   {}", art.dir.display());
-            let _ = writeln!(out, "manifest   {}", art.dir.join("MANIFEST.json").display());
+            let _ = writeln!(
+                out,
+                "manifest   {}",
+                art.dir.join("MANIFEST.json").display()
+            );
             let _ = writeln!(
                 out,
                 "computed   {} in {:.2}s (first by {})",
@@ -164,11 +209,22 @@ pub fn show(cli: &Cli, a: &PipelineArgs, instance: &str, full_log: bool) -> Resu
                 m.seconds,
                 m.instance
             );
-            let _ = writeln!(out, "files      {} ({})", m.files.len(), crate::pipeline::format_bytes(m.total_bytes));
+            let _ = writeln!(
+                out,
+                "files      {} ({})",
+                m.files.len(),
+                crate::pipeline::format_bytes(m.total_bytes)
+            );
             let rows: Vec<Vec<String>> = m
                 .files
                 .iter()
-                .map(|f| vec![format!("  {}", f.path), crate::pipeline::format_bytes(f.size), f.blake3[..f.blake3.len().min(16)].to_string()])
+                .map(|f| {
+                    vec![
+                        format!("  {}", f.path),
+                        crate::pipeline::format_bytes(f.size),
+                        f.blake3[..f.blake3.len().min(16)].to_string(),
+                    ]
+                })
                 .collect();
             out.push_str(&table(&["  PATH", "SIZE", "BLAKE3"], &rows));
             let l = art.dir.join(ARTIFACT_LOG);
@@ -189,7 +245,11 @@ pub fn show(cli: &Cli, a: &PipelineArgs, instance: &str, full_log: bool) -> Resu
             }
         }
     }
-    let _ = writeln!(out, "params     {}", serde_json::to_string(&keys.components[i].params).expect("json"));
+    let _ = writeln!(
+        out,
+        "params     {}",
+        serde_json::to_string(&keys.components[i].params).expect("json")
+    );
     if !keys.components[i].externals.is_empty() {
         for (path, digest) in &keys.components[i].externals {
             let _ = writeln!(out, "external   {path} {}", &digest[..digest.len().min(16)]);
@@ -199,7 +259,11 @@ pub fn show(cli: &Cli, a: &PipelineArgs, instance: &str, full_log: bool) -> Resu
         let _ = writeln!(out, "log        {}", l.display());
         if let Ok(text) = std::fs::read_to_string(l) {
             let lines: Vec<&str> = text.lines().collect();
-            let from = if full_log { 0 } else { lines.len().saturating_sub(20) };
+            let from = if full_log {
+                0
+            } else {
+                lines.len().saturating_sub(20)
+            };
             if from > 0 {
                 let _ = writeln!(out, "  … {from} earlier lines (--log shows all)");
             }
@@ -209,7 +273,11 @@ pub fn show(cli: &Cli, a: &PipelineArgs, instance: &str, full_log: bool) -> Resu
         }
     }
     if cli.verbose > 0 {
-        let _ = writeln!(out, "components {}", serde_json::to_string_pretty(&keys.components[i]).expect("json"));
+        let _ = writeln!(
+            out,
+            "components {}",
+            serde_json::to_string_pretty(&keys.components[i]).expect("json")
+        );
     }
     print!("{out}");
     Ok(exit::OK)

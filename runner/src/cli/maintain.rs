@@ -10,7 +10,13 @@ use crate::exit::{self, Failure};
 use crate::pipeline::format_bytes;
 use crate::render::table;
 
-pub fn gc(cli: &Cli, pipeline: Option<&Path>, vars: &VarArgs, keep_last: usize, dry_run: bool) -> Result<i32, Failure> {
+pub fn gc(
+    cli: &Cli,
+    pipeline: Option<&Path>,
+    vars: &VarArgs,
+    keep_last: usize,
+    dry_run: bool,
+) -> Result<i32, Failure> {
     let (store, current) = match pipeline {
         Some(path) => {
             let p = load(path, vars)?;
@@ -20,9 +26,13 @@ pub fn gc(cli: &Cli, pipeline: Option<&Path>, vars: &VarArgs, keep_last: usize, 
         }
         None => (open_store(cli, None)?, Vec::new()),
     };
-    let mut keep: BTreeSet<_> = store.keys_of_last_runs(keep_last).map_err(|e| Failure::cache(e.to_string()))?;
+    let mut keep: BTreeSet<_> = store
+        .keys_of_last_runs(keep_last)
+        .map_err(|e| Failure::cache(e.to_string()))?;
     keep.extend(current);
-    let report = store.gc(&keep, dry_run).map_err(|e| Failure::cache(e.to_string()))?;
+    let report = store
+        .gc(&keep, dry_run)
+        .map_err(|e| Failure::cache(e.to_string()))?;
     let verb = if dry_run { "would remove" } else { "removed" };
     for (key, bytes) in &report.removed {
         println!("{verb} {} ({})", key.short(), format_bytes(*bytes));
@@ -53,7 +63,9 @@ pub fn verify(cli: &Cli, pipeline: Option<&Path>, vars: &VarArgs) -> Result<i32,
         }
         None => (open_store(cli, None)?, None),
     };
-    let report = store.verify(only.as_deref()).map_err(|e| Failure::cache(e.to_string()))?;
+    let report = store
+        .verify(only.as_deref())
+        .map_err(|e| Failure::cache(e.to_string()))?;
     for (key, why) in &report.corrupt {
         println!("CORRUPT {}: {why}", key.short());
     }
@@ -61,7 +73,11 @@ pub fn verify(cli: &Cli, pipeline: Option<&Path>, vars: &VarArgs) -> Result<i32,
         println!("quarantined {}", q.display());
     }
     if report.corrupt.is_empty() {
-        println!("verified {} artifact{}: all intact", report.checked, if report.checked == 1 { "" } else { "s" });
+        println!(
+            "verified {} artifact{}: all intact",
+            report.checked,
+            if report.checked == 1 { "" } else { "s" }
+        );
         Ok(exit::OK)
     } else {
         println!(
@@ -77,21 +93,46 @@ pub fn kinds(kind: Option<&str>) -> Result<i32, Failure> {
     let reg = registry();
     match kind {
         None => {
-            let rows: Vec<Vec<String>> = reg.iter().map(|k| vec![k.name().to_string(), format!("v{}", k.version()), k.about().to_string()]).collect();
+            let rows: Vec<Vec<String>> = reg
+                .iter()
+                .map(|k| {
+                    vec![
+                        k.name().to_string(),
+                        format!("v{}", k.version()),
+                        k.about().to_string(),
+                    ]
+                })
+                .collect();
             print!("{}", table(&["KIND", "VERSION", "ABOUT"], &rows));
         }
         Some(name) => {
             let k = reg.get(name).ok_or_else(|| {
-                Failure::usage(format!("no stage kind `{name}`; {}", crate::diag::suggest(name, reg.names().iter().map(String::as_str), "known kinds")))
+                Failure::usage(format!(
+                    "no stage kind `{name}`; {}",
+                    crate::diag::suggest(
+                        name,
+                        reg.names().iter().map(String::as_str),
+                        "known kinds"
+                    )
+                ))
             })?;
             println!("{} (v{}): {}", k.name(), k.version(), k.about());
             if k.uses_backend() {
-                println!("its results depend on the compute backend (--backend is part of its keys)");
+                println!(
+                    "its results depend on the compute backend (--backend is part of its keys)"
+                );
             }
             let rows: Vec<Vec<String>> = k
                 .param_specs()
                 .into_iter()
-                .map(|s| vec![s.name, s.ty, serde_json::to_string(&s.default).expect("json"), s.doc.replace('\n', " ")])
+                .map(|s| {
+                    vec![
+                        s.name,
+                        s.ty,
+                        serde_json::to_string(&s.default).expect("json"),
+                        s.doc.replace('\n', " "),
+                    ]
+                })
                 .collect();
             print!("{}", table(&["PARAM", "TYPE", "DEFAULT", "DOC"], &rows));
         }

@@ -20,7 +20,12 @@ use crate::render::DagFormat;
 use crate::spec::vars::Overrides;
 
 #[derive(Parser, Debug)]
-#[command(name = "skelflow", version, about = "Declarative, content-hashed experiment pipelines", max_term_width = 100)]
+#[command(
+    name = "skelflow",
+    version,
+    about = "Declarative, content-hashed experiment pipelines",
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -88,9 +93,7 @@ pub enum Command {
         vars: VarArgs,
     },
     /// List stage kinds, or describe one kind's params
-    Kinds {
-        kind: Option<String>,
-    },
+    Kinds { kind: Option<String> },
     /// Run one stage process (used by executors)
     #[command(name = "__exec", hide = true)]
     Exec { job: PathBuf },
@@ -186,16 +189,33 @@ pub fn main() -> i32 {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+            return if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
         }
     };
     let result = match &cli.command {
         Command::Run(a) => run::run(&cli, a),
         Command::Status(a) => inspect::status(&cli, a),
         Command::Explain { pipeline, instance } => inspect::explain(&cli, pipeline, instance),
-        Command::Dag { pipeline, format, stages } => inspect::dag(pipeline, *format, *stages),
-        Command::Show { pipeline, instance, log } => inspect::show(&cli, pipeline, instance, *log),
-        Command::Gc { pipeline, keep_last, dry_run, vars } => maintain::gc(&cli, pipeline.as_deref(), vars, *keep_last, *dry_run),
+        Command::Dag {
+            pipeline,
+            format,
+            stages,
+        } => inspect::dag(pipeline, *format, *stages),
+        Command::Show {
+            pipeline,
+            instance,
+            log,
+        } => inspect::show(&cli, pipeline, instance, *log),
+        Command::Gc {
+            pipeline,
+            keep_last,
+            dry_run,
+            vars,
+        } => maintain::gc(&cli, pipeline.as_deref(), vars, *keep_last, *dry_run),
         Command::Verify { pipeline, vars } => maintain::verify(&cli, pipeline.as_deref(), vars),
         Command::Kinds { kind } => maintain::kinds(kind.as_deref()),
         Command::Exec { job } => return crate::sched::job::exec_main(job),
@@ -213,12 +233,20 @@ pub fn main() -> i32 {
 
 fn diag_style() -> Style {
     use std::io::IsTerminal;
-    if std::io::stderr().is_terminal() { Style::Fancy } else { Style::Plain }
+    if std::io::stderr().is_terminal() {
+        Style::Fancy
+    } else {
+        Style::Plain
+    }
 }
 
 impl VarArgs {
     fn overrides(&self) -> Overrides {
-        Overrides { vars_file: self.vars_file.clone(), env: Overrides::from_env(), set: self.set.clone() }
+        Overrides {
+            vars_file: self.vars_file.clone(),
+            env: Overrides::from_env(),
+            set: self.set.clone(),
+        }
     }
 }
 
@@ -228,7 +256,11 @@ pub(crate) fn load(path: &Path, vars: &VarArgs) -> Result<Pipeline, Failure> {
         return Err(Failure::usage(format!(
             "no pipeline file `{}`{}",
             path.display(),
-            if path.is_dir() { " (it is a directory; name the YAML file)" } else { "" }
+            if path.is_dir() {
+                " (it is a directory; name the YAML file)"
+            } else {
+                ""
+            }
         )));
     }
     Pipeline::load(path, &vars.overrides()).map_err(|invalid| {
@@ -236,7 +268,11 @@ pub(crate) fn load(path: &Path, vars: &VarArgs) -> Result<Pipeline, Failure> {
         let n = invalid.diags.len();
         Failure::new(
             exit::INVALID_PIPELINE,
-            format!("`{}` is invalid ({n} error{}); nothing was run", path.display(), if n == 1 { "" } else { "s" }),
+            format!(
+                "`{}` is invalid ({n} error{}); nothing was run",
+                path.display(),
+                if n == 1 { "" } else { "s" }
+            ),
         )
     })
 }
@@ -250,13 +286,29 @@ pub(crate) fn open_store(cli: &Cli, pipeline_dir: Option<&Path>) -> Result<Arc<S
             None => PathBuf::from(".skelflow"),
         },
     };
-    Store::open(&root).map(Arc::new).map_err(|e| Failure::cache(format!("cannot open the cache at {}: {e}", root.display())))
+    Store::open(&root)
+        .map(Arc::new)
+        .map_err(|e| Failure::cache(format!("cannot open the cache at {}: {e}", root.display())))
 }
 
 /// Keys of a loaded pipeline; missing dependency files are pipeline errors.
-pub(crate) fn keys(p: &Pipeline, store: &Store, backend: Backend) -> Result<crate::plan::Keys, Failure> {
-    crate::plan::keys::compute(p, store, backend).map_err(|crate::plan::keys::KeyError::Inputs(diags)| {
-        eprint!("{}", crate::diag::render(&diags, &p.sources, diag_style()));
-        Failure::new(exit::INVALID_PIPELINE, format!("`{}`: {} missing dependenc{}; nothing was run", p.name, diags.len(), if diags.len() == 1 { "y" } else { "ies" }))
-    })
+pub(crate) fn keys(
+    p: &Pipeline,
+    store: &Store,
+    backend: Backend,
+) -> Result<crate::plan::Keys, Failure> {
+    crate::plan::keys::compute(p, store, backend).map_err(
+        |crate::plan::keys::KeyError::Inputs(diags)| {
+            eprint!("{}", crate::diag::render(&diags, &p.sources, diag_style()));
+            Failure::new(
+                exit::INVALID_PIPELINE,
+                format!(
+                    "`{}`: {} missing dependenc{}; nothing was run",
+                    p.name,
+                    diags.len(),
+                    if diags.len() == 1 { "y" } else { "ies" }
+                ),
+            )
+        },
+    )
 }

@@ -16,10 +16,16 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32, Failure> {
     let p = load(&a.pipeline.pipeline, &a.pipeline.vars)?;
     let problems = pool.check(&p);
     if !problems.is_empty() {
-        eprint!("{}", crate::diag::render(&problems, &p.sources, super::diag_style()));
+        eprint!(
+            "{}",
+            crate::diag::render(&problems, &p.sources, super::diag_style())
+        );
         return Err(Failure::new(
             exit::INVALID_PIPELINE,
-            format!("`{}` asks for more than the resource pool; nothing was run", a.pipeline.pipeline.display()),
+            format!(
+                "`{}` asks for more than the resource pool; nothing was run",
+                a.pipeline.pipeline.display()
+            ),
         ));
     }
     let mut force = BTreeSet::new();
@@ -32,7 +38,13 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32, Failure> {
     let reasons: Vec<String> = states
         .iter()
         .enumerate()
-        .map(|(i, s)| if force.contains(&i) { "forced".to_string() } else { format!("{}: {}", s.state.name(), s.reason_line()) })
+        .map(|(i, s)| {
+            if force.contains(&i) {
+                "forced".to_string()
+            } else {
+                format!("{}: {}", s.state.name(), s.reason_line())
+            }
+        })
         .collect();
 
     if a.dry_run {
@@ -42,8 +54,17 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32, Failure> {
             let runs = force.contains(&i) || states[i].state != State::Cached;
             n += runs as usize;
             let action = if runs { "run" } else { "cached" };
-            let why = if runs { reasons[i].clone() } else { String::new() };
-            rows.push(vec![action.to_string(), inst.id.clone(), keys.keys[i].short().to_string(), why]);
+            let why = if runs {
+                reasons[i].clone()
+            } else {
+                String::new()
+            };
+            rows.push(vec![
+                action.to_string(),
+                inst.id.clone(),
+                keys.keys[i].short().to_string(),
+                why,
+            ]);
         }
         print!("{}", table(&["ACTION", "INSTANCE", "KEY", "REASON"], &rows));
         println!("dry run: {n} of {} instances would run", p.instances.len());
@@ -51,8 +72,12 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32, Failure> {
     }
 
     for &i in &force {
-        remove_artifact(&store, &keys.keys[i])
-            .map_err(|e| Failure::cache(format!("cannot remove the artifact of {} to force it: {e}", p.instances[i].id)))?;
+        remove_artifact(&store, &keys.keys[i]).map_err(|e| {
+            Failure::cache(format!(
+                "cannot remove the artifact of {} to force it: {e}",
+                p.instances[i].id
+            ))
+        })?;
     }
 
     let run_id = ulid::Ulid::new().to_string();
@@ -61,12 +86,35 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32, Failure> {
     let events_path = store.events_path(&p.name, &run_id);
     match EventLog::create(&events_path) {
         Ok(log) => bus.subscribe(Box::new(log)),
-        Err(e) => return Err(Failure::cache(format!("cannot create the event log {}: {e}", events_path.display()))),
+        Err(e) => {
+            return Err(Failure::cache(format!(
+                "cannot create the event log {}: {e}",
+                events_path.display()
+            )));
+        }
     }
-    bus.subscribe(Box::new(Recorder::new(store.clone(), &p, &keys, &run_id, std::env::args().collect(), backend.name())));
-    let mut executor = LocalExecutor::new().map_err(|e| Failure::cache(format!("cannot find the skelflow executable: {e}")))?;
+    bus.subscribe(Box::new(Recorder::new(
+        store.clone(),
+        &p,
+        &keys,
+        &run_id,
+        std::env::args().collect(),
+        backend.name(),
+    )));
+    let mut executor = LocalExecutor::new()
+        .map_err(|e| Failure::cache(format!("cannot find the skelflow executable: {e}")))?;
     let summary = Dispatcher::new(
-        RunSpec { pipeline: &p, keys: &keys, store: store.clone(), run_id, pool, keep_going: a.keep_going, backend, reasons, force },
+        RunSpec {
+            pipeline: &p,
+            keys: &keys,
+            store: store.clone(),
+            run_id,
+            pool,
+            keep_going: a.keep_going,
+            backend,
+            reasons,
+            force,
+        },
         &mut bus,
     )
     .run(&mut executor);
@@ -108,7 +156,9 @@ fn pool(a: &RunArgs) -> Result<Pool, Failure> {
         }
     }
     if let Some(m) = &a.mem {
-        pool.mem = parse_bytes(m).ok_or_else(|| Failure::usage(format!("--mem `{m}` is not a size; write e.g. 16G or 512M")))?;
+        pool.mem = parse_bytes(m).ok_or_else(|| {
+            Failure::usage(format!("--mem `{m}` is not a size; write e.g. 16G or 512M"))
+        })?;
     }
     Ok(pool)
 }
@@ -117,9 +167,15 @@ fn parse_device(d: &str) -> Result<Vec<u32>, Failure> {
     if d == "cpu" {
         return Ok(Vec::new());
     }
-    let bad = || Failure::usage(format!("--device `{d}`: write `cpu` or `cuda:N` (several: `cuda:0,1`)"));
+    let bad = || {
+        Failure::usage(format!(
+            "--device `{d}`: write `cpu` or `cuda:N` (several: `cuda:0,1`)"
+        ))
+    };
     let list = d.strip_prefix("cuda:").ok_or_else(bad)?;
-    list.split(',').map(|s| s.trim().parse::<u32>().map_err(|_| bad())).collect()
+    list.split(',')
+        .map(|s| s.trim().parse::<u32>().map_err(|_| bad()))
+        .collect()
 }
 
 /// Take a committed artifact out of the cache (for `--force`), holding its key's lock: moved
@@ -129,9 +185,16 @@ fn remove_artifact(store: &skelflow_cache::Store, key: &skelflow_cache::Key) -> 
     if !store.contains(key) {
         return Ok(());
     }
-    let lock = store.try_lock(key).map_err(|e| e.to_string())?.ok_or("another skelflow process is using it")?;
+    let lock = store
+        .try_lock(key)
+        .map_err(|e| e.to_string())?
+        .ok_or("another skelflow process is using it")?;
     let dir = store.object_dir(key);
-    let trash = store.root().join("tmp").join(format!("{}.forced.{}", key.as_str(), std::process::id()));
+    let trash =
+        store
+            .root()
+            .join("tmp")
+            .join(format!("{}.forced.{}", key.as_str(), std::process::id()));
     std::fs::rename(&dir, &trash).map_err(|e| format!("{}: {e}", dir.display()))?;
     let _ = std::fs::remove_dir_all(&trash);
     drop(lock);

@@ -45,13 +45,19 @@ impl Console {
                 let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
                 let overall = multi.add(ProgressBar::new(0));
                 overall.set_style(
-                    ProgressStyle::with_template("{prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len} {msg}")
-                        .expect("valid template")
-                        .progress_chars("=> "),
+                    ProgressStyle::with_template(
+                        "{prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len} {msg}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
                 );
                 overall.set_prefix("skelflow");
                 overall.enable_steady_tick(Duration::from_millis(200));
-                Bars { multi, overall, running: HashMap::new() }
+                Bars {
+                    multi,
+                    overall,
+                    running: HashMap::new(),
+                }
             }),
             last_progress: HashMap::new(),
         }
@@ -85,49 +91,95 @@ fn short(key: &str) -> &str {
 
 /// The last `n` lines of a log, for failures.
 fn tail(path: &Path, n: usize) -> Vec<String> {
-    let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
     let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].iter().map(|l| l.to_string()).collect()
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| l.to_string())
+        .collect()
 }
 
 impl Subscriber for Console {
     fn on_event(&mut self, event: &Event) {
         match event {
-            Event::RunStarted { run, pipeline, instances, cached, to_run, .. } => {
+            Event::RunStarted {
+                run,
+                pipeline,
+                instances,
+                cached,
+                to_run,
+                ..
+            } => {
                 if let Some(b) = &self.bars {
                     b.overall.set_length(*instances as u64);
                     b.overall.set_message(format!("{pipeline} (run {run})"));
                 }
                 self.line(&format!("run {run} of {pipeline}: {instances} instances, {cached} cached, {to_run} to run"));
             }
-            Event::Cached { instance, key, same_as } => {
+            Event::Cached {
+                instance,
+                key,
+                same_as,
+            } => {
                 match same_as {
-                    Some(o) => self.line(&format!("cached {instance} {} (same key as {o})", short(key))),
+                    Some(o) => self.line(&format!(
+                        "cached {instance} {} (same key as {o})",
+                        short(key)
+                    )),
                     None => self.line(&format!("cached {instance} {}", short(key))),
                 }
                 if let Some(b) = &self.bars {
                     b.overall.inc(1);
                 }
             }
-            Event::Waiting { instance, key } => {
-                self.line(&format!("wait {instance} {}: another skelflow process is computing it", short(key)))
-            }
-            Event::Started { instance, key, reason, cpus, gpus, .. } => {
+            Event::Waiting { instance, key } => self.line(&format!(
+                "wait {instance} {}: another skelflow process is computing it",
+                short(key)
+            )),
+            Event::Started {
+                instance,
+                key,
+                reason,
+                cpus,
+                gpus,
+                ..
+            } => {
                 let gpu = if gpus.is_empty() {
                     String::new()
                 } else {
-                    format!(" gpu {}", gpus.iter().map(u32::to_string).collect::<Vec<_>>().join(","))
+                    format!(
+                        " gpu {}",
+                        gpus.iter()
+                            .map(u32::to_string)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )
                 };
-                self.line(&format!("start {instance} {} ({reason}; {cpus} cpu{gpu})", short(key)));
+                self.line(&format!(
+                    "start {instance} {} ({reason}; {cpus} cpu{gpu})",
+                    short(key)
+                ));
                 if let Some(b) = &mut self.bars {
-                    let bar = b.multi.insert_before(&b.overall, ProgressBar::new_spinner());
-                    bar.set_style(ProgressStyle::with_template("  {spinner} {prefix} {elapsed} {wide_msg}").expect("valid template"));
+                    let bar = b
+                        .multi
+                        .insert_before(&b.overall, ProgressBar::new_spinner());
+                    bar.set_style(
+                        ProgressStyle::with_template("  {spinner} {prefix} {elapsed} {wide_msg}")
+                            .expect("valid template"),
+                    );
                     bar.set_prefix(instance.clone());
                     bar.enable_steady_tick(Duration::from_millis(120));
                     b.running.insert(instance.clone(), bar);
                 }
             }
-            Event::Progress { instance, done, total, message } => {
+            Event::Progress {
+                instance,
+                done,
+                total,
+                message,
+            } => {
                 if let Some(b) = &mut self.bars {
                     if let Some(bar) = b.running.get(instance) {
                         if *total > 0 && bar.length() != Some(*total) {
@@ -142,18 +194,28 @@ impl Subscriber for Console {
                         bar.set_message(message.clone());
                     }
                 } else {
-                    let due = self.last_progress.get(instance).is_none_or(|t| t.elapsed() >= Duration::from_secs(10));
+                    let due = self
+                        .last_progress
+                        .get(instance)
+                        .is_none_or(|t| t.elapsed() >= Duration::from_secs(10));
                     if due || self.verbose || (done == total && *total > 0) {
                         self.last_progress.insert(instance.clone(), Instant::now());
                         self.line(&format!("progress {instance} {done}/{total} {message}"));
                     }
                 }
             }
-            Event::Finished { instance, seconds, .. } => {
+            Event::Finished {
+                instance, seconds, ..
+            } => {
                 self.stop_bar(instance);
                 self.line(&format!("done {instance} in {seconds:.1}s"));
             }
-            Event::Failed { instance, error, log, .. } => {
+            Event::Failed {
+                instance,
+                error,
+                log,
+                ..
+            } => {
                 self.stop_bar(instance);
                 let mut text = format!("FAILED {instance}: {error}");
                 if let Some(log) = log {
@@ -174,7 +236,15 @@ impl Subscriber for Console {
                 self.stop_bar(instance);
                 self.line(&format!("interrupted {instance}"));
             }
-            Event::RunFinished { run, status, seconds, computed, cached, failed, skipped } => {
+            Event::RunFinished {
+                run,
+                status,
+                seconds,
+                computed,
+                cached,
+                failed,
+                skipped,
+            } => {
                 if let Some(b) = &self.bars {
                     b.overall.finish_and_clear();
                 }

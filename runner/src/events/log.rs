@@ -26,14 +26,19 @@ impl EventLog {
             std::fs::create_dir_all(dir)?;
         }
         let f = File::options().create(true).append(true).open(path)?;
-        Ok(EventLog { out: Some(BufWriter::new(f)) })
+        Ok(EventLog {
+            out: Some(BufWriter::new(f)),
+        })
     }
 }
 
 impl Subscriber for EventLog {
     fn on_event(&mut self, event: &Event) {
         let Some(out) = &mut self.out else { return };
-        let line = Line { time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true), event };
+        let line = Line {
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            event,
+        };
         let ok = serde_json::to_writer(&mut *out, &line).is_ok() && out.write_all(b"\n").is_ok();
         // Cached events come in bursts; flush on the ones a watcher waits for.
         let flush = !matches!(event, Event::Cached { .. } | Event::Progress { .. });

@@ -28,16 +28,49 @@ pub enum Event {
     },
     /// The artifact exists (from an earlier run, another process, or an identical instance
     /// of this run: `same_as`).
-    Cached { instance: String, key: String, same_as: Option<String> },
+    Cached {
+        instance: String,
+        key: String,
+        same_as: Option<String>,
+    },
     /// Another process is computing this key; waiting for it without holding resources.
-    Waiting { instance: String, key: String },
-    Started { instance: String, key: String, reason: String, cpus: u32, gpus: Vec<u32>, log: PathBuf },
-    Progress { instance: String, done: u64, total: u64, message: String },
-    Finished { instance: String, key: String, seconds: f64 },
-    Failed { instance: String, key: String, error: String, log: Option<PathBuf> },
+    Waiting {
+        instance: String,
+        key: String,
+    },
+    Started {
+        instance: String,
+        key: String,
+        reason: String,
+        cpus: u32,
+        gpus: Vec<u32>,
+        log: PathBuf,
+    },
+    Progress {
+        instance: String,
+        done: u64,
+        total: u64,
+        message: String,
+    },
+    Finished {
+        instance: String,
+        key: String,
+        seconds: f64,
+    },
+    Failed {
+        instance: String,
+        key: String,
+        error: String,
+        log: Option<PathBuf>,
+    },
     /// Not run because an upstream instance failed or the run stopped.
-    Skipped { instance: String, because: String },
-    Interrupted { instance: String },
+    Skipped {
+        instance: String,
+        because: String,
+    },
+    Interrupted {
+        instance: String,
+    },
     RunFinished {
         run: String,
         status: RunOutcome,

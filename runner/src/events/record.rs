@@ -20,7 +20,14 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(store: Arc<Store>, p: &Pipeline, keys: &Keys, run_id: &str, args: Vec<String>, backend: &str) -> Recorder {
+    pub fn new(
+        store: Arc<Store>,
+        p: &Pipeline,
+        keys: &Keys,
+        run_id: &str,
+        args: Vec<String>,
+        backend: &str,
+    ) -> Recorder {
         let instances: Vec<InstanceRecord> = p
             .instances
             .iter()
@@ -33,14 +40,22 @@ impl Recorder {
                 components: keys.components[i].clone(),
                 matrix: inst.matrix.iter().cloned().collect(),
                 tags: inst.tags.clone(),
-                needs: inst.needs.iter().map(|&u| p.instances[u].id.clone()).collect(),
+                needs: inst
+                    .needs
+                    .iter()
+                    .map(|&u| p.instances[u].id.clone())
+                    .collect(),
                 state: InstanceState::Planned,
                 seconds: None,
                 error: None,
                 log: None,
             })
             .collect();
-        let index = instances.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
+        let index = instances
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
         let run = RunRecord {
             id: run_id.to_string(),
             pipeline: p.name.clone(),
@@ -53,7 +68,13 @@ impl Recorder {
             backend: backend.to_string(),
             instances,
         };
-        Recorder { store, run, index, last_save: Instant::now(), dirty: false }
+        Recorder {
+            store,
+            run,
+            index,
+            last_save: Instant::now(),
+            dirty: false,
+        }
     }
 
     fn save(&mut self) {
@@ -76,14 +97,35 @@ impl Subscriber for Recorder {
     fn on_event(&mut self, event: &Event) {
         match event {
             Event::RunStarted { .. } => {}
-            Event::Cached { instance, .. } => self.set(instance, |r| r.state = InstanceState::Cached),
+            Event::Cached { instance, key, .. } => {
+                // The artifact's compute time (reports show what a result cost).
+                let seconds = self
+                    .store
+                    .get(&skelflow_cache::Key(key.clone()))
+                    .ok()
+                    .flatten()
+                    .map(|a| a.manifest.seconds);
+                self.set(instance, |r| {
+                    r.state = InstanceState::Cached;
+                    r.seconds = seconds;
+                })
+            }
             Event::Waiting { .. } | Event::Progress { .. } => {}
-            Event::Started { instance, log, .. } => self.set(instance, |r| r.log = Some(log.clone())),
-            Event::Finished { instance, seconds, .. } => self.set(instance, |r| {
+            Event::Started { instance, log, .. } => {
+                self.set(instance, |r| r.log = Some(log.clone()))
+            }
+            Event::Finished {
+                instance, seconds, ..
+            } => self.set(instance, |r| {
                 r.state = InstanceState::Computed;
                 r.seconds = Some(*seconds);
             }),
-            Event::Failed { instance, error, log, .. } => self.set(instance, |r| {
+            Event::Failed {
+                instance,
+                error,
+                log,
+                ..
+            } => self.set(instance, |r| {
                 r.state = InstanceState::Failed;
                 r.error = Some(error.clone());
                 if log.is_some() {
@@ -94,7 +136,9 @@ impl Subscriber for Recorder {
                 r.state = InstanceState::Skipped;
                 r.error = Some(because.clone());
             }),
-            Event::Interrupted { instance } => self.set(instance, |r| r.state = InstanceState::Interrupted),
+            Event::Interrupted { instance } => {
+                self.set(instance, |r| r.state = InstanceState::Interrupted)
+            }
             Event::RunFinished { status, .. } => {
                 self.run.finished = Some(chrono::Utc::now());
                 self.run.status = match status {

@@ -35,7 +35,11 @@ pub(super) fn expand(
 ) -> Option<(Vec<Stage>, Vec<Instance>)> {
     let reg = registry();
     let ids: Vec<String> = specs.iter().map(|s| s.id.clone()).collect();
-    let index: HashMap<&str, usize> = specs.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
     let var_scope = VarScope::new(vars, sources);
 
     // Kinds.
@@ -46,9 +50,19 @@ pub(super) fn expand(
             let found = reg.get(&k.value);
             if found.is_none() {
                 errors.push(
-                    Diag::error(format!("unknown stage kind `{}` in stage `{}`", k.value, s.id))
-                        .at(k.span, "unknown kind")
-                        .help(format!("{} (`skelflow kinds` describes them)", suggest(&k.value, reg.names().iter().map(String::as_str), "known kinds"))),
+                    Diag::error(format!(
+                        "unknown stage kind `{}` in stage `{}`",
+                        k.value, s.id
+                    ))
+                    .at(k.span, "unknown kind")
+                    .help(format!(
+                        "{} (`skelflow kinds` describes them)",
+                        suggest(
+                            &k.value,
+                            reg.names().iter().map(String::as_str),
+                            "known kinds"
+                        )
+                    )),
                 );
             }
             found
@@ -65,9 +79,16 @@ pub(super) fn expand(
                     Some(&i) => Some(i),
                     None => {
                         errors.push(
-                            Diag::error(format!("stage `{}` needs `{}`, which is not a stage of this pipeline", s.id, n.value))
-                                .at(n.span, "unknown stage")
-                                .help(suggest(&n.value, ids.iter().map(String::as_str), "stages")),
+                            Diag::error(format!(
+                                "stage `{}` needs `{}`, which is not a stage of this pipeline",
+                                s.id, n.value
+                            ))
+                            .at(n.span, "unknown stage")
+                            .help(suggest(
+                                &n.value,
+                                ids.iter().map(String::as_str),
+                                "stages",
+                            )),
                         );
                         None
                     }
@@ -81,14 +102,26 @@ pub(super) fn expand(
         Ok(o) => o,
         Err(cycles) => {
             for c in cycles {
-                let names: Vec<&str> = c.iter().map(|&i| specs[i].id.as_str()).chain([specs[c[0]].id.as_str()]).collect();
+                let names: Vec<&str> = c
+                    .iter()
+                    .map(|&i| specs[i].id.as_str())
+                    .chain([specs[c[0]].id.as_str()])
+                    .collect();
                 let mut d = Diag::error(format!("cycle in `needs`: {}", names.join(" → ")));
                 for (k, &i) in c.iter().enumerate() {
                     let next = c[(k + 1) % c.len()];
-                    let span = specs[i].needs.iter().find(|n| n.value == specs[next].id).map(|n| n.span);
+                    let span = specs[i]
+                        .needs
+                        .iter()
+                        .find(|n| n.value == specs[next].id)
+                        .map(|n| n.span);
                     if let Some(span) = span {
                         let text = format!("`{}` needs `{}`", specs[i].id, specs[next].id);
-                        d = if k == 0 { d.at(span, text) } else { d.note(span, text) };
+                        d = if k == 0 {
+                            d.at(span, text)
+                        } else {
+                            d.note(span, text)
+                        };
                     }
                 }
                 errors.push(d.help("a stage cannot depend on itself, directly or through others: remove one of these `needs`"));
@@ -100,7 +133,16 @@ pub(super) fn expand(
     // Matrices (a stage may follow another's matrix, which may follow another's…).
     let mut axes: Vec<Option<Option<Vec<Axis>>>> = vec![None; specs.len()];
     for i in 0..specs.len() {
-        resolve_axes(i, specs, &index, &var_scope, sources, &mut axes, &mut Vec::new(), errors);
+        resolve_axes(
+            i,
+            specs,
+            &index,
+            &var_scope,
+            sources,
+            &mut axes,
+            &mut Vec::new(),
+            errors,
+        );
     }
 
     // Instances, stage by stage in dependency order.
@@ -119,7 +161,13 @@ pub(super) fn expand(
                 .map(|m| m.iter().map(|e| (e.key.clone(), e.value.span)).collect())
                 .unwrap_or_default(),
             needs: needs[i].clone(),
-            axes: axes[i].clone().flatten().unwrap_or_default().iter().map(|a| a.name.clone()).collect(),
+            axes: axes[i]
+                .clone()
+                .flatten()
+                .unwrap_or_default()
+                .iter()
+                .map(|a| a.name.clone())
+                .collect(),
             instances: Vec::new(),
         })
         .collect();
@@ -133,38 +181,58 @@ pub(super) fn expand(
     };
     for &si in &order {
         let spec = &specs[si];
-        let Some(Some(stage_axes)) = axes[si].clone() else { continue };
+        let Some(Some(stage_axes)) = axes[si].clone() else {
+            continue;
+        };
         let combos = combinations(&stage_axes);
         if combos.len() > MAX_INSTANCES {
             errors.push(
-                Diag::error(format!("the matrix of stage `{}` has {} combinations (at most {MAX_INSTANCES})", spec.id, combos.len()))
-                    .at(spec.id_span, "")
-                    .help("split the sweep into several stages or pipelines"),
+                Diag::error(format!(
+                    "the matrix of stage `{}` has {} combinations (at most {MAX_INSTANCES})",
+                    spec.id,
+                    combos.len()
+                ))
+                .at(spec.id_span, "")
+                .help("split the sweep into several stages or pipelines"),
             );
             continue;
         }
         for combo in combos {
-            let labels: Vec<(String, String)> =
-                stage_axes.iter().zip(&combo).map(|(a, &v)| (a.name.clone(), a.values[v].0.clone())).collect();
+            let labels: Vec<(String, String)> = stage_axes
+                .iter()
+                .zip(&combo)
+                .map(|(a, &v)| (a.name.clone(), a.values[v].0.clone()))
+                .collect();
             let id = if labels.is_empty() {
                 spec.id.clone()
             } else {
-                format!("{}[{}]", spec.id, labels.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>().join(","))
+                format!(
+                    "{}[{}]",
+                    spec.id,
+                    labels
+                        .iter()
+                        .map(|(_, l)| l.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )
             };
 
             // The needs join: upstream instances agreeing on every shared axis.
             let mut joined: BTreeMap<String, Vec<usize>> = BTreeMap::new();
             let mut up: Vec<usize> = Vec::new();
-            for (n, need) in needs[si].iter().zip(spec.needs.iter().filter(|n| index.contains_key(n.value.as_str()))) {
+            for (n, need) in needs[si].iter().zip(
+                spec.needs
+                    .iter()
+                    .filter(|n| index.contains_key(n.value.as_str())),
+            ) {
                 let matches: Vec<usize> = stages[*n]
                     .instances
                     .iter()
                     .copied()
                     .filter(|&ui| {
-                        instances[ui]
-                            .matrix
-                            .iter()
-                            .all(|(axis, label)| labels.iter().all(|(a, l)| a != axis || l == label))
+                        instances[ui].matrix.iter().all(|(axis, label)| {
+                            labels.iter().all(|(a, l)| a != axis || l == label)
+                        })
                     })
                     .collect();
                 if matches.is_empty() && !stages[*n].instances.is_empty() {
@@ -174,13 +242,22 @@ pub(super) fn expand(
                         .map(|(a, l)| format!("{a} = {l}"))
                         .collect();
                     errors.push(
-                        Diag::error(format!("`{id}` needs `{}`, but no instance of `{}` has {}", need.value, need.value, shared.join(", ")))
-                            .at(need.span, "no matching instance")
-                            .help(format!(
-                                "instances join on shared matrix axes; give `{}` the same labels on {}",
-                                need.value,
-                                shared.iter().map(|s| s.split(' ').next().unwrap_or("")).collect::<Vec<_>>().join(", ")
-                            )),
+                        Diag::error(format!(
+                            "`{id}` needs `{}`, but no instance of `{}` has {}",
+                            need.value,
+                            need.value,
+                            shared.join(", ")
+                        ))
+                        .at(need.span, "no matching instance")
+                        .help(format!(
+                            "instances join on shared matrix axes; give `{}` the same labels on {}",
+                            need.value,
+                            shared
+                                .iter()
+                                .map(|s| s.split(' ').next().unwrap_or(""))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
                     );
                 }
                 for &m in &matches {
@@ -202,7 +279,9 @@ pub(super) fn expand(
             };
             let mut ok = true;
             let params = match &spec.params {
-                Some(p) => interp::interpolate(p, &scope, sources, errors).map_err(|_| ok = false).ok(),
+                Some(p) => interp::interpolate(p, &scope, sources, errors)
+                    .map_err(|_| ok = false)
+                    .ok(),
                 None => None,
             };
             let resources = match &spec.resources {
@@ -258,12 +337,22 @@ pub(super) fn expand(
             // The kind's own checks.
             let mut canonical = serde_json::Value::Null;
             if let (Some(kind), true) = (kinds[si], ok) {
-                let given = params.as_ref().map(Node::to_json).unwrap_or(serde_json::Value::Null);
+                let given = params
+                    .as_ref()
+                    .map(Node::to_json)
+                    .unwrap_or(serde_json::Value::Null);
                 match kind.check(&given) {
                     Ok(c) => canonical = c,
                     Err(problems) => {
                         for p in problems {
-                            errors.push(param_diag(&p, kind.name(), spec, params.as_ref(), &id, labels.is_empty()));
+                            errors.push(param_diag(
+                                &p,
+                                kind.name(),
+                                spec,
+                                params.as_ref(),
+                                &id,
+                                labels.is_empty(),
+                            ));
                         }
                     }
                 }
@@ -283,28 +372,60 @@ pub(super) fn expand(
             });
         }
     }
-    if errors.is_empty() { Some((stages, instances)) } else { None }
+    if errors.is_empty() {
+        Some((stages, instances))
+    } else {
+        None
+    }
 }
 
-fn param_diag(p: &skelflow_stages::ParamError, kind: &str, spec: &StageSpec, params: Option<&Node>, id: &str, single: bool) -> Diag {
+fn param_diag(
+    p: &skelflow_stages::ParamError,
+    kind: &str,
+    spec: &StageSpec,
+    params: Option<&Node>,
+    id: &str,
+    single: bool,
+) -> Diag {
     let path = p.path_string();
     let message = if path.is_empty() {
         format!("invalid params in stage `{}`: {}", spec.id, p.message)
     } else {
-        format!("invalid param `{path}` in stage `{}`: {}", spec.id, p.message)
+        format!(
+            "invalid param `{path}` in stage `{}`: {}",
+            spec.id, p.message
+        )
     };
     let unknown = p.message == "unknown param";
     let (span, mut label) = match params {
         Some(n) if unknown => (key_span_at(n, &p.path).unwrap_or(n.span), String::new()),
-        Some(n) if p.path.is_empty() || reaches(n, &p.path) => (n.deepest(&p.path).span, String::new()),
-        Some(n) if p.path.len() == 1 => (spec.params_key.unwrap_or(n.span), format!("`{path}` is not set here")),
+        Some(n) if p.path.is_empty() || reaches(n, &p.path) => {
+            (n.deepest(&p.path).span, String::new())
+        }
+        Some(n) if p.path.len() == 1 => (
+            spec.params_key.unwrap_or(n.span),
+            format!("`{path}` is not set here"),
+        ),
         Some(n) => (n.deepest(&p.path).span, format!("`{path}` is not set here")),
-        None => (spec.id_span, if path.is_empty() { String::new() } else { format!("`{path}` is not set") }),
+        None => (
+            spec.id_span,
+            if path.is_empty() {
+                String::new()
+            } else {
+                format!("`{path}` is not set")
+            },
+        ),
     };
     if !single {
-        label = if label.is_empty() { format!("in `{id}`") } else { format!("{label} (in `{id}`)") };
+        label = if label.is_empty() {
+            format!("in `{id}`")
+        } else {
+            format!("{label} (in `{id}`)")
+        };
     }
-    let help = p.hint.clone().unwrap_or_else(|| format!("`skelflow kinds {kind}` lists the params of `{kind}` with their types"));
+    let help = p.hint.clone().unwrap_or_else(|| {
+        format!("`skelflow kinds {kind}` lists the params of `{kind}` with their types")
+    });
     Diag::error(message).at(span, label).help(help)
 }
 
@@ -328,7 +449,10 @@ fn reaches(n: &Node, path: &[skelflow_stages::params::PathSeg]) -> bool {
             (PathSeg::Key(k), Value::Map(m)) => m.iter().find(|e| &e.key == k).map(|e| &e.value),
             (PathSeg::Index(i), Value::Seq(s)) => s.get(*i),
             // inside a value substituted from `${…}`: the reference is the place to point at
-            (_, Value::Str(_)) | (_, Value::Int(_)) | (_, Value::Float(_)) | (_, Value::Bool(_)) => return true,
+            (_, Value::Str(_))
+            | (_, Value::Int(_))
+            | (_, Value::Float(_))
+            | (_, Value::Bool(_)) => return true,
             _ => None,
         };
         match next {
@@ -358,9 +482,16 @@ fn resolve_axes(
         Some(MatrixSpec::Follow(target)) => match index.get(target.value.as_str()) {
             None => {
                 errors.push(
-                    Diag::error(format!("stage `{}` follows the matrix of `{}`, which is not a stage", specs[i].id, target.value))
-                        .at(target.span, "unknown stage")
-                        .help(suggest(&target.value, specs.iter().map(|s| s.id.as_str()), "stages")),
+                    Diag::error(format!(
+                        "stage `{}` follows the matrix of `{}`, which is not a stage",
+                        specs[i].id, target.value
+                    ))
+                    .at(target.span, "unknown stage")
+                    .help(suggest(
+                        &target.value,
+                        specs.iter().map(|s| s.id.as_str()),
+                        "stages",
+                    )),
                 );
                 None
             }
@@ -369,9 +500,12 @@ fn resolve_axes(
                 names.push(&specs[i].id);
                 names.push(&specs[t].id);
                 errors.push(
-                    Diag::error(format!("matrices follow each other in a loop: {}", names.join(" → ")))
-                        .at(target.span, "")
-                        .help("one of these stages must declare its own axes"),
+                    Diag::error(format!(
+                        "matrices follow each other in a loop: {}",
+                        names.join(" → ")
+                    ))
+                    .at(target.span, "")
+                    .help("one of these stages must declare its own axes"),
                 );
                 None
             }
@@ -395,7 +529,11 @@ fn axes_of(stage: &str, node: &Node, errors: &mut Vec<Diag>) -> Option<Vec<Axis>
     let before = errors.len();
     let mut axes = Vec::new();
     for e in node.as_map().unwrap_or_default() {
-        let valid = e.key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        let valid = e
+            .key
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && e.key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
             errors.push(
@@ -420,27 +558,43 @@ fn axes_of(stage: &str, node: &Node, errors: &mut Vec<Diag>) -> Option<Vec<Axis>
                 }
                 (false, vals)
             }
-            Value::Map(m) => (true, m.iter().map(|x| (x.key.clone(), x.value.clone())).collect()),
+            Value::Map(m) => (
+                true,
+                m.iter().map(|x| (x.key.clone(), x.value.clone())).collect(),
+            ),
             _ => {
                 errors.push(
-                    Diag::error(format!("matrix axis `{}` of stage `{stage}` must be a list or a mapping, found {}", e.key, e.value.type_name()))
-                        .at(e.value.span, "")
-                        .help(format!("e.g. `{}: [xsub, xview]` or `{}: {{B1: {{att: false}}}}`", e.key, e.key)),
+                    Diag::error(format!(
+                        "matrix axis `{}` of stage `{stage}` must be a list or a mapping, found {}",
+                        e.key,
+                        e.value.type_name()
+                    ))
+                    .at(e.value.span, "")
+                    .help(format!(
+                        "e.g. `{}: [xsub, xview]` or `{}: {{B1: {{att: false}}}}`",
+                        e.key, e.key
+                    )),
                 );
                 continue;
             }
         };
         if values.is_empty() {
             errors.push(
-                Diag::error(format!("matrix axis `{}` of stage `{stage}` has no values", e.key))
-                    .at(e.value.span, "empty")
-                    .help("give the axis at least one value, or remove it"),
+                Diag::error(format!(
+                    "matrix axis `{}` of stage `{stage}` has no values",
+                    e.key
+                ))
+                .at(e.value.span, "empty")
+                .help("give the axis at least one value, or remove it"),
             );
             continue;
         }
         let mut seen: Vec<&str> = Vec::new();
         for (label, v) in &values {
-            let ok = label.chars().all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c)) && !label.is_empty();
+            let ok = label
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c))
+                && !label.is_empty();
             if !ok {
                 errors.push(
                     Diag::error(format!("matrix label `{label}` of axis `{}` cannot be part of an instance id", e.key))
@@ -453,16 +607,27 @@ fn axes_of(stage: &str, node: &Node, errors: &mut Vec<Diag>) -> Option<Vec<Axis>
                 );
             } else if seen.contains(&label.as_str()) {
                 errors.push(
-                    Diag::error(format!("matrix axis `{}` of stage `{stage}` has the label `{label}` twice", e.key))
-                        .at(v.span, "duplicate")
-                        .help("each value of an axis must be distinct"),
+                    Diag::error(format!(
+                        "matrix axis `{}` of stage `{stage}` has the label `{label}` twice",
+                        e.key
+                    ))
+                    .at(v.span, "duplicate")
+                    .help("each value of an axis must be distinct"),
                 );
             }
             seen.push(label);
         }
-        axes.push(Axis { name: e.key.clone(), named, values });
+        axes.push(Axis {
+            name: e.key.clone(),
+            named,
+            values,
+        });
     }
-    if errors.len() > before { None } else { Some(axes) }
+    if errors.len() > before {
+        None
+    } else {
+        Some(axes)
+    }
 }
 
 /// Every combination of value indices, first axis outermost.
@@ -472,7 +637,10 @@ fn combinations(axes: &[Axis]) -> Vec<Vec<usize>> {
         if out.len().saturating_mul(a.values.len()) > MAX_INSTANCES * 2 {
             return vec![Vec::new(); MAX_INSTANCES + 1];
         }
-        out = out.into_iter().flat_map(|c| (0..a.values.len()).map(move |v| [c.clone(), vec![v]].concat())).collect();
+        out = out
+            .into_iter()
+            .flat_map(|c| (0..a.values.len()).map(move |v| [c.clone(), vec![v]].concat()))
+            .collect();
     }
     out
 }
@@ -499,17 +667,23 @@ fn resources_of(n: &Node, stage: &str, errors: &mut Vec<Diag>) -> Resources {
             "cpus" => match v.value {
                 Value::Int(i) if i >= 1 && i <= u32::MAX as i64 => r.cpus = i as u32,
                 _ => errors.push(
-                    Diag::error(format!("`resources.cpus` of stage `{stage}` must be an integer >= 1, found {}", describe(v)))
-                        .at(v.span, "")
-                        .help("the number of CPU cores the stage uses, e.g. `cpus: 2`"),
+                    Diag::error(format!(
+                        "`resources.cpus` of stage `{stage}` must be an integer >= 1, found {}",
+                        describe(v)
+                    ))
+                    .at(v.span, "")
+                    .help("the number of CPU cores the stage uses, e.g. `cpus: 2`"),
                 ),
             },
             "gpus" => match v.value {
                 Value::Int(i) if i >= 0 && i <= u32::MAX as i64 => r.gpus = i as u32,
                 _ => errors.push(
-                    Diag::error(format!("`resources.gpus` of stage `{stage}` must be an integer >= 0, found {}", describe(v)))
-                        .at(v.span, "")
-                        .help("the number of GPUs the stage uses, e.g. `gpus: 1`"),
+                    Diag::error(format!(
+                        "`resources.gpus` of stage `{stage}` must be an integer >= 0, found {}",
+                        describe(v)
+                    ))
+                    .at(v.span, "")
+                    .help("the number of GPUs the stage uses, e.g. `gpus: 1`"),
                 ),
             },
             "mem" => {
@@ -521,9 +695,12 @@ fn resources_of(n: &Node, stage: &str, errors: &mut Vec<Diag>) -> Resources {
                 match bytes {
                     Some(b) => r.mem = b,
                     None => errors.push(
-                        Diag::error(format!("`resources.mem` of stage `{stage}` must be a size, found {}", describe(v)))
-                            .at(v.span, "")
-                            .help("bytes, or a number with K, M, G or T, e.g. `mem: 4G`"),
+                        Diag::error(format!(
+                            "`resources.mem` of stage `{stage}` must be a size, found {}",
+                            describe(v)
+                        ))
+                        .at(v.span, "")
+                        .help("bytes, or a number with K, M, G or T, e.g. `mem: 4G`"),
                     ),
                 }
             }
@@ -573,21 +750,38 @@ impl Scope for InstanceScope<'_> {
                 .help(format!("`${{{root}.output}}` is the artifact directory of the matching `{root}` instance")));
         }
         if segs.len() == 2 && (segs[1] == "output" || segs[1] == "outputs") {
-            return Err(Diag::error(format!("unknown stage `{root}` in `${{{path}}}`"))
-                .at(span, "")
-                .help(suggest(root, self.stage_ids.iter().map(String::as_str), "stages")));
+            return Err(
+                Diag::error(format!("unknown stage `{root}` in `${{{path}}}`"))
+                    .at(span, "")
+                    .help(suggest(
+                        root,
+                        self.stage_ids.iter().map(String::as_str),
+                        "stages",
+                    )),
+            );
         }
         let mut names: Vec<&str> = self.vars.roots();
         names.extend(self.stage_ids.iter().map(String::as_str));
         names.push("matrix");
         let help = match crate::diag::did_you_mean(root, names.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`? references name a var, `matrix.<axis>` or `<stage>.output`; declared vars: {}", self.vars.roots().join(", ")),
+            Some(s) => format!(
+                "did you mean `{s}`? references name a var, `matrix.<axis>` or `<stage>.output`; declared vars: {}",
+                self.vars.roots().join(", ")
+            ),
             None => format!(
                 "references name a var, `matrix.<axis>` or `<stage>.output`; declared vars: {}; to pass `${{…}}` to a shell, write `$${{…}}`",
-                if self.vars.roots().is_empty() { "none".to_string() } else { self.vars.roots().join(", ") }
+                if self.vars.roots().is_empty() {
+                    "none".to_string()
+                } else {
+                    self.vars.roots().join(", ")
+                }
             ),
         };
-        Err(Diag::error(format!("unknown variable `{root}` in `${{{path}}}`")).at(span, "").help(help))
+        Err(
+            Diag::error(format!("unknown variable `{root}` in `${{{path}}}`"))
+                .at(span, "")
+                .help(help),
+        )
     }
 }
 
@@ -595,20 +789,37 @@ impl InstanceScope<'_> {
     fn matrix(&self, path: &str, rest: &[&str], span: Span) -> Result<Node, Diag> {
         let names: Vec<&str> = self.axes.iter().map(|a| a.name.as_str()).collect();
         let Some(axis_name) = rest.first() else {
-            return Err(Diag::error("`${matrix}` needs an axis name").at(span, "").help(format!("write `${{matrix.<axis>}}`; axes: {}", names.join(", "))));
+            return Err(Diag::error("`${matrix}` needs an axis name")
+                .at(span, "")
+                .help(format!(
+                    "write `${{matrix.<axis>}}`; axes: {}",
+                    names.join(", ")
+                )));
         };
         let Some(ai) = self.axes.iter().position(|a| a.name == *axis_name) else {
             let help = if names.is_empty() {
-                format!("stage `{}` has no matrix; add `matrix: {{{axis_name}: [...]}}` or remove the reference", self.spec.id)
+                format!(
+                    "stage `{}` has no matrix; add `matrix: {{{axis_name}: [...]}}` or remove the reference",
+                    self.spec.id
+                )
             } else {
                 suggest(axis_name, names.iter().copied(), "axes of this stage")
             };
-            return Err(Diag::error(format!("unknown matrix axis `{axis_name}` in `${{{path}}}` (stage `{}`)", self.spec.id)).at(span, "").help(help));
+            return Err(Diag::error(format!(
+                "unknown matrix axis `{axis_name}` in `${{{path}}}` (stage `{}`)",
+                self.spec.id
+            ))
+            .at(span, "")
+            .help(help));
         };
         let axis = &self.axes[ai];
         let (label, value) = &axis.values[self.combo[ai]];
         if rest.len() == 1 {
-            return Ok(if axis.named { Node::new(span, Value::Str(label.clone())) } else { value.clone() });
+            return Ok(if axis.named {
+                Node::new(span, Value::Str(label.clone()))
+            } else {
+                value.clone()
+            });
         }
         if !axis.named {
             return Err(Diag::error(format!("`${{{path}}}`: axis `{axis_name}` has plain values, which have no fields"))
@@ -625,8 +836,18 @@ impl InstanceScope<'_> {
             cur = match next {
                 Some(n) => n,
                 None => {
-                    let at = format!("matrix.{axis_name}{}", rest[1..=k].iter().take(k).map(|s| format!(".{s}")).collect::<String>());
-                    let known: Vec<&str> = cur.as_map().map(|m| m.iter().map(|e| e.key.as_str()).collect()).unwrap_or_default();
+                    let at = format!(
+                        "matrix.{axis_name}{}",
+                        rest[1..=k]
+                            .iter()
+                            .take(k)
+                            .map(|s| format!(".{s}"))
+                            .collect::<String>()
+                    );
+                    let known: Vec<&str> = cur
+                        .as_map()
+                        .map(|m| m.iter().map(|e| e.key.as_str()).collect())
+                        .unwrap_or_default();
                     return Err(Diag::error(format!("`${{{path}}}`: the value `{label}` of axis `{axis_name}` has no field `{seg}`"))
                         .at(span, "")
                         .note(value.span, format!("`{label}` is defined here"))
@@ -644,7 +865,10 @@ impl InstanceScope<'_> {
                 .help(format!("add it: `needs: [{}]`", self.spec.needs.iter().map(|n| n.value.as_str()).chain([stage]).collect::<Vec<_>>().join(", "))));
         };
         if all {
-            let items = matches.iter().map(|&m| Node::new(span, Value::Str(instance_token(&self.instances[m].id)))).collect();
+            let items = matches
+                .iter()
+                .map(|&m| Node::new(span, Value::Str(instance_token(&self.instances[m].id))))
+                .collect();
             return Ok(Node::new(span, Value::Seq(items)));
         }
         match matches.as_slice() {

@@ -95,11 +95,17 @@ impl Pipeline {
         let merged = load::load(&file, &mut sources, &mut errors);
         let Some(mut merged) = merged else {
             diag::normalize(&mut errors);
-            return Err(Invalid { diags: errors, sources });
+            return Err(Invalid {
+                diags: errors,
+                sources,
+            });
         };
         let name = match &merged.name {
             Some(n) => {
-                let ok = n.value.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+                let ok = n
+                    .value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
                 if !ok {
                     errors.push(
                         Diag::error(format!("invalid pipeline name `{}`", n.value))
@@ -114,7 +120,9 @@ impl Pipeline {
                 errors.push(
                     Diag::error("the pipeline has no `name`")
                         .at(Span::new(root, 0, 0), "")
-                        .help("add `name: my_pipeline` at the top: it names run records and reports"),
+                        .help(
+                            "add `name: my_pipeline` at the top: it names run records and reports",
+                        ),
                 );
                 String::new()
             }
@@ -122,8 +130,11 @@ impl Pipeline {
         vars::apply(&mut merged.vars, overrides, &mut sources, &mut errors);
         let var_span = Span::new(merged.root, 0, 0);
         let vars_node = Node::new(var_span, Value::Map(std::mem::take(&mut merged.vars)));
-        let specs: Vec<stage::StageSpec> =
-            merged.stages.iter().filter_map(|s| stage::check(s, &mut errors)).collect();
+        let specs: Vec<stage::StageSpec> = merged
+            .stages
+            .iter()
+            .filter_map(|s| stage::check(s, &mut errors))
+            .collect();
         if specs.is_empty() && merged.stages.is_empty() {
             errors.push(
                 Diag::error("the pipeline has no stages")
@@ -131,10 +142,19 @@ impl Pipeline {
                     .help("add `stages:` with at least one stage, e.g. `hello: {kind: shell, params: {cmd: echo hi}}`"),
             );
         }
-        let expanded = expand::expand(&specs, &vars_node, merged.seed.as_ref(), &sources, &mut errors);
+        let expanded = expand::expand(
+            &specs,
+            &vars_node,
+            merged.seed.as_ref(),
+            &sources,
+            &mut errors,
+        );
         if !errors.is_empty() {
             diag::normalize(&mut errors);
-            return Err(Invalid { diags: errors, sources });
+            return Err(Invalid {
+                diags: errors,
+                sources,
+            });
         }
         let (stages, instances) = expanded.expect("no errors means expanded");
         Ok(Pipeline {
@@ -163,10 +183,21 @@ impl Pipeline {
             if s.instances.len() == 1 {
                 return Ok(s.instances[0]);
             }
-            let ids: Vec<&str> = s.instances.iter().map(|&i| self.instances[i].id.as_str()).collect();
-            return Err(format!("stage `{id}` has a matrix; name one instance: {}", ids.join(", ")));
+            let ids: Vec<&str> = s
+                .instances
+                .iter()
+                .map(|&i| self.instances[i].id.as_str())
+                .collect();
+            return Err(format!(
+                "stage `{id}` has a matrix; name one instance: {}",
+                ids.join(", ")
+            ));
         }
         let ids: Vec<&str> = self.instances.iter().map(|i| i.id.as_str()).collect();
-        Err(format!("no instance `{id}` in pipeline `{}`; {}", self.name, diag::suggest(id, ids, "instances")))
+        Err(format!(
+            "no instance `{id}` in pipeline `{}`; {}",
+            self.name,
+            diag::suggest(id, ids, "instances")
+        ))
     }
 }

@@ -14,14 +14,21 @@ pub struct Resources {
 
 impl Default for Resources {
     fn default() -> Self {
-        Resources { cpus: 1, gpus: 0, mem: 0, time: None }
+        Resources {
+            cpus: 1,
+            gpus: 0,
+            mem: 0,
+            time: None,
+        }
     }
 }
 
 /// `4G`, `512M`, `1.5GiB`, `1024` (bytes) → bytes. Suffixes are binary (K = 1024).
 pub fn parse_bytes(s: &str) -> Option<u64> {
     let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let num: f64 = num.parse().ok()?;
     let mult: u64 = match unit.trim().to_ascii_uppercase().as_str() {

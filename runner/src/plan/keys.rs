@@ -49,11 +49,21 @@ pub fn compute(p: &Pipeline, store: &Store, backend: Backend) -> Result<Keys, Ke
         .par_iter()
         .map(|e| {
             let path = p.dir.join(e);
-            let r = if path.exists() { store.digest_path(&path).map_err(|err| err.to_string()) } else { Err(String::new()) };
+            let r = if path.exists() {
+                store.digest_path(&path).map_err(|err| err.to_string())
+            } else {
+                Err(String::new())
+            };
             ((*e).clone(), r)
         })
         .collect();
-    let digest_of = |e: &str| digests.iter().find(|(x, _)| x == e).map(|(_, r)| r).expect("digested");
+    let digest_of = |e: &str| {
+        digests
+            .iter()
+            .find(|(x, _)| x == e)
+            .map(|(_, r)| r)
+            .expect("digested")
+    };
 
     let mut diags = Vec::new();
     let mut keys: Vec<Key> = Vec::with_capacity(p.instances.len());
@@ -62,9 +72,17 @@ pub fn compute(p: &Pipeline, store: &Store, backend: Backend) -> Result<Keys, Ke
         let kind = reg.get(&inst.kind).expect("kinds were validated");
         let mut params = inst.params.clone();
         for &u in &inst.needs {
-            replace_tokens(&mut params, &instance_token(&p.instances[u].id), &artifact_token(&keys[u]));
+            replace_tokens(
+                &mut params,
+                &instance_token(&p.instances[u].id),
+                &artifact_token(&keys[u]),
+            );
         }
-        let mut inputs: Vec<(String, Key)> = inst.needs.iter().map(|&u| (p.instances[u].kind.clone(), keys[u].clone())).collect();
+        let mut inputs: Vec<(String, Key)> = inst
+            .needs
+            .iter()
+            .map(|&u| (p.instances[u].kind.clone(), keys[u].clone()))
+            .collect();
         inputs.sort();
         let mut ext = Vec::new();
         for e in &externals[i] {
@@ -74,9 +92,16 @@ pub fn compute(p: &Pipeline, store: &Store, backend: Backend) -> Result<Keys, Ke
                     let stage = &p.stages[inst.stage];
                     let abs = p.dir.join(e);
                     let msg = if why.is_empty() {
-                        format!("stage `{}` depends on `{e}`, which does not exist ({})", stage.id, abs.display())
+                        format!(
+                            "stage `{}` depends on `{e}`, which does not exist ({})",
+                            stage.id,
+                            abs.display()
+                        )
                     } else {
-                        format!("stage `{}` depends on `{e}`, which cannot be read: {why}", stage.id)
+                        format!(
+                            "stage `{}` depends on `{e}`, which cannot be read: {why}",
+                            stage.id
+                        )
                     };
                     diags.push(
                         Diag::error(msg)
@@ -124,17 +149,25 @@ fn replace_tokens(v: &mut Value, from: &str, to: &str) {
 }
 
 /// Params as the stage sees them: every `<artifact:KEY>` replaced by that artifact's directory.
-pub fn materialize(params: &Value, dir_of: &dyn Fn(&Key) -> Option<std::path::PathBuf>) -> Result<Value, String> {
+pub fn materialize(
+    params: &Value,
+    dir_of: &dyn Fn(&Key) -> Option<std::path::PathBuf>,
+) -> Result<Value, String> {
     let mut out = params.clone();
     let mut err = None;
     walk_strings(&mut out, &mut |s| {
         while let Some(start) = s.find("<artifact:") {
-            let Some(len) = s[start..].find('>') else { break };
+            let Some(len) = s[start..].find('>') else {
+                break;
+            };
             let key = Key(s[start + 10..start + len].to_string());
             match dir_of(&key) {
                 Some(d) => s.replace_range(start..start + len + 1, &d.to_string_lossy()),
                 None => {
-                    err = Some(format!("the upstream artifact {} is not in the cache", key.short()));
+                    err = Some(format!(
+                        "the upstream artifact {} is not in the cache",
+                        key.short()
+                    ));
                     break;
                 }
             }

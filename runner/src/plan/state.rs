@@ -52,7 +52,9 @@ pub struct History {
 
 impl History {
     pub fn load(store: &Store, pipeline: &str) -> History {
-        History { runs: store.runs(pipeline).unwrap_or_default() }
+        History {
+            runs: store.runs(pipeline).unwrap_or_default(),
+        }
     }
 
     /// The newest run in which `instance` was computed or reused, and its record there.
@@ -60,14 +62,22 @@ impl History {
         self.runs.iter().find_map(|r| {
             r.instances
                 .iter()
-                .find(|i| i.id == instance && matches!(i.state, InstanceState::Computed | InstanceState::Cached))
+                .find(|i| {
+                    i.id == instance
+                        && matches!(i.state, InstanceState::Computed | InstanceState::Cached)
+                })
                 .map(|i| (r, i))
         })
     }
 
     /// The newest record of `instance` in any state (e.g. to find the log of a failure).
     pub fn last_seen(&self, instance: &str) -> Option<(&RunRecord, &InstanceRecord)> {
-        self.runs.iter().find_map(|r| r.instances.iter().find(|i| i.id == instance).map(|i| (r, i)))
+        self.runs.iter().find_map(|r| {
+            r.instances
+                .iter()
+                .find(|i| i.id == instance)
+                .map(|i| (r, i))
+        })
     }
 }
 
@@ -78,10 +88,16 @@ pub fn assess(p: &Pipeline, keys: &Keys, store: &Store, locks: bool) -> Vec<Stat
         .map(|i| {
             let key = &keys.keys[i];
             if store.contains(key) {
-                return Status { state: State::Cached, reasons: Vec::new() };
+                return Status {
+                    state: State::Cached,
+                    reasons: Vec::new(),
+                };
             }
             if locks && store.is_locked(key).unwrap_or(false) {
-                return Status { state: State::Running, reasons: vec!["being computed by another skelflow process".into()] };
+                return Status {
+                    state: State::Running,
+                    reasons: vec!["being computed by another skelflow process".into()],
+                };
             }
             let h = history.get_or_insert_with(|| History::load(store, &p.name));
             why_not_cached(p, keys, i, h)
@@ -93,27 +109,54 @@ pub fn assess(p: &Pipeline, keys: &Keys, store: &Store, locks: bool) -> Vec<Stat
 pub fn why_not_cached(p: &Pipeline, keys: &Keys, i: usize, h: &History) -> Status {
     let inst = &p.instances[i];
     match h.last_done(&inst.id) {
-        None => Status { state: State::Missing, reasons: vec!["never computed".into()] },
+        None => Status {
+            state: State::Missing,
+            reasons: vec!["never computed".into()],
+        },
         Some((run, rec)) if rec.key == keys.keys[i] => Status {
             state: State::Missing,
-            reasons: vec![format!("its artifact {} was removed after run {} (gc or verify)", rec.key.short(), run.id)],
+            reasons: vec![format!(
+                "its artifact {} was removed after run {} (gc or verify)",
+                rec.key.short(),
+                run.id
+            )],
         },
         Some((run, rec)) => {
             let mut reasons = changes(p, keys, i, run, rec);
             if reasons.is_empty() {
-                reasons.push(format!("key changed ({} -> {})", rec.key.short(), keys.keys[i].short()));
+                reasons.push(format!(
+                    "key changed ({} -> {})",
+                    rec.key.short(),
+                    keys.keys[i].short()
+                ));
             }
-            Status { state: State::Stale, reasons }
+            Status {
+                state: State::Stale,
+                reasons,
+            }
         }
     }
 }
 
 /// What changed in the key of instance `i` since `rec` (a record of run `run`).
 /// Upstream artifacts show up as "upstream X changed", not as the tokens in params.
-pub fn changes(p: &Pipeline, keys: &Keys, i: usize, run: &RunRecord, rec: &InstanceRecord) -> Vec<String> {
-    let now_ids: HashMap<&str, &str> =
-        p.instances[i].needs.iter().map(|&u| (keys.keys[u].as_str(), p.instances[u].id.as_str())).collect();
-    let then_ids: HashMap<&str, &str> = run.instances.iter().map(|r| (r.key.as_str(), r.id.as_str())).collect();
+pub fn changes(
+    p: &Pipeline,
+    keys: &Keys,
+    i: usize,
+    run: &RunRecord,
+    rec: &InstanceRecord,
+) -> Vec<String> {
+    let now_ids: HashMap<&str, &str> = p.instances[i]
+        .needs
+        .iter()
+        .map(|&u| (keys.keys[u].as_str(), p.instances[u].id.as_str()))
+        .collect();
+    let then_ids: HashMap<&str, &str> = run
+        .instances
+        .iter()
+        .map(|r| (r.key.as_str(), r.id.as_str()))
+        .collect();
     let mut now = keys.components[i].clone();
     now.params = readable(&now.params, &now_ids);
     let mut before = rec.components.clone();
@@ -122,12 +165,17 @@ pub fn changes(p: &Pipeline, keys: &Keys, i: usize, run: &RunRecord, rec: &Insta
         .diff(&before)
         .into_iter()
         .filter(|c| !c.component.starts_with("input"))
-        .map(|c| match (param_at(&before.params, &c.component), param_at(&now.params, &c.component)) {
-            (Some(serde_json::Value::String(a)), Some(serde_json::Value::String(b))) => {
-                let (a, b) = focus(a, b);
-                format!("{}: {a} -> {b}", c.component)
+        .map(|c| {
+            match (
+                param_at(&before.params, &c.component),
+                param_at(&now.params, &c.component),
+            ) {
+                (Some(serde_json::Value::String(a)), Some(serde_json::Value::String(b))) => {
+                    let (a, b) = focus(a, b);
+                    format!("{}: {a} -> {b}", c.component)
+                }
+                _ => format!("{}: {} -> {}", c.component, c.before, c.after),
             }
-            _ => format!("{}: {} -> {}", c.component, c.before, c.after),
         })
         .collect();
     out.extend(input_changes(p, keys, i, run, rec));
@@ -137,7 +185,11 @@ pub fn changes(p: &Pipeline, keys: &Keys, i: usize, run: &RunRecord, rec: &Insta
 /// The value at a diff path such as `params.optimizer.lr` or `params.outs[1]`.
 fn param_at<'a>(params: &'a serde_json::Value, component: &str) -> Option<&'a serde_json::Value> {
     let mut cur = params;
-    for part in component.strip_prefix("params")?.split('.').filter(|s| !s.is_empty()) {
+    for part in component
+        .strip_prefix("params")?
+        .split('.')
+        .filter(|s| !s.is_empty())
+    {
         let (name, mut rest) = match part.find('[') {
             Some(b) => (&part[..b], &part[b..]),
             None => (part, ""),
@@ -164,7 +216,13 @@ fn focus(a: &str, b: &str) -> (String, String) {
     }
     let prefix = ac.iter().zip(&bc).take_while(|(x, y)| x == y).count();
     let max_suffix = ac.len().min(bc.len()) - prefix;
-    let suffix = ac.iter().rev().zip(bc.iter().rev()).take(max_suffix).take_while(|(x, y)| x == y).count();
+    let suffix = ac
+        .iter()
+        .rev()
+        .zip(bc.iter().rev())
+        .take(max_suffix)
+        .take_while(|(x, y)| x == y)
+        .count();
     let cut = |c: &[char]| {
         let from = prefix.saturating_sub(CONTEXT);
         let to = (c.len() - suffix + CONTEXT).min(c.len());
@@ -210,15 +268,33 @@ fn readable(v: &serde_json::Value, ids: &HashMap<&str, &str>) -> serde_json::Val
             Value::String(out)
         }
         Value::Array(a) => Value::Array(a.iter().map(|x| readable(x, ids)).collect()),
-        Value::Object(o) => Value::Object(o.iter().map(|(k, x)| (k.clone(), readable(x, ids))).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), readable(x, ids)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
 
 /// Upstream changes named by instance id.
-fn input_changes(p: &Pipeline, keys: &Keys, i: usize, run: &RunRecord, rec: &InstanceRecord) -> Vec<String> {
-    let then: HashMap<&str, &Key> = run.instances.iter().map(|r| (r.id.as_str(), &r.key)).collect();
-    let before: Vec<(&str, Option<&Key>)> = rec.needs.iter().map(|n| (n.as_str(), then.get(n.as_str()).copied())).collect();
+fn input_changes(
+    p: &Pipeline,
+    keys: &Keys,
+    i: usize,
+    run: &RunRecord,
+    rec: &InstanceRecord,
+) -> Vec<String> {
+    let then: HashMap<&str, &Key> = run
+        .instances
+        .iter()
+        .map(|r| (r.id.as_str(), &r.key))
+        .collect();
+    let before: Vec<(&str, Option<&Key>)> = rec
+        .needs
+        .iter()
+        .map(|n| (n.as_str(), then.get(n.as_str()).copied()))
+        .collect();
     let mut out = Vec::new();
     for &u in &p.instances[i].needs {
         let id = p.instances[u].id.as_str();
@@ -229,7 +305,11 @@ fn input_changes(p: &Pipeline, keys: &Keys, i: usize, run: &RunRecord, rec: &Ins
         }
     }
     for (b, _) in &before {
-        if !p.instances[i].needs.iter().any(|&u| p.instances[u].id == *b) {
+        if !p.instances[i]
+            .needs
+            .iter()
+            .any(|&u| p.instances[u].id == *b)
+        {
             out.push(format!("upstream {b} no longer needed"));
         }
     }

@@ -82,8 +82,14 @@ struct Job {
 
 enum Msg {
     Exec(ExecEvent),
-    Lock { job: usize, result: Result<KeyLock, String> },
-    Committed { job: usize, result: Result<(), String> },
+    Lock {
+        job: usize,
+        result: Result<KeyLock, String>,
+    },
+    Committed {
+        job: usize,
+        result: Result<(), String>,
+    },
     Signal,
 }
 
@@ -132,7 +138,11 @@ impl<'a> Dispatcher<'a> {
         }
         for j in 0..jobs.len() {
             let producer = jobs[j].instances[0];
-            let mut deps: Vec<usize> = p.instances[producer].needs.iter().map(|&u| job_of[u]).collect();
+            let mut deps: Vec<usize> = p.instances[producer]
+                .needs
+                .iter()
+                .map(|&u| job_of[u])
+                .collect();
             deps.sort_unstable();
             deps.dedup();
             for &d in &deps {
@@ -173,9 +183,18 @@ impl<'a> Dispatcher<'a> {
         let cached_now: Vec<bool> = self
             .jobs
             .iter()
-            .map(|j| !j.instances.iter().any(|i| self.spec.force.contains(i)) && self.spec.store.contains(&j.key))
+            .map(|j| {
+                !j.instances.iter().any(|i| self.spec.force.contains(i))
+                    && self.spec.store.contains(&j.key)
+            })
             .collect();
-        let n_cached: usize = self.jobs.iter().zip(&cached_now).filter(|(_, c)| **c).map(|(j, _)| j.instances.len()).sum();
+        let n_cached: usize = self
+            .jobs
+            .iter()
+            .zip(&cached_now)
+            .filter(|(_, c)| **c)
+            .map(|(j, _)| j.instances.len())
+            .sum();
         let p = self.spec.pipeline;
         self.bus.emit(Event::RunStarted {
             run: self.spec.run_id.clone(),
@@ -227,7 +246,10 @@ impl<'a> Dispatcher<'a> {
 
     fn listen_for_signals(&self) {
         let tx = self.tx.clone();
-        match signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM]) {
+        match signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+        ]) {
             Ok(mut signals) => {
                 std::thread::spawn(move || {
                     for _ in signals.forever() {
@@ -237,16 +259,22 @@ impl<'a> Dispatcher<'a> {
                     }
                 });
             }
-            Err(e) => eprintln!("skelflow: cannot handle Ctrl-C ({e}); it will kill the run at once"),
+            Err(e) => {
+                eprintln!("skelflow: cannot handle Ctrl-C ({e}); it will kill the run at once")
+            }
         }
     }
 
     fn schedule(&mut self, executor: &mut dyn Executor, report: &Report) {
-        let ready: Vec<usize> = (0..self.jobs.len()).filter(|&j| self.jobs[j].state == JobState::Ready).collect();
+        let ready: Vec<usize> = (0..self.jobs.len())
+            .filter(|&j| self.jobs[j].state == JobState::Ready)
+            .collect();
         for j in ready {
             let producer = self.jobs[j].instances[0];
             let resources = self.spec.pipeline.instances[producer].resources.clone();
-            let Some(grant) = self.free.take(&resources) else { continue };
+            let Some(grant) = self.free.take(&resources) else {
+                continue;
+            };
             let lock = match self.jobs[j].lock.take() {
                 Some(l) => l,
                 None => match self.spec.store.try_lock(&self.jobs[j].key) {
@@ -281,7 +309,10 @@ impl<'a> Dispatcher<'a> {
     fn wait_for_lock(&mut self, j: usize) {
         self.jobs[j].state = JobState::WaitingLock;
         let producer = self.jobs[j].instances[0];
-        self.bus.emit(Event::Waiting { instance: self.id(producer), key: self.jobs[j].key.as_str().to_string() });
+        self.bus.emit(Event::Waiting {
+            instance: self.id(producer),
+            key: self.jobs[j].key.as_str().to_string(),
+        });
         let store = self.spec.store.clone();
         let key = self.jobs[j].key.clone();
         let tx = self.tx.clone();
@@ -300,23 +331,51 @@ impl<'a> Dispatcher<'a> {
         Some(d)
     }
 
-    fn start(&mut self, j: usize, lock: KeyLock, grant: Grant, executor: &mut dyn Executor, report: &Report) -> Result<(), String> {
+    fn start(
+        &mut self,
+        j: usize,
+        lock: KeyLock,
+        grant: Grant,
+        executor: &mut dyn Executor,
+        report: &Report,
+    ) -> Result<(), String> {
         let p = self.spec.pipeline;
         let producer = self.jobs[j].instances[0];
         let inst = &p.instances[producer];
         let key = self.jobs[j].key.clone();
         let store = self.spec.store.clone();
-        let staging = store.begin(&lock).map_err(|e| format!("cannot create its staging directory: {e}"))?;
-        let work_dir = store.work_dir(&key).map_err(|e| format!("cannot create its work directory: {e}"))?;
+        let staging = store
+            .begin(&lock)
+            .map_err(|e| format!("cannot create its staging directory: {e}"))?;
+        let work_dir = store
+            .work_dir(&key)
+            .map_err(|e| format!("cannot create its work directory: {e}"))?;
         let mut inputs = Vec::new();
-        let mut up_keys: Vec<(String, Key, usize)> =
-            inst.needs.iter().map(|&u| (p.instances[u].kind.clone(), self.spec.keys.keys[u].clone(), u)).collect();
+        let mut up_keys: Vec<(String, Key, usize)> = inst
+            .needs
+            .iter()
+            .map(|&u| {
+                (
+                    p.instances[u].kind.clone(),
+                    self.spec.keys.keys[u].clone(),
+                    u,
+                )
+            })
+            .collect();
         up_keys.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         for (kind, k, u) in up_keys {
-            let dir = self
-                .dir_of(&k)
-                .ok_or_else(|| format!("the artifact of upstream {} ({}) is missing from the cache", p.instances[u].id, k.short()))?;
-            inputs.push(Input { instance: p.instances[u].id.clone(), kind, dir });
+            let dir = self.dir_of(&k).ok_or_else(|| {
+                format!(
+                    "the artifact of upstream {} ({}) is missing from the cache",
+                    p.instances[u].id,
+                    k.short()
+                )
+            })?;
+            inputs.push(Input {
+                instance: p.instances[u].id.clone(),
+                kind,
+                dir,
+            });
         }
         let components = &self.spec.keys.components[producer];
         let params = {
@@ -341,9 +400,14 @@ impl<'a> Dispatcher<'a> {
         };
         let log = store.run_log_path(&p.name, &self.spec.run_id, &inst.id);
         let job_file = log.with_extension("job.json");
-        JobFile { kind: inst.kind.clone(), key: key.as_str().to_string(), cache: store.root().to_path_buf(), ctx }
-            .write(&job_file)
-            .map_err(|e| format!("cannot write the job file {}: {e}", job_file.display()))?;
+        JobFile {
+            kind: inst.kind.clone(),
+            key: key.as_str().to_string(),
+            cache: store.root().to_path_buf(),
+            ctx,
+        }
+        .write(&job_file)
+        .map_err(|e| format!("cannot write the job file {}: {e}", job_file.display()))?;
         executor
             .start(
                 JobSpec {
@@ -381,7 +445,12 @@ impl<'a> Dispatcher<'a> {
         match msg {
             Msg::Exec(ExecEvent::Progress { job, line }) => {
                 let instance = self.id(self.jobs[job as usize].instances[0]);
-                self.bus.emit(Event::Progress { instance, done: line.done, total: line.total, message: line.message });
+                self.bus.emit(Event::Progress {
+                    instance,
+                    done: line.done,
+                    total: line.total,
+                    message: line.message,
+                });
             }
             Msg::Exec(ExecEvent::Exited { job, outcome }) => self.exited(job as usize, outcome),
             Msg::Lock { job, result } => {
@@ -402,7 +471,10 @@ impl<'a> Dispatcher<'a> {
             }
             Msg::Committed { job, result } => match result {
                 Ok(()) => {
-                    let seconds = self.jobs[job].started.map(|s| s.elapsed().as_secs_f64()).unwrap_or(0.0);
+                    let seconds = self.jobs[job]
+                        .started
+                        .map(|s| s.elapsed().as_secs_f64())
+                        .unwrap_or(0.0);
                     self.jobs[job].state = JobState::Done;
                     let producer = self.jobs[job].instances[0];
                     self.computed += 1;
@@ -462,14 +534,23 @@ impl<'a> Dispatcher<'a> {
         match outcome {
             Outcome::Succeeded => {
                 self.jobs[j].state = JobState::Committing;
-                let staging = self.jobs[j].staging.take().expect("running job has staging");
-                let lock = self.jobs[j].lock.take().expect("running job holds its lock");
+                let staging = self.jobs[j]
+                    .staging
+                    .take()
+                    .expect("running job has staging");
+                let lock = self.jobs[j]
+                    .lock
+                    .take()
+                    .expect("running job holds its lock");
                 let producer = self.jobs[j].instances[0];
                 let info = ArtifactInfo {
                     kind: self.spec.pipeline.instances[producer].kind.clone(),
                     instance: self.id(producer),
                     components: self.spec.keys.components[producer].clone(),
-                    seconds: self.jobs[j].started.map(|s| s.elapsed().as_secs_f64()).unwrap_or(0.0),
+                    seconds: self.jobs[j]
+                        .started
+                        .map(|s| s.elapsed().as_secs_f64())
+                        .unwrap_or(0.0),
                 };
                 let log = self.jobs[j].log.clone();
                 let store = self.spec.store.clone();
@@ -499,7 +580,9 @@ impl<'a> Dispatcher<'a> {
                 self.jobs[j].state = JobState::Interrupted;
                 let instances = self.jobs[j].instances.clone();
                 for i in instances {
-                    self.bus.emit(Event::Interrupted { instance: self.id(i) });
+                    self.bus.emit(Event::Interrupted {
+                        instance: self.id(i),
+                    });
                 }
             }
         }
@@ -513,7 +596,12 @@ impl<'a> Dispatcher<'a> {
         let key = self.jobs[j].key.as_str().to_string();
         let log = self.jobs[j].log.clone();
         for i in self.jobs[j].instances.clone() {
-            self.bus.emit(Event::Failed { instance: self.id(i), key: key.clone(), error: error.clone(), log: log.clone() });
+            self.bus.emit(Event::Failed {
+                instance: self.id(i),
+                key: key.clone(),
+                error: error.clone(),
+                log: log.clone(),
+            });
         }
         if self.spec.keep_going {
             self.skip_users(j);
@@ -530,7 +618,10 @@ impl<'a> Dispatcher<'a> {
             if matches!(self.jobs[u].state, JobState::Pending | JobState::Ready) {
                 self.jobs[u].state = JobState::Skipped;
                 for i in self.jobs[u].instances.clone() {
-                    self.bus.emit(Event::Skipped { instance: self.id(i), because: format!("upstream {failed} failed") });
+                    self.bus.emit(Event::Skipped {
+                        instance: self.id(i),
+                        because: format!("upstream {failed} failed"),
+                    });
                 }
                 stack.extend(self.jobs[u].users.clone());
             }
@@ -542,7 +633,11 @@ impl<'a> Dispatcher<'a> {
         let key = self.jobs[j].key.as_str().to_string();
         for i in self.jobs[j].instances.clone() {
             self.cached += 1;
-            self.bus.emit(Event::Cached { instance: self.id(i), key: key.clone(), same_as: same_as.clone() });
+            self.bus.emit(Event::Cached {
+                instance: self.id(i),
+                key: key.clone(),
+                same_as: same_as.clone(),
+            });
         }
         self.release_users(j);
     }
@@ -562,10 +657,20 @@ impl<'a> Dispatcher<'a> {
         let interrupted = self.interrupts > 0;
         for j in 0..self.jobs.len() {
             let state = self.jobs[j].state;
-            if matches!(state, JobState::Pending | JobState::Ready | JobState::WaitingLock) {
-                let because = if interrupted { "the run was interrupted" } else { "the run stopped after a failure (use --keep-going to run the rest)" };
+            if matches!(
+                state,
+                JobState::Pending | JobState::Ready | JobState::WaitingLock
+            ) {
+                let because = if interrupted {
+                    "the run was interrupted"
+                } else {
+                    "the run stopped after a failure (use --keep-going to run the rest)"
+                };
                 for i in self.jobs[j].instances.clone() {
-                    self.bus.emit(Event::Skipped { instance: self.id(i), because: because.into() });
+                    self.bus.emit(Event::Skipped {
+                        instance: self.id(i),
+                        because: because.into(),
+                    });
                 }
             }
             if !matches!(state, JobState::Done | JobState::Failed) {

@@ -29,16 +29,24 @@ pub struct JobSpec {
 pub enum Outcome {
     Succeeded,
     /// The stage returned an error (its message, if it sent one), or the process died.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
     /// Stopped by [`Executor::stop`].
     Stopped,
 }
 
 #[derive(Clone, Debug)]
 pub enum ExecEvent {
-    Progress { job: u64, line: ProgressLine },
+    Progress {
+        job: u64,
+        line: ProgressLine,
+    },
     /// The process is gone and its output is fully in the log.
-    Exited { job: u64, outcome: Outcome },
+    Exited {
+        job: u64,
+        outcome: Outcome,
+    },
 }
 
 /// How executors report back (wraps the dispatcher's channel).

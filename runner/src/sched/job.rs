@@ -52,7 +52,10 @@ pub fn exec_main(job_file: &Path) -> i32 {
         }
     };
     let Some(kind) = registry().get(&job.kind) else {
-        report_error(&format!("this skelflow binary has no stage kind `{}`", job.kind));
+        report_error(&format!(
+            "this skelflow binary has no stage kind `{}`",
+            job.kind
+        ));
         return code::BAD_JOB;
     };
     match kind.run(&job.ctx) {
@@ -69,7 +72,10 @@ pub fn exec_main(job_file: &Path) -> i32 {
 }
 
 fn report_error(msg: &str) {
-    eprintln!("{ERROR_PREFIX}{}", serde_json::to_string(msg).expect("string"));
+    eprintln!(
+        "{ERROR_PREFIX}{}",
+        serde_json::to_string(msg).expect("string")
+    );
 }
 
 /// The error message of an [`ERROR_PREFIX`] line.

@@ -32,7 +32,10 @@ pub struct LocalExecutor {
 
 impl LocalExecutor {
     pub fn new() -> std::io::Result<LocalExecutor> {
-        Ok(LocalExecutor { exe: std::env::current_exe()?, running: Arc::default() })
+        Ok(LocalExecutor {
+            exe: std::env::current_exe()?,
+            running: Arc::default(),
+        })
     }
 }
 
@@ -45,9 +48,16 @@ impl Executor for LocalExecutor {
         if let Some(d) = spec.log.parent() {
             std::fs::create_dir_all(d)?;
         }
-        let log = Arc::new(Mutex::new(File::options().create(true).append(true).open(&spec.log)?));
+        let log = Arc::new(Mutex::new(
+            File::options().create(true).append(true).open(&spec.log)?,
+        ));
         let threads = spec.cpus.max(1).to_string();
-        let gpus = spec.gpus.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        let gpus = spec
+            .gpus
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
         let parent = std::process::id() as libc::pid_t;
         let mut cmd = Command::new(&self.exe);
         cmd.arg("__exec")
@@ -77,12 +87,19 @@ impl Executor for LocalExecutor {
         }
         let mut child = cmd.spawn()?;
         let pid = child.id() as i32;
-        self.running.lock().expect("lock").insert(spec.id, Proc { pgid: pid, stopping: false });
+        self.running.lock().expect("lock").insert(
+            spec.id,
+            Proc {
+                pgid: pid,
+                stopping: false,
+            },
+        );
 
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
         let out_log = log.clone();
-        let out_thread = std::thread::spawn(move || copy_lines(BufReader::new(stdout), &out_log, |_| false));
+        let out_thread =
+            std::thread::spawn(move || copy_lines(BufReader::new(stdout), &out_log, |_| false));
         let err_log = log.clone();
         let job = spec.id;
         let err_report = report.clone();
@@ -106,7 +123,11 @@ impl Executor for LocalExecutor {
             let status = child.wait();
             let _ = out_thread.join();
             let _ = err_thread.join();
-            let stopped = running.lock().expect("lock").remove(&job).is_some_and(|p| p.stopping);
+            let stopped = running
+                .lock()
+                .expect("lock")
+                .remove(&job)
+                .is_some_and(|p| p.stopping);
             let outcome = match status {
                 Ok(s) if s.success() => Outcome::Succeeded,
                 _ if stopped => Outcome::Stopped,
@@ -116,12 +137,16 @@ impl Executor for LocalExecutor {
                     Outcome::Failed {
                         error: msg.unwrap_or_else(|| match (s.code(), s.signal()) {
                             (Some(c), _) => format!("stage process exited with status {c}"),
-                            (None, Some(sig)) => format!("stage process was killed by signal {sig}"),
+                            (None, Some(sig)) => {
+                                format!("stage process was killed by signal {sig}")
+                            }
                             _ => "stage process failed".into(),
                         }),
                     }
                 }
-                Err(e) => Outcome::Failed { error: format!("cannot wait for the stage process: {e}") },
+                Err(e) => Outcome::Failed {
+                    error: format!("cannot wait for the stage process: {e}"),
+                },
             };
             report(ExecEvent::Exited { job, outcome });
         });

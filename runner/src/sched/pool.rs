@@ -35,12 +35,25 @@ pub struct Grant {
 impl Pool {
     /// The machine's defaults: all cores, every visible GPU, all memory.
     pub fn detect() -> Pool {
-        let cpus = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1);
-        Pool { jobs: cpus as usize, cpus, gpus: detect_gpus(), mem: total_memory().unwrap_or(0) }
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1);
+        Pool {
+            jobs: cpus as usize,
+            cpus,
+            gpus: detect_gpus(),
+            mem: total_memory().unwrap_or(0),
+        }
     }
 
     pub fn free(&self) -> Free {
-        Free { jobs: self.jobs, cpus: self.cpus, gpus: self.gpus.clone(), mem: self.mem, count_mem: self.mem > 0 }
+        Free {
+            jobs: self.jobs,
+            cpus: self.cpus,
+            gpus: self.gpus.clone(),
+            mem: self.mem,
+            count_mem: self.mem > 0,
+        }
     }
 
     /// Every instance that asks for more than the whole pool, as located errors.
@@ -51,24 +64,44 @@ impl Pool {
             let stage = &p.stages[inst.stage];
             let mut problems = Vec::new();
             if r.cpus > self.cpus {
-                problems.push(("cpus", format!("{} cpus but the pool has {}", r.cpus, self.cpus), format!("--cpus {}", r.cpus)));
+                problems.push((
+                    "cpus",
+                    format!("{} cpus but the pool has {}", r.cpus, self.cpus),
+                    format!("--cpus {}", r.cpus),
+                ));
             }
             if r.gpus as usize > self.gpus.len() {
-                problems.push(("gpus", format!("{} gpus but the pool has {}", r.gpus, self.gpus.len()), format!("--gpus {}", r.gpus)));
+                problems.push((
+                    "gpus",
+                    format!("{} gpus but the pool has {}", r.gpus, self.gpus.len()),
+                    format!("--gpus {}", r.gpus),
+                ));
             }
             if self.mem > 0 && r.mem > self.mem {
                 problems.push((
                     "mem",
-                    format!("{} of memory but the pool has {}", format_bytes(r.mem), format_bytes(self.mem)),
+                    format!(
+                        "{} of memory but the pool has {}",
+                        format_bytes(r.mem),
+                        format_bytes(self.mem)
+                    ),
                     format!("--mem {}", format_bytes(r.mem)),
                 ));
             }
             for (field, what, flag) in problems {
-                let span = stage.resource_spans.iter().find(|(k, _)| k == field).map(|(_, s)| *s).unwrap_or(stage.id_span);
+                let span = stage
+                    .resource_spans
+                    .iter()
+                    .find(|(k, _)| k == field)
+                    .map(|(_, s)| *s)
+                    .unwrap_or(stage.id_span);
                 out.push(
                     Diag::error(format!("stage `{}` asks for {what}", stage.id))
                         .at(span, "more than this machine offers")
-                        .help(format!("lower `resources` of `{}`, or give the run more with `{flag}`", stage.id)),
+                        .help(format!(
+                            "lower `resources` of `{}`, or give the run more with `{flag}`",
+                            stage.id
+                        )),
                 );
             }
         }
@@ -90,7 +123,11 @@ impl Free {
         if self.count_mem {
             self.mem -= r.mem;
         }
-        Some(Grant { cpus: r.cpus, gpus, mem: r.mem })
+        Some(Grant {
+            cpus: r.cpus,
+            gpus,
+            mem: r.mem,
+        })
     }
 
     pub fn give_back(&mut self, g: Grant) {
@@ -108,12 +145,23 @@ impl Free {
 /// from 0 as CUDA does), else every `/dev/nvidia<N>`.
 pub fn detect_gpus() -> Vec<u32> {
     if let Ok(v) = std::env::var("CUDA_VISIBLE_DEVICES") {
-        let n = v.split(',').filter(|s| !s.trim().is_empty() && s.trim() != "-1").count();
+        let n = v
+            .split(',')
+            .filter(|s| !s.trim().is_empty() && s.trim() != "-1")
+            .count();
         return (0..n as u32).collect();
     }
     let mut found: Vec<u32> = std::fs::read_dir("/dev")
         .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().to_str()?.strip_prefix("nvidia")?.parse::<u32>().ok()).collect()
+            d.filter_map(|e| {
+                e.ok()?
+                    .file_name()
+                    .to_str()?
+                    .strip_prefix("nvidia")?
+                    .parse::<u32>()
+                    .ok()
+            })
+            .collect()
         })
         .unwrap_or_default();
     found.sort_unstable();
@@ -133,16 +181,31 @@ mod tests {
 
     #[test]
     fn grants_pin_distinct_gpus_and_return_them() {
-        let pool = Pool { jobs: 4, cpus: 4, gpus: vec![0, 1], mem: 0 };
+        let pool = Pool {
+            jobs: 4,
+            cpus: 4,
+            gpus: vec![0, 1],
+            mem: 0,
+        };
         let mut free = pool.free();
-        let r = Resources { cpus: 1, gpus: 1, mem: 0, time: None };
+        let r = Resources {
+            cpus: 1,
+            gpus: 1,
+            mem: 0,
+            time: None,
+        };
         let a = free.take(&r).unwrap();
         let b = free.take(&r).unwrap();
         assert_eq!((a.gpus.clone(), b.gpus.clone()), (vec![0], vec![1]));
         assert!(free.take(&r).is_none(), "no GPU left");
         free.give_back(b);
         assert_eq!(free.take(&r).unwrap().gpus, vec![1]);
-        let big = Resources { cpus: 3, gpus: 0, mem: 0, time: None };
+        let big = Resources {
+            cpus: 3,
+            gpus: 0,
+            mem: 0,
+            time: None,
+        };
         assert!(free.take(&big).is_none(), "only 2 cpus left");
     }
 }

@@ -12,7 +12,11 @@ use crate::spec::yaml::{Entry, Node, Value};
 #[derive(Clone, Debug, PartialEq)]
 pub enum Piece {
     Lit(String),
-    Ref { inner: Vec<Piece>, start: usize, end: usize },
+    Ref {
+        inner: Vec<Piece>,
+        start: usize,
+        end: usize,
+    },
 }
 
 /// Does this string need interpolation at all?
@@ -27,7 +31,11 @@ pub fn parse(s: &str) -> Result<Vec<Piece>, (usize, String)> {
     Ok(pieces)
 }
 
-fn parse_until(s: &str, mut i: usize, nested: bool) -> Result<(Vec<Piece>, usize), (usize, String)> {
+fn parse_until(
+    s: &str,
+    mut i: usize,
+    nested: bool,
+) -> Result<(Vec<Piece>, usize), (usize, String)> {
     let b = s.as_bytes();
     let mut pieces = Vec::new();
     let mut lit = String::new();
@@ -47,7 +55,11 @@ fn parse_until(s: &str, mut i: usize, nested: bool) -> Result<(Vec<Piece>, usize
             if inner.is_empty() {
                 return Err((start, "empty reference `${}`".into()));
             }
-            pieces.push(Piece::Ref { inner, start, end: close + 1 });
+            pieces.push(Piece::Ref {
+                inner,
+                start,
+                end: close + 1,
+            });
             i = close + 1;
         } else if nested && b[i] == b'}' {
             if !lit.is_empty() {
@@ -74,10 +86,19 @@ pub trait Scope {
 }
 
 /// Interpolate every string in `node`. Errors are pushed; `Err(())` if there was any.
-pub fn interpolate(node: &Node, scope: &dyn Scope, sources: &SourceMap, errors: &mut Vec<Diag>) -> Result<Node, ()> {
+pub fn interpolate(
+    node: &Node,
+    scope: &dyn Scope,
+    sources: &SourceMap,
+    errors: &mut Vec<Diag>,
+) -> Result<Node, ()> {
     let before = errors.len();
     let out = walk(node, scope, sources, errors);
-    if errors.len() > before { Err(()) } else { Ok(out) }
+    if errors.len() > before {
+        Err(())
+    } else {
+        Ok(out)
+    }
 }
 
 fn walk(node: &Node, scope: &dyn Scope, sources: &SourceMap, errors: &mut Vec<Diag>) -> Node {
@@ -85,15 +106,25 @@ fn walk(node: &Node, scope: &dyn Scope, sources: &SourceMap, errors: &mut Vec<Di
         Value::Str(s) if has_template(s) || s.contains("$${") => {
             string_all(s, node.span, scope, sources, errors).unwrap_or_else(|| node.clone())
         }
-        Value::Seq(items) => {
-            Node::new(node.span, Value::Seq(items.iter().map(|n| walk(n, scope, sources, errors)).collect()))
-        }
+        Value::Seq(items) => Node::new(
+            node.span,
+            Value::Seq(
+                items
+                    .iter()
+                    .map(|n| walk(n, scope, sources, errors))
+                    .collect(),
+            ),
+        ),
         Value::Map(entries) => Node::new(
             node.span,
             Value::Map(
                 entries
                     .iter()
-                    .map(|e| Entry { key: e.key.clone(), key_span: e.key_span, value: walk(&e.value, scope, sources, errors) })
+                    .map(|e| Entry {
+                        key: e.key.clone(),
+                        key_span: e.key_span,
+                        value: walk(&e.value, scope, sources, errors),
+                    })
                     .collect(),
             ),
         ),
@@ -111,7 +142,13 @@ pub fn string(s: &str, span: Span, scope: &dyn Scope, sources: &SourceMap) -> Re
     }
 }
 
-fn string_all(s: &str, span: Span, scope: &dyn Scope, sources: &SourceMap, errors: &mut Vec<Diag>) -> Option<Node> {
+fn string_all(
+    s: &str,
+    span: Span,
+    scope: &dyn Scope,
+    sources: &SourceMap,
+    errors: &mut Vec<Diag>,
+) -> Option<Node> {
     let pieces = match parse(s) {
         Ok(p) => p,
         Err((at, msg)) => {
@@ -138,7 +175,14 @@ fn string_all(s: &str, span: Span, scope: &dyn Scope, sources: &SourceMap, error
 }
 
 /// The text of `pieces`, or `None` after pushing the problems of every failing reference.
-fn text_of(pieces: &[Piece], s: &str, span: Span, scope: &dyn Scope, sources: &SourceMap, errors: &mut Vec<Diag>) -> Option<String> {
+fn text_of(
+    pieces: &[Piece],
+    s: &str,
+    span: Span,
+    scope: &dyn Scope,
+    sources: &SourceMap,
+    errors: &mut Vec<Diag>,
+) -> Option<String> {
     let mut out = String::new();
     let mut ok = true;
     for p in pieces {
@@ -150,7 +194,10 @@ fn text_of(pieces: &[Piece], s: &str, span: Span, scope: &dyn Scope, sources: &S
                     ok = false;
                     continue;
                 };
-                match scope.lookup(&path, at).and_then(|v| stringify(&v, &path, at)) {
+                match scope
+                    .lookup(&path, at)
+                    .and_then(|v| stringify(&v, &path, at))
+                {
                     Ok(t) => out.push_str(&t),
                     Err(d) => {
                         errors.push(d);
@@ -168,13 +215,20 @@ fn stringify(v: &Node, path: &str, at: Span) -> Result<String, Diag> {
         return Ok(t);
     }
     if let Value::Seq(items) = &v.value {
-        if let Some(parts) = items.iter().map(Node::scalar_text).collect::<Option<Vec<_>>>() {
+        if let Some(parts) = items
+            .iter()
+            .map(Node::scalar_text)
+            .collect::<Option<Vec<_>>>()
+        {
             return Ok(parts.join(" "));
         }
     }
-    Err(Diag::error(format!("`${{{path}}}` is {} and cannot be put inside a string", v.type_name()))
-        .at(at, "")
-        .help("use it as the whole value (`key: ${…}`), or reference one of its fields"))
+    Err(Diag::error(format!(
+        "`${{{path}}}` is {} and cannot be put inside a string",
+        v.type_name()
+    ))
+    .at(at, "")
+    .help("use it as the whole value (`key: ${…}`), or reference one of its fields"))
 }
 
 /// The span of bytes `start..end` of the string value, when the source text is the value
@@ -204,7 +258,9 @@ mod tests {
         fn lookup(&self, path: &str, span: Span) -> Result<Node, Diag> {
             let mut cur = &self.0;
             for seg in path.split('.') {
-                cur = cur.get(seg).ok_or_else(|| Diag::error(format!("unknown `{path}`")).at(span, ""))?;
+                cur = cur
+                    .get(seg)
+                    .ok_or_else(|| Diag::error(format!("unknown `{path}`")).at(span, ""))?;
             }
             Ok(Node::from_json(cur, span))
         }
@@ -220,12 +276,34 @@ mod tests {
     fn whole_value_keeps_type_and_nesting_works() {
         let vars = serde_json::json!({"n": 3, "p": "quick", "profiles": {"quick": {"epochs": 2}}, "l": [1, 2]});
         assert_eq!(run("${n}", vars.clone()).unwrap(), serde_json::json!(3));
-        assert_eq!(run("${profiles.${p}.epochs}", vars.clone()).unwrap(), serde_json::json!(2));
-        assert_eq!(run("e=${profiles.${p}.epochs} n=${n}", vars.clone()).unwrap(), serde_json::json!("e=2 n=3"));
-        assert_eq!(run("x ${l}", vars.clone()).unwrap(), serde_json::json!("x 1 2"));
-        assert_eq!(run("echo $${HOME} $$x", vars.clone()).unwrap(), serde_json::json!("echo ${HOME} $$x"));
-        assert!(run("a ${n", vars.clone()).unwrap_err().message.contains("unterminated"));
-        assert!(run("a ${profiles}", vars).unwrap_err().message.contains("cannot be put inside a string"));
+        assert_eq!(
+            run("${profiles.${p}.epochs}", vars.clone()).unwrap(),
+            serde_json::json!(2)
+        );
+        assert_eq!(
+            run("e=${profiles.${p}.epochs} n=${n}", vars.clone()).unwrap(),
+            serde_json::json!("e=2 n=3")
+        );
+        assert_eq!(
+            run("x ${l}", vars.clone()).unwrap(),
+            serde_json::json!("x 1 2")
+        );
+        assert_eq!(
+            run("echo $${HOME} $$x", vars.clone()).unwrap(),
+            serde_json::json!("echo ${HOME} $$x")
+        );
+        assert!(
+            run("a ${n", vars.clone())
+                .unwrap_err()
+                .message
+                .contains("unterminated")
+        );
+        assert!(
+            run("a ${profiles}", vars)
+                .unwrap_err()
+                .message
+                .contains("cannot be put inside a string")
+        );
     }
 
     #[test]

@@ -15,7 +15,9 @@ use crate::diag::{Diag, suggest};
 use crate::spec::source::{FileId, SourceMap, Span, Spanned, display_path, normalize};
 use crate::spec::yaml::{self, Entry, Node, Value};
 
-pub const TOP_LEVEL_KEYS: [&str; 7] = ["name", "extends", "include", "vars", "seed", "stages", "report"];
+pub const TOP_LEVEL_KEYS: [&str; 7] = [
+    "name", "extends", "include", "vars", "seed", "stages", "report",
+];
 
 /// The merged content of a pipeline file and everything it pulls in.
 #[derive(Debug)]
@@ -58,9 +60,16 @@ fn load_file(
     errors: &mut Vec<Diag>,
 ) -> Option<Merged> {
     if let Some(pos) = chain.iter().position(|p| p == path) {
-        let cycle: Vec<String> =
-            chain[pos..].iter().chain(std::iter::once(&path.to_path_buf())).map(|p| display_path(p)).collect();
-        let mut d = Diag::error(format!("`{}` includes itself: {}", display_path(path), cycle.join(" → ")));
+        let cycle: Vec<String> = chain[pos..]
+            .iter()
+            .chain(std::iter::once(&path.to_path_buf()))
+            .map(|p| display_path(p))
+            .collect();
+        let mut d = Diag::error(format!(
+            "`{}` includes itself: {}",
+            display_path(path),
+            cycle.join(" → ")
+        ));
         if let Some(s) = via {
             d = d.at(s, "this brings the file in again");
         }
@@ -76,7 +85,9 @@ fn load_file(
                 if let Some(s) = via {
                     d = d.at(s, "referenced here");
                 }
-                errors.push(d.help("paths in `extends`/`include` are relative to the file that names them"));
+                errors.push(
+                    d.help("paths in `extends`/`include` are relative to the file that names them"),
+                );
                 return None;
             }
         },
@@ -103,11 +114,18 @@ fn merge_file(
     errors: &mut Vec<Diag>,
 ) -> Option<Merged> {
     let Some(entries) = root.as_map() else {
-        let what = if root.is_null() { "empty" } else { root.type_name() };
+        let what = if root.is_null() {
+            "empty"
+        } else {
+            root.type_name()
+        };
         errors.push(
-            Diag::error(format!("a pipeline file must be a mapping, but `{}` is {what}", sources.file(id).name))
-                .at(root.span, "")
-                .help("start with `name: my_pipeline` and `stages:`"),
+            Diag::error(format!(
+                "a pipeline file must be a mapping, but `{}` is {what}",
+                sources.file(id).name
+            ))
+            .at(root.span, "")
+            .help("start with `name: my_pipeline` and `stages:`"),
         );
         return None;
     };
@@ -121,24 +139,40 @@ fn merge_file(
     let mut report = None;
     for e in entries {
         match e.key.as_str() {
-            "name" => name = string_field(e, "the pipeline's name, e.g. `name: ablation_a2mc`", errors),
-            "extends" => extends = string_field(e, "a file to extend, e.g. `extends: base.yaml`", errors),
+            "name" => {
+                name = string_field(e, "the pipeline's name, e.g. `name: ablation_a2mc`", errors)
+            }
+            "extends" => {
+                extends = string_field(e, "a file to extend, e.g. `extends: base.yaml`", errors)
+            }
             "include" => match &e.value.value {
                 Value::Str(s) => includes.push(Spanned::new(s.clone(), e.value.span)),
                 Value::Seq(items) => {
                     for i in items {
                         match &i.value {
                             Value::Str(s) => includes.push(Spanned::new(s.clone(), i.span)),
-                            _ => errors.push(type_error(i, "`include` entries must be file names", "include: [evals.yaml]")),
+                            _ => errors.push(type_error(
+                                i,
+                                "`include` entries must be file names",
+                                "include: [evals.yaml]",
+                            )),
                         }
                     }
                 }
-                _ => errors.push(type_error(&e.value, "`include` must be a list of files", "include: [evals.yaml]")),
+                _ => errors.push(type_error(
+                    &e.value,
+                    "`include` must be a list of files",
+                    "include: [evals.yaml]",
+                )),
             },
             "vars" => match &e.value.value {
                 Value::Map(m) => vars = m.clone(),
                 Value::Null => {}
-                _ => errors.push(type_error(&e.value, "`vars` must be a mapping", "vars: {epochs: 10}")),
+                _ => errors.push(type_error(
+                    &e.value,
+                    "`vars` must be a mapping",
+                    "vars: {epochs: 10}",
+                )),
             },
             "seed" => seed = Some(e.value.clone()),
             "stages" => match &e.value.value {
@@ -154,7 +188,11 @@ fn merge_file(
                     }
                 }
                 Value::Null => {}
-                _ => errors.push(type_error(&e.value, "`stages` must be a mapping of stage id to stage", "stages: {prepare: {kind: shell, …}}")),
+                _ => errors.push(type_error(
+                    &e.value,
+                    "`stages` must be a mapping of stage id to stage",
+                    "stages: {prepare: {kind: shell, …}}",
+                )),
             },
             "report" => report = Some(e.value.clone()),
             other => errors.push(
@@ -175,12 +213,21 @@ fn merge_file(
             }
             base
         }
-        None => Merged { root: id, name: None, vars: Vec::new(), seed: None, stages: Vec::new(), report: None },
+        None => Merged {
+            root: id,
+            name: None,
+            vars: Vec::new(),
+            seed: None,
+            stages: Vec::new(),
+            report: None,
+        },
     };
     acc.root = id;
     for inc in &includes {
         let p = normalize(&dir.join(&inc.value));
-        let Some(other) = load_file(&p, Some(inc.span), chain, sources, errors) else { continue };
+        let Some(other) = load_file(&p, Some(inc.span), chain, sources, errors) else {
+            continue;
+        };
         acc.vars = merge_map(std::mem::take(&mut acc.vars), &other.vars);
         if let Some(r) = other.report {
             acc.report = Some(match acc.report.take() {
@@ -193,7 +240,10 @@ fn merge_file(
                 errors.push(duplicate(&s, prev));
                 continue;
             }
-            acc.stages.push(StageNode { origin: Origin::Included, ..s });
+            acc.stages.push(StageNode {
+                origin: Origin::Included,
+                ..s
+            });
         }
     }
     if let Some(n) = name {
@@ -211,21 +261,33 @@ fn merge_file(
     }
     for s in stages {
         match acc.stages.iter().position(|p| p.id == s.id) {
-            Some(i) if acc.stages[i].origin == Origin::Included => errors.push(duplicate(&s, &acc.stages[i])),
+            Some(i) if acc.stages[i].origin == Origin::Included => {
+                errors.push(duplicate(&s, &acc.stages[i]))
+            }
             Some(i) => {
                 if s.body.is_null() {
                     acc.stages.remove(i);
                 } else {
-                    let base = std::mem::replace(&mut acc.stages[i].body, Node::new(s.id_span, Value::Null));
+                    let base = std::mem::replace(
+                        &mut acc.stages[i].body,
+                        Node::new(s.id_span, Value::Null),
+                    );
                     acc.stages[i].body = merge_stage(base, &s.body);
                 }
             }
             None => {
                 if s.body.is_null() && extends.is_some() {
                     errors.push(
-                        Diag::error(format!("cannot delete stage `{}`: the base pipeline has no such stage", s.id))
-                            .at(s.id_span, "")
-                            .help(suggest(&s.id, acc.stages.iter().map(|p| p.id.as_str()), "stages of the base")),
+                        Diag::error(format!(
+                            "cannot delete stage `{}`: the base pipeline has no such stage",
+                            s.id
+                        ))
+                        .at(s.id_span, "")
+                        .help(suggest(
+                            &s.id,
+                            acc.stages.iter().map(|p| p.id.as_str()),
+                            "stages of the base",
+                        )),
                     );
                 } else {
                     acc.stages.push(s);
@@ -244,7 +306,10 @@ fn duplicate(s: &StageNode, prev: &StageNode) -> Diag {
 }
 
 fn check_stage_id(id: &str, span: Span, errors: &mut Vec<Diag>) {
-    let valid = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let valid = !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !valid {
         errors.push(
             Diag::error(format!("invalid stage id `{id}`"))
@@ -264,14 +329,20 @@ fn string_field(e: &Entry, what: &str, errors: &mut Vec<Diag>) -> Option<Spanned
     match &e.value.value {
         Value::Str(s) if !s.is_empty() => Some(Spanned::new(s.clone(), e.value.span)),
         _ => {
-            errors.push(type_error(&e.value, &format!("`{}` must be a string", e.key), what));
+            errors.push(type_error(
+                &e.value,
+                &format!("`{}` must be a string", e.key),
+                what,
+            ));
             None
         }
     }
 }
 
 pub fn type_error(n: &Node, message: &str, example: &str) -> Diag {
-    Diag::error(format!("{message}, found {}", n.type_name())).at(n.span, "").help(format!("expected {example}"))
+    Diag::error(format!("{message}, found {}", n.type_name()))
+        .at(n.span, "")
+        .help(format!("expected {example}"))
 }
 
 /// Deep merge: mappings merge key by key, anything else in `over` replaces.
@@ -298,7 +369,9 @@ fn merge_map(mut base: Vec<Entry>, over: &[Entry]) -> Vec<Entry> {
 
 /// Merge a stage of an extending file over the base's stage of the same id.
 fn merge_stage(base: Node, over: &Node) -> Node {
-    let (Value::Map(mut b), Value::Map(o)) = (base.value, &over.value) else { return over.clone() };
+    let (Value::Map(mut b), Value::Map(o)) = (base.value, &over.value) else {
+        return over.clone();
+    };
     for e in o {
         let pos = b.iter().position(|x| x.key == e.key);
         if e.value.is_null() {
@@ -355,14 +428,21 @@ mod tests {
             "base.yaml",
             "name: base\nvars: {a: 1, b: {c: 2}}\nstages:\n  x: {kind: shell, params: {cmd: echo, outs: [o]}}\n  y: {kind: shell}\n",
         );
-        let p = write(d.path(), "abl.yaml", "name: abl\nextends: base.yaml\nvars: {b: {c: 3}}\nstages:\n  x: {params: {cmd: true}}\n  y: null\n");
+        let p = write(
+            d.path(),
+            "abl.yaml",
+            "name: abl\nextends: base.yaml\nvars: {b: {c: 3}}\nstages:\n  x: {params: {cmd: true}}\n  y: null\n",
+        );
         let mut sm = SourceMap::new();
         let mut errs = Vec::new();
         let m = load(&p, &mut sm, &mut errs).unwrap();
         assert!(errs.is_empty(), "{errs:?}");
         assert_eq!(m.name.unwrap().value, "abl");
         assert_eq!(m.stages.len(), 1);
-        assert_eq!(m.stages[0].body.to_json(), serde_json::json!({"kind": "shell", "params": {"cmd": true, "outs": ["o"]}}));
+        assert_eq!(
+            m.stages[0].body.to_json(),
+            serde_json::json!({"kind": "shell", "params": {"cmd": true, "outs": ["o"]}})
+        );
         let vars = Node::new(m.stages[0].id_span, Value::Map(m.vars)).to_json();
         assert_eq!(vars, serde_json::json!({"a": 1, "b": {"c": 3}}));
     }
@@ -372,12 +452,21 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         write(d.path(), "a.yaml", "stages:\n  s: {kind: shell}\n");
         write(d.path(), "loop.yaml", "include: [main.yaml]\n");
-        let p = write(d.path(), "main.yaml", "name: m\ninclude: [a.yaml, loop.yaml]\nstages:\n  s: {kind: shell}\n");
+        let p = write(
+            d.path(),
+            "main.yaml",
+            "name: m\ninclude: [a.yaml, loop.yaml]\nstages:\n  s: {kind: shell}\n",
+        );
         let mut sm = SourceMap::new();
         let mut errs = Vec::new();
         load(&p, &mut sm, &mut errs).unwrap();
         let msgs: Vec<&str> = errs.iter().map(|e| e.message.as_str()).collect();
-        assert!(msgs.iter().any(|m| m.starts_with("`main.yaml` includes itself") || m.contains("includes itself")), "{msgs:?}");
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("`main.yaml` includes itself")
+                    || m.contains("includes itself")),
+            "{msgs:?}"
+        );
         assert!(msgs.contains(&"duplicate stage id `s`"), "{msgs:?}");
     }
 }

@@ -6,7 +6,16 @@ use crate::spec::load::{StageNode, type_error};
 use crate::spec::source::{Span, Spanned};
 use crate::spec::yaml::{Node, Value};
 
-pub const STAGE_KEYS: [&str; 8] = ["kind", "params", "needs", "matrix", "resources", "seed", "tags", "desc"];
+pub const STAGE_KEYS: [&str; 8] = [
+    "kind",
+    "params",
+    "needs",
+    "matrix",
+    "resources",
+    "seed",
+    "tags",
+    "desc",
+];
 
 #[derive(Clone, Debug)]
 pub struct StageSpec {
@@ -36,9 +45,22 @@ pub enum MatrixSpec {
 pub fn check(s: &StageNode, errors: &mut Vec<Diag>) -> Option<StageSpec> {
     let Some(entries) = s.body.as_map() else {
         errors.push(
-            Diag::error(format!("stage `{}` must be a mapping, found {}", s.id, s.body.type_name()))
-                .at(if s.body.is_null() { s.id_span } else { s.body.span }, "")
-                .help("a stage needs at least `kind:`, e.g. `prepare: {kind: shell, params: {cmd: …}}`"),
+            Diag::error(format!(
+                "stage `{}` must be a mapping, found {}",
+                s.id,
+                s.body.type_name()
+            ))
+            .at(
+                if s.body.is_null() {
+                    s.id_span
+                } else {
+                    s.body.span
+                },
+                "",
+            )
+            .help(
+                "a stage needs at least `kind:`, e.g. `prepare: {kind: shell, params: {cmd: …}}`",
+            ),
         );
         return None;
     };
@@ -60,14 +82,22 @@ pub fn check(s: &StageNode, errors: &mut Vec<Diag>) -> Option<StageSpec> {
         match e.key.as_str() {
             "kind" => match &v.value {
                 Value::Str(k) => spec.kind = Some(Spanned::new(k.clone(), v.span)),
-                _ => errors.push(type_error(v, "`kind` must be a string", "a stage kind such as `kind: shell` (see `skelflow kinds`)")),
+                _ => errors.push(type_error(
+                    v,
+                    "`kind` must be a string",
+                    "a stage kind such as `kind: shell` (see `skelflow kinds`)",
+                )),
             },
             "params" => match &v.value {
                 Value::Map(_) | Value::Null => {
                     spec.params = Some(v.clone());
                     spec.params_key = Some(e.key_span);
                 }
-                _ => errors.push(type_error(v, "`params` must be a mapping", "`params: {name: value, …}`")),
+                _ => errors.push(type_error(
+                    v,
+                    "`params` must be a mapping",
+                    "`params: {name: value, …}`",
+                )),
             },
             "needs" => match &v.value {
                 Value::Str(n) => spec.needs.push(Spanned::new(n.clone(), v.span)),
@@ -77,24 +107,37 @@ pub fn check(s: &StageNode, errors: &mut Vec<Diag>) -> Option<StageSpec> {
                             Value::Str(n) => {
                                 if let Some(prev) = spec.needs.iter().find(|p| &p.value == n) {
                                     errors.push(
-                                        Diag::error(format!("`{n}` is listed twice in `needs` of `{}`", s.id))
-                                            .at(i.span, "again here")
-                                            .note(prev.span, "first here")
-                                            .help("list each upstream stage once"),
+                                        Diag::error(format!(
+                                            "`{n}` is listed twice in `needs` of `{}`",
+                                            s.id
+                                        ))
+                                        .at(i.span, "again here")
+                                        .note(prev.span, "first here")
+                                        .help("list each upstream stage once"),
                                     );
                                 } else {
                                     spec.needs.push(Spanned::new(n.clone(), i.span));
                                 }
                             }
-                            _ => errors.push(type_error(i, "`needs` entries must be stage ids", "`needs: [prepare, train]`")),
+                            _ => errors.push(type_error(
+                                i,
+                                "`needs` entries must be stage ids",
+                                "`needs: [prepare, train]`",
+                            )),
                         }
                     }
                 }
                 Value::Null => {}
-                _ => errors.push(type_error(v, "`needs` must be a list of stage ids", "`needs: [prepare, train]`")),
+                _ => errors.push(type_error(
+                    v,
+                    "`needs` must be a list of stage ids",
+                    "`needs: [prepare, train]`",
+                )),
             },
             "matrix" => match &v.value {
-                Value::Str(f) => spec.matrix = Some(MatrixSpec::Follow(Spanned::new(f.clone(), v.span))),
+                Value::Str(f) => {
+                    spec.matrix = Some(MatrixSpec::Follow(Spanned::new(f.clone(), v.span)))
+                }
                 Value::Map(_) => spec.matrix = Some(MatrixSpec::Axes(v.clone())),
                 Value::Null => {}
                 _ => errors.push(type_error(
@@ -108,21 +151,36 @@ pub fn check(s: &StageNode, errors: &mut Vec<Diag>) -> Option<StageSpec> {
                     for r in m {
                         if !["cpus", "gpus", "mem", "time"].contains(&r.key.as_str()) {
                             errors.push(
-                                Diag::error(format!("unknown resource `{}` in stage `{}`", r.key, s.id))
-                                    .at(r.key_span, "unknown resource")
-                                    .help(suggest(&r.key, ["cpus", "gpus", "mem", "time"], "resources")),
+                                Diag::error(format!(
+                                    "unknown resource `{}` in stage `{}`",
+                                    r.key, s.id
+                                ))
+                                .at(r.key_span, "unknown resource")
+                                .help(suggest(
+                                    &r.key,
+                                    ["cpus", "gpus", "mem", "time"],
+                                    "resources",
+                                )),
                             );
                         }
                     }
                     spec.resources = Some(v.clone());
                 }
                 Value::Null => {}
-                _ => errors.push(type_error(v, "`resources` must be a mapping", "`resources: {cpus: 2, gpus: 1, mem: 4G}`")),
+                _ => errors.push(type_error(
+                    v,
+                    "`resources` must be a mapping",
+                    "`resources: {cpus: 2, gpus: 1, mem: 4G}`",
+                )),
             },
             "seed" => spec.seed = Some(v.clone()),
             "tags" => match &v.value {
                 Value::Map(_) | Value::Null => spec.tags = Some(v.clone()),
-                _ => errors.push(type_error(v, "`tags` must be a mapping", "`tags: {method: a2mc}`")),
+                _ => errors.push(type_error(
+                    v,
+                    "`tags` must be a mapping",
+                    "`tags: {method: a2mc}`",
+                )),
             },
             "desc" => spec.desc = v.scalar_text(),
             other => errors.push(

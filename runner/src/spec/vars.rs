@@ -24,7 +24,9 @@ pub struct Overrides {
 
 impl Overrides {
     pub fn from_env() -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with(ENV_PREFIX)).collect();
+        let mut env: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
         env.sort();
         env
     }
@@ -39,7 +41,12 @@ struct Override {
 }
 
 /// Apply every override to the declared `vars`. Errors are pushed.
-pub fn apply(vars: &mut Vec<Entry>, ov: &Overrides, sources: &mut SourceMap, errors: &mut Vec<Diag>) {
+pub fn apply(
+    vars: &mut Vec<Entry>,
+    ov: &Overrides,
+    sources: &mut SourceMap,
+    errors: &mut Vec<Diag>,
+) {
     let mut list = Vec::new();
     if let Some(path) = &ov.vars_file {
         vars_file(path, sources, errors, &mut list);
@@ -52,7 +59,12 @@ pub fn apply(vars: &mut Vec<Entry>, ov: &Overrides, sources: &mut SourceMap, err
         let key_span = Span::new(id, 0, k.len());
         let val_span = Span::new(id, k.len() + 1, text.len());
         match parse_value(v, val_span) {
-            Ok(value) => list.push(Override { path, span: key_span, value, source: "environment variable" }),
+            Ok(value) => list.push(Override {
+                path,
+                span: key_span,
+                value,
+                source: "environment variable",
+            }),
             Err(d) => errors.push(d),
         }
     }
@@ -71,7 +83,12 @@ pub fn apply(vars: &mut Vec<Entry>, ov: &Overrides, sources: &mut SourceMap, err
         let val_span = Span::new(id, 6 + eq + 1, text.len());
         let path: Vec<String> = s[..eq].split('.').map(str::to_string).collect();
         match parse_value(&s[eq + 1..], val_span) {
-            Ok(value) => list.push(Override { path, span: key_span, value, source: "--set" }),
+            Ok(value) => list.push(Override {
+                path,
+                span: key_span,
+                value,
+                source: "--set",
+            }),
             Err(d) => errors.push(d),
         }
     }
@@ -80,7 +97,12 @@ pub fn apply(vars: &mut Vec<Entry>, ov: &Overrides, sources: &mut SourceMap, err
     }
 }
 
-fn vars_file(path: &std::path::Path, sources: &mut SourceMap, errors: &mut Vec<Diag>, list: &mut Vec<Override>) {
+fn vars_file(
+    path: &std::path::Path,
+    sources: &mut SourceMap,
+    errors: &mut Vec<Diag>,
+    list: &mut Vec<Override>,
+) {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
@@ -104,9 +126,12 @@ fn vars_file(path: &std::path::Path, sources: &mut SourceMap, errors: &mut Vec<D
         Value::Map(m) => flatten(m, &mut Vec::new(), list),
         Value::Null => {}
         _ => errors.push(
-            Diag::error(format!("a vars file must be a mapping, found {}", root.type_name()))
-                .at(root.span, "")
-                .help("write `name: value` lines, e.g. `epochs: 10`"),
+            Diag::error(format!(
+                "a vars file must be a mapping, found {}",
+                root.type_name()
+            ))
+            .at(root.span, "")
+            .help("write `name: value` lines, e.g. `epochs: 10`"),
         ),
     }
 }
@@ -119,7 +144,12 @@ fn flatten(m: &[Entry], prefix: &mut Vec<String>, out: &mut Vec<Override>) {
         prefix.extend(e.key.split('.').map(str::to_string));
         match &e.value.value {
             Value::Map(inner) if !inner.is_empty() => flatten(inner, prefix, out),
-            _ => out.push(Override { path: prefix.clone(), span: e.key_span, value: e.value.clone(), source: "vars file" }),
+            _ => out.push(Override {
+                path: prefix.clone(),
+                span: e.key_span,
+                value: e.value.clone(),
+                source: "vars file",
+            }),
         }
         prefix.truncate(n);
     }
@@ -143,14 +173,22 @@ fn set(vars: &mut [Entry], o: &Override, errors: &mut Vec<Diag>) {
         let Some(pos) = level.iter().position(|e| &e.key == seg) else {
             let known: Vec<&str> = level.iter().map(|e| e.key.as_str()).collect();
             let prefix = o.path[..i].join(".");
-            let what = if prefix.is_empty() { "declared vars".to_string() } else { format!("vars under `{prefix}`") };
+            let what = if prefix.is_empty() {
+                "declared vars".to_string()
+            } else {
+                format!("vars under `{prefix}`")
+            };
             errors.push(
-                Diag::error(format!("{} sets `{}`, which the pipeline does not declare", o.source, o.path.join(".")))
-                    .at(o.span, "undeclared variable")
-                    .help(format!(
-                        "{}; declare it under `vars:` in the pipeline first",
-                        suggest(seg, known.iter().copied(), &what)
-                    )),
+                Diag::error(format!(
+                    "{} sets `{}`, which the pipeline does not declare",
+                    o.source,
+                    o.path.join(".")
+                ))
+                .at(o.span, "undeclared variable")
+                .help(format!(
+                    "{}; declare it under `vars:` in the pipeline first",
+                    suggest(seg, known.iter().copied(), &what)
+                )),
             );
             return;
         };
@@ -188,11 +226,18 @@ pub struct VarScope<'a> {
 
 impl<'a> VarScope<'a> {
     pub fn new(vars: &'a Node, sources: &'a SourceMap) -> Self {
-        VarScope { vars, sources, stack: RefCell::new(Vec::new()) }
+        VarScope {
+            vars,
+            sources,
+            stack: RefCell::new(Vec::new()),
+        }
     }
 
     pub fn roots(&self) -> Vec<&str> {
-        self.vars.as_map().map(|m| m.iter().map(|e| e.key.as_str()).collect()).unwrap_or_default()
+        self.vars
+            .as_map()
+            .map(|m| m.iter().map(|e| e.key.as_str()).collect())
+            .unwrap_or_default()
     }
 
     pub fn has_root(&self, name: &str) -> bool {
@@ -216,7 +261,10 @@ impl<'a> VarScope<'a> {
                 Some(n) => n,
                 None => {
                     let here = segs[..i].join(".");
-                    let known: Vec<&str> = cur.as_map().map(|m| m.iter().map(|e| e.key.as_str()).collect()).unwrap_or_default();
+                    let known: Vec<&str> = cur
+                        .as_map()
+                        .map(|m| m.iter().map(|e| e.key.as_str()).collect())
+                        .unwrap_or_default();
                     let help = if cur.as_map().is_some() {
                         suggest(seg, known.iter().copied(), &format!("keys of `{here}`"))
                     } else {
@@ -237,9 +285,12 @@ impl<'a> VarScope<'a> {
             if stack.iter().any(|p| p == path) {
                 let mut chain = stack.clone();
                 chain.push(path.to_string());
-                return Err(Diag::error(format!("variables reference each other in a loop: {}", chain.join(" → ")))
-                    .at(span, "")
-                    .help("break the loop: one of these vars must have a plain value"));
+                return Err(Diag::error(format!(
+                    "variables reference each other in a loop: {}",
+                    chain.join(" → ")
+                ))
+                .at(span, "")
+                .help("break the loop: one of these vars must have a plain value"));
             }
             stack.push(path.to_string());
         }
@@ -268,9 +319,11 @@ impl Scope for VarScope<'_> {
             Some(n) => Ok(n),
             None => {
                 let root = path.split('.').next().unwrap_or(path);
-                Err(Diag::error(format!("unknown variable `{root}` in `${{{path}}}`"))
-                    .at(span, "")
-                    .help(suggest(root, self.roots(), "declared vars")))
+                Err(
+                    Diag::error(format!("unknown variable `{root}` in `${{{path}}}`"))
+                        .at(span, "")
+                        .help(suggest(root, self.roots(), "declared vars")),
+                )
             }
         }
     }
@@ -280,7 +333,9 @@ impl Scope for VarScope<'_> {
 pub fn resolved_json(vars: &Node, sources: &SourceMap) -> serde_json::Value {
     let scope = VarScope::new(vars, sources);
     let mut errs = Vec::new();
-    interp::interpolate(vars, &scope, sources, &mut errs).map(|n| n.to_json()).unwrap_or_else(|_| vars.to_json())
+    interp::interpolate(vars, &scope, sources, &mut errs)
+        .map(|n| n.to_json())
+        .unwrap_or_else(|_| vars.to_json())
 }
 
 #[cfg(test)]
@@ -308,7 +363,10 @@ mod tests {
         apply(&mut v, &ov, &mut sm, &mut errs);
         assert!(errs.is_empty(), "{errs:?}");
         let n = Node::new(v[0].key_span, Value::Map(v));
-        assert_eq!(n.to_json(), serde_json::json!({"data": {"root": "/x"}, "epochs": 7, "lr": 0.5}));
+        assert_eq!(
+            n.to_json(),
+            serde_json::json!({"data": {"root": "/x"}, "epochs": 7, "lr": 0.5})
+        );
     }
 
     #[test]
@@ -316,11 +374,31 @@ mod tests {
         let mut sm = SourceMap::new();
         let mut v = vars(&mut sm, "epochs: 2\n");
         let mut errs = Vec::new();
-        apply(&mut v, &Overrides { set: vec!["epoch=3".into()], ..Default::default() }, &mut sm, &mut errs);
+        apply(
+            &mut v,
+            &Overrides {
+                set: vec!["epoch=3".into()],
+                ..Default::default()
+            },
+            &mut sm,
+            &mut errs,
+        );
         assert_eq!(errs.len(), 1);
-        assert_eq!(errs[0].message, "--set sets `epoch`, which the pipeline does not declare");
-        assert!(errs[0].help.as_ref().unwrap().starts_with("did you mean `epochs`?"));
-        assert_eq!(sm.location(errs[0].primary.as_ref().unwrap().span), "command line:1:7");
+        assert_eq!(
+            errs[0].message,
+            "--set sets `epoch`, which the pipeline does not declare"
+        );
+        assert!(
+            errs[0]
+                .help
+                .as_ref()
+                .unwrap()
+                .starts_with("did you mean `epochs`?")
+        );
+        assert_eq!(
+            sm.location(errs[0].primary.as_ref().unwrap().span),
+            "command line:1:7"
+        );
     }
 
     #[test]
@@ -330,7 +408,10 @@ mod tests {
         let n = Node::new(v[0].key_span, Value::Map(v));
         let s = VarScope::new(&n, &sm);
         let sp = n.span;
-        assert_eq!(s.lookup("b", sp).unwrap().to_json(), serde_json::json!("x/y"));
+        assert_eq!(
+            s.lookup("b", sp).unwrap().to_json(),
+            serde_json::json!("x/y")
+        );
         let e = s.lookup("c", sp).unwrap_err();
         assert!(e.message.contains("loop: c → d → c"), "{}", e.message);
     }

@@ -53,7 +53,10 @@ impl Node {
 
     /// The entry `key` of a mapping.
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.as_map()?.iter().find(|e| e.key == key).map(|e| &e.value)
+        self.as_map()?
+            .iter()
+            .find(|e| e.key == key)
+            .map(|e| &e.value)
     }
 
     /// Follow a path of keys and indices as far as the tree goes: the deepest node on it.
@@ -62,7 +65,9 @@ impl Node {
         let mut cur = self;
         for seg in path {
             let next = match (seg, &cur.value) {
-                (PathSeg::Key(k), Value::Map(m)) => m.iter().find(|e| &e.key == k).map(|e| &e.value),
+                (PathSeg::Key(k), Value::Map(m)) => {
+                    m.iter().find(|e| &e.key == k).map(|e| &e.value)
+                }
                 (PathSeg::Index(i), Value::Seq(s)) => s.get(*i),
                 _ => None,
             };
@@ -109,10 +114,16 @@ impl Node {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
-            Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map(J::Number)
+                .unwrap_or(J::Null),
             Value::Str(s) => J::String(s.clone()),
             Value::Seq(s) => J::Array(s.iter().map(Node::to_json).collect()),
-            Value::Map(m) => J::Object(m.iter().map(|e| (e.key.clone(), e.value.to_json())).collect()),
+            Value::Map(m) => J::Object(
+                m.iter()
+                    .map(|e| (e.key.clone(), e.value.to_json()))
+                    .collect(),
+            ),
         }
     }
 
@@ -129,7 +140,13 @@ impl Node {
             J::String(s) => Value::Str(s.clone()),
             J::Array(a) => Value::Seq(a.iter().map(|x| Node::from_json(x, span)).collect()),
             J::Object(o) => Value::Map(
-                o.iter().map(|(k, x)| Entry { key: k.clone(), key_span: span, value: Node::from_json(x, span) }).collect(),
+                o.iter()
+                    .map(|(k, x)| Entry {
+                        key: k.clone(),
+                        key_span: span,
+                        value: Node::from_json(x, span),
+                    })
+                    .collect(),
             ),
         };
         Node { span, value }
@@ -147,7 +164,8 @@ impl Node {
             Value::Map(m) => {
                 for e in m.iter_mut() {
                     e.key_span = span;
-                    e.value = std::mem::replace(&mut e.value, Node::new(span, Value::Null)).respan(span);
+                    e.value =
+                        std::mem::replace(&mut e.value, Node::new(span, Value::Null)).respan(span);
                 }
             }
             _ => {}
@@ -158,7 +176,11 @@ impl Node {
 
 /// Floats print the shortest way that reads back the same (`0.1`, `1e-05`, `2.0`).
 pub fn format_float(f: f64) -> String {
-    if f.is_finite() && f == f.trunc() && f.abs() < 1e15 { format!("{f:.1}") } else { format!("{f}") }
+    if f.is_finite() && f == f.trunc() && f.abs() < 1e15 {
+        format!("{f:.1}")
+    } else {
+        format!("{f}")
+    }
 }
 
 /// Parse the file `id` of `sources` as one YAML document.
@@ -168,7 +190,10 @@ pub fn parse(sources: &SourceMap, id: FileId) -> Result<Node, Diag> {
         let at = file.byte_of_char(e.marker().index());
         let msg = e.info().to_string();
         let (message, label) = if msg.contains("duplicated key") {
-            ("duplicate key in mapping".to_string(), "this key appears twice in the same mapping")
+            (
+                "duplicate key in mapping".to_string(),
+                "this key appears twice in the same mapping",
+            )
         } else {
             (format!("YAML syntax error: {msg}"), "here")
         };
@@ -179,14 +204,18 @@ pub fn parse(sources: &SourceMap, id: FileId) -> Result<Node, Diag> {
         } else {
             "fix the YAML syntax (indentation, `key: value`, quotes and brackets must balance)"
         };
-        Diag::error(message).at(Span::new(id, at, at + 1), label).help(help)
+        Diag::error(message)
+            .at(Span::new(id, at, at + 1), label)
+            .help(help)
     })?;
     match docs.len() {
         0 => Ok(Node::new(Span::new(id, 0, 0), Value::Null)),
         1 => convert(docs.into_iter().next().expect("one"), sources, id),
-        _ => Err(Diag::error("more than one YAML document (`---`) in a pipeline file")
-            .at(Span::new(id, 0, 1), "")
-            .help("keep one document per file; use `include:` to combine files")),
+        _ => Err(
+            Diag::error("more than one YAML document (`---`) in a pipeline file")
+                .at(Span::new(id, 0, 1), "")
+                .help("keep one document per file; use `include:` to combine files"),
+        ),
     }
 }
 
@@ -212,9 +241,12 @@ fn convert(n: MarkedYamlOwned, sources: &SourceMap, id: FileId) -> Result<Node, 
             ScalarOwned::String(s) => Value::Str(s),
         },
         YamlDataOwned::Representation(s, _, _) => Value::Str(s),
-        YamlDataOwned::Sequence(items) => {
-            Value::Seq(items.into_iter().map(|i| convert(i, sources, id)).collect::<Result<_, _>>()?)
-        }
+        YamlDataOwned::Sequence(items) => Value::Seq(
+            items
+                .into_iter()
+                .map(|i| convert(i, sources, id))
+                .collect::<Result<_, _>>()?,
+        ),
         YamlDataOwned::Mapping(map) => {
             let mut entries = Vec::with_capacity(map.len());
             for (k, v) in map {
@@ -224,14 +256,30 @@ fn convert(n: MarkedYamlOwned, sources: &SourceMap, id: FileId) -> Result<Node, 
                         .at(key.span, "")
                         .help("use a string key such as `name:`"));
                 };
-                entries.push(Entry { key: text, key_span: key.span, value: convert(v, sources, id)? });
+                entries.push(Entry {
+                    key: text,
+                    key_span: key.span,
+                    value: convert(v, sources, id)?,
+                });
             }
             Value::Map(entries)
         }
         YamlDataOwned::Tagged(tag, inner) => {
-            return Err(Diag::error(format!("YAML tags (`{}{}`) are not supported", tag.handle, tag.suffix))
-                .at(Span::new(id, start, convert(*inner, sources, id).map(|n| n.span.end).unwrap_or(end)), "")
-                .help("remove the tag; write the plain value"));
+            return Err(Diag::error(format!(
+                "YAML tags (`{}{}`) are not supported",
+                tag.handle, tag.suffix
+            ))
+            .at(
+                Span::new(
+                    id,
+                    start,
+                    convert(*inner, sources, id)
+                        .map(|n| n.span.end)
+                        .unwrap_or(end),
+                ),
+                "",
+            )
+            .help("remove the tag; write the plain value"));
         }
         YamlDataOwned::Alias(_) | YamlDataOwned::BadValue => {
             return Err(Diag::error("unresolved YAML alias or bad value")
@@ -242,7 +290,9 @@ fn convert(n: MarkedYamlOwned, sources: &SourceMap, id: FileId) -> Result<Node, 
     let span = match &value {
         // saphyr marks a collection by its first token; extend it over its contents.
         Value::Seq(items) => items.iter().fold(span, |s, i| s.to(i.span)),
-        Value::Map(entries) => entries.iter().fold(span, |s, e| s.to(e.key_span).to(e.value.span)),
+        Value::Map(entries) => entries
+            .iter()
+            .fold(span, |s, e| s.to(e.key_span).to(e.value.span)),
         _ => span,
     };
     Ok(Node { span, value })

@@ -11,7 +11,9 @@ pub struct Work {
 
 impl Work {
     pub fn new() -> Work {
-        Work { dir: tempfile::tempdir().expect("temp dir") }
+        Work {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -34,7 +36,9 @@ impl Work {
     /// `skelflow <args>` in this directory, plain output.
     pub fn cmd(&self) -> std::process::Command {
         let mut c = std::process::Command::new(bin());
-        c.current_dir(self.path()).env("NO_COLOR", "1").env_remove("SKELFLOW_CACHE");
+        c.current_dir(self.path())
+            .env("NO_COLOR", "1")
+            .env_remove("SKELFLOW_CACHE");
         for (k, _) in std::env::vars() {
             if k.starts_with("SKELFLOW_VAR_") {
                 c.env_remove(k);
@@ -118,5 +122,8 @@ pub fn wait_for(secs: f64, what: &str, mut f: impl FnMut() -> bool) {
 }
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
