@@ -74,6 +74,55 @@ fn demo_runs_and_the_second_run_computes_nothing() {
     assert!(rec["instances"][0]["components"]["params"]["cmd"].is_string());
 }
 
+#[test]
+fn an_ablation_extending_the_demo_reuses_every_shared_instance() {
+    let w = Work::new();
+    demo(&w);
+    std::fs::copy(
+        repo_root().join("pipelines/demo_shell_ablation.yaml"),
+        w.path().join("ablation.yaml"),
+    )
+    .unwrap();
+    let text = w
+        .read("ablation.yaml")
+        .replace("extends: demo_shell.yaml", "extends: demo.yaml");
+    w.write("ablation.yaml", &text);
+    ok(&w.run(&["run", "demo.yaml"]));
+    ok(&w.run(&["run", "ablation.yaml"]));
+    let ev = w.last_events("demo_shell_ablation");
+    let cached = with_event(&ev, "cached");
+    assert_eq!(
+        cached.len(),
+        12,
+        "gen, sort, stats of seeds 1 and 2: {cached:?}"
+    );
+    assert!(
+        cached
+            .iter()
+            .all(|c| c.ends_with(",1]") || c.ends_with(",2]")),
+        "{cached:?}"
+    );
+    assert_eq!(
+        sorted(with_event(&ev, "finished")),
+        [
+            "gen[100,3]",
+            "gen[1000,3]",
+            "histogram[1000]",
+            "histogram[100]",
+            "sort[100,3]",
+            "sort[1000,3]",
+            "stats[100,3]",
+            "stats[1000,3]",
+            "summary"
+        ]
+    );
+    let show = ok(&w.run(&["show", "ablation.yaml", "histogram[100]"]));
+    assert!(
+        show.contains("tags       ablation=bins20 size=100"),
+        "{show}"
+    );
+}
+
 const CHAIN: &str = r#"
 name: chain
 vars:

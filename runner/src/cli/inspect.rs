@@ -143,10 +143,9 @@ fn explain_one(
         if let Some(up) = r
             .strip_prefix("upstream ")
             .and_then(|s| s.strip_suffix(" changed"))
+            && let Some(u) = p.instance(up)
         {
-            if let Some(u) = p.instance(up) {
-                explain_one(p, keys, store, h, u, depth + 2, seen, out);
-            }
+            explain_one(p, keys, store, h, u, depth + 2, seen, out);
         }
     }
 }

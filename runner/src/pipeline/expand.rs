@@ -174,8 +174,8 @@ pub(super) fn expand(
     let mut instances: Vec<Instance> = Vec::new();
     let default_seed = match pipeline_seed {
         Some(n) => match interp::interpolate(n, &var_scope, sources, errors) {
-            Ok(n) => seed_of(&n, errors).unwrap_or(0),
-            Err(()) => 0,
+            Some(n) => seed_of(&n, errors).unwrap_or(0),
+            None => 0,
         },
         None => 0,
     };
@@ -279,22 +279,24 @@ pub(super) fn expand(
             };
             let mut ok = true;
             let params = match &spec.params {
-                Some(p) => interp::interpolate(p, &scope, sources, errors)
-                    .map_err(|_| ok = false)
-                    .ok(),
+                Some(p) => {
+                    let r = interp::interpolate(p, &scope, sources, errors);
+                    ok = r.is_some();
+                    r
+                }
                 None => None,
             };
             let resources = match &spec.resources {
                 Some(r) => match interp::interpolate(r, &scope, sources, errors) {
-                    Ok(n) => resources_of(&n, &spec.id, errors),
-                    Err(()) => Resources::default(),
+                    Some(n) => resources_of(&n, &spec.id, errors),
+                    None => Resources::default(),
                 },
                 None => Resources::default(),
             };
             let seed = match &spec.seed {
                 Some(s) => match interp::interpolate(s, &scope, sources, errors) {
-                    Ok(n) => seed_of(&n, errors).unwrap_or(0),
-                    Err(()) => 0,
+                    Some(n) => seed_of(&n, errors).unwrap_or(0),
+                    None => 0,
                 },
                 None => default_seed,
             };
@@ -317,8 +319,10 @@ pub(super) fn expand(
                 }
             }
             tags.extend(labels.iter().cloned());
-            if let Some(t) = &spec.tags {
-                if let Ok(n) = interp::interpolate(t, &scope, sources, errors) {
+            if let Some(t) = &spec.tags
+                && let Some(n) = interp::interpolate(t, &scope, sources, errors)
+            {
+                {
                     for e in n.as_map().unwrap_or_default() {
                         match e.value.scalar_text() {
                             Some(v) => {
@@ -517,8 +521,8 @@ fn resolve_axes(
             }
         },
         Some(MatrixSpec::Axes(node)) => match interp::interpolate(node, vars, sources, errors) {
-            Ok(n) => axes_of(&specs[i].id, &n, errors),
-            Err(()) => None,
+            Some(n) => axes_of(&specs[i].id, &n, errors),
+            None => None,
         },
     };
     memo[i] = Some(result.clone());

@@ -205,8 +205,8 @@ impl<'a> Dispatcher<'a> {
             cached: n_cached,
             to_run: p.instances.len() - n_cached,
         });
-        for j in 0..self.jobs.len() {
-            if cached_now[j] {
+        for (j, cached) in cached_now.into_iter().enumerate() {
+            if cached {
                 self.mark_cached(j, None);
             }
         }

@@ -85,20 +85,16 @@ pub trait Scope {
     fn lookup(&self, path: &str, span: Span) -> Result<Node, Diag>;
 }
 
-/// Interpolate every string in `node`. Errors are pushed; `Err(())` if there was any.
+/// Interpolate every string in `node`. Errors are pushed; `None` if there was any.
 pub fn interpolate(
     node: &Node,
     scope: &dyn Scope,
     sources: &SourceMap,
     errors: &mut Vec<Diag>,
-) -> Result<Node, ()> {
+) -> Option<Node> {
     let before = errors.len();
     let out = walk(node, scope, sources, errors);
-    if errors.len() > before {
-        Err(())
-    } else {
-        Ok(out)
-    }
+    (errors.len() == before).then_some(out)
 }
 
 fn walk(node: &Node, scope: &dyn Scope, sources: &SourceMap, errors: &mut Vec<Diag>) -> Node {
@@ -214,14 +210,13 @@ fn stringify(v: &Node, path: &str, at: Span) -> Result<String, Diag> {
     if let Some(t) = v.scalar_text() {
         return Ok(t);
     }
-    if let Value::Seq(items) = &v.value {
-        if let Some(parts) = items
+    if let Value::Seq(items) = &v.value
+        && let Some(parts) = items
             .iter()
             .map(Node::scalar_text)
             .collect::<Option<Vec<_>>>()
-        {
-            return Ok(parts.join(" "));
-        }
+    {
+        return Ok(parts.join(" "));
     }
     Err(Diag::error(format!(
         "`${{{path}}}` is {} and cannot be put inside a string",

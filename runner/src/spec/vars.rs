@@ -41,12 +41,7 @@ struct Override {
 }
 
 /// Apply every override to the declared `vars`. Errors are pushed.
-pub fn apply(
-    vars: &mut Vec<Entry>,
-    ov: &Overrides,
-    sources: &mut SourceMap,
-    errors: &mut Vec<Diag>,
-) {
+pub fn apply(vars: &mut [Entry], ov: &Overrides, sources: &mut SourceMap, errors: &mut Vec<Diag>) {
     let mut list = Vec::new();
     if let Some(path) = &ov.vars_file {
         vars_file(path, sources, errors, &mut list);
@@ -298,8 +293,8 @@ impl<'a> VarScope<'a> {
         let r = interp::interpolate(cur, self, self.sources, &mut errs);
         self.stack.borrow_mut().pop();
         match r {
-            Ok(n) => Ok(Some(n)),
-            Err(()) => Err(errs.remove(0)),
+            Some(n) => Ok(Some(n)),
+            None => Err(errs.remove(0)),
         }
     }
 }
@@ -335,7 +330,7 @@ pub fn resolved_json(vars: &Node, sources: &SourceMap) -> serde_json::Value {
     let mut errs = Vec::new();
     interp::interpolate(vars, &scope, sources, &mut errs)
         .map(|n| n.to_json())
-        .unwrap_or_else(|_| vars.to_json())
+        .unwrap_or_else(|| vars.to_json())
 }
 
 #[cfg(test)]
