@@ -479,3 +479,34 @@ fn force_recomputes_a_cached_instance() {
     ok(&w.run(&["run", "chain.yaml", "--force", "d"]));
     assert_eq!(with_event(&w.last_events("chain"), "finished"), ["d"]);
 }
+
+#[test]
+fn targets_run_only_what_they_need() {
+    let w = Work::new();
+    demo(&w);
+    let dry = ok(&w.run(&["run", "demo.yaml", "stats[100,2]", "--dry-run"]));
+    assert!(dry.contains("dry run: 3 of 3 instances would run"), "{dry}");
+    ok(&w.run(&["run", "demo.yaml", "stats[100,2]"]));
+    assert_eq!(
+        sorted(with_event(&w.last_events("demo_shell"), "finished")),
+        ["gen[100,2]", "sort[100,2]", "stats[100,2]"]
+    );
+    ok(&w.run(&["run", "demo.yaml", "histogram"]));
+    let ev = w.last_events("demo_shell");
+    assert_eq!(
+        sorted(with_event(&ev, "cached")),
+        ["gen[100,2]", "sort[100,2]"]
+    );
+    assert_eq!(
+        with_event(&ev, "finished").len(),
+        8,
+        "the other 3 gens and sorts, 2 histograms: {ev:?}"
+    );
+    let out = w.run(&["run", "demo.yaml", "histogrm"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("did you mean `histogram`?"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -148,6 +148,9 @@ impl BackendArg {
 pub struct RunArgs {
     #[command(flatten)]
     pub pipeline: PipelineArgs,
+    /// Run only these instances or stages (and what they need) [default: all]
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
     /// Stages running at once [default: number of CPUs]
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,

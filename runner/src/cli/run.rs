@@ -32,6 +32,8 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32, Failure> {
     for f in &a.force {
         force.insert(p.find_instance(f).map_err(Failure::usage)?);
     }
+    let only = targets(&p, &a.targets)?;
+    let selected = |i: usize| only.as_ref().is_none_or(|o| o.contains(&i));
     let store = open_store(cli, Some(&p.dir))?;
     let keys = keys(&p, &store, backend)?;
     let states = state::assess(&p, &keys, &store, false);
@@ -50,7 +52,7 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32, Failure> {
     if a.dry_run {
         let mut rows = Vec::new();
         let mut n = 0;
-        for (i, inst) in p.instances.iter().enumerate() {
+        for (i, inst) in p.instances.iter().enumerate().filter(|(i, _)| selected(*i)) {
             let runs = force.contains(&i) || states[i].state != State::Cached;
             n += runs as usize;
             let action = if runs { "run" } else { "cached" };
@@ -67,7 +69,7 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32, Failure> {
             ]);
         }
         print!("{}", table(&["ACTION", "INSTANCE", "KEY", "REASON"], &rows));
-        println!("dry run: {n} of {} instances would run", p.instances.len());
+        println!("dry run: {n} of {} instances would run", rows.len());
         return Ok(exit::OK);
     }
 
@@ -114,6 +116,7 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32, Failure> {
             backend,
             reasons,
             force,
+            only,
         },
         &mut bus,
     )
@@ -125,6 +128,30 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32, Failure> {
         RunOutcome::Failed if summary.cache_error => exit::CACHE_ERROR,
         RunOutcome::Failed => exit::STAGE_FAILED,
     })
+}
+
+/// The instances to run for `targets` (instance or stage ids) and all they need.
+fn targets(
+    p: &crate::pipeline::Pipeline,
+    targets: &[String],
+) -> Result<Option<BTreeSet<usize>>, Failure> {
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    let mut stack = Vec::new();
+    for t in targets {
+        match p.stages.iter().find(|s| &s.id == t) {
+            Some(s) => stack.extend(s.instances.iter().copied()),
+            None => stack.push(p.find_instance(t).map_err(Failure::usage)?),
+        }
+    }
+    let mut only = BTreeSet::new();
+    while let Some(i) = stack.pop() {
+        if only.insert(i) {
+            stack.extend(p.instances[i].needs.iter().copied());
+        }
+    }
+    Ok(Some(only))
 }
 
 fn pool(a: &RunArgs) -> Result<Pool, Failure> {

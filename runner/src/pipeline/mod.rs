@@ -194,10 +194,20 @@ impl Pipeline {
             ));
         }
         let ids: Vec<&str> = self.instances.iter().map(|i| i.id.as_str()).collect();
+        let close = diag::did_you_mean(
+            id,
+            self.stages
+                .iter()
+                .map(|s| s.id.as_str())
+                .chain(ids.iter().copied()),
+        );
+        let hint = match close {
+            Some(c) => format!("did you mean `{c}`? instances: {}", ids.join(", ")),
+            None => format!("instances: {}", ids.join(", ")),
+        };
         Err(format!(
-            "no instance `{id}` in pipeline `{}`; {}",
-            self.name,
-            diag::suggest(id, ids, "instances")
+            "no instance `{id}` in pipeline `{}`; {hint}",
+            self.name
         ))
     }
 }

@@ -39,6 +39,8 @@ pub struct RunSpec<'a> {
     /// Instances to compute even though their key is cached (their artifacts were removed
     /// by the caller).
     pub force: BTreeSet<usize>,
+    /// Run only these instances (targets and everything upstream of them); `None`: all.
+    pub only: Option<BTreeSet<usize>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -115,8 +117,11 @@ impl<'a> Dispatcher<'a> {
         let p = spec.pipeline;
         let mut by_key: BTreeMap<&Key, usize> = BTreeMap::new();
         let mut jobs: Vec<Job> = Vec::new();
-        let mut job_of: Vec<usize> = Vec::with_capacity(p.instances.len());
+        let mut job_of: Vec<usize> = vec![usize::MAX; p.instances.len()];
         for (i, key) in spec.keys.keys.iter().enumerate() {
+            if spec.only.as_ref().is_some_and(|o| !o.contains(&i)) {
+                continue;
+            }
             let j = *by_key.entry(key).or_insert_with(|| {
                 jobs.push(Job {
                     key: key.clone(),
@@ -134,7 +139,7 @@ impl<'a> Dispatcher<'a> {
                 jobs.len() - 1
             });
             jobs[j].instances.push(i);
-            job_of.push(j);
+            job_of[i] = j;
         }
         for j in 0..jobs.len() {
             let producer = jobs[j].instances[0];
@@ -196,14 +201,15 @@ impl<'a> Dispatcher<'a> {
             .map(|(j, _)| j.instances.len())
             .sum();
         let p = self.spec.pipeline;
+        let n: usize = self.jobs.iter().map(|j| j.instances.len()).sum();
         self.bus.emit(Event::RunStarted {
             run: self.spec.run_id.clone(),
             pipeline: p.name.clone(),
             file: p.file.clone(),
             cache: self.spec.store.root().to_path_buf(),
-            instances: p.instances.len(),
+            instances: n,
             cached: n_cached,
-            to_run: p.instances.len() - n_cached,
+            to_run: n - n_cached,
         });
         for (j, cached) in cached_now.into_iter().enumerate() {
             if cached {
@@ -507,9 +513,14 @@ impl<'a> Dispatcher<'a> {
                     self.stopping = true;
                     self.deadline = Some(Instant::now() + GRACE);
                     self.stop_all(executor, false);
-                    for j in &mut self.jobs {
-                        if j.state == JobState::WaitingLock {
-                            j.state = JobState::Interrupted;
+                    for j in 0..self.jobs.len() {
+                        if self.jobs[j].state == JobState::WaitingLock {
+                            self.jobs[j].state = JobState::Interrupted;
+                            for i in self.jobs[j].instances.clone() {
+                                self.bus.emit(Event::Interrupted {
+                                    instance: self.id(i),
+                                });
+                            }
                         }
                     }
                 } else {
