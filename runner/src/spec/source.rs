@@ -56,6 +56,8 @@ pub struct SourceFile {
     pub path: Option<PathBuf>,
     pub text: String,
     line_starts: Vec<usize>,
+    /// Byte offset of every character, for text that is not ASCII.
+    char_starts: Option<Vec<usize>>,
 }
 
 impl SourceFile {
@@ -81,14 +83,10 @@ impl SourceFile {
 
     /// Byte offset of a character index (saphyr reports character positions).
     pub fn byte_of_char(&self, char_index: usize) -> usize {
-        if self.text.is_ascii() {
-            return char_index.min(self.text.len());
+        match &self.char_starts {
+            None => char_index.min(self.text.len()),
+            Some(starts) => starts.get(char_index).copied().unwrap_or(self.text.len()),
         }
-        self.text
-            .char_indices()
-            .nth(char_index)
-            .map(|(b, _)| b)
-            .unwrap_or(self.text.len())
     }
 }
 
@@ -105,11 +103,13 @@ impl SourceMap {
     pub fn add(&mut self, name: String, path: Option<PathBuf>, text: String) -> FileId {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let char_starts = (!text.is_ascii()).then(|| text.char_indices().map(|(b, _)| b).collect());
         self.files.push(SourceFile {
             name,
             path,
             text,
             line_starts,
+            char_starts,
         });
         FileId(self.files.len() as u32 - 1)
     }

@@ -262,7 +262,7 @@ fn convert(n: MarkedYamlOwned, sources: &SourceMap, id: FileId) -> Result<Node, 
                     value: convert(v, sources, id)?,
                 });
             }
-            Value::Map(entries)
+            Value::Map(merge_keys(entries)?)
         }
         YamlDataOwned::Tagged(tag, inner) => {
             return Err(Diag::error(format!(
@@ -298,6 +298,47 @@ fn convert(n: MarkedYamlOwned, sources: &SourceMap, id: FileId) -> Result<Node, 
     Ok(Node { span, value })
 }
 
+/// YAML merge keys: `<<: *base` (or `<<: [*a, *b]`) adds the entries of the aliased
+/// mappings that this mapping does not set itself.
+fn merge_keys(entries: Vec<Entry>) -> Result<Vec<Entry>, Diag> {
+    if !entries.iter().any(|e| e.key == "<<") {
+        return Ok(entries);
+    }
+    let explicit: Vec<String> = entries
+        .iter()
+        .filter(|e| e.key != "<<")
+        .map(|e| e.key.clone())
+        .collect();
+    let mut out: Vec<Entry> = Vec::with_capacity(entries.len());
+    for e in entries {
+        if e.key != "<<" {
+            out.push(e);
+            continue;
+        }
+        let sources: Vec<Node> = match e.value.value {
+            Value::Map(_) => vec![e.value],
+            Value::Seq(items) => items,
+            _ => vec![e.value],
+        };
+        for src in sources {
+            let Value::Map(m) = src.value else {
+                return Err(Diag::error(format!(
+                    "`<<` merges mappings, found {}",
+                    src.type_name()
+                ))
+                .at(src.span, "")
+                .help("write `<<: *anchor` where `&anchor` names a mapping"));
+            };
+            for x in m {
+                if !explicit.contains(&x.key) && !out.iter().any(|o| o.key == x.key) {
+                    out.push(x);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,6 +362,16 @@ mod tests {
         let m = n.as_map().unwrap();
         assert_eq!(sm.location(m[1].key_span), "t.yaml:2:1");
         assert_eq!(sm.text(n.get("b").unwrap().span), "\"1\"");
+    }
+
+    #[test]
+    fn merge_keys_and_anchors() {
+        let (_, n) = load("base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  y: 3\n  z: 4\n");
+        let n = n.unwrap();
+        assert_eq!(
+            n.get("other").unwrap().to_json(),
+            serde_json::json!({"x": 1, "y": 3, "z": 4})
+        );
     }
 
     #[test]
