@@ -155,6 +155,8 @@ fn render_fancy(d: &Diag, sources: &SourceMap, out: &mut String) {
     let handler = miette::GraphicalReportHandler::new();
     if handler.render_report(out, &report).is_err() {
         render_plain(d, sources, out);
+    } else {
+        out.push('\n');
     }
 }
 

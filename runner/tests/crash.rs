@@ -86,6 +86,19 @@ fn kill_9_during_a_stage_loses_only_that_stage() {
 
     let v = ok(&w.run(&["verify", "p/slow.yaml"]));
     assert!(v.contains("verified 2 artifacts: all intact"), "{v}");
+    // The killed run's record said "running"; gc finds its process gone.
+    let record = || {
+        let dir = w.path().join("p/.skelflow/runs/slow");
+        let f = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .find(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&std::fs::read(f.path()).unwrap()).unwrap()
+    };
+    assert_eq!(record()["status"], "running");
+    ok(&w.run(&["gc", "p/slow.yaml", "--dry-run"]));
+    assert_eq!(record()["status"], "interrupted");
 
     w.write("go", "");
     ok(&w.run(&["run", "p/slow.yaml"]));

@@ -83,6 +83,10 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32, Failure> {
     }
 
     let run_id = ulid::Ulid::new().to_string();
+    // Held while this run lives: `gc` tells a run that died (kill -9) from one in progress.
+    let _alive = store
+        .lock(&run_key(&run_id))
+        .map_err(|e| Failure::cache(format!("cannot lock the run: {e}")))?;
     let mut bus = Bus::new();
     bus.subscribe(Box::new(Console::new(cli.progress, cli.verbose > 0)));
     let events_path = store.events_path(&p.name, &run_id);
@@ -128,6 +132,11 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32, Failure> {
         RunOutcome::Failed if summary.cache_error => exit::CACHE_ERROR,
         RunOutcome::Failed => exit::STAGE_FAILED,
     })
+}
+
+/// A lock key per run id: locked while the run's process is alive.
+pub(crate) fn run_key(run_id: &str) -> skelflow_cache::Key {
+    skelflow_cache::Key::of_bytes(format!("skelflow run {run_id}").as_bytes())
 }
 
 /// The instances to run for `targets` (instance or stage ids) and all they need.
