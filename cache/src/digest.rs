@@ -14,8 +14,8 @@
 //! limitation, shared with DVC and Nextflow: a file rewritten with the same size and the
 //! same timestamps keeps its old digest. Nanosecond mtime and ctime (which a user cannot
 //! set back) make that unlikely; and, as git does for "racily clean" files, a file
-//! modified less than two seconds before it was read is not cached, so a write landing in
-//! the same timestamp tick as the read cannot be missed. `digests.json` is a pure cache:
+//! whose mtime is less than two seconds before it was read is not cached, so a write
+//! landing in the same timestamp tick as the read cannot be missed. `digests.json` is a pure cache:
 //! if it cannot be parsed it is rebuilt from scratch.
 
 use std::collections::{HashMap, HashSet};
@@ -265,8 +265,9 @@ impl Store {
             let mut cache = self.digest_cache();
             cache.stats.files_hashed += 1;
             cache.stats.bytes_hashed += len;
-            let settled = |t: i64| t < started.saturating_sub(RACY_NS);
-            if settled(stat.mtime_ns) && settled(stat.ctime_ns) {
+            // Racily clean: a write in the same timestamp tick as our read would leave
+            // mtime as it is. An older mtime changes on any later write.
+            if stat.mtime_ns < started.saturating_sub(RACY_NS) {
                 cache.entries.insert(
                     name.clone(),
                     Entry {

@@ -35,7 +35,8 @@ pub struct GcReport {
     pub kept: usize,
     /// Everything freed: artifacts, work dirs, stale tmp dirs, quarantine.
     pub freed_bytes: u64,
-    /// Staging dirs left by killed processes (their key's lock is free).
+    /// Staging dirs left by killed processes (their key's lock is free), and temp files of
+    /// atomic writes over an hour old.
     pub stale_tmp: usize,
     pub dry_run: bool,
     /// Work dirs removed whose key has no artifact (checkpoints of abandoned keys), and
@@ -212,10 +213,9 @@ impl Store {
         }
 
         // Work dirs of keys that are not kept, or already committed.
+        let removed: BTreeSet<Key> = report.removed.iter().map(|(k, _)| k.clone()).collect();
         for key in self.keys_in(WORK)? {
-            if report.removed.iter().any(|(k, _)| *k == key)
-                || (keep.contains(&key) && !self.contains(&key))
-            {
+            if removed.contains(&key) || (keep.contains(&key) && !self.contains(&key)) {
                 continue;
             }
             let path = self.work_path(&key);
@@ -250,6 +250,16 @@ impl Store {
                 continue;
             };
             report.freed_bytes += remove_counted(&path)?;
+            report.stale_tmp += 1;
+        }
+
+        // Temp files of atomic writes left by killed processes.
+        for path in self.old_write_temps()? {
+            report.freed_bytes += if dry_run {
+                tree_bytes(&path)?
+            } else {
+                remove_counted(&path)?
+            };
             report.stale_tmp += 1;
         }
 
@@ -322,6 +332,41 @@ impl Store {
             }
         }
         out.sort();
+        Ok(out)
+    }
+
+    /// Temp files of atomic writes (`.<name>.tmp.<pid>.<n>`, see `write_atomic`) in the
+    /// root and in runs/<pipeline>/ that are over an hour old: a live writer's exists for
+    /// milliseconds, so these belong to killed processes.
+    fn old_write_temps(&self) -> Result<Vec<PathBuf>> {
+        let runs = self.root.join(crate::store::RUNS);
+        let mut dirs = vec![self.root.clone()];
+        for entry in fs::read_dir(&runs).ctx("read directory", &runs)? {
+            let entry = entry.ctx("read directory", &runs)?;
+            if entry.file_type().ctx("stat", &entry.path())?.is_dir() {
+                dirs.push(entry.path());
+            }
+        }
+        let mut out = Vec::new();
+        for dir in dirs {
+            for entry in fs::read_dir(&dir).ctx("read directory", &dir)? {
+                let entry = entry.ctx("read directory", &dir)?;
+                let name = entry.file_name();
+                let Some(name) = name.to_str() else { continue };
+                if !(name.starts_with('.') && name.contains(".tmp.")) {
+                    continue;
+                }
+                let meta = entry.metadata().ctx("stat", &entry.path())?;
+                let age = meta
+                    .modified()
+                    .ctx("stat", &entry.path())?
+                    .elapsed()
+                    .unwrap_or_default();
+                if meta.is_file() && age > std::time::Duration::from_secs(3600) {
+                    out.push(entry.path());
+                }
+            }
+        }
         Ok(out)
     }
 

@@ -312,7 +312,8 @@ mod tests {
         let fc = file_name(&c);
         let body = fc.split('~').next().unwrap();
         assert!(
-            body.len() % 3 == 0 && body.chars().filter(|&ch| ch == '%').count() == body.len() / 3
+            body.len().is_multiple_of(3)
+                && body.chars().filter(|&ch| ch == '%').count() == body.len() / 3
         );
     }
 }

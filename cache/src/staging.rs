@@ -64,8 +64,8 @@ impl Staging {
         loop {
             match fs::rename(&self.dir, &dest) {
                 Ok(()) => {
-                    fsync_dir(&shard)?;
                     self.committed = true;
+                    fsync_dir(&shard)?;
                     return Ok(Artifact {
                         key: self.key.clone(),
                         dir: dest,

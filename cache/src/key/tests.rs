@@ -224,7 +224,8 @@ fn length_prefixing_separates_concatenations() {
 #[test]
 fn every_component_changes_the_key() {
     let k0 = base().key();
-    let edits: Vec<(&str, Box<dyn Fn(&mut KeyComponents)>)> = vec![
+    type Edit = Box<dyn Fn(&mut KeyComponents)>;
+    let edits: Vec<(&str, Edit)> = vec![
         ("schema", Box::new(|c| c.schema += 1)),
         ("kind", Box::new(|c| c.kind.push('x'))),
         ("kind_version", Box::new(|c| c.kind_version += 1)),
