@@ -33,13 +33,21 @@ impl Params for ShellParams {
     fn validate(&self) -> Vec<ParamError> {
         let mut errs = Vec::new();
         if self.cmd.trim().is_empty() {
-            errs.push(ParamError::at("cmd", "is required").with_hint("the shell command to run, e.g. `cmd: python prepare.py > $OUT/data.csv`"));
+            errs.push(ParamError::at("cmd", "is required").with_hint(
+                "the shell command to run, e.g. `cmd: python prepare.py > $OUT/data.csv`",
+            ));
         }
         for (i, o) in self.outs.iter().enumerate() {
-            if o.is_absolute() || o.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+            if o.is_absolute()
+                || o.components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+            {
                 errs.push(
                     ParamError::new(
-                        vec![crate::params::PathSeg::Key("outs".into()), crate::params::PathSeg::Index(i)],
+                        vec![
+                            crate::params::PathSeg::Key("outs".into()),
+                            crate::params::PathSeg::Index(i),
+                        ],
                         format!("`{}` must be a relative path inside $OUT", o.display()),
                     )
                     .with_hint("outs name files the command writes under $OUT, e.g. `model.bin`"),
@@ -69,11 +77,29 @@ impl StageKind for Shell {
         check_typed::<ShellParams>(params)
     }
     fn external_inputs(&self, params: &serde_json::Value) -> Vec<PathBuf> {
-        serde_json::from_value::<ShellParams>(params.clone()).map(|p| p.deps).unwrap_or_default()
+        serde_json::from_value::<ShellParams>(params.clone())
+            .map(|p| p.deps)
+            .unwrap_or_default()
     }
     fn run(&self, ctx: &StageContext) -> Result<(), StageError> {
         let p: ShellParams = ctx.params()?;
-        let status = Command::new("sh")
+        let mut cmd = Command::new("sh");
+        // Die with the stage process (e.g. when the runner is killed), never outlive it.
+        #[cfg(target_os = "linux")]
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            let parent = std::process::id() as libc::pid_t;
+            cmd.pre_exec(move || {
+                // SAFETY: async-signal-safe calls only.
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0
+                    || libc::getppid() != parent
+                {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+        let status = cmd
             .arg("-c")
             .arg(&p.cmd)
             .current_dir(&ctx.pipeline_dir)
@@ -92,8 +118,12 @@ impl StageKind for Shell {
             };
             return Err(StageError::msg(format!("command {how}: {}", p.cmd)));
         }
-        let missing: Vec<String> =
-            p.outs.iter().filter(|o| !ctx.out_dir.join(o).exists()).map(|o| o.display().to_string()).collect();
+        let missing: Vec<String> = p
+            .outs
+            .iter()
+            .filter(|o| !ctx.out_dir.join(o).exists())
+            .map(|o| o.display().to_string())
+            .collect();
         if !missing.is_empty() {
             return Err(StageError::msg(format!(
                 "the command succeeded but did not create declared outs under $OUT: {}; write them to \"$OUT/<name>\"",
