@@ -251,11 +251,17 @@ pub fn render_table(
         .map(|r| {
             // Rows the paper labels alike (A²MC with four encoders) are told apart by
             // their descriptive cells outside the table.
-            let twins = table.rows.iter().filter(|o| o.label == r.label).count() > 1;
-            let unique = if twins && !r.text.is_empty() {
-                format!("{} ({})", r.label, r.text.join(", "))
-            } else {
+            let twins = |same: &dyn Fn(&PaperRow) -> bool| {
+                table.rows.iter().filter(|o| same(o)).count() > 1
+            };
+            let unique = if !twins(&|o| o.label == r.label) {
                 r.label.clone()
+            } else if !r.text.is_empty()
+                && !twins(&|o| o.label == r.label && o.text.first() == r.text.first())
+            {
+                format!("{} · {}", r.label, r.text[0])
+            } else {
+                format!("{} · {}", r.label, r.id)
             };
             RowEntry {
                 id: r.id.clone(),
