@@ -469,10 +469,10 @@ fn aggregate(
     let mut mask = BooleanChunked::full("mask".into(), true, df.height());
     for (col, accepted) in select.iter().filter(|(_, v)| !v.is_empty()) {
         let s = df.column(col)?.str()?;
-        let mut any = BooleanChunked::full("any".into(), false, df.height());
-        for v in accepted {
-            any = &any | &s.equal(v.as_str()).fill_null_with_values(false)?;
-        }
+        let any: BooleanChunked = s
+            .iter()
+            .map(|v| Some(v.is_some_and(|v| accepted.iter().any(|a| selects(a, v)))))
+            .collect();
         mask = &mask & &any;
     }
     let selected = df.filter(&mask)?;
@@ -569,6 +569,14 @@ fn aggregate(
         );
     }
     Ok(out)
+}
+
+/// `linear*` selects every value starting with `linear`; anything else selects itself.
+fn selects(pattern: &str, value: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => value.starts_with(prefix),
+        None => value == pattern,
+    }
 }
 
 /// The results of one cell → mean ± std over seeds. Results of the same seed with the

@@ -254,9 +254,9 @@ fn ablation() -> Fixture {
                     vec![(
                         "metrics.json",
                         metrics(json!([
-                            {"metric": "top1", "value": top1, "protocol": "linear", "at": "best", "split": "test"},
-                            {"metric": "top1", "value": top1 - 1.0, "protocol": "linear", "at": "last", "split": "test"},
-                            {"metric": "top5", "value": top1 + 20.0, "protocol": "linear", "at": "best", "split": "test"},
+                            {"metric": "top1", "value": top1, "protocol": "linear-cmd", "at": "best", "split": "test"},
+                            {"metric": "top1", "value": top1 - 1.0, "protocol": "linear-cmd", "at": "last", "split": "test"},
+                            {"metric": "top5", "value": top1 + 20.0, "protocol": "linear-cmd", "at": "best", "split": "test"},
                         ])),
                     )],
                 );
@@ -268,7 +268,7 @@ fn ablation() -> Fixture {
                     0,
                     &tags,
                     3.0,
-                    vec![("metrics.json", metrics(json!([{"metric": "top1", "value": top1 - 5.0, "protocol": "knn", "k": "1"}])))],
+                    vec![("metrics.json", metrics(json!([{"metric": "top1", "value": top1 - 5.0, "protocol": "knn-1nn-cosine", "k": "1"}])))],
                 );
             }
         }
@@ -283,13 +283,13 @@ fn spec() -> Value {
         "tables": [
             {
                 "paper": "a2mc", "table": "V",
-                "select": {"metric": "top1", "protocol": "linear", "at": "best"},
+                "select": {"metric": "top1", "protocol": "linear-cmd", "at": "best"},
                 "rows": "variant", "columns": "benchmark",
-                "also": [{"label": "1-NN", "select": {"protocol": "knn", "k": "1", "at": null}}]
+                "also": [{"label": "1-NN", "select": {"protocol": "knn-1nn*", "at": null}}]
             },
             {
                 "paper": "a2mc", "table": "VI",
-                "select": {"metric": "top1", "protocol": "linear", "at": "best"},
+                "select": {"metric": "top1", "protocol": "linear*", "at": "best"},
                 "rows": {"by": "variant", "map": {"A1": "B1"}}, "columns": "benchmark",
                 "layout": "compact", "unmatched": "hide"
             }
