@@ -937,3 +937,26 @@ fn bars(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spearman_ranks_with_ties() {
+        assert!((spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]) - 1.0).abs() < 1e-12);
+        assert!((spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+        // ties get the average rank: ranks (1.5, 1.5, 3) vs (1, 2, 3)
+        let rho = spearman(&[5.0, 5.0, 7.0], &[1.0, 2.0, 3.0]);
+        assert!((rho - 0.866_025_403_784_438_6).abs() < 1e-9, "{rho}");
+        assert_eq!(spearman(&[1.0, 1.0], &[1.0, 2.0]), 0.0);
+    }
+
+    #[test]
+    fn selection_by_value_or_prefix() {
+        assert!(selects("linear-cmd", "linear-cmd"));
+        assert!(!selects("linear", "linear-cmd"));
+        assert!(selects("linear*", "linear-cmd"));
+        assert!(selects("*", "anything"));
+    }
+}

@@ -677,3 +677,31 @@ fn rows_and_columns_can_match_on_several_dims() {
         "bar labels"
     );
 }
+
+#[test]
+fn a_table_without_transcribed_numbers_still_shows_ours() {
+    let mut f = Fixture::new();
+    let tags = [("variant", "a2mc"), ("source", "ntu60-xsub")];
+    f.instance(
+        "transfer[a2mc]",
+        "eval.transfer",
+        json!({}),
+        &[],
+        0,
+        &tags,
+        1.0,
+        vec![(
+            "metrics.json",
+            metrics(json!([{"metric": "top1", "value": 33.3, "protocol": "transfer"}])),
+        )],
+    );
+    let spec = json!({"tables": [{"paper": "a2mc", "table": "IV", "rows": "variant", "columns": "source"}]});
+    let out = f.report(&spec);
+    let md = fs::read_to_string(&out.report).unwrap();
+    assert!(
+        md.contains("> The paper's numbers for this table are not transcribed:"),
+        "{md}"
+    );
+    assert!(md.contains("| a2mc | 33.3 | — | — | — | — | — |"), "{md}");
+    assert!(md.contains("1 cell(s) of ours, none beside a paper number (the paper's numbers are not transcribed)"), "{md}");
+}
