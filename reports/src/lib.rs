@@ -12,12 +12,14 @@
 //! - [`spec`] — the `report:` section
 //! - [`tables`] — one paper table with our numbers beside the paper's
 //! - [`plots`] — SVG plots
+//! - [`latex`] — the tables as LaTeX
 //! - [`report`] — REPORT.md
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 pub mod format;
+pub mod latex;
 pub mod papers;
 pub mod plots;
 mod provenance;

@@ -123,6 +123,27 @@ fn list(set: &BTreeSet<i64>) -> String {
 }
 
 impl Provenance {
+    /// A few words for captions: `synthetic data, profile quick, 3 pretraining epochs`.
+    pub fn short(&self) -> String {
+        let mut parts = vec![match &self.data {
+            DataSource::Synthetic { .. } => "skelflow's synthetic data".to_string(),
+            DataSource::Mixed { .. } => "synthetic and real data".to_string(),
+            DataSource::Real { .. } => "real data".to_string(),
+            DataSource::Unknown => "unknown data".to_string(),
+        }];
+        if let Some(p) = &self.profile {
+            parts.push(format!("profile {p}"));
+        }
+        if !self.pretrain_epochs.is_empty() {
+            parts.push(format!(
+                "{} pretraining epochs",
+                list(&self.pretrain_epochs)
+            ));
+        }
+        parts.push(format!("backend {}", self.backend));
+        parts.join(", ")
+    }
+
     /// Bullet lines for the Provenance section.
     pub fn lines(&self) -> Vec<String> {
         let mut out = Vec::new();

@@ -45,7 +45,7 @@ pub struct SpecContext<'a> {
 }
 
 /// The parsed section. `ReportSpec::default()` is what a pipeline without `report:` gets.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReportSpec {
     pub title: Option<String>,
     /// Markdown printed under the title.
@@ -54,6 +54,21 @@ pub struct ReportSpec {
     pub papers: Vec<String>,
     pub tables: Vec<TableSpec>,
     pub plots: PlotSpec,
+    /// Also write every table as LaTeX (`table-<paper>-<table>.tex`).
+    pub latex: bool,
+}
+
+impl Default for ReportSpec {
+    fn default() -> Self {
+        ReportSpec {
+            title: None,
+            intro: None,
+            papers: Vec::new(),
+            tables: Vec::new(),
+            plots: PlotSpec::default(),
+            latex: true,
+        }
+    }
 }
 
 /// Long-table column → accepted values (any of them); an empty list lifts the condition.
@@ -211,7 +226,7 @@ struct Validator<'a> {
     tags: Option<&'a BTreeSet<String>>,
 }
 
-const TOP_KEYS: &[&str] = &["title", "intro", "papers", "tables", "plots"];
+const TOP_KEYS: &[&str] = &["title", "intro", "papers", "tables", "plots", "latex"];
 const TABLE_KEYS: &[&str] = &[
     "paper",
     "table",
@@ -423,12 +438,14 @@ impl Validator<'_> {
             None | Some(Value::Null) => PlotSpec::default(),
             Some(v) => self.plots(v, &format!("{path}.plots")),
         };
+        let latex = self.bool(map, "latex", path, true);
         Some(ReportSpec {
             title,
             intro,
             papers,
             tables,
             plots,
+            latex,
         })
     }
 

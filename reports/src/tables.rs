@@ -57,12 +57,54 @@ pub struct Bar {
     pub paper: Option<f64>,
 }
 
+/// One column header: the paper column it belongs to (spanning header in LaTeX) and
+/// its own label; `markdown` is the single-line header markdown shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeaderCell {
+    pub group: Option<String>,
+    pub label: String,
+    pub markdown: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum GridRow {
+    /// A row-group separator (`Single-stream`).
+    Group(String),
+    /// Plain text cells, one per header cell.
+    Cells(Vec<String>),
+}
+
+/// A table's cells before markdown or LaTeX.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grid {
+    pub header: Vec<HeaderCell>,
+    pub numeric: Vec<bool>,
+    pub rows: Vec<GridRow>,
+}
+
+impl Grid {
+    pub fn markdown(&self) -> String {
+        let header: Vec<String> = self.header.iter().map(|h| h.markdown.clone()).collect();
+        let rows: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|r| match r {
+                GridRow::Group(g) => vec![format!("*{}*", escape_cell(g))],
+                GridRow::Cells(c) => c.iter().map(|x| escape_cell(x)).collect(),
+            })
+            .collect();
+        markdown_table(&header, &self.numeric, &rows)
+    }
+}
+
 /// A rendered table.
 #[derive(Debug, Clone)]
 pub struct RenderedTable {
     pub heading: String,
     /// The table and its notes, in markdown.
     pub markdown: String,
+    /// The cells, for other renderings (LaTeX).
+    pub grid: Grid,
     /// Plain sentences for "How ours compares with the paper".
     pub summary: Vec<String>,
     pub cells: Vec<Comparison>,
@@ -199,9 +241,14 @@ pub fn render_table(
     let decimals = spec.decimals.unwrap_or(table.decimals.max(1));
     let layout = spec.layout;
 
-    // Header.
-    let mut header = vec![table.row_header.clone()];
-    header.extend(table.text_columns.iter().cloned());
+    // Header: one entry per column, with the paper column it belongs to.
+    let plain = |label: &str| HeaderCell {
+        group: None,
+        label: label.to_string(),
+        markdown: label.to_string(),
+    };
+    let mut header = vec![plain(&table.row_header)];
+    header.extend(table.text_columns.iter().map(|t| plain(t)));
     let mut numeric = vec![false; header.len()];
     let col_keys: Vec<(String, String, bool)> = table
         .columns
@@ -216,35 +263,48 @@ pub fn render_table(
     for (_, label, in_paper) in &col_keys {
         match (layout, in_paper) {
             (Layout::Columns, true) => {
-                header.extend([
-                    format!("{label} ours"),
-                    "paper".to_string(),
-                    "Δ".to_string(),
-                ]);
-                numeric.extend([true, true, true]);
+                for (sub, md) in [
+                    ("ours", format!("{label} ours")),
+                    ("paper", "paper".to_string()),
+                    ("Δ", "Δ".to_string()),
+                ] {
+                    header.push(HeaderCell {
+                        group: Some(label.clone()),
+                        label: sub.to_string(),
+                        markdown: md,
+                    });
+                    numeric.push(true);
+                }
             }
             (Layout::Columns, false) => {
-                header.push(format!("{label} ours (not in paper)"));
+                header.push(HeaderCell {
+                    group: Some(label.clone()),
+                    label: "ours (not in paper)".to_string(),
+                    markdown: format!("{label} ours (not in paper)"),
+                });
                 numeric.push(true);
             }
             (Layout::Compact, _) => {
-                header.push(label.clone());
+                header.push(plain(label));
                 numeric.push(true);
             }
         }
     }
     for (label, _) in measures.iter().skip(1) {
         for (_, col_label, _) in &col_keys {
-            header.push(format!("{col_label} {label} ours"));
+            header.push(HeaderCell {
+                group: Some(format!("{label} (ours)")),
+                label: col_label.clone(),
+                markdown: format!("{col_label} {label} ours"),
+            });
             numeric.push(true);
         }
     }
 
     // Body.
-    let mut body: Vec<Vec<String>> = Vec::new();
+    let mut body: Vec<GridRow> = Vec::new();
     let mut cells = Vec::new();
     let mut group: Option<&str> = None;
-    let width = header.len();
     let mut doubts = Vec::new();
     let row_entries: Vec<RowEntry> = paper_rows
         .iter()
@@ -295,19 +355,17 @@ pub fn render_table(
     {
         if *row_group != group {
             if let Some(g) = row_group {
-                let mut sep = vec![format!("*{g}*")];
-                sep.resize(width, String::new());
-                body.push(sep);
+                body.push(GridRow::Group(g.to_string()));
             }
             group = *row_group;
         }
-        let mut label = escape_cell(row_label);
+        let mut label = row_label.clone();
         if let Some(doubt) = paper_row.and_then(|r| r.doubt.as_ref()) {
             label.push_str(" ⁽?⁾");
             doubts.push(format!("{unique}: {doubt}"));
         }
         let mut line = vec![label];
-        line.extend(text.iter().map(|t| escape_cell(t)));
+        line.extend(text.iter().cloned());
         for (col_id, col_label, in_paper) in &col_keys {
             let key = (row_id.clone(), col_id.clone());
             let o = primary.get(&key).cloned();
@@ -369,8 +427,13 @@ pub fn render_table(
                 }
             }
         }
-        body.push(line);
+        body.push(GridRow::Cells(line));
     }
+    let grid = Grid {
+        header,
+        numeric,
+        rows: body,
+    };
 
     let mut md = String::new();
     md.push_str(&format!("*{}*", table.caption));
@@ -383,7 +446,7 @@ pub fn render_table(
             "> The paper's numbers for this table are not transcribed: {missing}\n\n"
         ));
     }
-    md.push_str(&markdown_table(&header, &numeric, &body));
+    md.push_str(&grid.markdown());
     md.push('\n');
 
     // Notes.
@@ -426,6 +489,7 @@ pub fn render_table(
     Ok(RenderedTable {
         heading,
         markdown: md,
+        grid,
         summary,
         cells,
         bars,
