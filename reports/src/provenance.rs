@@ -198,10 +198,17 @@ impl Provenance {
             " See *How ours compares with the paper*."
         };
         match &self.data {
-            DataSource::Synthetic { .. } | DataSource::Mixed { .. } => Some(format!(
-                "**Synthetic data{not_repro}.** These numbers come from skelflow's synthetic NTU-format corpus{profile}, \
-                 not from NTU RGB+D; the paper's numbers stand beside them for comparison of layout and trends only.{see}"
-            )),
+            DataSource::Synthetic { .. } | DataSource::Mixed { .. } => {
+                let beside = if names.is_empty() {
+                    ""
+                } else {
+                    "; the paper's numbers stand beside them for comparison of layout and trends only"
+                };
+                Some(format!(
+                    "**Synthetic data{not_repro}.** These numbers come from skelflow's synthetic NTU-format corpus{profile}, \
+                     not from NTU RGB+D{beside}.{see}"
+                ))
+            }
             DataSource::Unknown => Some(format!(
                 "**Unknown data{not_repro}.** The run record names no dataset import.{see}"
             )),

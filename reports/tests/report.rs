@@ -364,6 +364,14 @@ fn the_ablation_report_has_the_papers_layout_and_numbers() {
         md.contains("| A2 | ✗ | ✓ | — (paper 79.0) | — (paper 86.7) |"),
         "{md}"
     );
+    for tex in ["table-a2mc-V.tex", "table-a2mc-VI.tex"] {
+        let t = fs::read_to_string(out.dir.join(tex)).unwrap();
+        assert!(
+            t.contains("\\begin{tabular}")
+                && t.contains("skelflow's synthetic data, profile quick"),
+            "{tex}"
+        );
+    }
     for plot in [
         "acc-a2mc-V.svg",
         "acc-a2mc-VI.svg",
@@ -575,6 +583,11 @@ fn a_run_without_report_section_still_gets_a_report() {
     let out = f.report(&Value::Null);
     let md = fs::read_to_string(&out.report).unwrap();
     assert!(md.starts_with("# ablation_a2mc — report\n"), "{md}");
+    assert!(
+        md.contains("> **Synthetic data.** These numbers come from skelflow's synthetic NTU-format corpus, profile `quick`, not from NTU RGB+D.\n"),
+        "{md}"
+    );
+    assert!(!md.contains("How ours compares"));
     assert!(md.contains("## Run time per stage"));
     assert!(
         md.contains("| `pretrain` | pretrain | 15 | 15 | 0 | — |"),
