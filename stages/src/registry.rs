@@ -10,15 +10,14 @@ pub struct Registry {
 
 impl Registry {
     fn build() -> Registry {
-        let kinds: Vec<Box<dyn StageKind>> = vec![Box::new(crate::shell::Shell)];
+        let kinds: Vec<Box<dyn StageKind>> = vec![
+            Box::new(crate::shell::Shell),
+        ];
         Registry { kinds }
     }
 
     pub fn get(&self, name: &str) -> Option<&dyn StageKind> {
-        self.kinds
-            .iter()
-            .find(|k| k.name() == name)
-            .map(|k| k.as_ref())
+        self.kinds.iter().find(|k| k.name() == name).map(|k| k.as_ref())
     }
 
     pub fn names(&self) -> Vec<String> {
