@@ -8,7 +8,10 @@
 
 pub mod dataset;
 pub mod ntu_format;
+pub mod ntu_import;
 pub mod preprocess;
 pub mod skeleton;
+pub mod splits;
+pub mod synth;
 
 pub use dataset::{Dataset, Part, Stream, Variant};
