@@ -286,10 +286,17 @@ pub fn import_ntu(
         .unwrap_or(0);
     let splits = ntu_benchmarks(writer.infos());
     let mut meta = DatasetMeta::new("ntu", num_classes, report.skipped_missing);
-    meta.extra
-        .insert("missing_list".into(), opts.missing_list.clone().into());
+    meta.extra.insert("missing_list".into(), list.into());
     meta.extra
         .insert("ignored_files".into(), report.ignored.into());
+    // A synth.ntu corpus names its classes.
+    if let Some(names) = std::fs::read_to_string(root.join("synth.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("class_names").cloned())
+    {
+        meta.extra.insert("class_names".into(), names);
+    }
     let infos = writer.finish(meta, &splits, &report.bad_files)?;
     report.samples = infos.len();
     Ok(report)

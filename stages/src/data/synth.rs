@@ -153,12 +153,16 @@ impl SynthParams {
         let or = |v: usize, d: usize| if v == 0 { d } else { v };
         let subjects = or(self.subjects, subj);
         let setups = or(self.setups, set).max(1);
-        let n_sessions = or(self.sessions, sess.max(subjects));
+        // Sessions scale with the subjects (NTU-60: 158 sessions of 40 subjects), at most one
+        // per (setup, subject).
+        let n_sessions = or(self.sessions, (sess * subjects).div_ceil(subj)).min(subjects * setups);
+        // Subject s records first in setup base(s), then in the following setups.
         let sessions = (0..n_sessions)
             .map(|k| {
+                let (s, round) = (k % subjects, k / subjects);
                 (
-                    (1 + k * setups / n_sessions) as u16,
-                    (1 + k % subjects) as u16,
+                    (1 + (s * setups / subjects + round) % setups) as u16,
+                    (1 + s) as u16,
                 )
             })
             .collect();
