@@ -11,6 +11,7 @@ pub mod cli;
 pub mod dataset;
 pub mod ntu_format;
 pub mod ntu_import;
+pub mod pku;
 pub mod preprocess;
 pub mod skeleton;
 pub mod splits;
