@@ -346,10 +346,7 @@ impl DatasetWriter {
         inner
             .flush()
             .ctx(|| format!("cannot write {}", self.dir.join(DATA_FILE).display()))?;
-        inner
-            .get_ref()
-            .sync_all()
-            .ctx(|| format!("cannot sync {}", self.dir.join(DATA_FILE).display()))?;
+        // No fsync here: committing the artifact (fsync + rename) is the cache's job.
 
         let splits_dir = self.dir.join(SPLITS_DIR);
         std::fs::create_dir_all(&splits_dir)
