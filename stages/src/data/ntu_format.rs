@@ -401,6 +401,29 @@ pub(crate) fn parse_values_prefix<const N: usize>(
     Ok(())
 }
 
+/// The end of the run of ASCII digits starting at `j`: eight bytes at a time (SWAR) while
+/// eight remain — the fractions of Kinect numbers are 6–7 digits long.
+#[inline(always)]
+fn skip_digits(b: &[u8], mut j: usize) -> usize {
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    const SIX: u64 = 0x0606_0606_0606_0606;
+    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    while let Some(chunk) = b.get(j..j + 8) {
+        let a = u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ ZEROS;
+        // A byte is a digit iff a ≤ 9 there, i.e. the high nibbles of a and a + 6 are 0. A
+        // carry out of a non-digit byte only disturbs bytes after the first non-digit.
+        let non_digit = (a | a.wrapping_add(SIX)) & HIGH;
+        if non_digit != 0 {
+            return j + (non_digit.trailing_zeros() / 8) as usize;
+        }
+        j += 8;
+    }
+    while j < b.len() && b[j].is_ascii_digit() {
+        j += 1;
+    }
+    j
+}
+
 /// Exact powers of ten representable in f64.
 const POW10: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
@@ -420,23 +443,22 @@ fn fast_decimal(b: &[u8], i: usize) -> Option<(f64, usize)> {
     if neg || b[j] == b'+' {
         j += 1;
     }
-    let mut mant: u64 = 0;
-    let mut digits = 0u32;
-    while j < n && b[j].is_ascii_digit() {
-        mant = mant.wrapping_mul(10).wrapping_add((b[j] - b'0') as u64);
-        digits += 1;
-        j += 1;
-    }
+    let accumulate = |mant: u64, run: &[u8]| {
+        run.iter().fold(mant, |m, &c| {
+            m.wrapping_mul(10).wrapping_add((c - b'0') as u64)
+        })
+    };
+    let int_end = skip_digits(b, j);
+    let mut mant = accumulate(0, &b[j..int_end]);
+    let mut digits = (int_end - j) as u32;
+    j = int_end;
     let mut exp: i32 = 0;
     if j < n && b[j] == b'.' {
-        j += 1;
-        let frac = j;
-        while j < n && b[j].is_ascii_digit() {
-            mant = mant.wrapping_mul(10).wrapping_add((b[j] - b'0') as u64);
-            j += 1;
-        }
-        digits += (j - frac) as u32;
-        exp = -((j - frac) as i32);
+        let frac_end = skip_digits(b, j + 1);
+        mant = accumulate(mant, &b[j + 1..frac_end]);
+        digits += (frac_end - j - 1) as u32;
+        exp = -((frac_end - j - 1) as i32);
+        j = frac_end;
     }
     if digits == 0 || digits > 19 {
         return None;
@@ -477,12 +499,7 @@ fn fast_decimal(b: &[u8], i: usize) -> Option<(f64, usize)> {
 #[inline(always)]
 fn scan_number(b: &[u8], i: usize) -> Option<usize> {
     let n = b.len();
-    let digits = |mut j: usize| {
-        while j < n && b[j].is_ascii_digit() {
-            j += 1;
-        }
-        j
-    };
+    let digits = |j: usize| skip_digits(b, j);
     let mut j = i;
     if j < n && (b[j] == b'-' || b[j] == b'+') {
         j += 1;
@@ -589,6 +606,15 @@ mod tests {
             parse_values_prefix::<3>(b"1 2 1e", &mut v, 1).unwrap_err(),
             "value 3 is `1e`, not a number"
         );
+        for (text, end) in [
+            ("12345678901234 ", 14),
+            ("123:", 3),
+            ("0123456789/", 10),
+            ("", 0),
+            ("9999999\u{ff}99", 7),
+        ] {
+            assert_eq!(skip_digits(text.as_bytes(), 0), end, "{text:?}");
+        }
         for ok in ["1", "-2.5", "+3.", ".5", "8.094816E-05", "1e+7", "0"] {
             assert_eq!(scan_number(ok.as_bytes(), 0), Some(ok.len()), "{ok}");
         }
