@@ -4,6 +4,9 @@
 //! ```text
 //! data_bench_import generate <dir> [quick|small|ntu60] [seed]
 //! data_bench_import import <raw dir> <out dir> [variant] [threads] [limit]
+//! data_bench_import parse <raw dir> [limit]      # parser alone, one thread
+//! data_bench_import write <out dir> [rows]       # Arrow writing alone
+//! data_bench_import show <artifact dir>          # what `skelflow data show` prints
 //! ```
 
 use std::path::PathBuf;
@@ -179,6 +182,16 @@ fn main() {
             let s = t.elapsed().as_secs_f64();
             let mb = (n * v.sample_len() * 4) as f64 / 1e6;
             println!("write only: {mb:.1} MB in {s:.2} s = {:.1} MB/s", mb / s);
+        }
+        Some("show") => {
+            let dir = PathBuf::from(arg(1).expect("show <artifact dir>"));
+            match skelflow_stages::data::show(&dir) {
+                Ok(text) => print!("{text}"),
+                Err(e) => {
+                    eprintln!("{e}");
+                    std::process::exit(1);
+                }
+            }
         }
         _ => {
             eprintln!("usage: data_bench_import generate <dir> [quick|small|ntu60] [seed]");

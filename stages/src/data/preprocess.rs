@@ -477,6 +477,79 @@ mod tests {
         assert_eq!(out[idx(t_len, 1, 1, 24, 0)], 24.0 - 11.0); // J25 − J12
     }
 
+    /// §1.4 on a constructed sample whose shoulders are perpendicular to its spine, so that
+    /// both rotations leave exact invariants: J2 of person 0 at the origin in every frame,
+    /// spine ∥ z and shoulders ∥ x at frame 0, the sequence repeated into the padding, person
+    /// 1 moved with person 0's frame, zero joints kept zero.
+    #[test]
+    fn pre_normalization_invariants() {
+        let t_len = MAX_FRAMES;
+        let nf = 7;
+        let mut s = vec![0f32; M * t_len * V * 3];
+        let (ca, sa) = (0.3f32.cos(), 0.3f32.sin());
+        // An orthonormal body frame: spine along u, shoulders along w (u ⟂ w), tilted.
+        let u = [0.2f32, 0.9, 0.1];
+        let nu = (u[0] * u[0] + u[1] * u[1] + u[2] * u[2]).sqrt();
+        let u = [u[0] / nu, u[1] / nu, u[2] / nu];
+        let w0 = [ca, 0.0, sa];
+        let dot = w0[0] * u[0] + w0[1] * u[1] + w0[2] * u[2];
+        let w = [w0[0] - dot * u[0], w0[1] - dot * u[1], w0[2] - dot * u[2]];
+        let nw = (w[0] * w[0] + w[1] * w[1] + w[2] * w[2]).sqrt();
+        let w = [w[0] / nw, w[1] / nw, w[2] / nw];
+        for m in 0..2 {
+            for t in 0..nf {
+                let base = [0.1 * t as f32 + m as f32, 0.5, 3.0 + 0.2 * m as f32];
+                for v in 0..V {
+                    let (a, b) = match v {
+                        0 => (0.0, 0.0),
+                        1 => (0.3, 0.0),
+                        4 => (0.5, -0.2),
+                        8 => (0.5, 0.2),
+                        _ => (0.05 * v as f32, 0.01 * v as f32),
+                    };
+                    for c in 0..3 {
+                        s[((m * t_len + t) * V + v) * 3 + c] = base[c] + a * u[c] + b * w[c];
+                    }
+                }
+            }
+        }
+        // Joint 24 of person 1 missing in frame 2.
+        for c in 0..3 {
+            s[((t_len + 2) * V + 24) * 3 + c] = 0.0;
+        }
+        let p = pre_normalized(s, nf);
+        let x = |c: usize, t: usize, v: usize, m: usize| p.data[idx(t_len, c, t, v, m)];
+        for t in 0..t_len {
+            for c in 0..3 {
+                assert!(x(c, t, 1, 0).abs() < 1e-5, "J2 at frame {t}");
+            }
+        }
+        let spine: Vec<f32> = (0..3).map(|c| x(c, 0, 1, 0) - x(c, 0, 0, 0)).collect();
+        let sh: Vec<f32> = (0..3).map(|c| x(c, 0, 8, 0) - x(c, 0, 4, 0)).collect();
+        assert!(
+            spine[0].abs() < 1e-5 && spine[1].abs() < 1e-5 && spine[2] > 0.29,
+            "spine {spine:?}"
+        );
+        assert!(
+            sh[1].abs() < 1e-5 && sh[2].abs() < 1e-5 && sh[0] > 0.39,
+            "shoulders {sh:?}"
+        );
+        for t in nf..t_len {
+            for (c, v, m) in [(0, 3, 0), (2, 7, 1), (1, 20, 1)] {
+                assert_eq!(
+                    x(c, t, v, m),
+                    x(c, (t - nf) % nf, v, m),
+                    "padding at frame {t}"
+                );
+            }
+        }
+        assert_eq!(
+            (0..3).map(|c| x(c, 2, 24, 1)).collect::<Vec<_>>(),
+            vec![0.0; 3]
+        );
+        assert_eq!(p.frames, nf);
+    }
+
     #[test]
     fn rotation_matrix_rotates_about_the_axis() {
         let r = rotation_matrix([0.0, 0.0, 1.0], std::f64::consts::FRAC_PI_2);
