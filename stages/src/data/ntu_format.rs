@@ -105,7 +105,7 @@ pub struct NtuName {
 
 impl NtuName {
     /// Parse `S001C002P003R002A013` or `S001C002P003R002A013.skeleton` (the directory part,
-    /// if any, is ignored). Every field is three digits; nothing else may follow.
+    /// if any, is ignored). Every field is three digits, at least 001; nothing else may follow.
     pub fn parse(file_name: &str) -> Option<NtuName> {
         let base = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
         let stem = base.strip_suffix(".skeleton").unwrap_or(base);
@@ -117,11 +117,11 @@ impl NtuName {
             if b[i] != letter || !b[i + 1..i + 4].iter().all(u8::is_ascii_digit) {
                 return None;
             }
-            Some(
-                b[i + 1..i + 4]
-                    .iter()
-                    .fold(0u16, |n, d| n * 10 + (d - b'0') as u16),
-            )
+            // Every field is 1-based: 000 is not a setup, camera, subject, … number.
+            let n = b[i + 1..i + 4]
+                .iter()
+                .fold(0u16, |n, d| n * 10 + (d - b'0') as u16);
+            (n > 0).then_some(n)
         };
         Some(NtuName {
             setup: field(0, b'S')?,
@@ -567,6 +567,7 @@ mod tests {
             "X001C001P001R001A001",
             "S001C001P001R001A0x1",
             "S001C001P001R001A001x",
+            "S001C001P001R001A000",
         ] {
             assert!(NtuName::parse(bad).is_none(), "{bad}");
         }
