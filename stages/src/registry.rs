@@ -10,7 +10,13 @@ pub struct Registry {
 
 impl Registry {
     fn build() -> Registry {
-        let kinds: Vec<Box<dyn StageKind>> = vec![Box::new(crate::shell::Shell)];
+        let kinds: Vec<Box<dyn StageKind>> = vec![
+            Box::new(crate::shell::Shell),
+            Box::new(crate::data::ntu_import::NtuImport),
+            Box::new(crate::data::synth::SynthNtu),
+            Box::new(crate::data::pku::PkuImport),
+            Box::new(crate::data::anchor::AverageMotion),
+        ];
         Registry { kinds }
     }
 
