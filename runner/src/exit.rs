@@ -13,6 +13,9 @@ pub const INVALID_PIPELINE: i32 = 3;
 pub const CACHE_ERROR: i32 = 4;
 /// `verify` found corrupt artifacts (they were moved to quarantine and will be recomputed).
 pub const CORRUPT: i32 = 5;
+/// An input file of a direct command is unusable (`data show`, `data convert`,
+/// `model summary`): the message names the file and what is wrong.
+pub const BAD_INPUT: i32 = 6;
 /// Interrupted by Ctrl-C / SIGTERM; finished stages are kept.
 pub const INTERRUPTED: i32 = 130;
 

@@ -1,6 +1,7 @@
 //! The command line: flags as types (clap derive), one function per command, errors mapped to
 //! the exit codes of [`crate::exit`]. `main.rs` only calls [`main`].
 
+mod data;
 mod inspect;
 mod maintain;
 mod report;
@@ -92,6 +93,12 @@ pub enum Command {
         pipeline: Option<PathBuf>,
         #[command(flatten)]
         vars: VarArgs,
+    },
+    /// Datasets: summarise an imported dataset; convert raw skeleton files to the
+    /// reference repositories' .npy layout
+    Data {
+        #[command(subcommand)]
+        command: data::DataCommand,
     },
     /// Write reports/<pipeline>/REPORT.md again from the cache (the newest finished run)
     Report(PipelineArgs),
@@ -224,6 +231,7 @@ pub fn main() -> i32 {
         } => maintain::gc(&cli, pipeline.as_deref(), vars, *keep_last, *dry_run),
         Command::Verify { pipeline, vars } => maintain::verify(&cli, pipeline.as_deref(), vars),
         Command::Report(a) => report::report(&cli, a),
+        Command::Data { command } => data::data(&cli, command),
         Command::Kinds { kind } => maintain::kinds(kind.as_deref()),
         Command::Exec { job } => return crate::sched::job::exec_main(job),
     };
