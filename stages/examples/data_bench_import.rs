@@ -4,6 +4,7 @@
 //! ```text
 //! data_bench_import generate <dir> [quick|small|ntu60] [seed]
 //! data_bench_import import <raw dir> <out dir> [variant] [threads] [limit]
+//! data_bench_import read <raw dir> [threads] [limit]     (parse into arrays, write nothing)
 //! data_bench_import parse <raw dir> [limit]      # parser alone, one thread
 //! data_bench_import write <out dir> [rows]       # Arrow writing alone
 //! data_bench_import show <artifact dir>          # what `skelflow data show` prints
@@ -108,6 +109,44 @@ fn main() {
                 r.samples as f64 / s,
                 written as f64 / 1e6,
                 peak_rss_mib(),
+                mb / cpu
+            );
+        }
+        Some("read") => {
+            // The Python reader's job, in Rust: read each file and fill its (3, 300, 25, 2)
+            // stgcn_raw array in memory; no artifact is written. Files in parallel.
+            let raw = PathBuf::from(arg(1).expect("read <raw> [threads] [limit]"));
+            let threads: usize = arg(2).map_or(2, |s| s.parse().expect("threads"));
+            let limit: usize = arg(3).map_or(usize::MAX, |s| s.parse().expect("limit"));
+            let (files, _) = skelflow_stages::data::ntu_import::list_skeleton_files(&raw).unwrap();
+            let files: Vec<PathBuf> = files.into_iter().take(limit).collect();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let t = Instant::now();
+            let cpu0 = cpu_seconds();
+            let bytes: u64 = pool.install(|| {
+                use rayon::prelude::*;
+                files
+                    .par_iter()
+                    .map(|f| {
+                        let seq = skelflow_stages::data::ntu_format::read_skeleton_file(f)
+                            .unwrap_or_else(|e| panic!("{e}"));
+                        let p = skelflow_stages::data::preprocess::prepare(&seq, Variant::StgcnRaw)
+                            .unwrap_or_else(|e| panic!("{e}"));
+                        std::hint::black_box(&p.data);
+                        std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)
+                    })
+                    .sum()
+            });
+            let s = t.elapsed().as_secs_f64();
+            let cpu = cpu_seconds() - cpu0;
+            let mb = bytes as f64 / 1e6;
+            println!(
+                "rust read ({threads} threads): {} files, {mb:.1} MB in {s:.2} s = {:.1} MB/s; CPU {cpu:.2} s = {:.1} MB per CPU-second",
+                files.len(),
+                mb / s,
                 mb / cpu
             );
         }
