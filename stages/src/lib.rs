@@ -8,6 +8,9 @@
 //! Adding a kind = one file implementing [`StageKind`] plus one line in [`registry`].
 
 pub mod context;
+pub mod evals;
+pub mod learn;
+pub mod methods;
 pub mod params;
 pub mod registry;
 pub mod shell;
@@ -75,7 +78,10 @@ impl StageError {
         StageError::Failed(m.into())
     }
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        StageError::Io { context: context.into(), source }
+        StageError::Io {
+            context: context.into(),
+            source,
+        }
     }
 }
 

@@ -12,12 +12,20 @@ impl Registry {
     fn build() -> Registry {
         let kinds: Vec<Box<dyn StageKind>> = vec![
             Box::new(crate::shell::Shell),
+            Box::new(crate::learn::kinds::EncoderInit),
+            Box::new(crate::learn::kinds::Pretrain),
+            Box::new(crate::learn::kinds::Extract),
+            Box::new(crate::evals::linear::EvalLinear),
+            Box::new(crate::evals::knn::EvalKnn),
         ];
         Registry { kinds }
     }
 
     pub fn get(&self, name: &str) -> Option<&dyn StageKind> {
-        self.kinds.iter().find(|k| k.name() == name).map(|k| k.as_ref())
+        self.kinds
+            .iter()
+            .find(|k| k.name() == name)
+            .map(|k| k.as_ref())
     }
 
     pub fn names(&self) -> Vec<String> {
