@@ -197,9 +197,9 @@ fn graph_conv_gradients_match_finite_differences() {
     };
     let (l, xt, wt, at) = loss(&ad, &x0, &w0, &a0, true);
     let g = l.backward();
-    let gx = xt.grad(&g).unwrap().into_data().into_vec::<f32>().unwrap();
-    let gw = wt.grad(&g).unwrap().into_data().into_vec::<f32>().unwrap();
-    let ga = at.grad(&g).unwrap().into_data().into_vec::<f32>().unwrap();
+    let gx = xt.grad(&g).unwrap().into_data().try_into_vec::<f32>().unwrap();
+    let gw = wt.grad(&g).unwrap().into_data().try_into_vec::<f32>().unwrap();
+    let ga = at.grad(&g).unwrap().into_data().try_into_vec::<f32>().unwrap();
     let eval = |x: &[f32], w: &[f32], a: &[f32]| {
         loss(&plain, x, w, a, false).0.into_scalar::<f32>() as f64
     };

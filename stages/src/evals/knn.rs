@@ -81,7 +81,7 @@ pub fn knn_eval(
         let sim = l2_normalize(q, 1)
             .matmul(bank.clone().transpose())
             .into_data()
-            .into_vec::<f32>()
+            .try_into_vec::<f32>()
             .expect("f32 sims");
         for r in 0..end - start {
             let row = &sim[r * n..(r + 1) * n];

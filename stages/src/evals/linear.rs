@@ -212,7 +212,7 @@ pub fn linear_probe(
                 .valid()
                 .forward(x_test.clone().without_autodiff())
                 .into_data()
-                .into_vec::<f32>()
+                .try_into_vec::<f32>()
                 .expect("f32 scores");
             last1 = topk_accuracy(&scores, classes, test.1, 1);
             last5 = topk_accuracy(&scores, classes, test.1, 5);

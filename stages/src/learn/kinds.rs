@@ -456,7 +456,7 @@ impl StageKind for Extract {
                 dim = f.dims()[1];
                 data.extend(
                     f.into_data()
-                        .into_vec::<f32>()
+                        .try_into_vec::<f32>()
                         .map_err(|e| StageError::msg(format!("features: {e:?}")))?,
                 );
                 ctx.progress(

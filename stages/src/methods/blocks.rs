@@ -107,7 +107,7 @@ impl Queue {
         self.keys
             .clone()
             .into_data()
-            .into_vec::<f32>()
+            .try_into_vec::<f32>()
             .expect("f32 queue")
     }
     pub fn from_vec(data: Vec<f32>, k: usize, d: usize, ptr: usize, device: &Device) -> Queue {
