@@ -291,7 +291,7 @@ impl StageKind for Pretrain {
             indices.sort_unstable();
         }
         let views = if p.views.is_empty() {
-            (entry.default_views)()
+            (entry.default_views)(&p.method_params)
         } else {
             p.views.clone()
         };

@@ -60,7 +60,7 @@ pub const ENTRY: MethodEntry = MethodEntry {
     about: "MoCo v2: momentum key encoder, MLP projector, FIFO queue, InfoNCE",
     check: check_typed::<MocoParams>,
     // AimCLR's two normal views (crop + shear), query and key
-    default_views: || {
+    default_views: |_| {
         vec![
             ViewSpec::Preset("normal".into()),
             ViewSpec::Preset("normal".into()),

@@ -3,6 +3,8 @@
 //! Adding a method = one file implementing [`Method`] with a `pub const ENTRY:
 //! MethodEntry`, plus one line in [`METHODS`].
 
+pub mod a2mc;
+pub mod a2mc_blocks;
 pub mod blocks;
 pub mod moco;
 
@@ -52,13 +54,14 @@ pub struct MethodEntry {
     pub about: &'static str,
     /// Validate the method's params (`method_params`), returning the canonical form.
     pub check: fn(&serde_json::Value) -> Result<serde_json::Value, Vec<ParamError>>,
-    /// The views a step expects, when `pretrain` is not told otherwise.
-    pub default_views: fn() -> Vec<ViewSpec>,
+    /// The views a step expects, when `pretrain` is not told otherwise, given the
+    /// method's canonical params (a method's switches may change which views it needs).
+    pub default_views: fn(&serde_json::Value) -> Vec<ViewSpec>,
     pub build: fn(&serde_json::Value, &MethodSetup) -> Result<Box<dyn Method>, StageError>,
 }
 
 /// The known methods. One line per method.
-pub const METHODS: &[MethodEntry] = &[moco::ENTRY];
+pub const METHODS: &[MethodEntry] = &[moco::ENTRY, a2mc::ENTRY];
 
 pub fn method(name: &str) -> Option<&'static MethodEntry> {
     METHODS.iter().find(|m| m.name == name)
