@@ -8,6 +8,7 @@
 //! Adding a kind = one file implementing [`StageKind`] plus one line in [`registry`].
 
 pub mod context;
+pub mod data;
 pub mod evals;
 pub mod learn;
 pub mod methods;

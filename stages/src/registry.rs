@@ -12,6 +12,8 @@ impl Registry {
     fn build() -> Registry {
         let kinds: Vec<Box<dyn StageKind>> = vec![
             Box::new(crate::shell::Shell),
+            Box::new(crate::data::ntu_import::NtuImport),
+            Box::new(crate::data::synth::SynthNtu),
             Box::new(crate::learn::kinds::EncoderInit),
             Box::new(crate::learn::kinds::Pretrain),
             Box::new(crate::learn::kinds::Extract),

@@ -197,13 +197,57 @@ fn graph_conv_gradients_match_finite_differences() {
     };
     let (l, xt, wt, at) = loss(&ad, &x0, &w0, &a0, true);
     let g = l.backward();
-    let gx = xt.grad(&g).unwrap().into_data().try_into_vec::<f32>().unwrap();
-    let gw = wt.grad(&g).unwrap().into_data().try_into_vec::<f32>().unwrap();
-    let ga = at.grad(&g).unwrap().into_data().try_into_vec::<f32>().unwrap();
+    let gx = xt
+        .grad(&g)
+        .unwrap()
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap();
+    let gw = wt
+        .grad(&g)
+        .unwrap()
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap();
+    let ga = at
+        .grad(&g)
+        .unwrap()
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap();
     let eval = |x: &[f32], w: &[f32], a: &[f32]| {
         loss(&plain, x, w, a, false).0.into_scalar::<f32>() as f64
     };
     check_grad("dL/dx", &gx, &x0, &|x| eval(x, &w0, &a0));
     check_grad("dL/dW", &gw, &w0, &|w| eval(&x0, w, &a0));
     check_grad("dL/dA", &ga, &a0, &|a| eval(&x0, &w0, a));
+}
+
+#[test]
+fn temporal_conv_as_unfold_equals_conv2d() {
+    use burn::nn::PaddingConfig2d;
+    use burn::nn::conv::Conv2dConfig;
+    use skelflow_stages::learn::encoders::stgcn::temporal_conv_unfold;
+    let dev = Device::flex();
+    for stride in [1, 2] {
+        let conv = Conv2dConfig::new([4, 6], [9, 1])
+            .with_stride([stride, 1])
+            .with_padding(PaddingConfig2d::Explicit(4, 0, 4, 0))
+            .init(&dev);
+        let x = Tensor::<4>::random(
+            [2, 4, 13, 25],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &dev,
+        );
+        let a = conv.forward(x.clone());
+        let b = temporal_conv_unfold(
+            x,
+            conv.weight.val(),
+            conv.bias.as_ref().map(|b| b.val()),
+            stride,
+        );
+        assert_eq!(a.dims(), b.dims());
+        let diff = (a - b).abs().max().into_scalar::<f32>();
+        assert!(diff < 1e-4, "stride {stride}: max diff {diff}");
+    }
 }

@@ -9,84 +9,22 @@
 
 use std::path::Path;
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 use super::augment::Clip;
 use super::data::ClipSource;
+use crate::data::preprocess::apply_stream;
+use crate::data::{Dataset, Part, Stream};
 use crate::{StageContext, StageError};
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StreamKind {
-    #[default]
-    Joint,
-    Motion,
-    Bone,
-}
-
-/// 1-based bone pairs `bone[v1] = x[v1] - x[v2]` (ML-FACTS §2.1).
-const BONES: [(usize, usize); 25] = [
-    (1, 2),
-    (2, 21),
-    (3, 21),
-    (4, 3),
-    (5, 21),
-    (6, 5),
-    (7, 6),
-    (8, 7),
-    (9, 21),
-    (10, 9),
-    (11, 10),
-    (12, 11),
-    (13, 1),
-    (14, 13),
-    (15, 14),
-    (16, 15),
-    (17, 1),
-    (18, 17),
-    (19, 18),
-    (20, 19),
-    (21, 21),
-    (22, 23),
-    (23, 8),
-    (24, 25),
-    (25, 12),
-];
-
-/// The motion or bone stream of a joint clip, as the reference feeders compute it.
-pub fn stream_of(clip: Clip, stream: StreamKind) -> Clip {
-    match stream {
-        StreamKind::Joint => clip,
-        StreamKind::Motion => {
-            let mut out = Clip::zeros(clip.c, clip.t, clip.v, clip.m);
-            for c in 0..clip.c {
-                for t in 0..clip.t.saturating_sub(1) {
-                    for v in 0..clip.v {
-                        for m in 0..clip.m {
-                            let i = out.idx(c, t, v, m);
-                            out.data[i] = clip.at(c, t + 1, v, m) - clip.at(c, t, v, m);
-                        }
-                    }
-                }
-            }
-            out
-        }
-        StreamKind::Bone => {
-            let mut out = Clip::zeros(clip.c, clip.t, clip.v, clip.m);
-            for c in 0..clip.c {
-                for t in 0..clip.t {
-                    for &(v1, v2) in &BONES {
-                        for m in 0..clip.m {
-                            let i = out.idx(c, t, v1 - 1, m);
-                            out.data[i] = clip.at(c, t, v1 - 1, m) - clip.at(c, t, v2 - 1, m);
-                        }
-                    }
-                }
-            }
-            out
-        }
+/// A clip of `stream`, computed from the joint clip as the reference feeders do.
+pub fn stream_of(clip: Clip, stream: Stream) -> Clip {
+    if stream == Stream::Joint {
+        return clip;
     }
+    let mut out = vec![0f32; clip.data.len()];
+    apply_stream(&clip.data, stream, &mut out);
+    Clip { data: out, ..clip }
 }
 
 /// One part (train or test) of a dataset, held in memory.
@@ -96,7 +34,7 @@ pub struct ArraySource {
     pub labels: Vec<usize>,
     pub valid: Vec<usize>,
     pub classes: usize,
-    pub stream: StreamKind,
+    pub stream: Stream,
 }
 
 impl ClipSource for ArraySource {
@@ -124,8 +62,8 @@ impl ClipSource for ArraySource {
 
 /// The train and test parts of a benchmark, and what they are.
 pub struct Splits {
-    pub train: ArraySource,
-    pub test: ArraySource,
+    pub train: Box<dyn ClipSource + Send>,
+    pub test: Box<dyn ClipSource + Send>,
     /// Frames T of the stored clips.
     pub frames: usize,
     /// Where it came from, for `encoder.json` / `features.json`.
@@ -136,7 +74,7 @@ pub struct Splits {
 pub fn open_splits(
     ctx: &StageContext,
     benchmark: &str,
-    stream: StreamKind,
+    stream: Stream,
 ) -> Result<Splits, StageError> {
     let npy = ctx
         .inputs
@@ -154,11 +92,55 @@ pub fn open_splits(
     )))
 }
 
-fn open_arrow(dir: &Path, _benchmark: &str, _stream: StreamKind) -> Result<Splits, StageError> {
-    Err(StageError::msg(format!(
-        "{}: reading dataset.arrow needs the data helper's reader (stages::data), which is not merged into this build yet; export the split as train_data.npy/train_label.npy/test_data.npy/test_label.npy instead",
-        dir.display()
-    )))
+fn open_arrow(dir: &Path, benchmark: &str, stream: Stream) -> Result<Splits, StageError> {
+    let ds = Arc::new(Dataset::open(dir)?);
+    let train = ds.split(benchmark, Part::Train)?;
+    let test = ds.split(benchmark, Part::Test)?;
+    let describe = serde_json::json!({
+        "format": "arrow", "variant": ds.variant().name(), "frames": ds.frames(), "classes": ds.num_classes(),
+        "source": ds.meta().source, "train": train.len(), "test": test.len(),
+    });
+    let frames = ds.frames();
+    Ok(Splits {
+        train: Box::new(DatasetPart {
+            ds: ds.clone(),
+            rows: train,
+            stream,
+        }),
+        test: Box::new(DatasetPart {
+            ds,
+            rows: test,
+            stream,
+        }),
+        frames,
+        describe,
+    })
+}
+
+/// The rows of one split part of an imported dataset.
+pub struct DatasetPart {
+    pub ds: Arc<Dataset>,
+    pub rows: Vec<usize>,
+    pub stream: Stream,
+}
+
+impl ClipSource for DatasetPart {
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+    fn num_classes(&self) -> usize {
+        self.ds.num_classes()
+    }
+    fn label(&self, i: usize) -> usize {
+        self.ds.label(self.rows[i])
+    }
+    fn valid_frames(&self, i: usize) -> usize {
+        self.ds.valid_frames(self.rows[i])
+    }
+    fn clip(&self, i: usize) -> Clip {
+        let t = self.ds.frames();
+        Clip::new(3, t, 25, 2, self.ds.sample(self.rows[i], self.stream))
+    }
 }
 
 fn read_npy_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>), StageError> {
@@ -198,7 +180,7 @@ fn read_npy_int(path: &Path) -> Result<Vec<usize>, StageError> {
         .collect()
 }
 
-fn open_part(dir: &Path, part: &str, stream: StreamKind) -> Result<ArraySource, StageError> {
+fn open_part(dir: &Path, part: &str, stream: Stream) -> Result<ArraySource, StageError> {
     let dp = dir.join(format!("{part}_data.npy"));
     let (shape, data) = read_npy_f32(&dp)?;
     if shape.len() != 5 || shape[1] != 3 {
@@ -233,7 +215,7 @@ fn open_part(dir: &Path, part: &str, stream: StreamKind) -> Result<ArraySource, 
     })
 }
 
-fn open_npy(dir: &Path, stream: StreamKind) -> Result<Splits, StageError> {
+fn open_npy(dir: &Path, stream: Stream) -> Result<Splits, StageError> {
     let mut train = open_part(dir, "train", stream)?;
     let mut test = open_part(dir, "test", stream)?;
     let classes = train.classes.max(test.classes);
@@ -241,8 +223,8 @@ fn open_npy(dir: &Path, stream: StreamKind) -> Result<Splits, StageError> {
     test.classes = classes;
     let frames = train.shape[1];
     Ok(Splits {
-        train,
-        test,
+        train: Box::new(train),
+        test: Box::new(test),
         frames,
         describe: serde_json::json!({"format": "npy", "frames": frames, "classes": classes}),
     })

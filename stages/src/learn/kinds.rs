@@ -14,11 +14,12 @@ use super::artifact::{
 };
 use super::augment::{ViewSpec, apply_view};
 use super::data::{ClipSource, derive_seed};
-use super::dataset::{StreamKind, open_splits};
+use super::dataset::open_splits;
 use super::device::device;
 use super::encoders::{EncoderConfig, count_params};
 use super::optim::{OptimParams, OptimizerKind, ScheduleKind};
 use super::train::{Hooks, TrainSpec, train};
+use crate::data::Stream;
 use crate::methods::{self, MethodSetup};
 use crate::params::{ParamError, ParamSpec, Params, PathSeg, check_typed, specs_of};
 use crate::{StageContext, StageError, StageKind};
@@ -75,14 +76,14 @@ pub struct EncoderInitParams {
     /// Encoder preset or config.
     pub encoder: EncoderSpec,
     /// The stream the encoder will be fed (recorded for `extract`).
-    pub stream: StreamKind,
+    pub stream: Stream,
 }
 
 impl Default for EncoderInitParams {
     fn default() -> Self {
         EncoderInitParams {
             encoder: EncoderSpec::default(),
-            stream: StreamKind::Joint,
+            stream: Stream::Joint,
         }
     }
 }
@@ -150,7 +151,7 @@ pub struct PretrainParams {
     /// Benchmark whose train part is used (e.g. `ntu60-xsub`).
     pub benchmark: String,
     /// Input stream: joint, motion or bone.
-    pub stream: StreamKind,
+    pub stream: Stream,
     /// Augmented views per sample (presets or op lists); empty = the method's default.
     pub views: Vec<ViewSpec>,
     pub epochs: usize,
@@ -178,7 +179,7 @@ impl Default for PretrainParams {
             method_params: serde_json::Value::Object(Default::default()),
             encoder: EncoderSpec::default(),
             benchmark: "ntu60-xsub".into(),
-            stream: StreamKind::Joint,
+            stream: Stream::Joint,
             views: vec![],
             epochs: 300,
             batch: 128,
@@ -314,7 +315,7 @@ impl StageKind for Pretrain {
             method.as_mut(),
             TrainSpec {
                 instance: &ctx.instance,
-                source: &splits.train,
+                source: splits.train.as_ref(),
                 indices,
                 views,
                 epochs: p.epochs,
@@ -361,7 +362,7 @@ pub enum FeatureKind {
 pub struct ExtractParams {
     pub benchmark: String,
     /// Stream; default: the one the encoder was trained on.
-    pub stream: Option<StreamKind>,
+    pub stream: Option<Stream>,
     /// Input transform at extraction (`none` for frame50 data, `center64` for the
     /// CMD/A2MC 64-frame protocol).
     pub view: ViewSpec,
@@ -431,8 +432,8 @@ impl StageKind for Extract {
         let mut parts = Vec::new();
         let mut dim = 0;
         for (name, src) in [
-            ("train", &splits.train as &dyn ClipSource),
-            ("test", &splits.test as &dyn ClipSource),
+            ("train", splits.train.as_ref() as &dyn ClipSource),
+            ("test", splits.test.as_ref() as &dyn ClipSource),
         ] {
             let ids: Vec<usize> = (0..src.len()).collect();
             let mut data = Vec::with_capacity(ids.len() * 256);

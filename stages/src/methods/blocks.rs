@@ -220,3 +220,104 @@ impl MemoryBank {
         l2_normalize(self.w.clone(), 0)
     }
 }
+
+/// Class logits of a frozen encoder and a head: `head(features(x))`. Freeze with
+/// `Module::no_grad()` first; `x` may require grad (attacks take d logits / d x).
+pub fn frozen_head_logits(
+    encoder: &crate::learn::encoders::Encoder,
+    head: &burn::nn::Linear,
+    x: Tensor<5>,
+) -> Tensor<2> {
+    head.forward(encoder.features(x))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::LinearConfig;
+
+    fn t2(v: Vec<f32>, s: [usize; 2], d: &Device) -> Tensor<2> {
+        Tensor::from_data(TensorData::new(v, s), d)
+    }
+
+    #[test]
+    fn queue_is_fifo_and_wraps() {
+        let d = Device::flex();
+        let mut q = Queue::from_vec(vec![0.0; 5 * 2], 5, 2, 0, &d);
+        q.enqueue(t2(vec![1., 1., 2., 2., 3., 3.], [3, 2], &d));
+        assert_eq!(q.ptr, 3);
+        q.enqueue(t2(vec![4., 4., 5., 5., 6., 6.], [3, 2], &d));
+        assert_eq!(q.ptr, 1);
+        assert_eq!(q.to_vec(), vec![6., 6., 2., 2., 3., 3., 4., 4., 5., 5.]);
+    }
+
+    #[test]
+    fn info_nce_and_kl_by_hand() {
+        let d = Device::flex();
+        let q = t2(vec![1.0, 0.0], [1, 2], &d);
+        let k = t2(vec![1.0, 0.0], [1, 2], &d);
+        let queue = t2(vec![0.0, 1.0, -1.0, 0.0], [2, 2], &d);
+        // logits [1, 0, -1] / 0.5 → -log softmax[0] = log(1 + e^-2 + e^-4)
+        let l = info_nce(q, k, queue, 0.5).into_scalar::<f32>();
+        let want = (1.0f32 + (-2.0f32).exp() + (-4.0f32).exp()).ln();
+        assert!((l - want).abs() < 1e-5, "{l} vs {want}");
+        // KL(p || q) with p = softmax([0, ln 3]) = [.25, .75], q = uniform: .25 ln .5 + .75 ln 1.5
+        let teacher = t2(vec![0.0, 3f32.ln()], [1, 2], &d);
+        let student = t2(vec![0.3, 0.3], [1, 2], &d);
+        let kl = kl_to_teacher(student, teacher, 1.0, 1.0).into_scalar::<f32>();
+        let want = 0.25 * 0.5f32.ln() + 0.75 * 1.5f32.ln();
+        assert!((kl - want).abs() < 1e-5, "{kl} vs {want}");
+    }
+
+    #[test]
+    fn ema_moves_parameters_not_running_stats() {
+        let d = Device::flex().autodiff();
+        let online = LinearConfig::new(2, 2).init(&d);
+        let target = LinearConfig::new(2, 2).init(&d);
+        let before = target
+            .weight
+            .val()
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
+        let on = online
+            .weight
+            .val()
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
+        let after = ema_update(target, &online, 0.9)
+            .weight
+            .val()
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
+        for i in 0..4 {
+            assert!((after[i] - (0.9 * before[i] + 0.1 * on[i])).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn input_gradient_of_a_frozen_model() {
+        let d = Device::flex().autodiff();
+        let head = LinearConfig::new(3, 1).init(&d).no_grad();
+        let x = t2(vec![1.0, 2.0, 3.0], [1, 3], &d);
+        let g = input_grad(x, |x| head.forward(x).sum());
+        let w = head.weight.val().into_data().try_into_vec::<f32>().unwrap();
+        assert_eq!(g.into_data().try_into_vec::<f32>().unwrap(), w);
+    }
+
+    #[test]
+    fn memory_bank_steps_by_the_given_gradient() {
+        let d = Device::flex();
+        let mut m = MemoryBank {
+            w: t2(vec![1.0, 2.0], [1, 2], &d),
+            v: t2(vec![0.0, 0.0], [1, 2], &d),
+        };
+        m.step(t2(vec![1.0, -1.0], [1, 2], &d), 0.5, 0.9, 0.0);
+        assert_eq!(
+            m.w.into_data().try_into_vec::<f32>().unwrap(),
+            vec![0.5, 2.5]
+        );
+    }
+}

@@ -150,81 +150,77 @@ impl RnnCell {
         }
     }
 
-    /// Input projection of all frames at once: (N, T, in) → (N, T, gates·H).
-    fn project(&self, x: Tensor<3>) -> Tensor<3> {
-        let [n, t, i] = x.dims();
-        let g = x.reshape([n * t, i]).matmul(self.w_ih.val()) + self.b_ih.val().unsqueeze::<2>();
-        g.reshape([n, t, self.w_ih.dims()[1]])
-    }
-
-    /// GRU over (N, T, in); `reverse` reads the frames backwards. Returns the outputs in
-    /// time order (N, T, H) and the final state (N, H).
-    pub fn gru(&self, x: Tensor<3>, reverse: bool) -> (Tensor<3>, Tensor<2>) {
-        let [n, t, _] = x.dims();
+    /// GRU over per-frame inputs `xs` (T × (N, in)); `reverse` reads them backwards.
+    /// Returns the outputs in time order. Inputs are projected per step: slicing one big
+    /// projection per step would make every step's backward write a zero (N, T, 3H)
+    /// gradient.
+    pub fn gru(&self, xs: &[Tensor<2>], reverse: bool) -> Vec<Tensor<2>> {
+        let t = xs.len();
+        let n = xs[0].dims()[0];
         let h_dim = self.hidden;
-        let gi = self.project(x);
-        let mut h = Tensor::<2>::zeros([n, h_dim], &gi.device());
-        let mut outs = Vec::with_capacity(t);
-        let w_hh = self.w_hh.val();
-        let b_hh = self.b_hh.val().unsqueeze::<2>();
+        let (w_ih, w_hh) = (self.w_ih.val(), self.w_hh.val());
+        let (b_ih, b_hh) = (
+            self.b_ih.val().unsqueeze::<2>(),
+            self.b_hh.val().unsqueeze::<2>(),
+        );
+        let mut h = Tensor::<2>::zeros([n, h_dim], &xs[0].device());
+        let mut outs: Vec<Option<Tensor<2>>> = vec![None; t];
         for step in 0..t {
             let ti = if reverse { t - 1 - step } else { step };
-            let g = gi
-                .clone()
-                .slice(s![.., ti..ti + 1, ..])
-                .reshape([n, 3 * h_dim]);
+            let gi = xs[ti].clone().matmul(w_ih.clone()) + b_ih.clone();
             let gh = h.clone().matmul(w_hh.clone()) + b_hh.clone();
-            let [ir, iz, inn] = chunk3(g, h_dim);
-            let [hr, hz, hn] = chunk3(gh, h_dim);
-            let r = sigmoid(ir + hr);
-            let z = sigmoid(iz + hz);
-            let cand = tanh(inn + r * hn);
+            // r and z in one sigmoid over (N, 2H)
+            let rz =
+                sigmoid(gi.clone().narrow(1, 0, 2 * h_dim) + gh.clone().narrow(1, 0, 2 * h_dim));
+            let r = rz.clone().narrow(1, 0, h_dim);
+            let z = rz.narrow(1, h_dim, h_dim);
+            let cand = tanh(gi.narrow(1, 2 * h_dim, h_dim) + r * gh.narrow(1, 2 * h_dim, h_dim));
             h = cand.clone() + z * (h - cand);
-            outs.push(h.clone());
+            outs[ti] = Some(h.clone());
         }
-        if reverse {
-            outs.reverse();
-        }
-        (Tensor::stack(outs, 1), h)
+        outs.into_iter()
+            .map(|o| o.expect("every step ran"))
+            .collect()
     }
 
-    /// LSTM over (N, T, in): outputs (N, T, H) and the final hidden state.
-    pub fn lstm(&self, x: Tensor<3>) -> (Tensor<3>, Tensor<2>) {
-        let [n, t, _] = x.dims();
+    /// LSTM over per-frame inputs: outputs in time order.
+    pub fn lstm(&self, xs: &[Tensor<2>]) -> Vec<Tensor<2>> {
+        let n = xs[0].dims()[0];
         let h_dim = self.hidden;
-        let gi = self.project(x);
-        let dev = gi.device();
+        let dev = xs[0].device();
+        let (w_ih, w_hh) = (self.w_ih.val(), self.w_hh.val());
+        let b = (self.b_ih.val() + self.b_hh.val()).unsqueeze::<2>();
         let mut h = Tensor::<2>::zeros([n, h_dim], &dev);
         let mut c = Tensor::<2>::zeros([n, h_dim], &dev);
-        let mut outs = Vec::with_capacity(t);
-        let w_hh = self.w_hh.val();
-        let b_hh = self.b_hh.val().unsqueeze::<2>();
-        for ti in 0..t {
-            let g = gi
-                .clone()
-                .slice(s![.., ti..ti + 1, ..])
-                .reshape([n, 4 * h_dim])
-                + h.clone().matmul(w_hh.clone())
-                + b_hh.clone();
+        let mut outs = Vec::with_capacity(xs.len());
+        for x in xs {
+            let g = x.clone().matmul(w_ih.clone()) + h.clone().matmul(w_hh.clone()) + b.clone();
             // PyTorch gate order: input, forget, cell, output
-            let i = sigmoid(g.clone().narrow(1, 0, h_dim));
-            let f = sigmoid(g.clone().narrow(1, h_dim, h_dim));
-            let gg = tanh(g.clone().narrow(1, 2 * h_dim, h_dim));
-            let o = sigmoid(g.narrow(1, 3 * h_dim, h_dim));
+            let ifo = sigmoid(Tensor::cat(
+                vec![
+                    g.clone().narrow(1, 0, 2 * h_dim),
+                    g.clone().narrow(1, 3 * h_dim, h_dim),
+                ],
+                1,
+            ));
+            let gg = tanh(g.narrow(1, 2 * h_dim, h_dim));
+            let i = ifo.clone().narrow(1, 0, h_dim);
+            let f = ifo.clone().narrow(1, h_dim, h_dim);
+            let o = ifo.narrow(1, 2 * h_dim, h_dim);
             c = f * c + i * gg;
             h = o * tanh(c.clone());
             outs.push(h.clone());
         }
-        (Tensor::stack(outs, 1), h)
+        outs
     }
 }
 
-fn chunk3(x: Tensor<2>, h: usize) -> [Tensor<2>; 3] {
-    [
-        x.clone().narrow(1, 0, h),
-        x.clone().narrow(1, h, h),
-        x.narrow(1, 2 * h, h),
-    ]
+/// (N, T, D) → T × (N, D).
+pub fn frames_of(x: Tensor<3>) -> Vec<Tensor<2>> {
+    let [n, t, d] = x.dims();
+    (0..t)
+        .map(|ti| x.clone().slice(s![.., ti..ti + 1, ..]).reshape([n, d]))
+        .collect()
 }
 
 impl BiGruConfig {
@@ -274,6 +270,8 @@ impl BiGruEncoder {
             h = bn.forward(h.swap_dims(1, 2)).swap_dims(1, 2);
             tap("input_bn", &h.dims());
         }
+        let [n, t, _] = h.dims();
+        let mut xs = frames_of(h);
         let mut last = None;
         for (l, (f, b)) in self
             .forward_cells
@@ -281,17 +279,21 @@ impl BiGruEncoder {
             .zip(&self.backward_cells)
             .enumerate()
         {
-            let (of, hf) = f.gru(h.clone(), false);
-            let (ob, hb) = b.gru(h, !self.per_frame);
-            h = Tensor::cat(vec![of, ob], 2);
-            tap(&format!("gru.{l}"), &h.dims());
-            last = Some((hf, hb));
+            let of = f.gru(&xs, false);
+            let ob = b.gru(&xs, !self.per_frame);
+            last = Some((of[t - 1].clone(), ob[0].clone()));
+            xs = of
+                .into_iter()
+                .zip(ob)
+                .map(|(a, b)| Tensor::cat(vec![a, b], 1))
+                .collect();
+            tap(&format!("gru.{l}"), &[n, t, 2 * f.hidden]);
         }
-        let [n, t, d] = h.dims();
         let feat = if self.per_frame {
             // output at the last frame, as the frame-by-frame driven reference returns
-            h.slice(s![.., t - 1..t, ..]).reshape([n, d])
+            xs[t - 1].clone()
         } else {
+            // final state of each direction: forward after frame T-1, reverse after frame 0
             let (hf, hb) = last.expect("at least one layer");
             Tensor::cat(vec![hf, hb], 1)
         };
@@ -334,13 +336,16 @@ impl LstmEncoder {
         } else {
             FrameOrder::Cvm
         };
-        let mut h = flatten_frames(x, order);
+        let h = flatten_frames(x, order);
+        let [n, t, _] = h.dims();
+        let mut xs = frames_of(h);
         for (l, cell) in self.cells.iter().enumerate() {
-            h = cell.lstm(h).0;
-            tap(&format!("lstm.{l}"), &h.dims());
+            xs = cell.lstm(&xs);
+            tap(&format!("lstm.{l}"), &[n, t, cell.hidden]);
         }
-        let [n, _, d] = h.dims();
-        let feat = h.mean_dim(1).reshape([n, d]);
+        let feat = Tensor::stack::<3>(xs, 1).mean_dim(1);
+        let [n, _, d] = feat.dims();
+        let feat = feat.reshape([n, d]);
         tap("mean_t", &feat.dims());
         feat
     }

@@ -167,6 +167,7 @@ pub struct StBlock {
     pub res_bn: Option<BatchNorm>,
     pub residual: bool,
     pub out_channels: usize,
+    pub stride: usize,
 }
 
 impl StBlock {
@@ -206,6 +207,7 @@ impl StBlock {
             res_bn: conv_res.then(|| BatchNormConfig::new(cout).init(device)),
             residual,
             out_channels: cout,
+            stride,
         }
     }
 
@@ -243,6 +245,72 @@ pub fn graph_conv(x: Tensor<4>, w: Tensor<2>, bias: Tensor<1>, a: Tensor<3>) -> 
     let kc = w.dims()[0];
     let cout = kc / k;
     let y = w.unsqueeze::<3>().matmul(x.reshape([b, cin, t * v])) + bias.reshape([1, kc, 1]);
+    if concat_k() {
+        // (B, K, C_out, T, V) → (B, C_out·T, K·V) @ (K·V, V): one matmul, one permute
+        let y = y
+            .reshape([b, k, cout, t, v])
+            .permute([0, 2, 3, 1, 4])
+            .reshape([b, cout * t, k * v]);
+        return y.matmul(a.reshape([1, k * v, v])).reshape([b, cout, t, v]);
+    }
     let y = y.reshape([b, k, cout * t, v]).matmul(a.unsqueeze::<4>());
     y.sum_dim(1).reshape([b, cout, t, v])
+}
+
+/// `SKELFLOW_GCN=concat_k`: the graph aggregation as one matmul over K·V after a permute
+/// (default: a batched matmul per partition, summed over K, no permute). A benchmark knob.
+fn concat_k() -> bool {
+    static C: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *C.get_or_init(|| std::env::var("SKELFLOW_GCN").as_deref() == Ok("concat_k"))
+}
+
+/// How the (kt, 1) temporal convolution is computed. Both give the same result; which is
+/// faster depends on the backend (see `scripts/bench-train`). `SKELFLOW_TCN=conv|unfold`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcnImpl {
+    /// burn's `Conv2d`.
+    Conv,
+    /// kt shifted slices stacked on the channel axis and one matmul (im2col in the graph:
+    /// the backward pass is two GEMMs).
+    Unfold,
+}
+
+impl TcnImpl {
+    pub fn get() -> TcnImpl {
+        static IMPL: std::sync::OnceLock<TcnImpl> = std::sync::OnceLock::new();
+        *IMPL.get_or_init(|| match std::env::var("SKELFLOW_TCN").as_deref() {
+            Ok("unfold") => TcnImpl::Unfold,
+            _ => TcnImpl::Conv,
+        })
+    }
+}
+
+/// A (kt, 1) convolution over T with zero padding (kt-1)/2 and `stride`, as one matmul:
+/// x (B, C, T, V), weight (C_out, C, kt, 1) → (B, C_out, T', V).
+pub fn temporal_conv_unfold(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    stride: usize,
+) -> Tensor<4> {
+    let [b, c, t, v] = x.dims();
+    let [cout, _, kt, _] = weight.dims();
+    let pad = (kt - 1) / 2;
+    let t_out = (t + 2 * pad - kt) / stride + 1;
+    let zeros = Tensor::<4>::zeros([b, c, pad, v], &x.device());
+    let xp = Tensor::cat(vec![zeros.clone(), x, zeros], 2);
+    let cols: Vec<Tensor<4>> = (0..kt)
+        .map(|k| {
+            let end = k + (t_out - 1) * stride + 1;
+            xp.clone().slice(s![.., .., k..end; stride as isize, ..])
+        })
+        .collect();
+    // (B, C, kt, T', V) → (B, C·kt, T'·V): channel index c·kt + k, as the weight's
+    let cols = Tensor::stack::<5>(cols, 2).reshape([b, c * kt, t_out * v]);
+    let y = weight.reshape([1, cout, c * kt]).matmul(cols);
+    let y = match bias {
+        Some(bias) => y + bias.reshape([1, cout, 1]),
+        None => y,
+    };
+    y.reshape([b, cout, t_out, v])
 }

@@ -1,0 +1,450 @@
+//! `ntu.import`: a directory of raw NTU RGB+D `.skeleton` files → a dataset artifact
+//! (see [`super::dataset`]).
+//!
+//! Files are taken in sorted name order (as the AimCLR / ActCLR copy of `ntu_gendata` does,
+//! so row indices match theirs), parsed and preprocessed in parallel, chunk by chunk, and
+//! streamed into the Arrow file one record batch per chunk: memory holds one chunk whatever
+//! the corpus size. Bad files are collected and reported together at the end; with
+//! `on_error: skip` the good ones are imported and the bad ones listed in `bad_files.json`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use rayon::prelude::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::dataset::{BadFile, DatasetMeta, DatasetWriter, SampleInfo, Variant};
+use super::ntu_format::{NtuName, bad_name_message, read_skeleton_file_with};
+use super::preprocess::prepare;
+use super::splits::{missing_list, ntu_benchmarks};
+use crate::params::{ParamError, ParamSpec, Params, check_typed, specs_of};
+use crate::{IoContext, StageContext, StageError, StageKind};
+
+/// What to do with a file that cannot be read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// Fail the stage, listing every bad file.
+    #[default]
+    Fail,
+    /// Import the good files; list the bad ones in `bad_files.json`.
+    Skip,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct NtuImportParams {
+    /// Directory of raw `.skeleton` files, relative to the pipeline file (e.g.
+    /// `${synth.output}` or `/data/nturgb+d_skeletons`). Empty: the output of the upstream
+    /// `synth.ntu` stage in `needs`.
+    pub root: String,
+    /// Preprocessing: `stgcn_raw` (ST-GCN), `agcn_prenorm` (CMD / ISC / A2MC) or `frame50`
+    /// (AimCLR / ActCLR).
+    pub variant: Variant,
+    /// Samples to leave out: `ntu120` (the published NTU-120 list, which contains the NTU-60
+    /// one), `ntu60`, `none`, or a file with one sample name per line.
+    pub missing_list: String,
+    /// `fail`: stop and list every bad file; `skip`: import the others and list the bad ones
+    /// in `bad_files.json`.
+    pub on_error: OnError,
+    /// Keep only these action numbers (1-based, the `Aaaa` of the file names); empty: all.
+    pub actions: Vec<u32>,
+    /// Import at most this many files (after the other filters, in name order); 0: all.
+    pub limit: usize,
+}
+
+impl Default for NtuImportParams {
+    fn default() -> Self {
+        NtuImportParams {
+            root: String::new(),
+            variant: Variant::Frame50,
+            missing_list: "ntu120".into(),
+            on_error: OnError::Fail,
+            actions: Vec::new(),
+            limit: 0,
+        }
+    }
+}
+
+impl Params for NtuImportParams {
+    fn validate(&self) -> Vec<ParamError> {
+        let mut errs = Vec::new();
+        if self.missing_list.trim().is_empty() {
+            errs.push(
+                ParamError::at("missing_list", "is empty").with_hint(
+                    "use `ntu120` (default), `ntu60`, `none` or the path of a list file",
+                ),
+            );
+        }
+        for (i, a) in self.actions.iter().enumerate() {
+            if !(1..=120).contains(a) {
+                errs.push(
+                    ParamError::new(
+                        vec![
+                            crate::params::PathSeg::Key("actions".into()),
+                            crate::params::PathSeg::Index(i),
+                        ],
+                        format!("action {a} is not an NTU action number"),
+                    )
+                    .with_hint("actions are 1..=120, as in the `Aaaa` part of the file names"),
+                );
+            }
+        }
+        errs
+    }
+}
+
+/// Options of [`import_ntu`].
+#[derive(Clone, Debug)]
+pub struct ImportOptions {
+    pub variant: Variant,
+    /// `ntu120`, `ntu60`, `none` or a path (relative to `base_dir`).
+    pub missing_list: String,
+    pub base_dir: PathBuf,
+    pub on_error: OnError,
+    pub actions: Vec<u32>,
+    pub limit: usize,
+    /// Worker threads (0: rayon's default).
+    pub threads: usize,
+}
+
+impl ImportOptions {
+    pub fn new(variant: Variant) -> ImportOptions {
+        ImportOptions {
+            variant,
+            missing_list: "ntu120".into(),
+            base_dir: PathBuf::from("."),
+            on_error: OnError::Fail,
+            actions: Vec::new(),
+            limit: 0,
+            threads: 0,
+        }
+    }
+}
+
+/// What an import did.
+#[derive(Clone, Debug, Default)]
+pub struct ImportReport {
+    pub samples: usize,
+    pub bad_files: Vec<BadFile>,
+    pub skipped_missing: usize,
+    /// Files in the directory without the `.skeleton` extension.
+    pub ignored: usize,
+    /// Bytes of `.skeleton` text read.
+    pub bytes_read: u64,
+}
+
+/// The `.skeleton` files of `root` in name order, and how many other files were ignored.
+pub fn list_skeleton_files(root: &Path) -> Result<(Vec<PathBuf>, usize), StageError> {
+    let entries = std::fs::read_dir(root).map_err(|e| {
+        StageError::io(
+            format!("cannot list the raw NTU directory {} (set `root` to the folder of .skeleton files)", root.display()),
+            e,
+        )
+    })?;
+    let mut files = Vec::new();
+    let mut ignored = 0;
+    for e in entries {
+        let e = e.ctx(|| format!("cannot list {}", root.display()))?;
+        let path = e.path();
+        if path.extension().is_some_and(|x| x == "skeleton") {
+            files.push(path);
+        } else if path.is_file() {
+            ignored += 1;
+        }
+    }
+    files.sort();
+    Ok((files, ignored))
+}
+
+/// One file's outcome.
+type Outcome = Result<(SampleInfo, Vec<f32>), BadFile>;
+
+/// Import the `.skeleton` files of `root` into a dataset artifact in `out_dir`.
+/// `progress(done, total)` is called after every chunk.
+pub fn import_ntu(
+    root: &Path,
+    out_dir: &Path,
+    opts: &ImportOptions,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<ImportReport, StageError> {
+    let (files, ignored) = list_skeleton_files(root)?;
+    if files.is_empty() {
+        return Err(StageError::msg(format!(
+            "{}: no .skeleton files there ({ignored} other files); point `root` to the extracted nturgb+d_skeletons folder",
+            root.display()
+        )));
+    }
+    let missing = missing_list(&opts.missing_list, &opts.base_dir)?;
+    let actions: BTreeSet<u32> = opts.actions.iter().copied().collect();
+    let mut report = ImportReport {
+        ignored,
+        ..Default::default()
+    };
+    let mut todo: Vec<(PathBuf, Option<NtuName>)> = Vec::new();
+    for f in files {
+        let file_name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = NtuName::parse(&file_name);
+        if let Some(n) = name {
+            if missing.contains(&n.stem()) {
+                report.skipped_missing += 1;
+                continue;
+            }
+            if !actions.is_empty() && !actions.contains(&(n.action as u32)) {
+                continue;
+            }
+        }
+        todo.push((f, name));
+        if opts.limit > 0 && todo.len() >= opts.limit {
+            break;
+        }
+    }
+
+    let variant = opts.variant;
+    let mut writer = DatasetWriter::create(out_dir, variant)?;
+    // ~32 MB of coordinates per record batch.
+    let chunk = (32usize << 20).div_ceil(variant.sample_len() * 4).max(16);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads)
+        .build()
+        .map_err(|e| StageError::msg(format!("cannot start worker threads: {e}")))?;
+    let total = todo.len();
+
+    // Parse chunk k+1 while a writer thread writes chunk k; at most two chunks wait.
+    let (tx, rx) = mpsc::sync_channel::<Vec<(SampleInfo, Vec<f32>)>>(1);
+    let write_result = std::thread::scope(|scope| {
+        let writer_thread = scope.spawn(move || -> Result<DatasetWriter, StageError> {
+            for rows in rx {
+                writer.write_batch(rows)?;
+            }
+            Ok(writer)
+        });
+        let mut done = 0;
+        for part in todo.chunks(chunk) {
+            let outcomes: Vec<(Outcome, u64)> = pool.install(|| {
+                part.par_iter()
+                    .map_init(Vec::new, |buf, (path, name)| {
+                        import_one(path, *name, variant, buf)
+                    })
+                    .collect()
+            });
+            let mut rows = Vec::with_capacity(outcomes.len());
+            for (o, bytes) in outcomes {
+                report.bytes_read += bytes;
+                match o {
+                    Ok(row) => rows.push(row),
+                    Err(bad) => report.bad_files.push(bad),
+                }
+            }
+            done += part.len();
+            if tx.send(rows).is_err() {
+                break; // the writer failed; its error is returned below
+            }
+            progress(done, total);
+        }
+        drop(tx);
+        writer_thread
+            .join()
+            .expect("the writer thread does not panic")
+    });
+    let writer = write_result?;
+
+    if !report.bad_files.is_empty() && opts.on_error == OnError::Fail {
+        return Err(StageError::msg(bad_files_summary(
+            root,
+            &report.bad_files,
+            total,
+        )));
+    }
+    if writer.is_empty() {
+        return Err(StageError::msg(format!(
+            "{}: none of the {total} selected files could be imported{}",
+            root.display(),
+            if report.bad_files.is_empty() {
+                String::new()
+            } else {
+                format!(":\n{}", list_bad(&report.bad_files))
+            }
+        )));
+    }
+    let num_classes = writer
+        .infos()
+        .iter()
+        .map(|s| s.label as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let splits = ntu_benchmarks(writer.infos());
+    let mut meta = DatasetMeta::new("ntu", num_classes, report.skipped_missing);
+    meta.extra
+        .insert("missing_list".into(), opts.missing_list.clone().into());
+    meta.extra
+        .insert("ignored_files".into(), report.ignored.into());
+    let infos = writer.finish(meta, &splits, &report.bad_files)?;
+    report.samples = infos.len();
+    Ok(report)
+}
+
+fn import_one(
+    path: &Path,
+    name: Option<NtuName>,
+    variant: Variant,
+    buf: &mut Vec<u8>,
+) -> (Outcome, u64) {
+    let shown = path.display().to_string();
+    let Some(name) = name else {
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return (
+            Err(BadFile {
+                file: shown.clone(),
+                error: format!("{shown}: {}", bad_name_message(&file_name)),
+            }),
+            0,
+        );
+    };
+    let seq = match read_skeleton_file_with(path, buf) {
+        Ok(s) => s,
+        Err(e) => {
+            return (
+                Err(BadFile {
+                    file: shown,
+                    error: e.to_string(),
+                }),
+                buf.len() as u64,
+            );
+        }
+    };
+    let bytes = buf.len() as u64;
+    match prepare(&seq, variant) {
+        Ok(p) => {
+            let info = SampleInfo {
+                name: name.stem(),
+                setup: name.setup as i32,
+                camera: name.camera as i32,
+                subject: name.subject as i32,
+                replication: name.replication as i32,
+                label: name.label() as i32,
+                frames: p.frames as i32,
+                raw_frames: seq.num_frames() as i32,
+                bodies: seq.max_bodies() as i32,
+            };
+            (Ok((info, p.data)), bytes)
+        }
+        Err(e) => (
+            Err(BadFile {
+                file: shown.clone(),
+                error: format!("{shown}: {e}"),
+            }),
+            bytes,
+        ),
+    }
+}
+
+fn list_bad(bad: &[BadFile]) -> String {
+    const SHOWN: usize = 50;
+    let mut s: Vec<String> = bad
+        .iter()
+        .take(SHOWN)
+        .map(|b| format!("  {}", b.error))
+        .collect();
+    if bad.len() > SHOWN {
+        s.push(format!("  … and {} more", bad.len() - SHOWN));
+    }
+    s.join("\n")
+}
+
+/// The one-summary error for `on_error: fail`.
+pub fn bad_files_summary(root: &Path, bad: &[BadFile], total: usize) -> String {
+    format!(
+        "{} of {total} files in {} could not be imported:\n{}\nfix or remove them, add their names to a `missing_list` file, \
+         or set `on_error: skip` to import the others (the bad ones are then listed in bad_files.json)",
+        bad.len(),
+        root.display(),
+        list_bad(bad)
+    )
+}
+
+pub struct NtuImport;
+
+impl NtuImport {
+    fn root(ctx: &StageContext, p: &NtuImportParams) -> Result<PathBuf, StageError> {
+        if !p.root.is_empty() {
+            return Ok(ctx.resolve(&p.root));
+        }
+        let synth: Vec<_> = ctx.inputs_of(super::synth::KIND).collect();
+        match synth.as_slice() {
+            [one] => Ok(one.dir.clone()),
+            _ => Err(StageError::msg(format!(
+                "{}: `root` is not set and there is no single upstream `synth.ntu` stage; set `root` to the folder of \
+                 .skeleton files (e.g. `root: /data/nturgb+d_skeletons` or `root: ${{synth.output}}`)",
+                ctx.instance
+            ))),
+        }
+    }
+}
+
+impl StageKind for NtuImport {
+    fn name(&self) -> &'static str {
+        "ntu.import"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn about(&self) -> &'static str {
+        "raw NTU RGB+D .skeleton files -> Arrow dataset (stgcn_raw | agcn_prenorm | frame50) + NTU-60/120 splits"
+    }
+    fn param_specs(&self) -> Vec<ParamSpec> {
+        specs_of::<NtuImportParams>()
+    }
+    fn check(&self, params: &serde_json::Value) -> Result<serde_json::Value, Vec<ParamError>> {
+        check_typed::<NtuImportParams>(params)
+    }
+    fn external_inputs(&self, params: &serde_json::Value) -> Vec<PathBuf> {
+        let Ok(p) = serde_json::from_value::<NtuImportParams>(params.clone()) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if !p.root.is_empty() {
+            out.push(PathBuf::from(&p.root));
+        }
+        if !matches!(p.missing_list.as_str(), "ntu120" | "ntu60" | "none") {
+            out.push(PathBuf::from(&p.missing_list));
+        }
+        out
+    }
+    fn run(&self, ctx: &StageContext) -> Result<(), StageError> {
+        let p: NtuImportParams = ctx.params()?;
+        let root = Self::root(ctx, &p)?;
+        let opts = ImportOptions {
+            variant: p.variant,
+            missing_list: p.missing_list.clone(),
+            base_dir: ctx.pipeline_dir.clone(),
+            on_error: p.on_error,
+            actions: p.actions.clone(),
+            limit: p.limit,
+            threads: ctx.threads,
+        };
+        let report = import_ntu(&root, &ctx.out_dir, &opts, |done, total| {
+            ctx.progress(done as u64, total as u64, &format!("{done}/{total} files"))
+        })?;
+        eprintln!(
+            "{}: imported {} samples ({}), {} on the missing list, {} bad files skipped",
+            ctx.instance,
+            report.samples,
+            p.variant,
+            report.skipped_missing,
+            report.bad_files.len()
+        );
+        for b in &report.bad_files {
+            eprintln!("  skipped: {}", b.error);
+        }
+        Ok(())
+    }
+}
