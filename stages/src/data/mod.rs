@@ -6,12 +6,16 @@
 //! - [`preprocess`]: `stgcn_raw`, `agcn_prenorm`, `frame50`; joint / motion / bone streams.
 //! - [`dataset`]: the artifact layout, its writer and the [`dataset::Dataset`] reader.
 
+pub mod anchor;
+pub mod cli;
 pub mod dataset;
 pub mod ntu_format;
 pub mod ntu_import;
+pub mod pku;
 pub mod preprocess;
 pub mod skeleton;
 pub mod splits;
 pub mod synth;
 
+pub use cli::{convert, show};
 pub use dataset::{Dataset, Part, Stream, Variant};

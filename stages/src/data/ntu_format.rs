@@ -317,7 +317,7 @@ fn is_blank(c: u8) -> bool {
 }
 
 /// A non-negative integer alone on its line.
-fn parse_count(line: &[u8]) -> Result<usize, String> {
+pub(crate) fn parse_count(line: &[u8]) -> Result<usize, String> {
     let t = trim(line);
     if t.is_empty() {
         return Err("expected an integer, found an empty line".into());
@@ -333,7 +333,7 @@ fn parse_count(line: &[u8]) -> Result<usize, String> {
 
 /// Exactly `N` finite numbers separated by blanks.
 #[inline]
-fn parse_values<const N: usize>(line: &[u8], out: &mut [f64]) -> Result<(), String> {
+pub(crate) fn parse_values<const N: usize>(line: &[u8], out: &mut [f64]) -> Result<(), String> {
     let n = line.len();
     let mut i = 0;
     for (k, slot) in out.iter_mut().take(N).enumerate() {

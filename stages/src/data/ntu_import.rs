@@ -43,8 +43,9 @@ pub struct NtuImportParams {
     /// Preprocessing: `stgcn_raw` (ST-GCN), `agcn_prenorm` (CMD / ISC / A2MC) or `frame50`
     /// (AimCLR / ActCLR).
     pub variant: Variant,
-    /// Samples to leave out: `ntu120` (the published NTU-120 list, which contains the NTU-60
-    /// one), `ntu60`, `none`, or a file with one sample name per line.
+    /// Samples to leave out: `auto` (the published NTU-120 list, which contains the NTU-60
+    /// one, except for a `synth.ntu` corpus, whose names mean nothing to it), `ntu120`,
+    /// `ntu60`, `none`, or a file with one sample name per line.
     pub missing_list: String,
     /// `fail`: stop and list every bad file; `skip`: import the others and list the bad ones
     /// in `bad_files.json`.
@@ -60,7 +61,7 @@ impl Default for NtuImportParams {
         NtuImportParams {
             root: String::new(),
             variant: Variant::Frame50,
-            missing_list: "ntu120".into(),
+            missing_list: "auto".into(),
             on_error: OnError::Fail,
             actions: Vec::new(),
             limit: 0,
@@ -100,7 +101,7 @@ impl Params for NtuImportParams {
 #[derive(Clone, Debug)]
 pub struct ImportOptions {
     pub variant: Variant,
-    /// `ntu120`, `ntu60`, `none` or a path (relative to `base_dir`).
+    /// `auto`, `ntu120`, `ntu60`, `none` or a path (relative to `base_dir`).
     pub missing_list: String,
     pub base_dir: PathBuf,
     pub on_error: OnError,
@@ -114,7 +115,7 @@ impl ImportOptions {
     pub fn new(variant: Variant) -> ImportOptions {
         ImportOptions {
             variant,
-            missing_list: "ntu120".into(),
+            missing_list: "auto".into(),
             base_dir: PathBuf::from("."),
             on_error: OnError::Fail,
             actions: Vec::new(),
@@ -177,7 +178,12 @@ pub fn import_ntu(
             root.display()
         )));
     }
-    let missing = missing_list(&opts.missing_list, &opts.base_dir)?;
+    let list = match opts.missing_list.as_str() {
+        "auto" if root.join("synth.json").is_file() => "none",
+        "auto" => "ntu120",
+        other => other,
+    };
+    let missing = missing_list(list, &opts.base_dir)?;
     let actions: BTreeSet<u32> = opts.actions.iter().copied().collect();
     let mut report = ImportReport {
         ignored,
@@ -280,10 +286,17 @@ pub fn import_ntu(
         .unwrap_or(0);
     let splits = ntu_benchmarks(writer.infos());
     let mut meta = DatasetMeta::new("ntu", num_classes, report.skipped_missing);
-    meta.extra
-        .insert("missing_list".into(), opts.missing_list.clone().into());
+    meta.extra.insert("missing_list".into(), list.into());
     meta.extra
         .insert("ignored_files".into(), report.ignored.into());
+    // A synth.ntu corpus names its classes.
+    if let Some(names) = std::fs::read_to_string(root.join("synth.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("class_names").cloned())
+    {
+        meta.extra.insert("class_names".into(), names);
+    }
     let infos = writer.finish(meta, &splits, &report.bad_files)?;
     report.samples = infos.len();
     Ok(report)
@@ -414,7 +427,10 @@ impl StageKind for NtuImport {
         if !p.root.is_empty() {
             out.push(PathBuf::from(&p.root));
         }
-        if !matches!(p.missing_list.as_str(), "ntu120" | "ntu60" | "none") {
+        if !matches!(
+            p.missing_list.as_str(),
+            "auto" | "ntu120" | "ntu60" | "none"
+        ) {
             out.push(PathBuf::from(&p.missing_list));
         }
         out

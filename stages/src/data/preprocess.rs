@@ -124,8 +124,19 @@ pub fn agcn_prenorm(seq: &SkeletonSequence) -> Prepared {
             }
         }
     }
-    pre_normalization(&mut s, t_len);
+    pre_normalized(s, nf)
+}
 
+/// `pre_normalization` of two persons laid out (M=2, 300, 25, 3), returned as (3, 300, 25, 2)
+/// with `nf` (the source's frame count, capped at 300) valid frames.
+pub fn pre_normalized(mut s: Vec<f32>, nf: usize) -> Prepared {
+    let t_len = MAX_FRAMES;
+    assert_eq!(
+        s.len(),
+        M * t_len * V * 3,
+        "pre_normalized takes (2, 300, 25, 3)"
+    );
+    pre_normalization(&mut s, t_len);
     let mut data = vec![0f32; C * t_len * V * M];
     for m in 0..M {
         for t in 0..t_len {
