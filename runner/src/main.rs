@@ -1,3 +1,3 @@
 fn main() {
-    println!("skelflow {}", env!("CARGO_PKG_VERSION"));
+    std::process::exit(skelflow::cli::main());
 }

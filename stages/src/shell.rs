@@ -83,7 +83,23 @@ impl StageKind for Shell {
     }
     fn run(&self, ctx: &StageContext) -> Result<(), StageError> {
         let p: ShellParams = ctx.params()?;
-        let status = Command::new("sh")
+        let mut cmd = Command::new("sh");
+        // Die with the stage process (e.g. when the runner is killed), never outlive it.
+        #[cfg(target_os = "linux")]
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            let parent = std::process::id() as libc::pid_t;
+            cmd.pre_exec(move || {
+                // SAFETY: async-signal-safe calls only.
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0
+                    || libc::getppid() != parent
+                {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+        let status = cmd
             .arg("-c")
             .arg(&p.cmd)
             .current_dir(&ctx.pipeline_dir)

@@ -1,0 +1,358 @@
+//! Store layout, commit/get round trips, manifests, staging cleanup, work dirs.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+use common::*;
+use skelflow_cache::{CacheError, Key, MANIFEST_FILE, Manifest, Store};
+
+#[test]
+fn open_creates_the_layout_and_reopens() {
+    let (tmp, store) = temp_store();
+    let root = tmp.path().join("cache");
+    assert_eq!(store.root(), root);
+    assert_eq!(
+        names(&root),
+        [
+            "CACHEDIR.TAG",
+            "LAYOUT",
+            "locks",
+            "objects",
+            "quarantine",
+            "runs",
+            "tmp",
+            "work"
+        ]
+    );
+    assert!(
+        fs::read_to_string(root.join("CACHEDIR.TAG"))
+            .unwrap()
+            .starts_with("Signature: 8a477f597d28d172789f06886806bc55")
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("LAYOUT")).unwrap(),
+        "skelflow-cache-layout 1\n"
+    );
+    drop(store);
+    Store::open(&root).unwrap();
+}
+
+#[test]
+fn open_refuses_a_newer_layout_and_a_foreign_layout_file() {
+    let (tmp, store) = temp_store();
+    let root = store.root().to_path_buf();
+    drop(store);
+    fs::write(root.join("LAYOUT"), "skelflow-cache-layout 2\n").unwrap();
+    let err = Store::open(&root).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CacheError::LayoutTooNew {
+                found: 2,
+                supported: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("upgrade skelflow"), "{err}");
+    fs::write(root.join("LAYOUT"), "something else").unwrap();
+    assert!(matches!(
+        Store::open(&root).unwrap_err(),
+        CacheError::BadLayoutFile { .. }
+    ));
+    drop(tmp);
+}
+
+#[test]
+fn relative_root_is_made_absolute() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path().join("a/../b")).unwrap();
+    assert!(store.root().is_absolute());
+}
+
+#[test]
+fn commit_and_get_round_trip_with_a_correct_manifest() {
+    let (_tmp, store) = temp_store();
+    let k = key("a");
+    assert!(!store.contains(&k));
+    assert!(store.get(&k).unwrap().is_none());
+
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let art = commit(
+        &store,
+        "a",
+        &[("b.txt", b"bee"), ("sub/dir/a.bin", &big), ("empty", b"")],
+    );
+    assert_eq!(art.key, k);
+    assert_eq!(art.dir, store.object_dir(&k));
+    assert!(
+        art.dir
+            .starts_with(store.root().join("objects").join(&k.as_str()[..2]))
+    );
+    assert!(store.contains(&k));
+    assert_eq!(store.list().unwrap(), vec![k.clone()]);
+
+    let got = store.get(&k).unwrap().unwrap();
+    assert_eq!(got.manifest, art.manifest);
+    assert_eq!(fs::read(got.file("sub/dir/a.bin")).unwrap(), big);
+
+    // The manifest on disk: sorted files with sizes and blake3, total, components.
+    let m: Manifest =
+        serde_json::from_slice(&fs::read(got.dir.join(MANIFEST_FILE)).unwrap()).unwrap();
+    let paths: Vec<&str> = m.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["b.txt", "empty", "sub/dir/a.bin"]);
+    assert_eq!(m.files[0].size, 3);
+    assert_eq!(m.files[0].blake3, blake3::hash(b"bee").to_hex().as_str());
+    assert_eq!(m.files[1].blake3, blake3::hash(b"").to_hex().as_str());
+    assert_eq!(m.files[2].blake3, blake3::hash(&big).to_hex().as_str());
+    assert_eq!(m.total_bytes, 3 + big.len() as u64);
+    assert_eq!(m.key, k);
+    assert_eq!(m.kind, "test.kind");
+    assert_eq!(m.instance, "test[a]");
+    assert_eq!(m.seconds, 1.5);
+    assert_eq!(m.components, components("a"));
+    assert_eq!(m.file("b.txt").unwrap().size, 3);
+    assert!(m.file("nope").is_none());
+
+    // Files are read-only; nothing is left in tmp/.
+    for rel in ["b.txt", "sub/dir/a.bin", MANIFEST_FILE] {
+        let mode = fs::metadata(got.dir.join(rel))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o222, 0, "{rel} is writable: {mode:o}");
+    }
+    assert!(names(&store.root().join("tmp")).is_empty());
+}
+
+#[test]
+fn dropping_a_staging_removes_it_and_commits_nothing() {
+    let (_tmp, store) = temp_store();
+    let k = key("dropped");
+    let lock = store.lock(&k).unwrap();
+    let staging = store.begin(&lock).unwrap();
+    let dir = staging.dir().to_path_buf();
+    assert!(dir.starts_with(store.root().join("tmp")));
+    write_files(&dir, &[("x/y", b"data")]);
+    // Read-only content and directories are removed too.
+    fs::set_permissions(dir.join("x/y"), fs::Permissions::from_mode(0o444)).unwrap();
+    drop(staging);
+    assert!(!dir.exists());
+    assert!(!store.contains(&k));
+    assert!(names(&store.root().join("tmp")).is_empty());
+}
+
+#[test]
+fn staging_keeps_the_key_locked_until_committed() {
+    let (_tmp, store) = temp_store();
+    let k = key("held");
+    let lock = store.lock(&k).unwrap();
+    let staging = store.begin(&lock).unwrap();
+    drop(lock);
+    assert!(
+        store.try_lock(&k).unwrap().is_none(),
+        "staging should hold the lock"
+    );
+    write_files(staging.dir(), &[("f", b"1")]);
+    staging.commit(info("held")).unwrap();
+    assert!(store.try_lock(&k).unwrap().is_some());
+}
+
+#[test]
+fn a_second_commit_of_the_same_key_keeps_the_first() {
+    let (_tmp, store) = temp_store();
+    let first = commit(&store, "same", &[("v", b"first")]);
+    let second = commit(&store, "same", &[("v", b"second"), ("w", b"extra")]);
+    assert_eq!(second.manifest, first.manifest);
+    assert_eq!(fs::read(second.file("v")).unwrap(), b"first");
+    assert!(
+        names(&store.root().join("tmp")).is_empty(),
+        "the discarded copy must be removed"
+    );
+    assert!(store.verify(None).unwrap().corrupt.is_empty());
+}
+
+#[test]
+fn commit_replaces_a_directory_without_manifest() {
+    let (_tmp, store) = temp_store();
+    let k = key("broken");
+    let dir = store.object_dir(&k);
+    write_files(&dir, &[("partial", b"half")]);
+    assert!(!store.contains(&k));
+    let art = commit(&store, "broken", &[("full", b"whole")]);
+    assert_eq!(names(&art.dir), [MANIFEST_FILE, "full"]);
+    assert_eq!(names(&store.root().join("quarantine")).len(), 1);
+}
+
+#[test]
+fn symlinks_special_files_and_a_top_level_manifest_are_refused() {
+    let (_tmp, store) = temp_store();
+    let k = key("bad");
+    let lock = store.lock(&k).unwrap();
+
+    let staging = store.begin(&lock).unwrap();
+    write_files(staging.dir(), &[("real", b"x")]);
+    std::os::unix::fs::symlink("real", staging.dir().join("link")).unwrap();
+    let err = staging.commit(info("bad")).unwrap_err();
+    assert!(
+        matches!(&err, CacheError::UnsupportedFile { path, .. } if path.ends_with("link")),
+        "{err}"
+    );
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+
+    let staging = store.begin(&lock).unwrap();
+    write_files(staging.dir(), &[(MANIFEST_FILE, b"{}")]);
+    assert!(matches!(
+        staging.commit(info("bad")).unwrap_err(),
+        CacheError::ReservedName { .. }
+    ));
+
+    let staging = store.begin(&lock).unwrap();
+    let fifo = staging.dir().join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    assert!(matches!(
+        staging.commit(info("bad")).unwrap_err(),
+        CacheError::UnsupportedFile { .. }
+    ));
+
+    // A manifest below the top level is an ordinary file.
+    let staging = store.begin(&lock).unwrap();
+    write_files(staging.dir(), &[("sub/MANIFEST.json", b"{}")]);
+    let art = staging.commit(info("bad")).unwrap();
+    assert_eq!(art.manifest.files[0].path, "sub/MANIFEST.json");
+    assert!(names(&store.root().join("tmp")).is_empty());
+}
+
+#[test]
+fn empty_artifacts_and_empty_directories_commit() {
+    let (_tmp, store) = temp_store();
+    let k = key("empty");
+    let lock = store.lock(&k).unwrap();
+    let staging = store.begin(&lock).unwrap();
+    fs::create_dir_all(staging.dir().join("a/b")).unwrap();
+    let art = staging.commit(info("empty")).unwrap();
+    assert!(art.manifest.files.is_empty());
+    assert_eq!(art.manifest.total_bytes, 0);
+    assert!(art.dir.join("a/b").is_dir());
+    assert!(store.verify(None).unwrap().corrupt.is_empty());
+}
+
+#[test]
+fn malformed_keys_never_reach_the_filesystem() {
+    let (_tmp, store) = temp_store();
+    let bad = Key("../../etc".into());
+    assert!(!store.contains(&bad));
+    assert!(matches!(
+        store.get(&bad).unwrap_err(),
+        CacheError::InvalidKey(_)
+    ));
+    assert!(matches!(
+        store.lock(&bad).unwrap_err(),
+        CacheError::InvalidKey(_)
+    ));
+    assert!(matches!(
+        store.work_dir(&bad).unwrap_err(),
+        CacheError::InvalidKey(_)
+    ));
+}
+
+#[test]
+fn a_lock_of_another_store_is_refused() {
+    let (_t1, a) = temp_store();
+    let (_t2, b) = temp_store();
+    let lock = a.lock(&key("x")).unwrap();
+    assert!(matches!(
+        b.begin(&lock).unwrap_err(),
+        CacheError::ForeignLock { .. }
+    ));
+}
+
+#[test]
+fn get_reports_a_garbled_or_misplaced_manifest() {
+    let (_tmp, store) = temp_store();
+    let art = commit(&store, "m", &[("f", b"1")]);
+    let mpath = art.manifest_path();
+    fs::set_permissions(&mpath, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(&mpath, b"{not json").unwrap();
+    let err = store.get(&art.key).unwrap_err();
+    assert!(
+        matches!(&err, CacheError::Json { path, .. } if *path == mpath),
+        "{err}"
+    );
+
+    // A manifest copied under the wrong key.
+    let other = commit(&store, "n", &[("f", b"1")]);
+    fs::write(&mpath, fs::read(other.manifest_path()).unwrap()).unwrap();
+    assert!(matches!(
+        store.get(&art.key).unwrap_err(),
+        CacheError::ManifestMismatch { .. }
+    ));
+}
+
+#[test]
+fn work_dirs_persist_until_removed() {
+    let (_tmp, store) = temp_store();
+    let k = key("w");
+    let dir = store.work_dir(&k).unwrap();
+    assert_eq!(dir, store.root().join("work").join(k.as_str()));
+    fs::write(dir.join("epoch-3.ckpt"), b"state").unwrap();
+    assert_eq!(store.work_dir(&k).unwrap(), dir);
+    assert!(dir.join("epoch-3.ckpt").exists());
+    fs::create_dir(dir.join("ro")).unwrap();
+    fs::write(dir.join("ro/f"), b"x").unwrap();
+    fs::set_permissions(dir.join("ro"), fs::Permissions::from_mode(0o555)).unwrap();
+    store.remove_work_dir(&k).unwrap();
+    assert!(!dir.exists());
+    store.remove_work_dir(&k).unwrap();
+}
+
+#[test]
+fn locks_in_one_process_exclude_each_other() {
+    let (_tmp, store) = temp_store();
+    let k = key("l");
+    assert!(!store.is_locked(&k).unwrap());
+    let lock = store.try_lock(&k).unwrap().expect("free");
+    assert_eq!(lock.key(), &k);
+    assert!(store.is_locked(&k).unwrap());
+    assert!(store.try_lock(&k).unwrap().is_none());
+    let other = key("other");
+    assert!(store.try_lock(&other).unwrap().is_some());
+    drop(lock);
+    assert!(!store.is_locked(&k).unwrap());
+
+    // A blocking lock waits for the holder, then gets it.
+    let lock = store.lock(&k).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let l = store.lock(&k).unwrap();
+            tx.send(()).unwrap();
+            drop(l);
+        });
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(300))
+                .is_err(),
+            "lock() did not wait"
+        );
+        drop(lock);
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("lock() never acquired after release");
+    });
+}
+
+#[test]
+fn errors_name_the_path_and_the_os_error() {
+    let (_tmp, store) = temp_store();
+    let missing = store.root().join("does-not-exist");
+    let err = store.digest_path(&missing).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("does-not-exist") && text.contains("No such file"),
+        "{text}"
+    );
+}

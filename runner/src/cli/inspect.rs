@@ -1,0 +1,290 @@
+//! Commands that look without running: `status`, `explain`, `show`, `dag`.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use super::{Cli, PipelineArgs, StatusArgs, keys, load, open_store};
+use crate::exit::{self, Failure};
+use crate::pipeline::Pipeline;
+use crate::plan::Keys;
+use crate::plan::state::{self, History, State};
+use crate::render::{DagFormat, table};
+use crate::sched::ARTIFACT_LOG;
+
+pub fn status(cli: &Cli, a: &StatusArgs) -> Result<i32, Failure> {
+    let backend = a.pipeline.vars.backend.backend()?;
+    let p = load(&a.pipeline.pipeline, &a.pipeline.vars)?;
+    let store = open_store(cli, Some(&p.dir))?;
+    let keys = keys(&p, &store, backend)?;
+    let states = state::assess(&p, &keys, &store, true);
+    if a.json {
+        let rows: Vec<serde_json::Value> = p
+            .instances
+            .iter()
+            .zip(&states)
+            .enumerate()
+            .map(|(i, (inst, s))| {
+                serde_json::json!({"instance": inst.id, "state": s.state, "key": keys.keys[i], "reasons": s.reasons})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows).expect("json"));
+        return Ok(exit::OK);
+    }
+    let rows: Vec<Vec<String>> = p
+        .instances
+        .iter()
+        .zip(&states)
+        .enumerate()
+        .map(|(i, (inst, s))| {
+            vec![
+                inst.id.clone(),
+                s.state.name().to_string(),
+                keys.keys[i].short().to_string(),
+                s.reason_line(),
+            ]
+        })
+        .collect();
+    print!("{}", table(&["INSTANCE", "STATE", "KEY", "REASON"], &rows));
+    let count = |st: State| states.iter().filter(|s| s.state == st).count();
+    println!(
+        "{} instances: {} cached, {} stale, {} missing, {} running",
+        p.instances.len(),
+        count(State::Cached),
+        count(State::Stale),
+        count(State::Missing),
+        count(State::Running)
+    );
+    Ok(exit::OK)
+}
+
+pub fn explain(cli: &Cli, a: &PipelineArgs, instance: &str) -> Result<i32, Failure> {
+    let backend = a.vars.backend.backend()?;
+    let p = load(&a.pipeline, &a.vars)?;
+    let i = p.find_instance(instance).map_err(Failure::usage)?;
+    let store = open_store(cli, Some(&p.dir))?;
+    let keys = keys(&p, &store, backend)?;
+    let history = History::load(&store, &p.name);
+    let mut out = String::new();
+    let mut seen = BTreeSet::new();
+    explain_one(&p, &keys, &store, &history, i, 0, &mut seen, &mut out);
+    if cli.verbose > 0 {
+        let _ = writeln!(out, "\nkey components of {}:", p.instances[i].id);
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&keys.components[i]).expect("json")
+        );
+    }
+    print!("{out}");
+    Ok(exit::OK)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn explain_one(
+    p: &Pipeline,
+    keys: &Keys,
+    store: &skelflow_cache::Store,
+    h: &History,
+    i: usize,
+    depth: usize,
+    seen: &mut BTreeSet<usize>,
+    out: &mut String,
+) {
+    let pad = "  ".repeat(depth);
+    let inst = &p.instances[i];
+    let key = &keys.keys[i];
+    if !seen.insert(i) {
+        let _ = writeln!(out, "{pad}{} (see above)", inst.id);
+        return;
+    }
+    if store.contains(key) {
+        let when = match store.get(key) {
+            Ok(Some(a)) => format!(
+                ", computed {} in {:.1}s",
+                a.manifest.created.format("%Y-%m-%d %H:%M:%S UTC"),
+                a.manifest.seconds
+            ),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "{pad}{}: cached (key {}{when}); nothing changed",
+            inst.id,
+            key.short()
+        );
+        return;
+    }
+    let status = state::why_not_cached(p, keys, i, h);
+    match h.last_done(&inst.id) {
+        Some((run, rec)) if status.state == State::Stale => {
+            let _ = writeln!(
+                out,
+                "{pad}{}: stale (key {}; last cached as {} in run {} of {})",
+                inst.id,
+                key.short(),
+                rec.key.short(),
+                run.id,
+                run.started.format("%Y-%m-%d %H:%M:%S UTC")
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "{pad}{}: {} (key {})",
+                inst.id,
+                status.state.name(),
+                key.short()
+            );
+        }
+    }
+    for r in &status.reasons {
+        let _ = writeln!(out, "{pad}  {r}");
+        // Follow a changed upstream to its own reason.
+        if let Some(up) = r
+            .strip_prefix("upstream ")
+            .and_then(|s| s.strip_suffix(" changed"))
+            && let Some(u) = p.instance(up)
+        {
+            explain_one(p, keys, store, h, u, depth + 2, seen, out);
+        }
+    }
+}
+
+pub fn show(cli: &Cli, a: &PipelineArgs, instance: &str, full_log: bool) -> Result<i32, Failure> {
+    let backend = a.vars.backend.backend()?;
+    let p = load(&a.pipeline, &a.vars)?;
+    let i = p.find_instance(instance).map_err(Failure::usage)?;
+    let store = open_store(cli, Some(&p.dir))?;
+    let keys = keys(&p, &store, backend)?;
+    let inst = &p.instances[i];
+    let key = &keys.keys[i];
+    let mut out = String::new();
+    let _ = writeln!(out, "instance   {}", inst.id);
+    let _ = writeln!(
+        out,
+        "stage      {} (kind {})",
+        p.stages[inst.stage].id, inst.kind
+    );
+    let _ = writeln!(out, "key        {}", key.as_str());
+    if !inst.needs.is_empty() {
+        let ups: Vec<&str> = inst
+            .needs
+            .iter()
+            .map(|&u| p.instances[u].id.as_str())
+            .collect();
+        let _ = writeln!(out, "needs      {}", ups.join(", "));
+    }
+    if !inst.tags.is_empty() {
+        let tags: Vec<String> = inst.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(out, "tags       {}", tags.join(" "));
+    }
+    let r = &inst.resources;
+    let _ = writeln!(
+        out,
+        "resources  {} cpu, {} gpu, {} mem",
+        r.cpus,
+        r.gpus,
+        if r.mem == 0 {
+            "-".into()
+        } else {
+            crate::pipeline::format_bytes(r.mem)
+        }
+    );
+    let mut log = None;
+    match store.get(key).map_err(|e| Failure::cache(e.to_string()))? {
+        Some(art) => {
+            let m = &art.manifest;
+            let _ = writeln!(out, "state      cached");
+            let _ = writeln!(out, "artifact   {}", art.dir.display());
+            let _ = writeln!(
+                out,
+                "manifest   {}",
+                art.dir.join("MANIFEST.json").display()
+            );
+            let _ = writeln!(
+                out,
+                "computed   {} in {:.2}s (first by {})",
+                m.created.format("%Y-%m-%d %H:%M:%S UTC"),
+                m.seconds,
+                m.instance
+            );
+            let _ = writeln!(
+                out,
+                "files      {} ({})",
+                m.files.len(),
+                crate::pipeline::format_bytes(m.total_bytes)
+            );
+            let rows: Vec<Vec<String>> = m
+                .files
+                .iter()
+                .map(|f| {
+                    vec![
+                        format!("  {}", f.path),
+                        crate::pipeline::format_bytes(f.size),
+                        f.blake3[..f.blake3.len().min(16)].to_string(),
+                    ]
+                })
+                .collect();
+            out.push_str(&table(&["  PATH", "SIZE", "BLAKE3"], &rows));
+            let l = art.dir.join(ARTIFACT_LOG);
+            if l.is_file() {
+                log = Some(l);
+            }
+        }
+        None => {
+            let h = History::load(&store, &p.name);
+            let s = state::why_not_cached(&p, &keys, i, &h);
+            let _ = writeln!(out, "state      {} ({})", s.state.name(), s.reason_line());
+            if let Some((run, rec)) = h.last_seen(&inst.id) {
+                let _ = writeln!(out, "last run   {} ({:?})", run.id, rec.state);
+                if let Some(e) = &rec.error {
+                    let _ = writeln!(out, "error      {e}");
+                }
+                log = rec.log.clone().filter(|l| l.is_file());
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "params     {}",
+        serde_json::to_string(&keys.components[i].params).expect("json")
+    );
+    if !keys.components[i].externals.is_empty() {
+        for (path, digest) in &keys.components[i].externals {
+            let _ = writeln!(out, "external   {path} {}", &digest[..digest.len().min(16)]);
+        }
+    }
+    if let Some(l) = &log {
+        let _ = writeln!(out, "log        {}", l.display());
+        if let Ok(text) = std::fs::read_to_string(l) {
+            let lines: Vec<&str> = text.lines().collect();
+            let from = if full_log {
+                0
+            } else {
+                lines.len().saturating_sub(20)
+            };
+            if from > 0 {
+                let _ = writeln!(out, "  … {from} earlier lines (--log shows all)");
+            }
+            for l in &lines[from..] {
+                let _ = writeln!(out, "  | {l}");
+            }
+        }
+    }
+    if cli.verbose > 0 {
+        let _ = writeln!(
+            out,
+            "components {}",
+            serde_json::to_string_pretty(&keys.components[i]).expect("json")
+        );
+    }
+    print!("{out}");
+    Ok(exit::OK)
+}
+
+pub fn dag(a: &PipelineArgs, format: DagFormat, stages: bool) -> Result<i32, Failure> {
+    a.vars.backend.backend()?;
+    let p = load(&a.pipeline, &a.vars)?;
+    print!("{}", crate::render::dag(&p, format, stages));
+    Ok(exit::OK)
+}

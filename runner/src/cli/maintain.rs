@@ -1,0 +1,160 @@
+//! Cache upkeep and documentation: `gc`, `verify`, `kinds`.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use skelflow_cache::RunStatus;
+use skelflow_stages::registry;
+
+use super::{Cli, VarArgs, keys, load, open_store};
+use crate::exit::{self, Failure};
+use crate::pipeline::format_bytes;
+use crate::render::table;
+
+pub fn gc(
+    cli: &Cli,
+    pipeline: Option<&Path>,
+    vars: &VarArgs,
+    keep_last: usize,
+    dry_run: bool,
+) -> Result<i32, Failure> {
+    let (store, current) = match pipeline {
+        Some(path) => {
+            let p = load(path, vars)?;
+            let store = open_store(cli, Some(&p.dir))?;
+            let k = keys(&p, &store, vars.backend.backend()?)?;
+            (store, k.keys)
+        }
+        None => (open_store(cli, None)?, Vec::new()),
+    };
+    mark_dead_runs(&store);
+    let mut keep: BTreeSet<_> = store
+        .keys_of_last_runs(keep_last)
+        .map_err(|e| Failure::cache(e.to_string()))?;
+    keep.extend(current);
+    let report = store
+        .gc(&keep, dry_run)
+        .map_err(|e| Failure::cache(e.to_string()))?;
+    let verb = if dry_run { "would remove" } else { "removed" };
+    for (key, bytes) in &report.removed {
+        println!("{verb} {} ({})", key.short(), format_bytes(*bytes));
+    }
+    println!(
+        "{verb} {} artifact{} ({}), kept {}, {} stale temporary dir{}{}",
+        report.removed.len(),
+        if report.removed.len() == 1 { "" } else { "s" },
+        format_bytes(report.freed_bytes),
+        report.kept,
+        report.stale_tmp,
+        if report.stale_tmp == 1 { "" } else { "s" },
+        if dry_run { " (dry run)" } else { "" }
+    );
+    Ok(exit::OK)
+}
+
+/// Runs recorded as running whose process is gone (killed) are marked interrupted, so that
+/// `--keep-last` does not keep their artifacts forever.
+fn mark_dead_runs(store: &skelflow_cache::Store) {
+    for pipeline in store.pipelines().unwrap_or_default() {
+        for mut run in store.runs(&pipeline).unwrap_or_default() {
+            if run.status == RunStatus::Running
+                && !store
+                    .is_locked(&super::run::run_key(&run.id))
+                    .unwrap_or(true)
+            {
+                run.status = RunStatus::Interrupted;
+                let _ = store.save_run(&run);
+            }
+        }
+    }
+}
+
+pub fn verify(cli: &Cli, pipeline: Option<&Path>, vars: &VarArgs) -> Result<i32, Failure> {
+    let (store, only) = match pipeline {
+        Some(path) => {
+            let p = load(path, vars)?;
+            let store = open_store(cli, Some(&p.dir))?;
+            let k = keys(&p, &store, vars.backend.backend()?)?;
+            let mut cached: Vec<_> = k.keys.into_iter().filter(|k| store.contains(k)).collect();
+            cached.sort();
+            cached.dedup();
+            (store, Some(cached))
+        }
+        None => (open_store(cli, None)?, None),
+    };
+    let report = store
+        .verify(only.as_deref())
+        .map_err(|e| Failure::cache(e.to_string()))?;
+    for (key, why) in &report.corrupt {
+        println!("CORRUPT {}: {why}", key.short());
+    }
+    for q in &report.quarantined {
+        println!("quarantined {}", q.display());
+    }
+    if report.corrupt.is_empty() {
+        println!(
+            "verified {} artifact{}: all intact",
+            report.checked,
+            if report.checked == 1 { "" } else { "s" }
+        );
+        Ok(exit::OK)
+    } else {
+        println!(
+            "verified {} artifacts: {} corrupt (moved to quarantine; the next run recomputes them)",
+            report.checked,
+            report.corrupt.len()
+        );
+        Ok(exit::CORRUPT)
+    }
+}
+
+pub fn kinds(kind: Option<&str>) -> Result<i32, Failure> {
+    let reg = registry();
+    match kind {
+        None => {
+            let rows: Vec<Vec<String>> = reg
+                .iter()
+                .map(|k| {
+                    vec![
+                        k.name().to_string(),
+                        format!("v{}", k.version()),
+                        k.about().to_string(),
+                    ]
+                })
+                .collect();
+            print!("{}", table(&["KIND", "VERSION", "ABOUT"], &rows));
+        }
+        Some(name) => {
+            let k = reg.get(name).ok_or_else(|| {
+                Failure::usage(format!(
+                    "no stage kind `{name}`; {}",
+                    crate::diag::suggest(
+                        name,
+                        reg.names().iter().map(String::as_str),
+                        "known kinds"
+                    )
+                ))
+            })?;
+            println!("{} (v{}): {}", k.name(), k.version(), k.about());
+            if k.uses_backend() {
+                println!(
+                    "its results depend on the compute backend (--backend is part of its keys)"
+                );
+            }
+            let rows: Vec<Vec<String>> = k
+                .param_specs()
+                .into_iter()
+                .map(|s| {
+                    vec![
+                        s.name,
+                        s.ty,
+                        serde_json::to_string(&s.default).expect("json"),
+                        s.doc.replace('\n', " "),
+                    ]
+                })
+                .collect();
+            print!("{}", table(&["PARAM", "TYPE", "DEFAULT", "DOC"], &rows));
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,317 @@
+//! The command line: flags as types (clap derive), one function per command, errors mapped to
+//! the exit codes of [`crate::exit`]. `main.rs` only calls [`main`].
+
+mod inspect;
+mod maintain;
+mod run;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use skelflow_cache::Store;
+use skelflow_stages::Backend;
+
+use crate::diag::Style;
+use crate::events::ProgressMode;
+use crate::exit::{self, Failure};
+use crate::pipeline::Pipeline;
+use crate::render::DagFormat;
+use crate::spec::vars::Overrides;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "skelflow",
+    version,
+    about = "Declarative, content-hashed experiment pipelines",
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Cache directory [default: $SKELFLOW_CACHE, else .skelflow/ beside the pipeline]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// More output (repeat for more)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Progress display: bars on a terminal, timestamped lines otherwise
+    #[arg(long, global = true, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run (or resume) a pipeline: compute every instance that is not cached
+    Run(RunArgs),
+    /// Table of instances: cached, stale, missing or running, and why
+    Status(StatusArgs),
+    /// Why an instance would run: which key component changed since its last cached run
+    Explain {
+        #[command(flatten)]
+        pipeline: PipelineArgs,
+        /// Instance id, e.g. `pretrain[B3,xsub]` (quote it in the shell)
+        instance: String,
+    },
+    /// Print the DAG of instances (or stages)
+    Dag {
+        #[command(flatten)]
+        pipeline: PipelineArgs,
+        #[arg(long, value_enum, default_value_t = DagFormat::Text)]
+        format: DagFormat,
+        /// One node per stage instead of per instance
+        #[arg(long)]
+        stages: bool,
+    },
+    /// An instance's artifact: paths, files, manifest, key components, log
+    Show {
+        #[command(flatten)]
+        pipeline: PipelineArgs,
+        instance: String,
+        /// Print the whole log
+        #[arg(long)]
+        log: bool,
+    },
+    /// Remove artifacts no recent run needs
+    Gc {
+        /// A pipeline whose current artifacts are kept too (and whose cache is used)
+        pipeline: Option<PathBuf>,
+        /// Keep everything used by the newest N runs of each pipeline
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        keep_last: usize,
+        /// Only report what would be removed
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
+    /// Rehash artifacts; corrupt ones move to quarantine (and are recomputed by the next run)
+    Verify {
+        /// Only this pipeline's current artifacts (and its cache)
+        pipeline: Option<PathBuf>,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
+    /// List stage kinds, or describe one kind's params
+    Kinds { kind: Option<String> },
+    /// Run one stage process (used by executors)
+    #[command(name = "__exec", hide = true)]
+    Exec { job: PathBuf },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PipelineArgs {
+    /// Pipeline YAML file
+    pub pipeline: PathBuf,
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct VarArgs {
+    /// Override a variable (`--set data.root=/data/ntu`; the value is YAML)
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+    /// Override variables from a YAML file (applied before SKELFLOW_VAR_* and --set)
+    #[arg(long, value_name = "FILE")]
+    pub vars_file: Option<PathBuf>,
+    /// Compute backend of learning stages (part of their keys)
+    #[arg(long, value_enum, default_value_t = BackendArg::Flex)]
+    pub backend: BackendArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum BackendArg {
+    #[default]
+    Flex,
+    TchCpu,
+    TchCuda,
+}
+
+impl BackendArg {
+    pub fn backend(self) -> Result<Backend, Failure> {
+        let b = match self {
+            BackendArg::Flex => Backend::Flex,
+            BackendArg::TchCpu => Backend::TchCpu,
+            BackendArg::TchCuda => Backend::TchCuda,
+        };
+        if !b.compiled_in() {
+            return Err(Failure::usage(format!(
+                "backend `{b}` is not built into this skelflow: rebuild with `cargo build --release --features tch`, or use `--backend flex`"
+            )));
+        }
+        Ok(b)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// Run only these instances or stages (and what they need) [default: all]
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Stages running at once [default: number of CPUs]
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// CPU cores to schedule into [default: all]
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<u32>,
+    /// GPUs to schedule into [default: every visible GPU]
+    #[arg(long, value_name = "N")]
+    pub gpus: Option<u32>,
+    /// Memory to schedule into, e.g. 16G [default: all]
+    #[arg(long, value_name = "SIZE")]
+    pub mem: Option<String>,
+    /// Device for GPU stages: `cpu` (no GPUs) or `cuda:N[,M…]` (only these devices)
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Option<String>,
+    /// After a failure, go on with everything that does not depend on it
+    #[arg(short = 'k', long)]
+    pub keep_going: bool,
+    /// List what would run and why; run nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Recompute this instance even if cached (repeatable)
+    #[arg(long, value_name = "INSTANCE")]
+    pub force: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Run the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+        }
+    };
+    let result = match &cli.command {
+        Command::Run(a) => run::run(&cli, a),
+        Command::Status(a) => inspect::status(&cli, a),
+        Command::Explain { pipeline, instance } => inspect::explain(&cli, pipeline, instance),
+        Command::Dag {
+            pipeline,
+            format,
+            stages,
+        } => inspect::dag(pipeline, *format, *stages),
+        Command::Show {
+            pipeline,
+            instance,
+            log,
+        } => inspect::show(&cli, pipeline, instance, *log),
+        Command::Gc {
+            pipeline,
+            keep_last,
+            dry_run,
+            vars,
+        } => maintain::gc(&cli, pipeline.as_deref(), vars, *keep_last, *dry_run),
+        Command::Verify { pipeline, vars } => maintain::verify(&cli, pipeline.as_deref(), vars),
+        Command::Kinds { kind } => maintain::kinds(kind.as_deref()),
+        Command::Exec { job } => return crate::sched::job::exec_main(job),
+    };
+    match result {
+        Ok(code) => code,
+        Err(f) => {
+            if !f.message.is_empty() {
+                eprintln!("error: {}", f.message);
+            }
+            f.code
+        }
+    }
+}
+
+fn diag_style() -> Style {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        Style::Fancy
+    } else {
+        Style::Plain
+    }
+}
+
+impl VarArgs {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            vars_file: self.vars_file.clone(),
+            env: Overrides::from_env(),
+            set: self.set.clone(),
+        }
+    }
+}
+
+/// Load and validate a pipeline; print every problem and fail with INVALID_PIPELINE.
+pub(crate) fn load(path: &Path, vars: &VarArgs) -> Result<Pipeline, Failure> {
+    if !path.is_file() {
+        return Err(Failure::usage(format!(
+            "no pipeline file `{}`{}",
+            path.display(),
+            if path.is_dir() {
+                " (it is a directory; name the YAML file)"
+            } else {
+                ""
+            }
+        )));
+    }
+    Pipeline::load(path, &vars.overrides()).map_err(|invalid| {
+        eprint!("{}", invalid.render(diag_style()));
+        let n = invalid.diags.len();
+        Failure::new(
+            exit::INVALID_PIPELINE,
+            format!(
+                "`{}` is invalid ({n} error{}); nothing was run",
+                path.display(),
+                if n == 1 { "" } else { "s" }
+            ),
+        )
+    })
+}
+
+pub(crate) fn open_store(cli: &Cli, pipeline_dir: Option<&Path>) -> Result<Arc<Store>, Failure> {
+    let root = match (&cli.cache, pipeline_dir) {
+        (Some(c), _) => c.clone(),
+        (None, Some(d)) => Store::default_root(d),
+        (None, None) => match std::env::var_os("SKELFLOW_CACHE") {
+            Some(c) => PathBuf::from(c),
+            None => PathBuf::from(".skelflow"),
+        },
+    };
+    Store::open(&root)
+        .map(Arc::new)
+        .map_err(|e| Failure::cache(format!("cannot open the cache at {}: {e}", root.display())))
+}
+
+/// Keys of a loaded pipeline; missing dependency files are pipeline errors.
+pub(crate) fn keys(
+    p: &Pipeline,
+    store: &Store,
+    backend: Backend,
+) -> Result<crate::plan::Keys, Failure> {
+    crate::plan::keys::compute(p, store, backend).map_err(
+        |crate::plan::keys::KeyError::Inputs(diags)| {
+            eprint!("{}", crate::diag::render(&diags, &p.sources, diag_style()));
+            Failure::new(
+                exit::INVALID_PIPELINE,
+                format!(
+                    "`{}`: {} missing dependenc{}; nothing was run",
+                    p.name,
+                    diags.len(),
+                    if diags.len() == 1 { "y" } else { "ies" }
+                ),
+            )
+        },
+    )
+}

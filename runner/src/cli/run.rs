@@ -1,0 +1,238 @@
+//! `skelflow run`: plan, then dispatch what is not cached.
+
+use std::collections::BTreeSet;
+
+use super::{Cli, RunArgs, keys, load, open_store};
+use crate::events::{Bus, Console, EventLog, Recorder, RunOutcome};
+use crate::exit::{self, Failure};
+use crate::pipeline::parse_bytes;
+use crate::plan::state::{self, State};
+use crate::render::table;
+use crate::sched::{Dispatcher, LocalExecutor, Pool, RunSpec};
+
+pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32, Failure> {
+    let backend = a.pipeline.vars.backend.backend()?;
+    let pool = pool(a)?;
+    let p = load(&a.pipeline.pipeline, &a.pipeline.vars)?;
+    let problems = pool.check(&p);
+    if !problems.is_empty() {
+        eprint!(
+            "{}",
+            crate::diag::render(&problems, &p.sources, super::diag_style())
+        );
+        return Err(Failure::new(
+            exit::INVALID_PIPELINE,
+            format!(
+                "`{}` asks for more than the resource pool; nothing was run",
+                a.pipeline.pipeline.display()
+            ),
+        ));
+    }
+    let mut force = BTreeSet::new();
+    for f in &a.force {
+        force.insert(p.find_instance(f).map_err(Failure::usage)?);
+    }
+    let only = targets(&p, &a.targets)?;
+    let selected = |i: usize| only.as_ref().is_none_or(|o| o.contains(&i));
+    let store = open_store(cli, Some(&p.dir))?;
+    let keys = keys(&p, &store, backend)?;
+    let states = state::assess(&p, &keys, &store, false);
+    let reasons: Vec<String> = states
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            if force.contains(&i) {
+                "forced".to_string()
+            } else {
+                format!("{}: {}", s.state.name(), s.reason_line())
+            }
+        })
+        .collect();
+
+    if a.dry_run {
+        let mut rows = Vec::new();
+        let mut n = 0;
+        for (i, inst) in p.instances.iter().enumerate().filter(|(i, _)| selected(*i)) {
+            let runs = force.contains(&i) || states[i].state != State::Cached;
+            n += runs as usize;
+            let action = if runs { "run" } else { "cached" };
+            let why = if runs {
+                reasons[i].clone()
+            } else {
+                String::new()
+            };
+            rows.push(vec![
+                action.to_string(),
+                inst.id.clone(),
+                keys.keys[i].short().to_string(),
+                why,
+            ]);
+        }
+        print!("{}", table(&["ACTION", "INSTANCE", "KEY", "REASON"], &rows));
+        println!("dry run: {n} of {} instances would run", rows.len());
+        return Ok(exit::OK);
+    }
+
+    for &i in &force {
+        remove_artifact(&store, &keys.keys[i]).map_err(|e| {
+            Failure::cache(format!(
+                "cannot remove the artifact of {} to force it: {e}",
+                p.instances[i].id
+            ))
+        })?;
+    }
+
+    let run_id = ulid::Ulid::new().to_string();
+    // Held while this run lives: `gc` tells a run that died (kill -9) from one in progress.
+    let _alive = store
+        .lock(&run_key(&run_id))
+        .map_err(|e| Failure::cache(format!("cannot lock the run: {e}")))?;
+    let mut bus = Bus::new();
+    bus.subscribe(Box::new(Console::new(cli.progress, cli.verbose > 0)));
+    let events_path = store.events_path(&p.name, &run_id);
+    match EventLog::create(&events_path) {
+        Ok(log) => bus.subscribe(Box::new(log)),
+        Err(e) => {
+            return Err(Failure::cache(format!(
+                "cannot create the event log {}: {e}",
+                events_path.display()
+            )));
+        }
+    }
+    bus.subscribe(Box::new(Recorder::new(
+        store.clone(),
+        &p,
+        &keys,
+        &run_id,
+        std::env::args().collect(),
+        backend.name(),
+    )));
+    let mut executor = LocalExecutor::new()
+        .map_err(|e| Failure::cache(format!("cannot find the skelflow executable: {e}")))?;
+    let summary = Dispatcher::new(
+        RunSpec {
+            pipeline: &p,
+            keys: &keys,
+            store: store.clone(),
+            run_id,
+            pool,
+            keep_going: a.keep_going,
+            backend,
+            reasons,
+            force,
+            only,
+        },
+        &mut bus,
+    )
+    .run(&mut executor);
+    drop(bus);
+    Ok(match summary.outcome {
+        RunOutcome::Succeeded => exit::OK,
+        RunOutcome::Interrupted => exit::INTERRUPTED,
+        RunOutcome::Failed if summary.cache_error => exit::CACHE_ERROR,
+        RunOutcome::Failed => exit::STAGE_FAILED,
+    })
+}
+
+/// A lock key per run id: locked while the run's process is alive.
+pub(crate) fn run_key(run_id: &str) -> skelflow_cache::Key {
+    skelflow_cache::Key::of_bytes(format!("skelflow run {run_id}").as_bytes())
+}
+
+/// The instances to run for `targets` (instance or stage ids) and all they need.
+fn targets(
+    p: &crate::pipeline::Pipeline,
+    targets: &[String],
+) -> Result<Option<BTreeSet<usize>>, Failure> {
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    let mut stack = Vec::new();
+    for t in targets {
+        match p.stages.iter().find(|s| &s.id == t) {
+            Some(s) => stack.extend(s.instances.iter().copied()),
+            None => stack.push(p.find_instance(t).map_err(Failure::usage)?),
+        }
+    }
+    let mut only = BTreeSet::new();
+    while let Some(i) = stack.pop() {
+        if only.insert(i) {
+            stack.extend(p.instances[i].needs.iter().copied());
+        }
+    }
+    Ok(Some(only))
+}
+
+fn pool(a: &RunArgs) -> Result<Pool, Failure> {
+    let mut pool = Pool::detect();
+    if let Some(c) = a.cpus {
+        if c == 0 {
+            return Err(Failure::usage("--cpus must be at least 1"));
+        }
+        pool.cpus = c;
+        pool.jobs = c as usize;
+    }
+    if let Some(j) = a.jobs {
+        if j == 0 {
+            return Err(Failure::usage("-j must be at least 1"));
+        }
+        pool.jobs = j;
+        if a.cpus.is_none() {
+            pool.cpus = pool.cpus.max(j as u32);
+        }
+    }
+    if let Some(d) = &a.device {
+        pool.gpus = parse_device(d)?;
+    }
+    if let Some(g) = a.gpus {
+        if a.device.is_none() {
+            pool.gpus = (0..g).collect();
+        } else {
+            pool.gpus.truncate(g as usize);
+        }
+    }
+    if let Some(m) = &a.mem {
+        pool.mem = parse_bytes(m).ok_or_else(|| {
+            Failure::usage(format!("--mem `{m}` is not a size; write e.g. 16G or 512M"))
+        })?;
+    }
+    Ok(pool)
+}
+
+fn parse_device(d: &str) -> Result<Vec<u32>, Failure> {
+    if d == "cpu" {
+        return Ok(Vec::new());
+    }
+    let bad = || {
+        Failure::usage(format!(
+            "--device `{d}`: write `cpu` or `cuda:N` (several: `cuda:0,1`)"
+        ))
+    };
+    let list = d.strip_prefix("cuda:").ok_or_else(bad)?;
+    list.split(',')
+        .map(|s| s.trim().parse::<u32>().map_err(|_| bad()))
+        .collect()
+}
+
+/// Take a committed artifact out of the cache (for `--force`), holding its key's lock: moved
+/// into tmp/ atomically (where `gc` also finds it if deleting fails), then deleted.
+/// (Kept here until skelflow-cache offers `Store::remove`.)
+fn remove_artifact(store: &skelflow_cache::Store, key: &skelflow_cache::Key) -> Result<(), String> {
+    if !store.contains(key) {
+        return Ok(());
+    }
+    let lock = store
+        .try_lock(key)
+        .map_err(|e| e.to_string())?
+        .ok_or("another skelflow process is using it")?;
+    let dir = store.object_dir(key);
+    let trash =
+        store
+            .root()
+            .join("tmp")
+            .join(format!("{}.forced.{}", key.as_str(), std::process::id()));
+    std::fs::rename(&dir, &trash).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let _ = std::fs::remove_dir_all(&trash);
+    drop(lock);
+    Ok(())
+}

@@ -1,0 +1,268 @@
+//! Progress on the console: on a terminal, an overall bar plus one bar per running stage
+//! (indicatif); otherwise plain timestamped lines on stderr.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{Event, RunOutcome, Subscriber};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressMode {
+    /// Bars on a terminal, lines otherwise.
+    Auto,
+    Bars,
+    Lines,
+}
+
+pub struct Console {
+    verbose: bool,
+    bars: Option<Bars>,
+    /// Last progress line printed per instance (lines mode prints at most one per 10 s).
+    last_progress: HashMap<String, Instant>,
+}
+
+struct Bars {
+    multi: MultiProgress,
+    overall: ProgressBar,
+    running: HashMap<String, ProgressBar>,
+}
+
+impl Console {
+    pub fn new(mode: ProgressMode, verbose: bool) -> Console {
+        use std::io::IsTerminal;
+        let bars = match mode {
+            ProgressMode::Bars => true,
+            ProgressMode::Lines => false,
+            ProgressMode::Auto => std::io::stderr().is_terminal(),
+        };
+        Console {
+            verbose,
+            bars: bars.then(|| {
+                let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
+                let overall = multi.add(ProgressBar::new(0));
+                overall.set_style(
+                    ProgressStyle::with_template(
+                        "{prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len} {msg}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
+                );
+                overall.set_prefix("skelflow");
+                overall.enable_steady_tick(Duration::from_millis(200));
+                Bars {
+                    multi,
+                    overall,
+                    running: HashMap::new(),
+                }
+            }),
+            last_progress: HashMap::new(),
+        }
+    }
+
+    fn line(&self, text: &str) {
+        let stamped = format!("{} {text}", chrono::Local::now().format("%H:%M:%S"));
+        match &self.bars {
+            Some(b) => b.multi.suspend(|| eprintln!("{stamped}")),
+            None => {
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(err, "{stamped}");
+            }
+        }
+    }
+
+    fn stop_bar(&mut self, instance: &str) {
+        if let Some(b) = &mut self.bars {
+            if let Some(bar) = b.running.remove(instance) {
+                bar.finish_and_clear();
+                b.multi.remove(&bar);
+            }
+            b.overall.inc(1);
+        }
+    }
+}
+
+fn short(key: &str) -> &str {
+    &key[..key.len().min(12)]
+}
+
+/// The last `n` lines of a log, for failures.
+fn tail(path: &Path, n: usize) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| l.to_string())
+        .collect()
+}
+
+impl Subscriber for Console {
+    fn on_event(&mut self, event: &Event) {
+        match event {
+            Event::RunStarted {
+                run,
+                pipeline,
+                instances,
+                cached,
+                to_run,
+                ..
+            } => {
+                if let Some(b) = &self.bars {
+                    b.overall.set_length(*instances as u64);
+                    b.overall.set_message(format!("{pipeline} (run {run})"));
+                }
+                self.line(&format!("run {run} of {pipeline}: {instances} instances, {cached} cached, {to_run} to run"));
+            }
+            Event::Cached {
+                instance,
+                key,
+                same_as,
+            } => {
+                match same_as {
+                    Some(o) => self.line(&format!(
+                        "cached {instance} {} (same key as {o})",
+                        short(key)
+                    )),
+                    None => self.line(&format!("cached {instance} {}", short(key))),
+                }
+                if let Some(b) = &self.bars {
+                    b.overall.inc(1);
+                }
+            }
+            Event::Waiting { instance, key } => self.line(&format!(
+                "wait {instance} {}: another skelflow process is computing it",
+                short(key)
+            )),
+            Event::Started {
+                instance,
+                key,
+                reason,
+                cpus,
+                gpus,
+                ..
+            } => {
+                let gpu = if gpus.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " gpu {}",
+                        gpus.iter()
+                            .map(u32::to_string)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )
+                };
+                self.line(&format!(
+                    "start {instance} {} ({reason}; {cpus} cpu{gpu})",
+                    short(key)
+                ));
+                if let Some(b) = &mut self.bars {
+                    let bar = b
+                        .multi
+                        .insert_before(&b.overall, ProgressBar::new_spinner());
+                    bar.set_style(
+                        ProgressStyle::with_template("  {spinner} {prefix} {elapsed} {wide_msg}")
+                            .expect("valid template"),
+                    );
+                    bar.set_prefix(instance.clone());
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    b.running.insert(instance.clone(), bar);
+                }
+            }
+            Event::Progress {
+                instance,
+                done,
+                total,
+                message,
+            } => {
+                if let Some(b) = &mut self.bars {
+                    if let Some(bar) = b.running.get(instance) {
+                        if *total > 0 && bar.length() != Some(*total) {
+                            bar.set_length(*total);
+                            bar.set_style(
+                                ProgressStyle::with_template("  {prefix} [{bar:25.green/white}] {pos}/{len} {elapsed} {wide_msg}")
+                                    .expect("valid template")
+                                    .progress_chars("=> "),
+                            );
+                        }
+                        bar.set_position(*done);
+                        bar.set_message(message.clone());
+                    }
+                } else {
+                    let due = self
+                        .last_progress
+                        .get(instance)
+                        .is_none_or(|t| t.elapsed() >= Duration::from_secs(10));
+                    if due || self.verbose || (done == total && *total > 0) {
+                        self.last_progress.insert(instance.clone(), Instant::now());
+                        self.line(&format!("progress {instance} {done}/{total} {message}"));
+                    }
+                }
+            }
+            Event::Finished {
+                instance, seconds, ..
+            } => {
+                self.stop_bar(instance);
+                self.line(&format!("done {instance} in {seconds:.1}s"));
+            }
+            Event::Failed {
+                instance,
+                error,
+                log,
+                ..
+            } => {
+                self.stop_bar(instance);
+                let mut text = format!("FAILED {instance}: {error}");
+                if let Some(log) = log {
+                    let lines = tail(log, 15);
+                    if !lines.is_empty() {
+                        text.push_str("\n  | ");
+                        text.push_str(&lines.join("\n  | "));
+                    }
+                    text.push_str(&format!("\n  log: {}", log.display()));
+                }
+                self.line(&text);
+            }
+            Event::Skipped { instance, because } => {
+                self.stop_bar(instance);
+                self.line(&format!("skip {instance}: {because}"));
+            }
+            Event::Interrupted { instance } => {
+                self.stop_bar(instance);
+                self.line(&format!("interrupted {instance}"));
+            }
+            Event::RunFinished {
+                run,
+                status,
+                seconds,
+                computed,
+                cached,
+                failed,
+                skipped,
+            } => {
+                if let Some(b) = &self.bars {
+                    b.overall.finish_and_clear();
+                }
+                let what = match status {
+                    RunOutcome::Succeeded => "succeeded",
+                    RunOutcome::Failed => "FAILED",
+                    RunOutcome::Interrupted => "interrupted",
+                };
+                let mut text = format!("run {run} {what}: {computed} computed, {cached} cached");
+                if *failed > 0 {
+                    text.push_str(&format!(", {failed} failed"));
+                }
+                if *skipped > 0 {
+                    text.push_str(&format!(", {skipped} not run"));
+                }
+                text.push_str(&format!(" in {seconds:.2}s"));
+                self.line(&text);
+            }
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Cache keys of every instance, in dependency order.
+//!
+//! `${S.output}` enters a key as `<artifact:KEY>` — a token of S's key, never a path — so keys
+//! do not depend on where the cache lives. The real path replaces the token only when the
+//! stage runs ([`materialize`]).
+
+use std::path::Path;
+
+use rayon::prelude::*;
+use serde_json::Value;
+use skelflow_cache::{KEY_SCHEMA_VERSION, Key, KeyComponents, Store};
+use skelflow_stages::{Backend, registry};
+
+use crate::diag::Diag;
+use crate::pipeline::{Pipeline, instance_token};
+
+/// Keys and their components, indexed like `Pipeline::instances`.
+pub struct Keys {
+    pub keys: Vec<Key>,
+    pub components: Vec<KeyComponents>,
+}
+
+pub fn artifact_token(key: &Key) -> String {
+    format!("<artifact:{}>", key.as_str())
+}
+
+/// Compute every key. External inputs are digested through the store's stat cache.
+/// Missing external inputs are reported as diagnostics (all of them).
+pub fn compute(p: &Pipeline, store: &Store, backend: Backend) -> Result<Keys, KeyError> {
+    let reg = registry();
+
+    // Digest all external inputs first, in parallel (stat-cached: cheap when unchanged).
+    let externals: Vec<Vec<String>> = p
+        .instances
+        .iter()
+        .map(|inst| {
+            let kind = reg.get(&inst.kind).expect("kinds were validated");
+            kind.external_inputs(&inst.params)
+                .into_iter()
+                .map(|e| e.to_string_lossy().into_owned())
+                .filter(|e| !e.contains("<instance:"))
+                .collect()
+        })
+        .collect();
+    let mut unique: Vec<&String> = externals.iter().flatten().collect();
+    unique.sort();
+    unique.dedup();
+    let digests: Vec<(String, Result<String, String>)> = unique
+        .par_iter()
+        .map(|e| {
+            let path = p.dir.join(e);
+            let r = if path.exists() {
+                store.digest_path(&path).map_err(|err| err.to_string())
+            } else {
+                Err(String::new())
+            };
+            ((*e).clone(), r)
+        })
+        .collect();
+    let digest_of = |e: &str| {
+        digests
+            .iter()
+            .find(|(x, _)| x == e)
+            .map(|(_, r)| r)
+            .expect("digested")
+    };
+
+    let mut diags = Vec::new();
+    let mut keys: Vec<Key> = Vec::with_capacity(p.instances.len());
+    let mut components = Vec::with_capacity(p.instances.len());
+    for (i, inst) in p.instances.iter().enumerate() {
+        let kind = reg.get(&inst.kind).expect("kinds were validated");
+        let mut params = inst.params.clone();
+        for &u in &inst.needs {
+            replace_tokens(
+                &mut params,
+                &instance_token(&p.instances[u].id),
+                &artifact_token(&keys[u]),
+            );
+        }
+        let mut inputs: Vec<(String, Key)> = inst
+            .needs
+            .iter()
+            .map(|&u| (p.instances[u].kind.clone(), keys[u].clone()))
+            .collect();
+        inputs.sort();
+        let mut ext = Vec::new();
+        for e in &externals[i] {
+            match digest_of(e) {
+                Ok(d) => ext.push((e.clone(), d.clone())),
+                Err(why) => {
+                    let stage = &p.stages[inst.stage];
+                    let abs = p.dir.join(e);
+                    let msg = if why.is_empty() {
+                        format!(
+                            "stage `{}` depends on `{e}`, which does not exist ({})",
+                            stage.id,
+                            abs.display()
+                        )
+                    } else {
+                        format!(
+                            "stage `{}` depends on `{e}`, which cannot be read: {why}",
+                            stage.id
+                        )
+                    };
+                    diags.push(
+                        Diag::error(msg)
+                            .at(stage.id_span, "declared in this stage's params")
+                            .help("dependency paths are relative to the pipeline file's directory; create the file or fix the path"),
+                    );
+                }
+            }
+        }
+        ext.sort();
+        let comps = KeyComponents {
+            schema: KEY_SCHEMA_VERSION,
+            kind: inst.kind.clone(),
+            kind_version: kind.version(),
+            params,
+            inputs,
+            externals: ext,
+            seed: inst.seed,
+            backend: kind.uses_backend().then(|| backend.name().to_string()),
+        };
+        keys.push(comps.key());
+        components.push(comps);
+    }
+    let _ = store.flush_digests();
+    if !diags.is_empty() {
+        crate::diag::normalize(&mut diags);
+        return Err(KeyError::Inputs(diags));
+    }
+    Ok(Keys { keys, components })
+}
+
+#[derive(Debug)]
+pub enum KeyError {
+    /// External inputs that are missing or unreadable.
+    Inputs(Vec<Diag>),
+}
+
+fn replace_tokens(v: &mut Value, from: &str, to: &str) {
+    match v {
+        Value::String(s) if s.contains(from) => *s = s.replace(from, to),
+        Value::Array(a) => a.iter_mut().for_each(|x| replace_tokens(x, from, to)),
+        Value::Object(o) => o.values_mut().for_each(|x| replace_tokens(x, from, to)),
+        _ => {}
+    }
+}
+
+/// Params as the stage sees them: every `<artifact:KEY>` replaced by that artifact's directory.
+pub fn materialize(
+    params: &Value,
+    dir_of: &dyn Fn(&Key) -> Option<std::path::PathBuf>,
+) -> Result<Value, String> {
+    let mut out = params.clone();
+    let mut err = None;
+    walk_strings(&mut out, &mut |s| {
+        while let Some(start) = s.find("<artifact:") {
+            let Some(len) = s[start..].find('>') else {
+                break;
+            };
+            let key = Key(s[start + 10..start + len].to_string());
+            match dir_of(&key) {
+                Some(d) => s.replace_range(start..start + len + 1, &d.to_string_lossy()),
+                None => {
+                    err = Some(format!(
+                        "the upstream artifact {} is not in the cache",
+                        key.short()
+                    ));
+                    break;
+                }
+            }
+        }
+    });
+    match err {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+fn walk_strings(v: &mut Value, f: &mut dyn FnMut(&mut String)) {
+    match v {
+        Value::String(s) => f(s),
+        Value::Array(a) => a.iter_mut().for_each(|x| walk_strings(x, f)),
+        Value::Object(o) => o.values_mut().for_each(|x| walk_strings(x, f)),
+        _ => {}
+    }
+}
+
+/// The cache root for a pipeline: `--cache`, else `$SKELFLOW_CACHE`, else `.skelflow/` beside it.
+pub fn cache_root(explicit: Option<&Path>, pipeline_dir: &Path) -> std::path::PathBuf {
+    match explicit {
+        Some(p) => p.to_path_buf(),
+        None => Store::default_root(pipeline_dir),
+    }
+}

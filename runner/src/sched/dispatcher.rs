@@ -1,0 +1,719 @@
+//! The dispatcher: the single owner of run state. It keeps the ready set, grants resources
+//! from the pool, takes each key's lock, starts jobs on an [`Executor`], commits results,
+//! applies fail-fast / keep-going, handles Ctrl-C, and emits [`Event`]s. It never looks at
+//! what a stage computes.
+//!
+//! Instances with the same key form one job: computed once, the others reuse it.
+//! A key locked by another process is waited for on a helper thread, without holding
+//! resources; once the lock is ours the cache is checked again (usually: now cached).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::time::{Duration, Instant};
+
+use skelflow_cache::{ArtifactInfo, Key, KeyLock, Staging, Store};
+use skelflow_stages::{Backend, Input, StageContext};
+
+use super::executor::{ExecEvent, Executor, JobSpec, Outcome, Report};
+use super::job::JobFile;
+use super::pool::{Free, Grant, Pool};
+use crate::events::{Bus, Event, RunOutcome};
+use crate::pipeline::Pipeline;
+use crate::plan::{Keys, materialize};
+
+/// How long stopped stages get to exit after Ctrl-C before they are killed.
+const GRACE: Duration = Duration::from_secs(10);
+
+pub struct RunSpec<'a> {
+    pub pipeline: &'a Pipeline,
+    pub keys: &'a Keys,
+    pub store: Arc<Store>,
+    pub run_id: String,
+    pub pool: Pool,
+    pub keep_going: bool,
+    pub backend: Backend,
+    /// Why each instance would run (shown when it starts).
+    pub reasons: Vec<String>,
+    /// Instances to compute even though their key is cached (their artifacts were removed
+    /// by the caller).
+    pub force: BTreeSet<usize>,
+    /// Run only these instances (targets and everything upstream of them); `None`: all.
+    pub only: Option<BTreeSet<usize>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub outcome: RunOutcome,
+    pub computed: usize,
+    pub cached: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    /// A failure came from the cache (lock, staging, commit), not from a stage.
+    pub cache_error: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum JobState {
+    Pending,
+    Ready,
+    WaitingLock,
+    Running,
+    Committing,
+    Done,
+    Failed,
+    Skipped,
+    Interrupted,
+}
+
+struct Job {
+    key: Key,
+    /// Instances with this key; the first one is computed, the others reuse it.
+    instances: Vec<usize>,
+    deps: Vec<usize>,
+    users: Vec<usize>,
+    remaining: usize,
+    state: JobState,
+    lock: Option<KeyLock>,
+    staging: Option<Staging>,
+    grant: Option<Grant>,
+    started: Option<Instant>,
+    log: Option<PathBuf>,
+}
+
+enum Msg {
+    Exec(ExecEvent),
+    Lock {
+        job: usize,
+        result: Result<KeyLock, String>,
+    },
+    Committed {
+        job: usize,
+        result: Result<(), String>,
+    },
+    Signal,
+}
+
+pub struct Dispatcher<'a> {
+    spec: RunSpec<'a>,
+    jobs: Vec<Job>,
+    free: Free,
+    bus: &'a mut Bus,
+    tx: Sender<Msg>,
+    rx: Receiver<Msg>,
+    stopping: bool,
+    interrupts: usize,
+    deadline: Option<Instant>,
+    computed: usize,
+    cached: usize,
+    failed: usize,
+    cache_error: bool,
+    dirs: HashMap<Key, PathBuf>,
+}
+
+impl<'a> Dispatcher<'a> {
+    pub fn new(spec: RunSpec<'a>, bus: &'a mut Bus) -> Dispatcher<'a> {
+        let p = spec.pipeline;
+        let mut by_key: BTreeMap<&Key, usize> = BTreeMap::new();
+        let mut jobs: Vec<Job> = Vec::new();
+        let mut job_of: Vec<usize> = vec![usize::MAX; p.instances.len()];
+        for (i, key) in spec.keys.keys.iter().enumerate() {
+            if spec.only.as_ref().is_some_and(|o| !o.contains(&i)) {
+                continue;
+            }
+            let j = *by_key.entry(key).or_insert_with(|| {
+                jobs.push(Job {
+                    key: key.clone(),
+                    instances: Vec::new(),
+                    deps: Vec::new(),
+                    users: Vec::new(),
+                    remaining: 0,
+                    state: JobState::Pending,
+                    lock: None,
+                    staging: None,
+                    grant: None,
+                    started: None,
+                    log: None,
+                });
+                jobs.len() - 1
+            });
+            jobs[j].instances.push(i);
+            job_of[i] = j;
+        }
+        for j in 0..jobs.len() {
+            let producer = jobs[j].instances[0];
+            let mut deps: Vec<usize> = p.instances[producer]
+                .needs
+                .iter()
+                .map(|&u| job_of[u])
+                .collect();
+            deps.sort_unstable();
+            deps.dedup();
+            for &d in &deps {
+                jobs[d].users.push(j);
+            }
+            jobs[j].remaining = deps.len();
+            jobs[j].deps = deps;
+        }
+        let free = spec.pool.free();
+        let (tx, rx) = channel();
+        Dispatcher {
+            spec,
+            jobs,
+            free,
+            bus,
+            tx,
+            rx,
+            stopping: false,
+            interrupts: 0,
+            deadline: None,
+            computed: 0,
+            cached: 0,
+            failed: 0,
+            cache_error: false,
+            dirs: HashMap::new(),
+        }
+    }
+
+    fn id(&self, instance: usize) -> String {
+        self.spec.pipeline.instances[instance].id.clone()
+    }
+
+    /// Run everything not cached. Returns when all jobs are done, failed, skipped or
+    /// interrupted.
+    pub fn run(mut self, executor: &mut dyn Executor) -> Summary {
+        let started = Instant::now();
+        self.listen_for_signals();
+        let cached_now: Vec<bool> = self
+            .jobs
+            .iter()
+            .map(|j| {
+                !j.instances.iter().any(|i| self.spec.force.contains(i))
+                    && self.spec.store.contains(&j.key)
+            })
+            .collect();
+        let n_cached: usize = self
+            .jobs
+            .iter()
+            .zip(&cached_now)
+            .filter(|(_, c)| **c)
+            .map(|(j, _)| j.instances.len())
+            .sum();
+        let p = self.spec.pipeline;
+        let n: usize = self.jobs.iter().map(|j| j.instances.len()).sum();
+        self.bus.emit(Event::RunStarted {
+            run: self.spec.run_id.clone(),
+            pipeline: p.name.clone(),
+            file: p.file.clone(),
+            cache: self.spec.store.root().to_path_buf(),
+            instances: n,
+            cached: n_cached,
+            to_run: n - n_cached,
+        });
+        for (j, cached) in cached_now.into_iter().enumerate() {
+            if cached {
+                self.mark_cached(j, None);
+            }
+        }
+        for j in 0..self.jobs.len() {
+            if self.jobs[j].state == JobState::Pending && self.jobs[j].remaining == 0 {
+                self.jobs[j].state = JobState::Ready;
+            }
+        }
+
+        let tx = self.tx.clone();
+        let report: Report = Arc::new(move |e| {
+            let _ = tx.send(Msg::Exec(e));
+        });
+        loop {
+            if !self.stopping {
+                self.schedule(executor, &report);
+            }
+            let active = self.jobs.iter().any(|j| {
+                matches!(j.state, JobState::Running | JobState::Committing)
+                    || (j.state == JobState::WaitingLock && !self.stopping)
+            });
+            if !active {
+                break;
+            }
+            match self.rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(msg) => self.handle(msg, executor),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                self.deadline = None;
+                self.stop_all(executor, true);
+            }
+        }
+        self.finish(started)
+    }
+
+    fn listen_for_signals(&self) {
+        let tx = self.tx.clone();
+        match signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+        ]) {
+            Ok(mut signals) => {
+                std::thread::spawn(move || {
+                    for _ in signals.forever() {
+                        if tx.send(Msg::Signal).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            Err(e) => {
+                eprintln!("skelflow: cannot handle Ctrl-C ({e}); it will kill the run at once")
+            }
+        }
+    }
+
+    fn schedule(&mut self, executor: &mut dyn Executor, report: &Report) {
+        let ready: Vec<usize> = (0..self.jobs.len())
+            .filter(|&j| self.jobs[j].state == JobState::Ready)
+            .collect();
+        for j in ready {
+            let producer = self.jobs[j].instances[0];
+            let resources = self.spec.pipeline.instances[producer].resources.clone();
+            let Some(grant) = self.free.take(&resources) else {
+                continue;
+            };
+            let lock = match self.jobs[j].lock.take() {
+                Some(l) => l,
+                None => match self.spec.store.try_lock(&self.jobs[j].key) {
+                    Ok(Some(l)) => l,
+                    Ok(None) => {
+                        self.free.give_back(grant);
+                        self.wait_for_lock(j);
+                        continue;
+                    }
+                    Err(e) => {
+                        self.free.give_back(grant);
+                        self.cache_error = true;
+                        self.fail(j, format!("cannot lock its key: {e}"));
+                        continue;
+                    }
+                },
+            };
+            if self.spec.store.contains(&self.jobs[j].key) && !self.spec.force.contains(&producer) {
+                self.free.give_back(grant);
+                drop(lock);
+                self.mark_cached(j, None);
+                continue;
+            }
+            if let Err(e) = self.start(j, lock, grant.clone(), executor, report) {
+                self.free.give_back(grant);
+                self.cache_error = true;
+                self.fail(j, e);
+            }
+        }
+    }
+
+    fn wait_for_lock(&mut self, j: usize) {
+        self.jobs[j].state = JobState::WaitingLock;
+        let producer = self.jobs[j].instances[0];
+        self.bus.emit(Event::Waiting {
+            instance: self.id(producer),
+            key: self.jobs[j].key.as_str().to_string(),
+        });
+        let store = self.spec.store.clone();
+        let key = self.jobs[j].key.clone();
+        let tx = self.tx.clone();
+        std::thread::spawn(move || {
+            let result = store.lock(&key).map_err(|e| e.to_string());
+            let _ = tx.send(Msg::Lock { job: j, result });
+        });
+    }
+
+    fn dir_of(&mut self, key: &Key) -> Option<PathBuf> {
+        if let Some(d) = self.dirs.get(key) {
+            return Some(d.clone());
+        }
+        let d = self.spec.store.get(key).ok().flatten()?.dir;
+        self.dirs.insert(key.clone(), d.clone());
+        Some(d)
+    }
+
+    fn start(
+        &mut self,
+        j: usize,
+        lock: KeyLock,
+        grant: Grant,
+        executor: &mut dyn Executor,
+        report: &Report,
+    ) -> Result<(), String> {
+        let p = self.spec.pipeline;
+        let producer = self.jobs[j].instances[0];
+        let inst = &p.instances[producer];
+        let key = self.jobs[j].key.clone();
+        let store = self.spec.store.clone();
+        let staging = store
+            .begin(&lock)
+            .map_err(|e| format!("cannot create its staging directory: {e}"))?;
+        let work_dir = store
+            .work_dir(&key)
+            .map_err(|e| format!("cannot create its work directory: {e}"))?;
+        let mut inputs = Vec::new();
+        let mut up_keys: Vec<(String, Key, usize)> = inst
+            .needs
+            .iter()
+            .map(|&u| {
+                (
+                    p.instances[u].kind.clone(),
+                    self.spec.keys.keys[u].clone(),
+                    u,
+                )
+            })
+            .collect();
+        up_keys.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        for (kind, k, u) in up_keys {
+            let dir = self.dir_of(&k).ok_or_else(|| {
+                format!(
+                    "the artifact of upstream {} ({}) is missing from the cache",
+                    p.instances[u].id,
+                    k.short()
+                )
+            })?;
+            inputs.push(Input {
+                instance: p.instances[u].id.clone(),
+                kind,
+                dir,
+            });
+        }
+        let components = &self.spec.keys.components[producer];
+        let params = {
+            let mut known = HashMap::new();
+            for (_, k) in &components.inputs {
+                if let Some(d) = self.dir_of(k) {
+                    known.insert(k.clone(), d);
+                }
+            }
+            materialize(&components.params, &|k| known.get(k).cloned())?
+        };
+        let ctx = StageContext {
+            instance: inst.id.clone(),
+            params,
+            inputs,
+            out_dir: staging.dir().to_path_buf(),
+            work_dir,
+            pipeline_dir: p.dir.clone(),
+            seed: inst.seed,
+            backend: self.spec.backend,
+            threads: grant.cpus as usize,
+        };
+        let log = store.run_log_path(&p.name, &self.spec.run_id, &inst.id);
+        let job_file = log.with_extension("job.json");
+        JobFile {
+            kind: inst.kind.clone(),
+            key: key.as_str().to_string(),
+            cache: store.root().to_path_buf(),
+            ctx,
+        }
+        .write(&job_file)
+        .map_err(|e| format!("cannot write the job file {}: {e}", job_file.display()))?;
+        executor
+            .start(
+                JobSpec {
+                    id: j as u64,
+                    instance: inst.id.clone(),
+                    job_file,
+                    log: log.clone(),
+                    cpus: grant.cpus,
+                    gpus: grant.gpus.clone(),
+                    mem: grant.mem,
+                    time: inst.resources.time.clone(),
+                },
+                report.clone(),
+            )
+            .map_err(|e| format!("cannot start the stage process: {e}"))?;
+        self.bus.emit(Event::Started {
+            instance: inst.id.clone(),
+            key: key.as_str().to_string(),
+            reason: self.spec.reasons.get(producer).cloned().unwrap_or_default(),
+            cpus: grant.cpus,
+            gpus: grant.gpus.clone(),
+            log: log.clone(),
+        });
+        let job = &mut self.jobs[j];
+        job.state = JobState::Running;
+        job.lock = Some(lock);
+        job.staging = Some(staging);
+        job.grant = Some(grant);
+        job.started = Some(Instant::now());
+        job.log = Some(log);
+        Ok(())
+    }
+
+    fn handle(&mut self, msg: Msg, executor: &mut dyn Executor) {
+        match msg {
+            Msg::Exec(ExecEvent::Progress { job, line }) => {
+                let instance = self.id(self.jobs[job as usize].instances[0]);
+                self.bus.emit(Event::Progress {
+                    instance,
+                    done: line.done,
+                    total: line.total,
+                    message: line.message,
+                });
+            }
+            Msg::Exec(ExecEvent::Exited { job, outcome }) => self.exited(job as usize, outcome),
+            Msg::Lock { job, result } => {
+                if self.jobs[job].state != JobState::WaitingLock {
+                    return;
+                }
+                match result {
+                    Ok(lock) if !self.stopping => {
+                        self.jobs[job].lock = Some(lock);
+                        self.jobs[job].state = JobState::Ready;
+                    }
+                    Ok(_) => self.jobs[job].state = JobState::Interrupted,
+                    Err(e) => {
+                        self.cache_error = true;
+                        self.fail(job, format!("cannot lock its key: {e}"));
+                    }
+                }
+            }
+            Msg::Committed { job, result } => match result {
+                Ok(()) => {
+                    let seconds = self.jobs[job]
+                        .started
+                        .map(|s| s.elapsed().as_secs_f64())
+                        .unwrap_or(0.0);
+                    self.jobs[job].state = JobState::Done;
+                    let producer = self.jobs[job].instances[0];
+                    self.computed += 1;
+                    self.bus.emit(Event::Finished {
+                        instance: self.id(producer),
+                        key: self.jobs[job].key.as_str().to_string(),
+                        seconds,
+                    });
+                    let others: Vec<usize> = self.jobs[job].instances[1..].to_vec();
+                    let producer_id = self.id(producer);
+                    for i in others {
+                        self.cached += 1;
+                        self.bus.emit(Event::Cached {
+                            instance: self.id(i),
+                            key: self.jobs[job].key.as_str().to_string(),
+                            same_as: Some(producer_id.clone()),
+                        });
+                    }
+                    self.release_users(job);
+                }
+                Err(e) => {
+                    self.cache_error = true;
+                    self.fail(job, format!("cannot commit its artifact: {e}"));
+                }
+            },
+            Msg::Signal => {
+                self.interrupts += 1;
+                if self.interrupts == 1 {
+                    eprintln!("skelflow: stopping (Ctrl-C again to kill running stages at once)");
+                    self.stopping = true;
+                    self.deadline = Some(Instant::now() + GRACE);
+                    self.stop_all(executor, false);
+                    for j in 0..self.jobs.len() {
+                        if self.jobs[j].state == JobState::WaitingLock {
+                            self.jobs[j].state = JobState::Interrupted;
+                            for i in self.jobs[j].instances.clone() {
+                                self.bus.emit(Event::Interrupted {
+                                    instance: self.id(i),
+                                });
+                            }
+                        }
+                    }
+                } else {
+                    self.stop_all(executor, true);
+                }
+            }
+        }
+    }
+
+    fn stop_all(&mut self, executor: &mut dyn Executor, force: bool) {
+        for (j, job) in self.jobs.iter().enumerate() {
+            if job.state == JobState::Running {
+                executor.stop(j as u64, force);
+            }
+        }
+    }
+
+    fn exited(&mut self, j: usize, outcome: Outcome) {
+        if let Some(g) = self.jobs[j].grant.take() {
+            self.free.give_back(g);
+        }
+        match outcome {
+            Outcome::Succeeded => {
+                self.jobs[j].state = JobState::Committing;
+                let staging = self.jobs[j]
+                    .staging
+                    .take()
+                    .expect("running job has staging");
+                let lock = self.jobs[j]
+                    .lock
+                    .take()
+                    .expect("running job holds its lock");
+                let producer = self.jobs[j].instances[0];
+                let info = ArtifactInfo {
+                    kind: self.spec.pipeline.instances[producer].kind.clone(),
+                    instance: self.id(producer),
+                    components: self.spec.keys.components[producer].clone(),
+                    seconds: self.jobs[j]
+                        .started
+                        .map(|s| s.elapsed().as_secs_f64())
+                        .unwrap_or(0.0),
+                };
+                let log = self.jobs[j].log.clone();
+                let store = self.spec.store.clone();
+                let key = self.jobs[j].key.clone();
+                let tx = self.tx.clone();
+                std::thread::spawn(move || {
+                    if let Some(log) = &log {
+                        // The stage's output travels with its artifact (for `show`).
+                        let _ = std::fs::copy(log, staging.dir().join(ARTIFACT_LOG));
+                    }
+                    let result = staging.commit(info).map(|_| ()).map_err(|e| e.to_string());
+                    if result.is_ok() {
+                        let _ = store.remove_work_dir(&key);
+                    }
+                    drop(lock);
+                    let _ = tx.send(Msg::Committed { job: j, result });
+                });
+            }
+            Outcome::Failed { error } => {
+                self.jobs[j].staging = None;
+                self.jobs[j].lock = None;
+                self.fail(j, error);
+            }
+            Outcome::Stopped => {
+                self.jobs[j].staging = None;
+                self.jobs[j].lock = None;
+                self.jobs[j].state = JobState::Interrupted;
+                let instances = self.jobs[j].instances.clone();
+                for i in instances {
+                    self.bus.emit(Event::Interrupted {
+                        instance: self.id(i),
+                    });
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, j: usize, error: String) {
+        self.jobs[j].state = JobState::Failed;
+        self.jobs[j].lock = None;
+        self.jobs[j].staging = None;
+        self.failed += self.jobs[j].instances.len();
+        let key = self.jobs[j].key.as_str().to_string();
+        let log = self.jobs[j].log.clone();
+        for i in self.jobs[j].instances.clone() {
+            self.bus.emit(Event::Failed {
+                instance: self.id(i),
+                key: key.clone(),
+                error: error.clone(),
+                log: log.clone(),
+            });
+        }
+        if self.spec.keep_going {
+            self.skip_users(j);
+        } else {
+            self.stopping = true;
+        }
+    }
+
+    /// With --keep-going: everything downstream of a failure is skipped.
+    fn skip_users(&mut self, j: usize) {
+        let failed = self.id(self.jobs[j].instances[0]);
+        let mut stack = self.jobs[j].users.clone();
+        while let Some(u) = stack.pop() {
+            if matches!(self.jobs[u].state, JobState::Pending | JobState::Ready) {
+                self.jobs[u].state = JobState::Skipped;
+                for i in self.jobs[u].instances.clone() {
+                    self.bus.emit(Event::Skipped {
+                        instance: self.id(i),
+                        because: format!("upstream {failed} failed"),
+                    });
+                }
+                stack.extend(self.jobs[u].users.clone());
+            }
+        }
+    }
+
+    fn mark_cached(&mut self, j: usize, same_as: Option<String>) {
+        self.jobs[j].state = JobState::Done;
+        let key = self.jobs[j].key.as_str().to_string();
+        for i in self.jobs[j].instances.clone() {
+            self.cached += 1;
+            self.bus.emit(Event::Cached {
+                instance: self.id(i),
+                key: key.clone(),
+                same_as: same_as.clone(),
+            });
+        }
+        self.release_users(j);
+    }
+
+    fn release_users(&mut self, j: usize) {
+        for u in self.jobs[j].users.clone() {
+            let job = &mut self.jobs[u];
+            job.remaining -= 1;
+            if job.remaining == 0 && job.state == JobState::Pending {
+                job.state = JobState::Ready;
+            }
+        }
+    }
+
+    fn finish(self, started: Instant) -> Summary {
+        let mut skipped = 0;
+        let interrupted = self.interrupts > 0;
+        for j in 0..self.jobs.len() {
+            let state = self.jobs[j].state;
+            if matches!(
+                state,
+                JobState::Pending | JobState::Ready | JobState::WaitingLock
+            ) {
+                let because = if interrupted {
+                    "the run was interrupted"
+                } else {
+                    "the run stopped after a failure (use --keep-going to run the rest)"
+                };
+                for i in self.jobs[j].instances.clone() {
+                    self.bus.emit(Event::Skipped {
+                        instance: self.id(i),
+                        because: because.into(),
+                    });
+                }
+            }
+            if !matches!(state, JobState::Done | JobState::Failed) {
+                skipped += self.jobs[j].instances.len();
+            }
+        }
+        let outcome = if interrupted {
+            RunOutcome::Interrupted
+        } else if self.failed > 0 {
+            RunOutcome::Failed
+        } else {
+            RunOutcome::Succeeded
+        };
+        self.bus.emit(Event::RunFinished {
+            run: self.spec.run_id.clone(),
+            status: outcome,
+            seconds: started.elapsed().as_secs_f64(),
+            computed: self.computed,
+            cached: self.cached,
+            failed: self.failed,
+            skipped,
+        });
+        Summary {
+            outcome,
+            computed: self.computed,
+            cached: self.cached,
+            failed: self.failed,
+            skipped,
+            cache_error: self.cache_error,
+        }
+    }
+}
+
+/// Name of the stage's log inside its committed artifact.
+pub const ARTIFACT_LOG: &str = "skelflow.log";

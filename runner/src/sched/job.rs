@@ -1,0 +1,84 @@
+//! The job file handed to a stage process, and the stage process itself
+//! (`skelflow __exec <job.json>`): it runs one stage kind with its context and exits.
+//!
+//! Commit happens in the parent: it holds the key's lock and the staging directory, the child
+//! only writes into `ctx.out_dir`. So a killed child never leaves anything that looks
+//! committed, and a Slurm executor can reuse this command as is.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use skelflow_stages::{StageContext, StageError, registry};
+
+/// Printed on stderr by the stage process before exiting with a stage error.
+pub const ERROR_PREFIX: &str = "\u{1e}skelflow-error ";
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JobFile {
+    pub kind: String,
+    /// The instance's key (for messages and for a batch executor to find its lock).
+    pub key: String,
+    pub cache: std::path::PathBuf,
+    pub ctx: StageContext,
+}
+
+impl JobFile {
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d)?;
+        }
+        std::fs::write(path, serde_json::to_vec_pretty(self).expect("serialisable"))
+    }
+}
+
+/// Exit codes of the stage process.
+pub mod code {
+    pub const OK: i32 = 0;
+    pub const STAGE_FAILED: i32 = 1;
+    pub const BAD_JOB: i32 = 2;
+    pub const INTERRUPTED: i32 = 130;
+}
+
+/// Body of `skelflow __exec`.
+pub fn exec_main(job_file: &Path) -> i32 {
+    let job: JobFile = match std::fs::read(job_file)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(j) => j,
+        Err(e) => {
+            report_error(&format!("cannot read job file {}: {e}", job_file.display()));
+            return code::BAD_JOB;
+        }
+    };
+    let Some(kind) = registry().get(&job.kind) else {
+        report_error(&format!(
+            "this skelflow binary has no stage kind `{}`",
+            job.kind
+        ));
+        return code::BAD_JOB;
+    };
+    match kind.run(&job.ctx) {
+        Ok(()) => code::OK,
+        Err(StageError::Interrupted) => {
+            report_error("interrupted");
+            code::INTERRUPTED
+        }
+        Err(e) => {
+            report_error(&e.to_string());
+            code::STAGE_FAILED
+        }
+    }
+}
+
+fn report_error(msg: &str) {
+    eprintln!(
+        "{ERROR_PREFIX}{}",
+        serde_json::to_string(msg).expect("string")
+    );
+}
+
+/// The error message of an [`ERROR_PREFIX`] line.
+pub fn decode_error(line: &str) -> Option<String> {
+    serde_json::from_str(line.strip_prefix(ERROR_PREFIX)?).ok()
+}

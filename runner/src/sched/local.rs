@@ -1,0 +1,184 @@
+//! The local executor: each job is a child process `skelflow __exec <job file>` in its own
+//! process group, killed by the kernel if the runner dies (`PR_SET_PDEATHSIG`), with its
+//! threads and GPUs set through the environment. Its stdout and stderr go to the job's log;
+//! progress lines on stderr go to the dispatcher instead.
+//!
+//! Children must be spawned from the dispatcher's (long-lived) thread: Linux delivers the
+//! parent-death signal when the spawning *thread* exits.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use skelflow_stages::ProgressLine;
+
+use super::executor::{ExecEvent, Executor, JobSpec, Outcome, Report};
+use super::job::decode_error;
+
+struct Proc {
+    pgid: i32,
+    /// Asked to stop: its end is `Stopped`, not a failure.
+    stopping: bool,
+}
+
+pub struct LocalExecutor {
+    exe: PathBuf,
+    running: Arc<Mutex<HashMap<u64, Proc>>>,
+}
+
+impl LocalExecutor {
+    pub fn new() -> std::io::Result<LocalExecutor> {
+        Ok(LocalExecutor {
+            exe: std::env::current_exe()?,
+            running: Arc::default(),
+        })
+    }
+}
+
+impl Executor for LocalExecutor {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    fn start(&mut self, spec: JobSpec, report: Report) -> std::io::Result<()> {
+        if let Some(d) = spec.log.parent() {
+            std::fs::create_dir_all(d)?;
+        }
+        let log = Arc::new(Mutex::new(
+            File::options().create(true).append(true).open(&spec.log)?,
+        ));
+        let threads = spec.cpus.max(1).to_string();
+        let gpus = spec
+            .gpus
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let parent = std::process::id() as libc::pid_t;
+        let mut cmd = Command::new(&self.exe);
+        cmd.arg("__exec")
+            .arg(&spec.job_file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("SKELFLOW_THREADS", &threads)
+            .env("RAYON_NUM_THREADS", &threads)
+            .env("OMP_NUM_THREADS", &threads)
+            .env("MKL_NUM_THREADS", &threads)
+            .env("CUDA_VISIBLE_DEVICES", &gpus)
+            .env("SKELFLOW_INSTANCE", &spec.instance)
+            .process_group(0);
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The runner may have died before the signal was armed.
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn()?;
+        let pid = child.id() as i32;
+        self.running.lock().expect("lock").insert(
+            spec.id,
+            Proc {
+                pgid: pid,
+                stopping: false,
+            },
+        );
+
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        let out_log = log.clone();
+        let out_thread =
+            std::thread::spawn(move || copy_lines(BufReader::new(stdout), &out_log, |_| false));
+        let err_log = log.clone();
+        let job = spec.id;
+        let err_report = report.clone();
+        let error: Arc<Mutex<Option<String>>> = Arc::default();
+        let err_slot = error.clone();
+        let err_thread = std::thread::spawn(move || {
+            copy_lines(BufReader::new(stderr), &err_log, |line| {
+                if let Some(p) = ProgressLine::decode(line) {
+                    err_report(ExecEvent::Progress { job, line: p });
+                    return true;
+                }
+                if let Some(e) = decode_error(line) {
+                    *err_slot.lock().expect("lock") = Some(e);
+                    return true;
+                }
+                false
+            })
+        });
+        let running = self.running.clone();
+        std::thread::spawn(move || {
+            let status = child.wait();
+            let _ = out_thread.join();
+            let _ = err_thread.join();
+            let stopped = running
+                .lock()
+                .expect("lock")
+                .remove(&job)
+                .is_some_and(|p| p.stopping);
+            let outcome = match status {
+                Ok(s) if s.success() => Outcome::Succeeded,
+                _ if stopped => Outcome::Stopped,
+                Ok(s) => {
+                    use std::os::unix::process::ExitStatusExt;
+                    let msg = error.lock().expect("lock").take();
+                    Outcome::Failed {
+                        error: msg.unwrap_or_else(|| match (s.code(), s.signal()) {
+                            (Some(c), _) => format!("stage process exited with status {c}"),
+                            (None, Some(sig)) => {
+                                format!("stage process was killed by signal {sig}")
+                            }
+                            _ => "stage process failed".into(),
+                        }),
+                    }
+                }
+                Err(e) => Outcome::Failed {
+                    error: format!("cannot wait for the stage process: {e}"),
+                },
+            };
+            report(ExecEvent::Exited { job, outcome });
+        });
+        Ok(())
+    }
+
+    fn stop(&mut self, job: u64, force: bool) {
+        let mut running = self.running.lock().expect("lock");
+        if let Some(p) = running.get_mut(&job) {
+            p.stopping = true;
+            let sig = if force { libc::SIGKILL } else { libc::SIGTERM };
+            // SAFETY: plain syscall; a negative pid addresses the job's process group.
+            unsafe {
+                libc::kill(-p.pgid, sig);
+            }
+        }
+    }
+}
+
+fn copy_lines(mut r: impl BufRead, log: &Mutex<File>, mut intercept: impl FnMut(&str) -> bool) {
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match r.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let line = String::from_utf8_lossy(&buf);
+                if intercept(line.trim_end_matches(['\n', '\r'])) {
+                    continue;
+                }
+                let _ = log.lock().expect("lock").write_all(&buf);
+            }
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Running what is not cached: the [`dispatcher`] (ready set, resource [`pool`], locks,
+//! fail-fast / keep-going, Ctrl-C) over an [`Executor`] ([`local`] processes now; Slurm
+//! later), and the stage process side ([`job`]: `skelflow __exec`).
+
+pub mod dispatcher;
+pub mod executor;
+pub mod job;
+pub mod local;
+pub mod pool;
+
+pub use dispatcher::{ARTIFACT_LOG, Dispatcher, RunSpec, Summary};
+pub use executor::{ExecEvent, Executor, JobSpec, Outcome};
+pub use local::LocalExecutor;
+pub use pool::Pool;
