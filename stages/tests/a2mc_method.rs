@@ -6,7 +6,7 @@ mod learn_common;
 use burn::prelude::*;
 use skelflow_stages::learn::augment::Clip;
 use skelflow_stages::learn::data::{Batch, MemSource, make_batch};
-use skelflow_stages::learn::encoders::{BackboneConfig, BiGruConfig, EncoderConfig};
+use skelflow_stages::learn::encoders::{BackboneConfig, BiGruConfig, EncoderConfig, StgcnConfig};
 use skelflow_stages::learn::optim::{OptimParams, ScheduleKind};
 use skelflow_stages::methods::a2mc::{self, A2mc, A2mcCounters, A2mcParams, Negatives};
 use skelflow_stages::methods::moco::{Moco, MocoParams};
@@ -314,4 +314,39 @@ fn canonical_params_fill_variant_defaults_and_normalise_inert_switches() {
         text.iter().any(|t| t.starts_with("param `mix[1]`")),
         "{text:?}"
     );
+}
+
+#[test]
+fn the_full_model_runs_on_st_gcn_too() {
+    let _rng = rng_lock();
+    let dev = Device::flex().autodiff();
+    dev.seed(5);
+    let enc = EncoderConfig {
+        backbone: BackboneConfig::Stgcn(StgcnConfig {
+            hidden: 8,
+            feature_dim: 32,
+            ..Default::default()
+        }),
+        proj_dim: 8,
+        mlp: true,
+    };
+    let src = source(32, 24);
+    for variant in ["paper", "code"] {
+        let p = params(serde_json::json!({"variant": variant, "queue": 16, "frames": 16}));
+        let mut m = A2mc::new(
+            p.clone(),
+            &MethodSetup {
+                encoder: &enc,
+                optim: &optim(),
+                device: &dev,
+            },
+        )
+        .unwrap();
+        for s in 0..3 {
+            let out = m.step(&batch(&p, &src, s, &dev), 0.05);
+            assert!(out.loss.is_finite(), "{variant}: {}", out.loss);
+        }
+        assert_eq!(m.counters.attacks, 3);
+        assert_eq!(m.counters.bank_updates, 1);
+    }
 }

@@ -69,7 +69,7 @@
 //! | strong-view loss | KL toward the basic view's distribution | none (the KL is commented out in the code) |
 //! | bank update | one step with the summed gradient of all views | one momentum step per logit set (the code: 4 sets, 3 banks; here one embedding, one set) |
 //! | total | `L_b + L_w + L_s` | `CE + loss_mix` |
-//! | schedule (pipeline) | SGD 0.9, lr 0.01, batch 64, 450 epochs, ×0.1 after 350 | SGD 0.9, lr 0.001, batch 256, 200 epochs, ×0.1 at 100/160 |
+//! | schedule | §IV-B: SGD 0.9, lr 0.01, batch 64, 450 epochs, ×0.1 after 350 | argparse defaults: SGD 0.9, lr 0.001, batch 256, 200 epochs, ×0.1 at 100/160 (no run script); the pipeline uses the paper's for both, so that only the method differs |
 //!
 //! Both: memory banks start as N(0,1) and are filled with keys column by column during the
 //! first K/N steps before any gradient update (the code's `init_memory`; the code also hard
