@@ -604,7 +604,12 @@ impl A2mc {
                             bank.step(gi, p.bank_lr, p.bank_momentum, p.bank_weight_decay);
                             self.counters.bank_updates += 1;
                         }
-                        A2mcVariant::Paper => g = Some(g.map_or(gi.clone(), |s| s + gi)),
+                        A2mcVariant::Paper => {
+                            g = Some(match g {
+                                Some(sum) => sum + gi,
+                                None => gi,
+                            })
+                        }
                     }
                 }
                 if let Some(g) = g {
