@@ -65,7 +65,7 @@ fn mse(enc: &Encoder, head: &Linear, x: Tensor<5>) -> f32 {
 }
 
 #[test]
-fn entropy_attack_moves_the_class_distribution_toward_uniform_within_eps() {
+fn a2mc_entropy_attack_moves_the_class_distribution_toward_uniform_within_eps() {
     let _rng = rng_lock();
     // the paper's setting: one fresh-Adam step, lr 0.1, ε 0.5
     let cfg = EntropyAttack {
@@ -135,7 +135,7 @@ fn entropy_attack_moves_the_class_distribution_toward_uniform_within_eps() {
 }
 
 #[test]
-fn smart_attack_is_a_sign_step_up_the_cross_entropy_to_its_pseudo_labels() {
+fn a2mc_smart_attack_is_a_sign_step_up_the_cross_entropy_to_its_pseudo_labels() {
     let _rng = rng_lock();
     let (_dev, enc, head, x) = setup(5);
     let labels = class_logits(&enc, &head, x.clone())
@@ -177,7 +177,7 @@ fn smart_attack_is_a_sign_step_up_the_cross_entropy_to_its_pseudo_labels() {
 }
 
 #[test]
-fn perceptual_loss_and_per_frame_normalisation() {
+fn a2mc_perceptual_loss_and_per_frame_normalisation() {
     let _rng = rng_lock();
     let dev = Device::flex();
     let x0 = Tensor::<5>::random([2, 3, 6, 25, 2], Distribution::Normal(0.0, 1.0), &dev);
@@ -197,7 +197,7 @@ fn perceptual_loss_and_per_frame_normalisation() {
 }
 
 #[test]
-fn bank_step_equals_the_hand_computed_one() {
+fn a2mc_bank_step_equals_the_hand_computed_one() {
     let dev = Device::flex();
     // D = 2, K = 2, one query q = (1, 0) with key k = (0, 1), so l_pos = 0; temperature 1.
     // W columns: w1 = (1, 0) (|w1| = 1), w2 = (0, 2) (|w2| = 2) → ŵ1 = (1, 0), ŵ2 = (0, 1)
@@ -242,7 +242,7 @@ fn bank_step_equals_the_hand_computed_one() {
 }
 
 #[test]
-fn bank_direction_is_minus_the_autodiff_gradient() {
+fn a2mc_bank_direction_is_minus_the_autodiff_gradient() {
     let _rng = rng_lock();
     let dev = Device::flex().autodiff();
     dev.seed(11);
@@ -278,7 +278,7 @@ fn bank_direction_is_minus_the_autodiff_gradient() {
 }
 
 #[test]
-fn mixing_gives_the_expected_convex_combinations() {
+fn a2mc_mixing_gives_the_expected_convex_combinations() {
     let dev = Device::flex();
     // N = 2 anchors, K = 5 bank rows (K not a multiple of N): row r mixes with q[r mod 2]
     let q = tensor2(&dev, &[&[1.0, 0.0, 0.0], &[0.0, 1.0, 0.0]]);
@@ -343,7 +343,7 @@ fn mixing_gives_the_expected_convex_combinations() {
 }
 
 #[test]
-fn batch_augmentation_is_seeded_per_sample_and_keeps_the_shape() {
+fn a2mc_batch_augmentation_is_seeded_per_sample_and_keeps_the_shape() {
     let _rng = rng_lock();
     use skelflow_stages::learn::augment::Aug;
     let dev = Device::flex();

@@ -106,7 +106,7 @@ fn has(names: &[String], n: &str) -> bool {
 }
 
 #[test]
-fn each_switch_removes_its_component() {
+fn a2mc_each_switch_removes_its_component() {
     let _rng = rng_lock();
     // 4 steps, batch 8, K = 16: the bank is filled by steps 1–2 and stepped by 3–4
     let steps = 4;
@@ -193,7 +193,7 @@ fn each_switch_removes_its_component() {
 }
 
 #[test]
-fn b1_is_moco_v2() {
+fn a2mc_b1_is_moco_v2() {
     let _rng = rng_lock();
     let dev = Device::flex().autodiff();
     let (enc, opt) = (encoder(), optim());
@@ -236,7 +236,7 @@ fn b1_is_moco_v2() {
 }
 
 #[test]
-fn a_checkpoint_continues_identically() {
+fn a2mc_a_checkpoint_continues_identically() {
     let _rng = rng_lock();
     let dev = Device::flex().autodiff();
     dev.seed(3);
@@ -260,7 +260,7 @@ fn a_checkpoint_continues_identically() {
 }
 
 #[test]
-fn canonical_params_fill_variant_defaults_and_normalise_inert_switches() {
+fn a2mc_canonical_params_fill_variant_defaults_and_normalise_inert_switches() {
     let get = |v: serde_json::Value| a2mc::check(&v).unwrap();
     let paper = get(serde_json::json!({}));
     assert_eq!(paper["variant"], "paper");
@@ -317,7 +317,7 @@ fn canonical_params_fill_variant_defaults_and_normalise_inert_switches() {
 }
 
 #[test]
-fn the_full_model_runs_on_st_gcn_too() {
+fn a2mc_the_full_model_runs_on_st_gcn_too() {
     let _rng = rng_lock();
     let dev = Device::flex().autodiff();
     dev.seed(5);

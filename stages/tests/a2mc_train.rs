@@ -5,7 +5,6 @@
 mod learn_common;
 
 use learn_common::*;
-use skelflow_stages::StageKind;
 use skelflow_stages::evals::knn::EvalKnn;
 use skelflow_stages::evals::linear::EvalLinear;
 use skelflow_stages::learn::kinds::{EncoderInit, Extract, Pretrain};
