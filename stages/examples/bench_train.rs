@@ -77,6 +77,17 @@ fn parse() -> Args {
     a
 }
 
+/// CPU seconds (user + system) this process has used, from /proc/self/stat: the
+/// benchmark's work regardless of other load on the machine.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    // fields 14 and 15 of stat (utime, stime) are at 11 and 12 after the command name
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn bench(name: &str, cfg: EncoderConfig, batch: usize, frames: usize, a: &Args) {
     let mut dev = device(a.backend, true, a.threads).unwrap_or_else(|e| panic!("{e}"));
     if a.checkpointing {
@@ -98,8 +109,10 @@ fn bench(name: &str, cfg: EncoderConfig, batch: usize, frames: usize, a: &Args) 
     let y = label_tensor(&labels, &dev);
     let mut times = Vec::new();
     let mut fwd_times = Vec::new();
+    let mut cpu = Vec::new();
     for i in 0..a.warmup + a.steps {
         let t0 = Instant::now();
+        let c0 = cpu_seconds();
         let logits = model.embed(x.clone());
         let loss = cross_entropy(logits, y.clone());
         let _ = loss.clone().into_scalar::<f32>();
@@ -110,17 +123,21 @@ fn bench(name: &str, cfg: EncoderConfig, batch: usize, frames: usize, a: &Args) 
         if i >= a.warmup {
             times.push(t0.elapsed().as_secs_f64());
             fwd_times.push(t_fwd);
+            cpu.push(cpu_seconds() - c0);
         }
     }
     times.sort_by(f64::total_cmp);
     fwd_times.sort_by(f64::total_cmp);
     let s = times[times.len() / 2];
+    cpu.sort_by(f64::total_cmp);
+    let c = cpu[cpu.len() / 2];
     println!(
         "{}",
         serde_json::json!({
             "model": name, "backend": a.backend.name(), "batch": batch, "frames": frames, "threads": a.threads,
             "seconds_per_step": s, "samples_per_s": batch as f64 / s, "forward_seconds": fwd_times[fwd_times.len() / 2],
             "checkpointing": a.checkpointing,
+            "cpu_seconds_per_step": c, "samples_per_cpu_s": batch as f64 / c,
         })
     );
 }
