@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dataset::{BadFile, DatasetMeta, DatasetWriter, SampleInfo, Variant};
 use super::ntu_format::{NtuName, bad_name_message, read_skeleton_file_with};
-use super::preprocess::prepare;
+use super::preprocess::prepare_into;
 use super::splits::{missing_list, ntu_benchmarks};
 use crate::params::{ParamError, ParamSpec, Params, check_typed, specs_of};
 use crate::{IoContext, StageContext, StageError, StageKind};
@@ -160,9 +160,6 @@ pub fn list_skeleton_files(root: &Path) -> Result<(Vec<PathBuf>, usize), StageEr
     Ok((files, ignored))
 }
 
-/// One file's outcome.
-type Outcome = Result<(SampleInfo, Vec<f32>), BadFile>;
-
 /// Import the `.skeleton` files of `root` into a dataset artifact in `out_dir`.
 /// `progress(done, total)` is called after every chunk.
 pub fn import_ntu(
@@ -222,33 +219,47 @@ pub fn import_ntu(
     let total = todo.len();
 
     // Parse chunk k+1 while a writer thread writes chunk k; at most two chunks wait.
-    let (tx, rx) = mpsc::sync_channel::<Vec<(SampleInfo, Vec<f32>)>>(1);
+    let (tx, rx) = mpsc::sync_channel::<(Vec<SampleInfo>, Vec<f32>)>(1);
     let write_result = std::thread::scope(|scope| {
         let writer_thread = scope.spawn(move || -> Result<DatasetWriter, StageError> {
-            for rows in rx {
-                writer.write_batch(rows)?;
+            for (infos, values) in rx {
+                writer.write_columns(infos, values)?;
             }
             Ok(writer)
         });
+        let len = variant.sample_len();
         let mut done = 0;
         for part in todo.chunks(chunk) {
-            let outcomes: Vec<(Outcome, u64)> = pool.install(|| {
+            // Every worker preprocesses straight into its row of the record batch.
+            let mut values = vec![0f32; part.len() * len];
+            let outcomes: Vec<(Result<SampleInfo, BadFile>, u64)> = pool.install(|| {
                 part.par_iter()
-                    .map_init(Vec::new, |buf, (path, name)| {
-                        import_one(path, *name, variant, buf)
-                    })
+                    .zip(values.par_chunks_mut(len))
+                    .map_init(
+                        || (Vec::new(), Vec::new()),
+                        |(buf, scratch), ((path, name), slot)| {
+                            import_one(path, *name, variant, buf, scratch, slot)
+                        },
+                    )
                     .collect()
             });
-            let mut rows = Vec::with_capacity(outcomes.len());
-            for (o, bytes) in outcomes {
+            let mut infos = Vec::with_capacity(outcomes.len());
+            for (k, (o, bytes)) in outcomes.into_iter().enumerate() {
                 report.bytes_read += bytes;
                 match o {
-                    Ok(row) => rows.push(row),
+                    Ok(info) => {
+                        // Close the gaps left by bad files.
+                        if infos.len() != k {
+                            values.copy_within(k * len..(k + 1) * len, infos.len() * len);
+                        }
+                        infos.push(info);
+                    }
                     Err(bad) => report.bad_files.push(bad),
                 }
             }
+            values.truncate(infos.len() * len);
             done += part.len();
-            if tx.send(rows).is_err() {
+            if tx.send((infos, values)).is_err() {
                 break; // the writer failed; its error is returned below
             }
             progress(done, total);
@@ -307,36 +318,31 @@ fn import_one(
     name: Option<NtuName>,
     variant: Variant,
     buf: &mut Vec<u8>,
-) -> (Outcome, u64) {
+    scratch: &mut Vec<f32>,
+    slot: &mut [f32],
+) -> (Result<SampleInfo, BadFile>, u64) {
     let shown = path.display().to_string();
+    let bad = |error: String| BadFile {
+        file: shown.clone(),
+        error,
+    };
     let Some(name) = name else {
         let file_name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         return (
-            Err(BadFile {
-                file: shown.clone(),
-                error: format!("{shown}: {}", bad_name_message(&file_name)),
-            }),
+            Err(bad(format!("{shown}: {}", bad_name_message(&file_name)))),
             0,
         );
     };
     let seq = match read_skeleton_file_with(path, buf) {
         Ok(s) => s,
-        Err(e) => {
-            return (
-                Err(BadFile {
-                    file: shown,
-                    error: e.to_string(),
-                }),
-                buf.len() as u64,
-            );
-        }
+        Err(e) => return (Err(bad(e.to_string())), buf.len() as u64),
     };
     let bytes = buf.len() as u64;
-    match prepare(&seq, variant) {
-        Ok(p) => {
+    match prepare_into(&seq, variant, slot, scratch) {
+        Ok(frames) => {
             let info = SampleInfo {
                 name: name.stem(),
                 setup: name.setup as i32,
@@ -344,19 +350,13 @@ fn import_one(
                 subject: name.subject as i32,
                 replication: name.replication as i32,
                 label: name.label() as i32,
-                frames: p.frames as i32,
+                frames: frames as i32,
                 raw_frames: seq.num_frames() as i32,
                 bodies: seq.max_bodies() as i32,
             };
-            (Ok((info, p.data)), bytes)
+            (Ok(info), bytes)
         }
-        Err(e) => (
-            Err(BadFile {
-                file: shown.clone(),
-                error: format!("{shown}: {e}"),
-            }),
-            bytes,
-        ),
+        Err(e) => (Err(bad(format!("{shown}: {e}"))), bytes),
     }
 }
 
