@@ -150,7 +150,9 @@ impl Subscriber for Recorder {
                 return;
             }
         }
-        let start = matches!(event, Event::RunStarted { .. });
+        // A run that computes nothing is recorded once, at its end (one fsync less on the
+        // fully cached path); otherwise at the start too, so a crash leaves a record.
+        let start = matches!(event, Event::RunStarted { to_run, .. } if *to_run > 0);
         let step = matches!(event, Event::Finished { .. } | Event::Failed { .. });
         if start || (step && self.dirty && self.last_save.elapsed() >= Duration::from_secs(1)) {
             self.save();
