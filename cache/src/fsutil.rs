@@ -27,6 +27,36 @@ pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
         .ctx("fsync directory", dir)
 }
 
+/// fsync many files and directories. fsync waits on the disk, not the CPU, so it runs on
+/// more threads than cores: concurrent fsyncs share journal commits.
+pub(crate) fn fsync_paths(paths: &[&Path]) -> Result<()> {
+    const THREADS: usize = 16;
+    let next = AtomicU64::new(0);
+    let worker = || -> Result<()> {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+            let Some(path) = paths.get(i) else {
+                return Ok(());
+            };
+            File::open(path)
+                .ctx("open", path)?
+                .sync_all()
+                .ctx("fsync", path)?;
+        }
+    };
+    if paths.len() < 4 {
+        return worker();
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS.min(paths.len()))
+            .map(|_| s.spawn(worker))
+            .collect();
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().expect("fsync thread panicked"))
+    })
+}
+
 /// Write `bytes` to `path` so that readers see the old content or the new, never a part:
 /// a temp file beside it, fsync, rename over `path`, fsync the directory.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {

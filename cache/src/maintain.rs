@@ -54,7 +54,7 @@ impl Store {
     /// Rehash artifacts (all, or `keys`; a listed key without an artifact is ignored).
     /// Corrupt ones (missing, extra or changed files, unreadable or mismatched manifest,
     /// or a directory under objects/ with no manifest at all) are moved to
-    /// quarantine/<key>.<timestamp> so they get recomputed. Never touches locked keys.
+    /// `quarantine/<key>.<timestamp>` so they get recomputed. Never touches locked keys.
     pub fn verify(&self, keys: Option<&[Key]>) -> Result<VerifyReport> {
         let keys = match keys {
             Some(keys) => {

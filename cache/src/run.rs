@@ -103,7 +103,7 @@ impl RunRecord {
 }
 
 impl Store {
-    /// Write runs/<pipeline>/<run id>.json atomically (temp + fsync + rename); save again
+    /// Write `runs/<pipeline>/<run id>.json` atomically (temp + fsync + rename); save again
     /// to update (at start with status Running, then at the end).
     pub fn save_run(&self, run: &RunRecord) -> Result<PathBuf> {
         let dir = self.pipeline_runs_dir(&run.pipeline);
@@ -170,14 +170,14 @@ impl Store {
         Ok(keys)
     }
 
-    /// Where a run's JSON-lines event log goes: runs/<pipeline>/<run id>.events.jsonl.
+    /// Where a run's JSON-lines event log goes: `runs/<pipeline>/<run id>.events.jsonl`.
     /// The caller creates it (the directory exists once the run is saved).
     pub fn events_path(&self, pipeline: &str, run_id: &str) -> PathBuf {
         self.pipeline_runs_dir(pipeline)
             .join(format!("{}.events.jsonl", file_name(run_id)))
     }
 
-    /// Where a stage instance's log goes: runs/<pipeline>/<run id>.logs/<instance>.log,
+    /// Where a stage instance's log goes: `runs/<pipeline>/<run id>.logs/<instance>.log`,
     /// the instance id made safe by [`file_name`]. The caller creates the directory.
     pub fn run_log_path(&self, pipeline: &str, run_id: &str, instance: &str) -> PathBuf {
         self.pipeline_runs_dir(pipeline)

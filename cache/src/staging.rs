@@ -9,7 +9,8 @@ use rayon::prelude::*;
 
 use crate::error::{CacheError, IoContext, Result};
 use crate::fsutil::{
-    EntryKind, create_dir_durable, fsync_dir, hash_reader, make_read_only, remove_tree, walk,
+    EntryKind, create_dir_durable, fsync_dir, fsync_paths, hash_reader, make_read_only,
+    remove_tree, walk,
 };
 use crate::key::Key;
 use crate::manifest::{Artifact, ArtifactInfo, FileEntry, MANIFEST_FILE, Manifest};
@@ -113,7 +114,6 @@ impl Staging {
             .map(|e| {
                 let file = File::open(&e.path).ctx("open", &e.path)?;
                 let (hash, size) = hash_reader(&file, &e.path)?;
-                file.sync_all().ctx("fsync", &e.path)?;
                 make_read_only(&e.path, &file.metadata().ctx("stat", &e.path)?)?;
                 Ok(FileEntry {
                     path: e.rel.clone(),
@@ -122,9 +122,8 @@ impl Staging {
                 })
             })
             .collect::<Result<_>>()?;
-        for d in entries.iter().filter(|e| e.kind == EntryKind::Dir) {
-            fsync_dir(&d.path)?;
-        }
+        let paths: Vec<&Path> = entries.iter().map(|e| e.path.as_path()).collect();
+        fsync_paths(&paths)?;
         let manifest = Manifest {
             key: self.key.clone(),
             kind: info.kind,

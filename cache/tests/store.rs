@@ -356,3 +356,32 @@ fn errors_name_the_path_and_the_os_error() {
         "{text}"
     );
 }
+
+#[test]
+fn non_utf8_names_are_refused_with_the_path() {
+    use std::os::unix::ffi::OsStrExt;
+    let (_tmp, store) = temp_store();
+    let lock = store.lock(&key("n")).unwrap();
+    let staging = store.begin(&lock).unwrap();
+    let name = std::ffi::OsStr::from_bytes(b"bad-\xff-name");
+    fs::write(staging.dir().join(name), b"x").unwrap();
+    let err = staging.commit(info("n")).unwrap_err();
+    assert!(matches!(err, CacheError::NonUtf8Name { .. }), "{err}");
+    assert!(!store.contains(&key("n")));
+}
+
+#[test]
+fn probing_a_lock_creates_no_file() {
+    let (_tmp, store) = temp_store();
+    assert!(!store.is_locked(&key("never")).unwrap());
+    assert!(names(&store.root().join("locks")).is_empty());
+}
+
+#[test]
+fn store_locks_and_staging_can_move_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Store>();
+    send::<skelflow_cache::KeyLock>();
+    send::<skelflow_cache::Staging>();
+}
