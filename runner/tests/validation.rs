@@ -270,3 +270,8 @@ fn kinds_lists_the_registry_and_a_kinds_params() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("did you mean `shell`?"));
 }
+
+#[test]
+fn report_section_errors_point_into_the_yaml() {
+    insta::assert_snapshot!("report", invalid("report", &["run", "report.yaml"]));
+}

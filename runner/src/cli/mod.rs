@@ -3,6 +3,7 @@
 
 mod inspect;
 mod maintain;
+mod report;
 mod run;
 
 use std::path::{Path, PathBuf};
@@ -92,6 +93,8 @@ pub enum Command {
         #[command(flatten)]
         vars: VarArgs,
     },
+    /// Write reports/<pipeline>/REPORT.md again from the cache (the newest finished run)
+    Report(PipelineArgs),
     /// List stage kinds, or describe one kind's params
     Kinds { kind: Option<String> },
     /// Run one stage process (used by executors)
@@ -220,6 +223,7 @@ pub fn main() -> i32 {
             vars,
         } => maintain::gc(&cli, pipeline.as_deref(), vars, *keep_last, *dry_run),
         Command::Verify { pipeline, vars } => maintain::verify(&cli, pipeline.as_deref(), vars),
+        Command::Report(a) => report::report(&cli, a),
         Command::Kinds { kind } => maintain::kinds(kind.as_deref()),
         Command::Exec { job } => return crate::sched::job::exec_main(job),
     };

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::{Cli, RunArgs, keys, load, open_store};
-use crate::events::{Bus, Console, EventLog, Recorder, RunOutcome};
+use crate::events::{Bus, Console, EventLog, Recorder, ReportWriter, RunOutcome};
 use crate::exit::{self, Failure};
 use crate::pipeline::parse_bytes;
 use crate::plan::state::{self, State};
@@ -106,6 +106,12 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32, Failure> {
         &run_id,
         std::env::args().collect(),
         backend.name(),
+    )));
+    bus.subscribe(Box::new(ReportWriter::new(
+        store.clone(),
+        &p.name,
+        &run_id,
+        p.report.clone().unwrap_or(serde_json::Value::Null),
     )));
     let mut executor = LocalExecutor::new()
         .map_err(|e| Failure::cache(format!("cannot find the skelflow executable: {e}")))?;

@@ -1,10 +1,11 @@
 //! What happens during a run, as one [`Event`] stream emitted by the dispatcher. Side effects
-//! (console progress, the JSON-lines event log, the run record; later reports) are
+//! (console progress, the JSON-lines event log, the run record, the report) are
 //! [`Subscriber`]s: the dispatcher knows none of them.
 
 mod console;
 mod log;
 mod record;
+pub mod report;
 
 use std::path::PathBuf;
 
@@ -13,6 +14,7 @@ use serde::Serialize;
 pub use console::{Console, ProgressMode};
 pub use log::EventLog;
 pub use record::Recorder;
+pub use report::ReportWriter;
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]

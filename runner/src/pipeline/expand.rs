@@ -101,7 +101,7 @@ pub(super) fn expand(
     let order = match graph::order(&needs) {
         Ok(o) => o,
         Err(cycles) => {
-            for c in cycles {
+            for c in &cycles {
                 let names: Vec<&str> = c
                     .iter()
                     .map(|&i| specs[i].id.as_str())
@@ -126,7 +126,19 @@ pub(super) fn expand(
                 }
                 errors.push(d.help("a stage cannot depend on itself, directly or through others: remove one of these `needs`"));
             }
-            return None;
+            // Go on without the cycles' edges, so that the rest of the pipeline is checked
+            // too (all errors at once); the pipeline is rejected either way.
+            let acyclic: Vec<Vec<usize>> = needs
+                .iter()
+                .enumerate()
+                .map(|(i, ns)| {
+                    ns.iter()
+                        .copied()
+                        .filter(|n| !cycles.iter().any(|c| c.contains(&i) && c.contains(n)))
+                        .collect()
+                })
+                .collect();
+            graph::order(&acyclic).unwrap_or_default()
         }
     };
 

@@ -149,6 +149,9 @@ impl Pipeline {
             &sources,
             &mut errors,
         );
+        if let Some(report) = &merged.report {
+            check_report(report, &file, expanded.as_ref(), &mut errors);
+        }
         if !errors.is_empty() {
             diag::normalize(&mut errors);
             return Err(Invalid {
@@ -210,4 +213,53 @@ impl Pipeline {
             self.name
         ))
     }
+}
+
+/// Validate `report:` with the reports crate, pointing each problem at its YAML node. Tag
+/// names are checked against the instances' tags when the stages expanded.
+fn check_report(
+    report: &Node,
+    file: &Path,
+    expanded: Option<&(Vec<Stage>, Vec<Instance>)>,
+    errors: &mut Vec<Diag>,
+) {
+    let tags: Option<std::collections::BTreeSet<String>> = expanded.map(|(_, instances)| {
+        instances
+            .iter()
+            .flat_map(|i| i.tags.keys().cloned())
+            .collect()
+    });
+    let ctx = skelflow_reports::SpecContext {
+        pipeline_file: Some(file),
+        tags: tags.as_ref(),
+    };
+    for e in skelflow_reports::validate_spec_with(&report.to_json(), &ctx) {
+        let at = report.deepest(&report_path(&e.path));
+        errors.push(
+            Diag::error(format!("invalid `{}`: {}", e.path, e.message))
+                .at(at.span, "")
+                .maybe_help(e.hint),
+        );
+    }
+}
+
+/// `report.tables[1].columns.by` -> [tables, 1, columns, by] (below the `report:` node).
+fn report_path(path: &str) -> Vec<skelflow_stages::params::PathSeg> {
+    use skelflow_stages::params::PathSeg;
+    let mut segs = Vec::new();
+    for part in path.split('.') {
+        let (key, indices) = part.split_once('[').unwrap_or((part, ""));
+        if !key.is_empty() {
+            segs.push(PathSeg::Key(key.to_string()));
+        }
+        for ix in indices.split('[') {
+            if let Ok(i) = ix.trim_end_matches(']').parse() {
+                segs.push(PathSeg::Index(i));
+            }
+        }
+    }
+    if segs.first() == Some(&PathSeg::Key("report".into())) {
+        segs.remove(0);
+    }
+    segs
 }
