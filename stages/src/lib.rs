@@ -9,6 +9,9 @@
 
 pub mod context;
 pub mod data;
+pub mod evals;
+pub mod learn;
+pub mod methods;
 pub mod params;
 pub mod registry;
 pub mod shell;

@@ -1,0 +1,42 @@
+//! Evaluations of frozen encoders on extracted features: linear probe and kNN.
+
+pub mod knn;
+pub mod linear;
+
+use crate::learn::artifact::{FeatureSet, read_features_arrow};
+use crate::{StageContext, StageError};
+
+/// The features the eval `needs` (from an `extract` stage).
+pub fn input_features(
+    ctx: &StageContext,
+) -> Result<(usize, FeatureSet, FeatureSet, serde_json::Value), StageError> {
+    let input = ctx.input_with_file("features.arrow")?;
+    let (dim, train, test) = read_features_arrow(&input.dir.join("features.arrow"))?;
+    let meta = std::fs::read_to_string(input.dir.join("features.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null);
+    if train.index.is_empty() || test.index.is_empty() {
+        return Err(StageError::msg(format!(
+            "{}: {} has an empty train or test part",
+            ctx.instance,
+            input.dir.display()
+        )));
+    }
+    Ok((dim, train, test, meta))
+}
+
+/// Percent of rows whose label is among the `k` highest scores. `scores` row-major (n, c).
+pub fn topk_accuracy(scores: &[f32], classes: usize, labels: &[usize], k: usize) -> f64 {
+    let mut hits = 0;
+    for (r, &label) in labels.iter().enumerate() {
+        let row = &scores[r * classes..(r + 1) * classes];
+        let s = row[label];
+        // rank = number of classes scoring strictly higher (ties in the label's favour)
+        let higher = row.iter().filter(|&&x| x > s).count();
+        if higher < k {
+            hits += 1;
+        }
+    }
+    100.0 * hits as f64 / labels.len().max(1) as f64
+}

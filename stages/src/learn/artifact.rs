@@ -1,0 +1,259 @@
+//! Files of the learning artifacts (ARTIFACTS.md): `encoder.json` + `encoder.bpk`,
+//! `epochs.parquet`, `features.arrow` + `features.json`, `metrics.json`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, FixedSizeListArray, Float32Array, Float64Array, Int64Array, StringArray,
+};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::record_batch::RecordBatch;
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::encoders::{Encoder, EncoderConfig};
+use crate::StageError;
+use crate::methods::{load_module, save_module};
+
+/// `encoder.json`: what the weights are and how they were made.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EncoderMeta {
+    pub encoder: EncoderConfig,
+    /// Input spec: frames, stream, benchmark, dataset description.
+    pub input: serde_json::Value,
+    /// `random` for `encoder.init`, else the pre-training method.
+    pub method: String,
+    pub epochs: usize,
+    pub backend: String,
+    pub params_trainable: usize,
+    pub params_total: usize,
+    /// Epoch a resumed run continued from (0 = started fresh).
+    #[serde(default)]
+    pub resumed_from: usize,
+}
+
+pub const ENCODER_JSON: &str = "encoder.json";
+pub const ENCODER_WEIGHTS: &str = "encoder.bpk";
+
+pub fn write_json(path: &Path, v: &impl Serialize) -> Result<(), StageError> {
+    let text = serde_json::to_string_pretty(v).expect("serialisable");
+    std::fs::write(path, text + "\n")
+        .map_err(|e| StageError::io(format!("cannot write {}", path.display()), e))
+}
+
+pub fn write_encoder(dir: &Path, meta: &EncoderMeta, enc: &Encoder) -> Result<(), StageError> {
+    write_json(&dir.join(ENCODER_JSON), meta)?;
+    save_module(enc, &dir.join(ENCODER_WEIGHTS))
+}
+
+/// Read an encoder artifact: its meta and the weights on `device`.
+pub fn read_encoder(dir: &Path, device: &Device) -> Result<(EncoderMeta, Encoder), StageError> {
+    let p = dir.join(ENCODER_JSON);
+    let text = std::fs::read_to_string(&p)
+        .map_err(|e| StageError::io(format!("cannot read {}", p.display()), e))?;
+    let meta: EncoderMeta = serde_json::from_str(&text).map_err(|e| {
+        StageError::msg(format!("{}: not an encoder description: {e}", p.display()))
+    })?;
+    let enc = load_module(meta.encoder.init(device), &dir.join(ENCODER_WEIGHTS))?;
+    Ok((meta, enc))
+}
+
+/// One row of `epochs.parquet`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRow {
+    pub epoch: usize,
+    pub loss: f64,
+    pub lr: f64,
+    pub seconds: f64,
+    pub samples_per_s: f64,
+    /// Method-specific loss terms, and `top1`/`top5` for evals that tested this epoch.
+    #[serde(default)]
+    pub extra: Vec<(String, f64)>,
+}
+
+pub fn write_epochs_parquet(path: &Path, rows: &[EpochRow]) -> Result<(), StageError> {
+    let mut names: Vec<String> = Vec::new();
+    for r in rows {
+        for (k, _) in &r.extra {
+            if !names.contains(k) {
+                names.push(k.clone());
+            }
+        }
+    }
+    let mut fields = vec![
+        Field::new("epoch", DataType::Int64, false),
+        Field::new("loss", DataType::Float64, false),
+        Field::new("lr", DataType::Float64, false),
+        Field::new("seconds", DataType::Float64, false),
+        Field::new("samples_per_s", DataType::Float64, false),
+    ];
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|r| r.epoch as i64),
+        )),
+        Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.loss))),
+        Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.lr))),
+        Arc::new(Float64Array::from_iter_values(
+            rows.iter().map(|r| r.seconds),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            rows.iter().map(|r| r.samples_per_s),
+        )),
+    ];
+    for n in &names {
+        fields.push(Field::new(n, DataType::Float64, true));
+        cols.push(Arc::new(Float64Array::from(
+            rows.iter()
+                .map(|r| r.extra.iter().find(|(k, _)| k == n).map(|(_, v)| *v))
+                .collect::<Vec<_>>(),
+        )));
+    }
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
+        .map_err(|e| StageError::msg(format!("epochs table: {e}")))?;
+    let file = std::fs::File::create(path)
+        .map_err(|e| StageError::io(format!("cannot create {}", path.display()), e))?;
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)
+        .map_err(|e| StageError::msg(format!("{}: {e}", path.display())))?;
+    w.write(&batch)
+        .map_err(|e| StageError::msg(format!("{}: {e}", path.display())))?;
+    w.close()
+        .map_err(|e| StageError::msg(format!("{}: {e}", path.display())))?;
+    Ok(())
+}
+
+/// Features of one split part.
+pub struct FeatureSet {
+    pub split: &'static str,
+    pub index: Vec<usize>,
+    pub label: Vec<usize>,
+    /// row-major (n, dim)
+    pub data: Vec<f32>,
+}
+
+pub fn write_features_arrow(
+    path: &Path,
+    dim: usize,
+    parts: &[FeatureSet],
+) -> Result<(), StageError> {
+    let split: Vec<&str> = parts
+        .iter()
+        .flat_map(|p| std::iter::repeat_n(p.split, p.index.len()))
+        .collect();
+    let index: Vec<i64> = parts
+        .iter()
+        .flat_map(|p| p.index.iter().map(|&i| i as i64))
+        .collect();
+    let label: Vec<i64> = parts
+        .iter()
+        .flat_map(|p| p.label.iter().map(|&i| i as i64))
+        .collect();
+    let values: Vec<f32> = parts.iter().flat_map(|p| p.data.iter().copied()).collect();
+    let item = Arc::new(Field::new("item", DataType::Float32, false));
+    let feature = FixedSizeListArray::try_new(
+        item.clone(),
+        dim as i32,
+        Arc::new(Float32Array::from(values)),
+        None,
+    )
+    .map_err(|e| StageError::msg(format!("features: {e}")))?;
+    let schema = Schema::new(vec![
+        Field::new("split", DataType::Utf8, false),
+        Field::new("index", DataType::Int64, false),
+        Field::new("label", DataType::Int64, false),
+        Field::new("feature", DataType::FixedSizeList(item, dim as i32), false),
+    ]);
+    let batch = RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            Arc::new(StringArray::from(split)),
+            Arc::new(Int64Array::from(index)),
+            Arc::new(Int64Array::from(label)),
+            Arc::new(feature),
+        ],
+    )
+    .map_err(|e| StageError::msg(format!("features: {e}")))?;
+    let file = std::fs::File::create(path)
+        .map_err(|e| StageError::io(format!("cannot create {}", path.display()), e))?;
+    let mut w = arrow::ipc::writer::FileWriter::try_new(file, &batch.schema())
+        .map_err(|e| StageError::msg(format!("{}: {e}", path.display())))?;
+    w.write(&batch)
+        .map_err(|e| StageError::msg(format!("{}: {e}", path.display())))?;
+    w.finish()
+        .map_err(|e| StageError::msg(format!("{}: {e}", path.display())))?;
+    Ok(())
+}
+
+/// Read `features.arrow` back: (train, test) with dim.
+pub fn read_features_arrow(path: &Path) -> Result<(usize, FeatureSet, FeatureSet), StageError> {
+    let bad = |e: String| StageError::msg(format!("{}: {e}", path.display()));
+    let file = std::fs::File::open(path)
+        .map_err(|e| StageError::io(format!("cannot open {}", path.display()), e))?;
+    let reader =
+        arrow::ipc::reader::FileReader::try_new(file, None).map_err(|e| bad(e.to_string()))?;
+    let mut train = FeatureSet {
+        split: "train",
+        index: vec![],
+        label: vec![],
+        data: vec![],
+    };
+    let mut test = FeatureSet {
+        split: "test",
+        index: vec![],
+        label: vec![],
+        data: vec![],
+    };
+    let mut dim = 0;
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(e.to_string()))?;
+        let col = |name: &str| {
+            batch
+                .column_by_name(name)
+                .cloned()
+                .ok_or_else(|| bad(format!("no column `{name}`")))
+        };
+        let split = col("split")?;
+        let split = split
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| bad("`split` is not a string column".into()))?;
+        let index = col("index")?;
+        let index = index
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or_else(|| bad("`index` is not int64".into()))?;
+        let label = col("label")?;
+        let label = label
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or_else(|| bad("`label` is not int64".into()))?;
+        let feat = col("feature")?;
+        let feat = feat
+            .as_any()
+            .downcast_ref::<FixedSizeListArray>()
+            .ok_or_else(|| bad("`feature` is not a fixed-size list".into()))?;
+        dim = feat.value_length() as usize;
+        let values = feat
+            .values()
+            .as_any()
+            .downcast_ref::<Float32Array>()
+            .ok_or_else(|| bad("`feature` items are not f32".into()))?;
+        for r in 0..batch.num_rows() {
+            let set = if split.value(r) == "train" {
+                &mut train
+            } else {
+                &mut test
+            };
+            set.index.push(index.value(r) as usize);
+            set.label.push(label.value(r) as usize);
+            let off = feat.value_offset_at(r);
+            set.data.extend_from_slice(&values.values()[off..off + dim]);
+        }
+    }
+    Ok((dim, train, test))
+}
+
+/// `metrics.json` rows: `{"metric": .., "value": .., dims...}`.
+pub fn write_metrics(path: &Path, rows: &[serde_json::Value]) -> Result<(), StageError> {
+    write_json(path, &serde_json::json!({ "rows": rows }))
+}

@@ -1,0 +1,586 @@
+//! Skeleton augmentations, exactly as the reference feeders do them (ML-FACTS §4), on one
+//! clip (C, T, V, M) in row-major f32. Each transform is seeded through the RNG it is
+//! given; a view is a list of transforms applied in order.
+//!
+//! Random draws use ChaCha, not numpy's Mersenne twister: the distributions equal the
+//! reference's, the streams do not.
+
+use rand::Rng;
+use rand::seq::index::sample;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// One clip: `data[((c*T + t)*V + v)*M + m]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Clip {
+    pub c: usize,
+    pub t: usize,
+    pub v: usize,
+    pub m: usize,
+    pub data: Vec<f32>,
+}
+
+impl Clip {
+    pub fn new(c: usize, t: usize, v: usize, m: usize, data: Vec<f32>) -> Clip {
+        assert_eq!(
+            data.len(),
+            c * t * v * m,
+            "clip data does not match (C, T, V, M)"
+        );
+        Clip { c, t, v, m, data }
+    }
+    pub fn zeros(c: usize, t: usize, v: usize, m: usize) -> Clip {
+        Clip::new(c, t, v, m, vec![0.0; c * t * v * m])
+    }
+    #[inline]
+    pub fn idx(&self, c: usize, t: usize, v: usize, m: usize) -> usize {
+        ((c * self.t + t) * self.v + v) * self.m + m
+    }
+    pub fn at(&self, c: usize, t: usize, v: usize, m: usize) -> f32 {
+        self.data[self.idx(c, t, v, m)]
+    }
+    /// Apply `f` to every 3-vector (x, y, z) of a joint of a person in a frame.
+    fn map_points(&mut self, f: impl Fn([f32; 3]) -> [f32; 3]) {
+        assert_eq!(self.c, 3, "geometric transforms need C = 3");
+        for t in 0..self.t {
+            for v in 0..self.v {
+                for m in 0..self.m {
+                    let p = [
+                        self.at(0, t, v, m),
+                        self.at(1, t, v, m),
+                        self.at(2, t, v, m),
+                    ];
+                    let q = f(p);
+                    for (c, val) in q.into_iter().enumerate() {
+                        let i = self.idx(c, t, v, m);
+                        self.data[i] = val;
+                    }
+                }
+            }
+        }
+    }
+    /// A clip made of frames `src(t')` of `self` for t' in 0..t_out (frame copy, all c/v/m).
+    fn gather_frames(&self, t_out: usize, src: impl Fn(usize) -> usize) -> Clip {
+        let mut out = Clip::zeros(self.c, t_out, self.v, self.m);
+        let vm = self.v * self.m;
+        for c in 0..self.c {
+            for t in 0..t_out {
+                let s = src(t);
+                let from = (c * self.t + s) * vm;
+                let to = (c * t_out + t) * vm;
+                out.data[to..to + vm].copy_from_slice(&self.data[from..from + vm]);
+            }
+        }
+        out
+    }
+}
+
+/// The left/right joint permutation of `random_spatial_flip` (0-based).
+pub const FLIP_ORDER: [usize; 25] = [
+    0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 16, 17, 18, 19, 12, 13, 14, 15, 20, 23, 24, 21, 22,
+];
+
+/// One augmentation. `p` is the probability of applying it (the reference's inner `p`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Aug {
+    /// `temperal_crop`: reflection-pad T//ratio frames each side, keep T from a random start.
+    TemporalCrop { ratio: usize },
+    /// `p' = R p`, R = I plus off-diagonals U(-r, r) (0.5 AimCLR/ActCLR, 1.0 ISC/CMD/A2MC/AS-CAL).
+    Shear { r: f32, p: f32 },
+    /// Joint permutation left ↔ right, no coordinate negation.
+    SpatialFlip { p: f32 },
+    /// Rotations about x, y, z in order; one random main axis gets U(0, max_deg)°, the
+    /// others U(0, 1)°.
+    Rotate { max_deg: f32, p: f32 },
+    /// i.i.d. N(0, std²) on every entry (including an empty second body).
+    GaussNoise { std: f32, p: f32 },
+    /// The unnormalised 15-tap temporal Gaussian blur, σ ~ U(sigma_min, sigma_max).
+    GaussBlur {
+        sigma_min: f32,
+        sigma_max: f32,
+        p: f32,
+    },
+    /// Zero one random coordinate channel.
+    AxisMask { p: f32 },
+    /// Reverse time.
+    TimeFlip { p: f32 },
+    /// ISC/CMD/A2MC: random crop of scale U(lo, hi) of the valid frames (at least
+    /// `frames`), resized to `frames` with half-pixel linear interpolation.
+    CropResize { frames: usize, lo: f32, hi: f32 },
+    /// The deterministic centre crop (`ratio` of the valid frames) resized to `frames`.
+    CenterCropResize { frames: usize, ratio: f32 },
+    /// ISC/CMD `joint_courruption`: 15 random joints zeroed (p 0.5) or mixed by a random
+    /// 3×3 matrix (row-vector product).
+    JointCorruption { joints: usize },
+    /// With probability `p` the first list, else the second (ISC/CMD view recipe).
+    OneOf {
+        p: f32,
+        first: Vec<Aug>,
+        second: Vec<Aug>,
+    },
+    /// A2MC: zero the `joints` joints most reachable (2-hop) from `seeds` random joints.
+    SpatialMask { seeds: usize, joints: usize, p: f32 },
+    /// A2MC: split time into `blocks` blocks and zero `masked` of them.
+    TemporalMask {
+        blocks: usize,
+        masked: usize,
+        p: f32,
+    },
+}
+
+fn hit(rng: &mut ChaCha8Rng, p: f32) -> bool {
+    p >= 1.0 || rng.random::<f32>() < p
+}
+
+impl Aug {
+    /// Apply to `clip`; `valid` is the number of valid frames (crop-resize uses it).
+    pub fn apply(&self, clip: Clip, valid: usize, rng: &mut ChaCha8Rng) -> Clip {
+        match *self {
+            Aug::TemporalCrop { ratio } => {
+                let pad = clip.t / ratio.max(1);
+                let start = rng.random_range(0..=2 * pad);
+                temporal_crop(&clip, pad, start)
+            }
+            Aug::Shear { r, p } => {
+                if !hit(rng, p) {
+                    return clip;
+                }
+                let mut u = [0f32; 6];
+                for x in &mut u {
+                    *x = rng.random_range(-r..=r);
+                }
+                let m = [[1.0, u[0], u[3]], [u[1], 1.0, u[4]], [u[2], u[5], 1.0]];
+                apply_matrix(clip, m)
+            }
+            Aug::SpatialFlip { p } => {
+                if hit(rng, p) {
+                    permute_joints(&clip, &FLIP_ORDER)
+                } else {
+                    clip
+                }
+            }
+            Aug::Rotate { max_deg, p } => {
+                if !hit(rng, p) {
+                    return clip;
+                }
+                let main = rng.random_range(0..3);
+                let mut deg = [0f32; 3];
+                for (axis, d) in deg.iter_mut().enumerate() {
+                    *d = if axis == main {
+                        rng.random_range(0.0..max_deg)
+                    } else {
+                        rng.random_range(0.0..1.0)
+                    };
+                }
+                rotate(clip, deg)
+            }
+            Aug::GaussNoise { std, p } => {
+                if !hit(rng, p) {
+                    return clip;
+                }
+                let n = Normal::new(0.0, std).expect("std >= 0");
+                let mut clip = clip;
+                for x in &mut clip.data {
+                    *x += n.sample(rng);
+                }
+                clip
+            }
+            Aug::GaussBlur {
+                sigma_min,
+                sigma_max,
+                p,
+            } => {
+                if !hit(rng, p) {
+                    return clip;
+                }
+                let sigma = rng.random_range(sigma_min..sigma_max);
+                gauss_blur(&clip, sigma, 15)
+            }
+            Aug::AxisMask { p } => {
+                if !hit(rng, p) {
+                    return clip;
+                }
+                let axis = rng.random_range(0..clip.c);
+                axis_mask(clip, axis)
+            }
+            Aug::TimeFlip { p } => {
+                if hit(rng, p) {
+                    let t = clip.t;
+                    clip.gather_frames(t, |i| t - 1 - i)
+                } else {
+                    clip
+                }
+            }
+            Aug::CropResize { frames, lo, hi } => {
+                let nf = valid.clamp(1, clip.t);
+                let scale = rng.random_range(lo..=hi);
+                let len = ((nf as f32 * scale).floor() as usize).max(frames).min(nf);
+                let start = rng.random_range(0..=nf - len);
+                crop_resize(&clip, start, len, frames)
+            }
+            Aug::CenterCropResize { frames, ratio } => {
+                let nf = valid.clamp(1, clip.t);
+                let start = ((1.0 - ratio) * nf as f32 / 2.0) as usize;
+                let len = (nf - 2 * start).max(1);
+                crop_resize(&clip, start, len, frames)
+            }
+            Aug::JointCorruption { joints } => {
+                let picked: Vec<usize> = sample(rng, clip.v, joints.min(clip.v)).into_vec();
+                if rng.random::<f32>() < 0.5 {
+                    zero_joints(clip, &picked)
+                } else {
+                    let mut cm = [[0f32; 3]; 3];
+                    for row in &mut cm {
+                        for x in row.iter_mut() {
+                            *x = rng.random_range(-1.0..=1.0);
+                        }
+                    }
+                    mix_joints(clip, &picked, cm)
+                }
+            }
+            Aug::OneOf {
+                p,
+                ref first,
+                ref second,
+            } => {
+                let list = if rng.random::<f32>() < p {
+                    first
+                } else {
+                    second
+                };
+                list.iter().fold(clip, |c, a| a.apply(c, valid, rng))
+            }
+            Aug::SpatialMask { seeds, joints, p } => {
+                if !hit(rng, p) {
+                    return clip;
+                }
+                let s: Vec<usize> = (0..seeds).map(|_| rng.random_range(0..clip.v)).collect();
+                let picked = spatial_mask_joints(&s, joints);
+                zero_joints(clip, &picked)
+            }
+            Aug::TemporalMask { blocks, masked, p } => {
+                if !hit(rng, p) {
+                    return clip;
+                }
+                let picked: Vec<usize> = sample(rng, blocks, masked.min(blocks)).into_vec();
+                temporal_mask(clip, blocks, &picked)
+            }
+        }
+    }
+}
+
+/// Apply a list of transforms in order.
+pub fn apply_view(view: &[Aug], clip: Clip, valid: usize, rng: &mut ChaCha8Rng) -> Clip {
+    view.iter().fold(clip, |c, a| a.apply(c, valid, rng))
+}
+
+/// Symmetric edge-inclusive reflection padding of `pad` frames, then T frames from `start`.
+pub fn temporal_crop(clip: &Clip, pad: usize, start: usize) -> Clip {
+    let t = clip.t;
+    // padded index j ↦ source frame
+    let src = |j: usize| -> usize {
+        if j < pad {
+            pad - 1 - j
+        } else if j < pad + t {
+            j - pad
+        } else {
+            let k = j - pad - t; // 0.. in the reversed tail
+            t - 1 - k
+        }
+    };
+    clip.gather_frames(t, |i| src(start + i))
+}
+
+/// `p' = M p` for every joint.
+pub fn apply_matrix(mut clip: Clip, m: [[f32; 3]; 3]) -> Clip {
+    clip.map_points(|p| {
+        let mut q = [0f32; 3];
+        for (i, row) in m.iter().enumerate() {
+            q[i] = row[0] * p[0] + row[1] * p[1] + row[2] * p[2];
+        }
+        q
+    });
+    clip
+}
+
+/// `out[.., v, ..] = clip[.., order[v], ..]`.
+pub fn permute_joints(clip: &Clip, order: &[usize]) -> Clip {
+    let mut out = clip.clone();
+    for c in 0..clip.c {
+        for t in 0..clip.t {
+            for (v, &src) in order.iter().enumerate() {
+                for m in 0..clip.m {
+                    let i = out.idx(c, t, v, m);
+                    out.data[i] = clip.at(c, t, src, m);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The rotation matrices of `random_rotate` (degrees), composed x then y then z.
+pub fn rotation(deg: [f32; 3]) -> [[f32; 3]; 3] {
+    let r = |d: f32| d.to_radians();
+    let (cx, sx) = (r(deg[0]).cos(), r(deg[0]).sin());
+    let (cy, sy) = (r(deg[1]).cos(), r(deg[1]).sin());
+    let (cz, sz) = (r(deg[2]).cos(), r(deg[2]).sin());
+    let rx = [[1.0, 0.0, 0.0], [0.0, cx, sx], [0.0, -sx, cx]];
+    let ry = [[cy, 0.0, -sy], [0.0, 1.0, 0.0], [sy, 0.0, cy]];
+    let rz = [[cz, sz, 0.0], [-sz, cz, 0.0], [0.0, 0.0, 1.0]];
+    matmul3(rz, matmul3(ry, rx))
+}
+
+fn matmul3(a: [[f32; 3]; 3], b: [[f32; 3]; 3]) -> [[f32; 3]; 3] {
+    let mut o = [[0f32; 3]; 3];
+    for i in 0..3 {
+        for j in 0..3 {
+            o[i][j] = (0..3).map(|k| a[i][k] * b[k][j]).sum();
+        }
+    }
+    o
+}
+
+pub fn rotate(clip: Clip, deg: [f32; 3]) -> Clip {
+    apply_matrix(clip, rotation(deg))
+}
+
+/// Temporal 1-D convolution with the unnormalised kernel `exp(-k²/2σ²)`, k = -r..r,
+/// zero padding (`GaussianBlurConv`).
+pub fn gauss_blur(clip: &Clip, sigma: f32, taps: usize) -> Clip {
+    let r = (taps / 2) as isize;
+    let w: Vec<f32> = (-r..=r)
+        .map(|k| (-((k * k) as f32) / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let mut out = Clip::zeros(clip.c, clip.t, clip.v, clip.m);
+    for c in 0..clip.c {
+        for t in 0..clip.t as isize {
+            for v in 0..clip.v {
+                for m in 0..clip.m {
+                    let mut s = 0.0;
+                    for (j, wk) in w.iter().enumerate() {
+                        let src = t + j as isize - r;
+                        if src >= 0 && (src as usize) < clip.t {
+                            s += wk * clip.at(c, src as usize, v, m);
+                        }
+                    }
+                    let i = out.idx(c, t as usize, v, m);
+                    out.data[i] = s;
+                }
+            }
+        }
+    }
+    out
+}
+
+pub fn axis_mask(mut clip: Clip, axis: usize) -> Clip {
+    let n = clip.t * clip.v * clip.m;
+    clip.data[axis * n..(axis + 1) * n].fill(0.0);
+    clip
+}
+
+/// Half-pixel linear resize of frames [start, start+len) to `out` frames (cv2 INTER_LINEAR
+/// = torch `interpolate(linear, align_corners=False)`, ML-FACTS §1.5).
+pub fn crop_resize(clip: &Clip, start: usize, len: usize, out: usize) -> Clip {
+    let mut res = Clip::zeros(clip.c, out, clip.v, clip.m);
+    let vm = clip.v * clip.m;
+    for d in 0..out {
+        let fy = (d as f32 + 0.5) * len as f32 / out as f32 - 0.5;
+        let mut sy = fy.floor() as isize;
+        let mut w = fy - sy as f32;
+        if sy < 0 {
+            sy = 0;
+            w = 0.0;
+        }
+        if sy as usize >= len - 1 {
+            sy = len as isize - 1;
+            w = 0.0;
+        }
+        let s0 = start + sy as usize;
+        let s1 = start + (sy as usize + 1).min(len - 1);
+        for c in 0..clip.c {
+            for j in 0..vm {
+                let a = clip.data[(c * clip.t + s0) * vm + j];
+                let b = clip.data[(c * clip.t + s1) * vm + j];
+                res.data[(c * out + d) * vm + j] = (1.0 - w) * a + w * b;
+            }
+        }
+    }
+    res
+}
+
+pub fn zero_joints(mut clip: Clip, joints: &[usize]) -> Clip {
+    for c in 0..clip.c {
+        for t in 0..clip.t {
+            for &v in joints {
+                for m in 0..clip.m {
+                    let i = clip.idx(c, t, v, m);
+                    clip.data[i] = 0.0;
+                }
+            }
+        }
+    }
+    clip
+}
+
+/// `p' = pᵀ · cm` (row vector times matrix) for the given joints.
+pub fn mix_joints(mut clip: Clip, joints: &[usize], cm: [[f32; 3]; 3]) -> Clip {
+    for t in 0..clip.t {
+        for &v in joints {
+            for m in 0..clip.m {
+                let p = [
+                    clip.at(0, t, v, m),
+                    clip.at(1, t, v, m),
+                    clip.at(2, t, v, m),
+                ];
+                for j in 0..3 {
+                    let i = clip.idx(j, t, v, m);
+                    clip.data[i] = p[0] * cm[0][j] + p[1] * cm[1][j] + p[2] * cm[2][j];
+                }
+            }
+        }
+    }
+    clip
+}
+
+/// A2MC `spatial_masking`: with A = I + adjacency (symmetric), A², the joints with the
+/// `k` largest `Σ_seeds A²[seed]` (numpy `argsort()[-k:]`, stable).
+pub fn spatial_mask_joints(seeds: &[usize], k: usize) -> Vec<usize> {
+    const V: usize = 25;
+    let mut a = [[0f32; V]; V];
+    for (i, row) in a.iter_mut().enumerate() {
+        row[i] = 1.0;
+    }
+    for &(x, y) in &crate::learn::graph::EDGES {
+        a[x - 1][y - 1] = 1.0;
+        a[y - 1][x - 1] = 1.0;
+    }
+    let a2: Vec<[f32; V]> = (0..V)
+        .map(|i| {
+            let mut r = [0f32; V];
+            for (j, rj) in r.iter_mut().enumerate() {
+                *rj = (0..V).map(|l| a[i][l] * a[l][j]).sum();
+            }
+            r
+        })
+        .collect();
+    let mut flag = [0f32; V];
+    for &s in seeds {
+        for j in 0..V {
+            flag[j] += a2[s][j];
+        }
+    }
+    let mut order: Vec<usize> = (0..V).collect();
+    order.sort_by(|&x, &y| flag[x].partial_cmp(&flag[y]).expect("finite"));
+    order[V - k.min(V)..].to_vec()
+}
+
+pub fn temporal_mask(mut clip: Clip, blocks: usize, picked: &[usize]) -> Clip {
+    let len = clip.t / blocks.max(1);
+    let vm = clip.v * clip.m;
+    for c in 0..clip.c {
+        for &b in picked {
+            for t in b * len..((b + 1) * len).min(clip.t) {
+                let from = (c * clip.t + t) * vm;
+                clip.data[from..from + vm].fill(0.0);
+            }
+        }
+    }
+    clip
+}
+
+/// Named views of the reference repositories. Users can also write the list out.
+pub fn preset_view(name: &str) -> Option<Vec<Aug>> {
+    let crop = Aug::TemporalCrop { ratio: 6 };
+    let shear = Aug::Shear { r: 0.5, p: 1.0 };
+    let extras = |noise: f32| {
+        vec![
+            Aug::SpatialFlip { p: 0.5 },
+            Aug::Rotate {
+                max_deg: 30.0,
+                p: 1.0,
+            },
+            Aug::GaussNoise { std: noise, p: 0.5 },
+            Aug::GaussBlur {
+                sigma_min: 0.1,
+                sigma_max: 2.0,
+                p: 0.5,
+            },
+            Aug::AxisMask { p: 0.5 },
+        ]
+    };
+    Some(match name {
+        "none" => vec![],
+        // AimCLR/ActCLR normal view and ActCLR weak view: crop + shear
+        "weak" | "normal" => vec![crop, shear],
+        // AimCLR extreme view: crop, shear, flip, rotate, noise 0.01, blur, axis mask
+        "extreme" => [vec![crop, shear], extras(0.01)].concat(),
+        // ActCLR strong view (its {1..5} subset; noise std 0.05)
+        "strong" => [vec![crop, shear], extras(0.05)].concat(),
+        // CMD intra-modal view: crop-resize 64, then 50 % joint corruption, else shear
+        "cmd" => vec![
+            Aug::CropResize {
+                frames: 64,
+                lo: 0.1,
+                hi: 1.0,
+            },
+            Aug::OneOf {
+                p: 0.5,
+                first: vec![Aug::JointCorruption { joints: 15 }],
+                second: vec![Aug::Shear { r: 1.0, p: 1.0 }],
+            },
+        ],
+        // A2MC view (§4.3)
+        "a2mc" => vec![
+            Aug::CropResize {
+                frames: 64,
+                lo: 0.1,
+                hi: 1.0,
+            },
+            Aug::Rotate {
+                max_deg: 30.0,
+                p: 0.5,
+            },
+            Aug::SpatialFlip { p: 0.5 },
+            Aug::Shear { r: 1.0, p: 0.5 },
+            Aug::SpatialMask {
+                seeds: 5,
+                joints: 8,
+                p: 0.5,
+            },
+            Aug::TemporalMask {
+                blocks: 16,
+                masked: 6,
+                p: 0.5,
+            },
+        ],
+        // downstream test input of CMD/A2MC: centre 95 % → 64 frames
+        "center64" => vec![Aug::CenterCropResize {
+            frames: 64,
+            ratio: 0.95,
+        }],
+        _ => return None,
+    })
+}
+
+/// A view given as a preset name or an explicit list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ViewSpec {
+    Preset(String),
+    List(Vec<Aug>),
+}
+
+impl ViewSpec {
+    pub fn resolve(&self) -> Result<Vec<Aug>, String> {
+        match self {
+            ViewSpec::List(l) => Ok(l.clone()),
+            ViewSpec::Preset(n) => preset_view(n).ok_or_else(|| {
+                format!("unknown view `{n}`: use one of none, weak, normal, strong, extreme, cmd, a2mc, center64, or a list of ops")
+            }),
+        }
+    }
+}

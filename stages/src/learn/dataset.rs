@@ -1,0 +1,231 @@
+//! Opening the training data a learning stage `needs`.
+//!
+//! Two layouts are read:
+//! - the `ntu.import` / `pku.import` artifact (`dataset.arrow`, ARTIFACTS.md), through the
+//!   data helper's reader `stages::data::dataset::Dataset` once that branch is merged;
+//! - the reference repositories' numpy layout: `{train,test}_data.npy` (N, 3, T, 25, 2)
+//!   float32 and `{train,test}_label.npy` (N,) integers (optionally `{part}_num_frame.npy`),
+//!   e.g. AimCLR/ActCLR's frame50 arrays, so preprocessed data can be brought as is.
+
+use std::path::Path;
+
+use std::sync::Arc;
+
+use super::augment::Clip;
+use super::data::ClipSource;
+use crate::data::preprocess::apply_stream;
+use crate::data::{Dataset, Part, Stream};
+use crate::{StageContext, StageError};
+
+/// A clip of `stream`, computed from the joint clip as the reference feeders do.
+pub fn stream_of(clip: Clip, stream: Stream) -> Clip {
+    if stream == Stream::Joint {
+        return clip;
+    }
+    let mut out = vec![0f32; clip.data.len()];
+    apply_stream(&clip.data, stream, &mut out);
+    Clip { data: out, ..clip }
+}
+
+/// One part (train or test) of a dataset, held in memory.
+pub struct ArraySource {
+    pub shape: [usize; 4],
+    pub data: Vec<f32>,
+    pub labels: Vec<usize>,
+    pub valid: Vec<usize>,
+    pub classes: usize,
+    pub stream: Stream,
+}
+
+impl ClipSource for ArraySource {
+    fn len(&self) -> usize {
+        self.labels.len()
+    }
+    fn num_classes(&self) -> usize {
+        self.classes
+    }
+    fn label(&self, i: usize) -> usize {
+        self.labels[i]
+    }
+    fn valid_frames(&self, i: usize) -> usize {
+        self.valid[i]
+    }
+    fn clip(&self, i: usize) -> Clip {
+        let [c, t, v, m] = self.shape;
+        let n = c * t * v * m;
+        stream_of(
+            Clip::new(c, t, v, m, self.data[i * n..(i + 1) * n].to_vec()),
+            self.stream,
+        )
+    }
+}
+
+/// The train and test parts of a benchmark, and what they are.
+pub struct Splits {
+    pub train: Box<dyn ClipSource + Send>,
+    pub test: Box<dyn ClipSource + Send>,
+    /// Frames T of the stored clips.
+    pub frames: usize,
+    /// Where it came from, for `encoder.json` / `features.json`.
+    pub describe: serde_json::Value,
+}
+
+/// Find the dataset among the stage's inputs and load `benchmark`'s train and test parts.
+pub fn open_splits(
+    ctx: &StageContext,
+    benchmark: &str,
+    stream: Stream,
+) -> Result<Splits, StageError> {
+    let npy = ctx
+        .inputs
+        .iter()
+        .find(|i| i.dir.join("train_data.npy").is_file());
+    if let Some(input) = npy {
+        return open_npy(&input.dir, stream);
+    }
+    if let Ok(input) = ctx.input_with_file("dataset.arrow") {
+        return open_arrow(&input.dir, benchmark, stream);
+    }
+    Err(StageError::msg(format!(
+        "{} needs a dataset: add an `ntu.import`/`pku.import` stage (dataset.arrow) or a stage that writes train_data.npy/train_label.npy/test_data.npy/test_label.npy to `needs`",
+        ctx.instance
+    )))
+}
+
+fn open_arrow(dir: &Path, benchmark: &str, stream: Stream) -> Result<Splits, StageError> {
+    let ds = Arc::new(Dataset::open(dir)?);
+    let train = ds.split(benchmark, Part::Train)?;
+    let test = ds.split(benchmark, Part::Test)?;
+    let describe = serde_json::json!({
+        "format": "arrow", "variant": ds.variant().name(), "frames": ds.frames(), "classes": ds.num_classes(),
+        "source": ds.meta().source, "train": train.len(), "test": test.len(),
+    });
+    let frames = ds.frames();
+    Ok(Splits {
+        train: Box::new(DatasetPart {
+            ds: ds.clone(),
+            rows: train,
+            stream,
+        }),
+        test: Box::new(DatasetPart {
+            ds,
+            rows: test,
+            stream,
+        }),
+        frames,
+        describe,
+    })
+}
+
+/// The rows of one split part of an imported dataset.
+pub struct DatasetPart {
+    pub ds: Arc<Dataset>,
+    pub rows: Vec<usize>,
+    pub stream: Stream,
+}
+
+impl ClipSource for DatasetPart {
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+    fn num_classes(&self) -> usize {
+        self.ds.num_classes()
+    }
+    fn label(&self, i: usize) -> usize {
+        self.ds.label(self.rows[i])
+    }
+    fn valid_frames(&self, i: usize) -> usize {
+        self.ds.valid_frames(self.rows[i])
+    }
+    fn clip(&self, i: usize) -> Clip {
+        let t = self.ds.frames();
+        Clip::new(3, t, 25, 2, self.ds.sample(self.rows[i], self.stream))
+    }
+}
+
+fn read_npy_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>), StageError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| StageError::io(format!("cannot read {}", path.display()), e))?;
+    let npy = npyz::NpyFile::new(&bytes[..])
+        .map_err(|e| StageError::msg(format!("{}: not a .npy file: {e}", path.display())))?;
+    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    let data = npy
+        .into_vec::<f32>()
+        .map_err(|e| StageError::msg(format!("{}: expected float32 data: {e}", path.display())))?;
+    Ok((shape, data))
+}
+
+fn read_npy_int(path: &Path) -> Result<Vec<usize>, StageError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| StageError::io(format!("cannot read {}", path.display()), e))?;
+    let npy = npyz::NpyFile::new(&bytes[..])
+        .map_err(|e| StageError::msg(format!("{}: not a .npy file: {e}", path.display())))?;
+    let bad = |e: std::io::Error| {
+        StageError::msg(format!("{}: expected integer labels: {e}", path.display()))
+    };
+    let v: Vec<i64> = match npy.dtype() {
+        npyz::DType::Plain(t) if t.size_field() == 4 => npy
+            .into_vec::<i32>()
+            .map_err(bad)?
+            .into_iter()
+            .map(i64::from)
+            .collect(),
+        _ => npy.into_vec::<i64>().map_err(bad)?,
+    };
+    v.into_iter()
+        .map(|x| {
+            usize::try_from(x)
+                .map_err(|_| StageError::msg(format!("{}: negative label {x}", path.display())))
+        })
+        .collect()
+}
+
+fn open_part(dir: &Path, part: &str, stream: Stream) -> Result<ArraySource, StageError> {
+    let dp = dir.join(format!("{part}_data.npy"));
+    let (shape, data) = read_npy_f32(&dp)?;
+    if shape.len() != 5 || shape[1] != 3 {
+        return Err(StageError::msg(format!(
+            "{}: expected shape (N, 3, T, V, M), found {shape:?}",
+            dp.display()
+        )));
+    }
+    let labels = read_npy_int(&dir.join(format!("{part}_label.npy")))?;
+    if labels.len() != shape[0] {
+        return Err(StageError::msg(format!(
+            "{}: {} labels for {} clips",
+            dir.join(format!("{part}_label.npy")).display(),
+            labels.len(),
+            shape[0]
+        )));
+    }
+    let nf = dir.join(format!("{part}_num_frame.npy"));
+    let valid = if nf.is_file() {
+        read_npy_int(&nf)?
+    } else {
+        vec![shape[2]; shape[0]]
+    };
+    let classes = labels.iter().max().map_or(0, |m| m + 1);
+    Ok(ArraySource {
+        shape: [shape[1], shape[2], shape[3], shape[4]],
+        data,
+        labels,
+        valid,
+        classes,
+        stream,
+    })
+}
+
+fn open_npy(dir: &Path, stream: Stream) -> Result<Splits, StageError> {
+    let mut train = open_part(dir, "train", stream)?;
+    let mut test = open_part(dir, "test", stream)?;
+    let classes = train.classes.max(test.classes);
+    train.classes = classes;
+    test.classes = classes;
+    let frames = train.shape[1];
+    Ok(Splits {
+        train: Box::new(train),
+        test: Box::new(test),
+        frames,
+        describe: serde_json::json!({"format": "npy", "frames": frames, "classes": classes}),
+    })
+}

@@ -1,0 +1,62 @@
+//! The one place where a [`Backend`] becomes a burn [`Device`].
+
+use burn::prelude::*;
+
+use crate::{Backend, StageError};
+
+/// The burn device for `backend`, with autodiff when `autodiff` is set. `threads` caps the
+/// CPU threads of the backend's kernels (rayon for flex, OpenMP for libtorch); it only takes
+/// effect the first time a process asks.
+pub fn device(backend: Backend, autodiff: bool, threads: usize) -> Result<Device, StageError> {
+    if !backend.compiled_in() {
+        return Err(StageError::msg(format!(
+            "backend `{backend}` is not compiled into this binary: rebuild with `cargo build --release --features tch` (see README, \"libtorch and GPUs\")"
+        )));
+    }
+    init_threads(threads);
+    let dev = match backend {
+        Backend::Flex => Device::flex(),
+        #[cfg(feature = "tch")]
+        #[allow(deprecated)]
+        // burn-tch is deprecated upstream but is the libtorch path we ship
+        Backend::TchCpu => Device::libtorch(),
+        #[cfg(feature = "tch")]
+        #[allow(deprecated)]
+        Backend::TchCuda => Device::libtorch_cuda(0),
+        #[cfg(not(feature = "tch"))]
+        Backend::TchCpu | Backend::TchCuda => unreachable!("checked by compiled_in"),
+    };
+    Ok(if autodiff { dev.autodiff() } else { dev })
+}
+
+fn init_threads(threads: usize) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    let threads = threads.max(1);
+    ONCE.call_once(|| {
+        // Ignored when the global pool already exists (tests, a host program): then the
+        // host decided.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global();
+        if std::env::var_os("OMP_NUM_THREADS").is_none() {
+            // SAFETY: called once, before libtorch starts its thread pools; stage processes
+            // set it before any other thread reads the environment.
+            unsafe { std::env::set_var("OMP_NUM_THREADS", threads.to_string()) };
+        }
+    });
+}
+
+/// A `--device` string (`cpu`, `cuda`, `cuda:0`) and a backend name to a [`Backend`].
+pub fn parse_backend(backend: &str, device: &str) -> Result<Backend, String> {
+    match (backend, device) {
+        ("flex", "cpu") => Ok(Backend::Flex),
+        ("flex", d) => Err(format!(
+            "the flex backend runs on the CPU only, not `{d}`: use `--backend tch --device {d}`"
+        )),
+        ("tch", "cpu") => Ok(Backend::TchCpu),
+        ("tch", d) if d == "cuda" || d.starts_with("cuda:") => Ok(Backend::TchCuda),
+        (b, d) => Err(format!(
+            "unknown backend/device `{b}`/`{d}`: use flex/cpu, tch/cpu or tch/cuda:N"
+        )),
+    }
+}

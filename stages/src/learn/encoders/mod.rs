@@ -1,0 +1,253 @@
+//! Encoders as burn modules, each with a serde config: ST-GCN, BiGRU, LSTM.
+//!
+//! Every encoder maps a batch of skeleton clips (N, C, T, V, M) to features (N, D). An
+//! [`Encoder`] is a backbone plus an optional projection MLP (the pre-training head).
+
+pub mod rnn;
+pub mod stgcn;
+
+use burn::module::{ModuleVisitor, Param};
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use rnn::{BiGruConfig, BiGruEncoder, FrameOrder, GruDrive, LstmConfig, LstmEncoder};
+pub use stgcn::{Stgcn, StgcnConfig};
+
+/// Called with (layer name, output shape) after each layer; `model summary` records them,
+/// training passes a no-op.
+pub type Tap<'a> = dyn FnMut(&str, &[usize]) + 'a;
+
+/// A no-op [`Tap`].
+pub fn no_tap() -> impl FnMut(&str, &[usize]) {
+    |_, _| {}
+}
+
+/// The backbone architecture and its settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "arch", rename_all = "snake_case")]
+pub enum BackboneConfig {
+    Stgcn(StgcnConfig),
+    Bigru(BiGruConfig),
+    Lstm(LstmConfig),
+}
+
+impl Default for BackboneConfig {
+    fn default() -> Self {
+        BackboneConfig::Stgcn(StgcnConfig::default())
+    }
+}
+
+impl BackboneConfig {
+    /// Dimension of the backbone feature.
+    pub fn feature_dim(&self) -> usize {
+        match self {
+            BackboneConfig::Stgcn(c) => c.feature_dim,
+            BackboneConfig::Bigru(c) => 2 * c.hidden,
+            BackboneConfig::Lstm(c) => c.hidden,
+        }
+    }
+}
+
+/// Backbone + projection head, as the pre-training methods build `encoder_q`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct EncoderConfig {
+    pub backbone: BackboneConfig,
+    /// Output dimension of the projection head; 0 = no head (AS-CAL uses the raw feature).
+    pub proj_dim: usize,
+    /// `true`: Linear(D, D) → ReLU → Linear(D, proj_dim) (MoCo v2); `false`: one Linear.
+    pub mlp: bool,
+}
+
+impl Default for EncoderConfig {
+    fn default() -> Self {
+        EncoderConfig {
+            backbone: BackboneConfig::default(),
+            proj_dim: 128,
+            mlp: true,
+        }
+    }
+}
+
+impl EncoderConfig {
+    /// Parse a YAML or JSON encoder config. A bare backbone (`arch: stgcn, ...`) is accepted
+    /// and gets the default projection head.
+    pub fn parse(text: &str) -> Result<EncoderConfig, String> {
+        let v: serde_json::Value =
+            serde_yaml_ng::from_str(text).map_err(|e| format!("not valid YAML/JSON: {e}"))?;
+        if v.get("arch").is_some() {
+            let backbone: BackboneConfig =
+                serde_path_to_error::deserialize(v).map_err(|e| format!("{e}"))?;
+            return Ok(EncoderConfig {
+                backbone,
+                ..Default::default()
+            });
+        }
+        serde_path_to_error::deserialize(v).map_err(|e| format!("{e}"))
+    }
+
+    /// Named presets users can type instead of a config.
+    pub fn preset(name: &str) -> Option<EncoderConfig> {
+        let bb = match name {
+            "stgcn" | "stgcn16" => BackboneConfig::Stgcn(StgcnConfig::default()),
+            "stgcn64" => BackboneConfig::Stgcn(StgcnConfig {
+                hidden: 64,
+                ..Default::default()
+            }),
+            "bigru" => BackboneConfig::Bigru(BiGruConfig::default()),
+            "lstm" | "ascal_lstm" => {
+                return Some(EncoderConfig {
+                    backbone: BackboneConfig::Lstm(LstmConfig::default()),
+                    proj_dim: 0,
+                    mlp: false,
+                });
+            }
+            _ => return None,
+        };
+        Some(EncoderConfig {
+            backbone: bb,
+            ..Default::default()
+        })
+    }
+
+    pub fn feature_dim(&self) -> usize {
+        self.backbone.feature_dim()
+    }
+
+    /// Dimension of [`Encoder::embed`]: the projection if there is one, else the feature.
+    pub fn embed_dim(&self) -> usize {
+        if self.proj_dim > 0 {
+            self.proj_dim
+        } else {
+            self.feature_dim()
+        }
+    }
+
+    pub fn init(&self, device: &Device) -> Encoder {
+        let backbone = match &self.backbone {
+            BackboneConfig::Stgcn(c) => Backbone::Stgcn(c.init(device)),
+            BackboneConfig::Bigru(c) => Backbone::Bigru(c.init(device)),
+            BackboneConfig::Lstm(c) => Backbone::Lstm(c.init(device)),
+        };
+        let d = self.feature_dim();
+        let projector = (self.proj_dim > 0).then(|| Projector {
+            hidden: self.mlp.then(|| LinearConfig::new(d, d).init(device)),
+            out: LinearConfig::new(d, self.proj_dim).init(device),
+        });
+        Encoder {
+            backbone,
+            projector,
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+pub enum Backbone {
+    Stgcn(Stgcn),
+    Bigru(BiGruEncoder),
+    Lstm(LstmEncoder),
+}
+
+#[derive(Module, Debug)]
+pub struct Projector {
+    pub hidden: Option<Linear>,
+    pub out: Linear,
+}
+
+impl Projector {
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let x = match &self.hidden {
+            Some(l) => relu(l.forward(x)),
+            None => x,
+        };
+        self.out.forward(x)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Encoder {
+    pub backbone: Backbone,
+    pub projector: Option<Projector>,
+}
+
+impl Encoder {
+    /// Backbone features (N, D), the representation evaluations use.
+    pub fn features(&self, x: Tensor<5>) -> Tensor<2> {
+        self.features_tap(x, &mut no_tap())
+    }
+
+    pub fn features_tap(&self, x: Tensor<5>, tap: &mut Tap) -> Tensor<2> {
+        match &self.backbone {
+            Backbone::Stgcn(m) => m.forward(x, tap),
+            Backbone::Bigru(m) => m.forward(x, tap),
+            Backbone::Lstm(m) => m.forward(x, tap),
+        }
+    }
+
+    /// The projection of backbone features (identity without a head).
+    pub fn project(&self, f: Tensor<2>) -> Tensor<2> {
+        match &self.projector {
+            Some(p) => p.forward(f),
+            None => f,
+        }
+    }
+
+    /// features → projection: what contrastive losses compare (not normalised).
+    pub fn embed(&self, x: Tensor<5>) -> Tensor<2> {
+        self.project(self.features(x))
+    }
+}
+
+/// Counts of float parameters: trainable (what PyTorch reports) and total (with BN
+/// running statistics, what burn's `num_params` reports).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ParamCount {
+    pub trainable: usize,
+    pub total: usize,
+}
+
+/// Whether the field being visited is a BatchNorm running statistic (a buffer in PyTorch).
+pub fn is_running_stat(path: &[String]) -> bool {
+    matches!(
+        path.last().map(String::as_str),
+        Some("running_mean" | "running_var")
+    )
+}
+
+struct Counter {
+    path: Vec<String>,
+    trainable: usize,
+    total: usize,
+}
+
+impl ModuleVisitor for Counter {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+        let n = p.lazy_shape().num_elements();
+        self.total += n;
+        if !is_running_stat(&self.path) {
+            self.trainable += n;
+        }
+    }
+}
+
+pub fn count_params<M: Module>(m: &M) -> ParamCount {
+    let mut c = Counter {
+        path: Vec::new(),
+        trainable: 0,
+        total: 0,
+    };
+    m.visit(&mut c);
+    ParamCount {
+        trainable: c.trainable,
+        total: c.total,
+    }
+}

@@ -1,0 +1,186 @@
+//! `skelflow model summary`: a torchinfo-like table of an encoder's layers, output shapes
+//! and parameter counts (trainable = PyTorch's count; total adds BN running statistics).
+
+use std::collections::BTreeMap;
+
+use burn::module::{ModuleVisitor, Param};
+use burn::prelude::*;
+
+use super::encoders::{BackboneConfig, EncoderConfig, ParamCount, count_params, is_running_stat};
+
+struct PathCounter {
+    path: Vec<String>,
+    counts: BTreeMap<String, ParamCount>,
+}
+
+impl ModuleVisitor for PathCounter {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+        let n = p.lazy_shape().num_elements();
+        let e = self
+            .counts
+            .entry(format!(".{}.", self.path.join(".")))
+            .or_default();
+        e.total += n;
+        if !is_running_stat(&self.path) {
+            e.trainable += n;
+        }
+    }
+}
+
+/// The summary of `config` for inputs of `frames` frames (default: 50 for ST-GCN, 64 for
+/// the recurrent encoders), as a text table.
+pub fn model_summary(config: &EncoderConfig, frames: Option<usize>) -> String {
+    let device = Device::flex();
+    let enc = config.init(&device);
+    let t = frames.unwrap_or(match config.backbone {
+        BackboneConfig::Stgcn(_) => 50,
+        _ => 64,
+    });
+    let (c, v, m) = (3, 25, 2);
+    let n = 1;
+    let mut rows: Vec<(String, Vec<usize>)> = vec![("input".into(), vec![n, c, t, v, m])];
+    let x = Tensor::<5>::zeros([n, c, t, v, m], &device);
+    let f = enc.features_tap(x, &mut |name: &str, shape: &[usize]| {
+        rows.push((name.to_string(), shape.to_vec()))
+    });
+    if enc.projector.is_some() {
+        let p = enc.project(f);
+        rows.push(("projector".into(), p.dims().to_vec()));
+    }
+
+    let mut pc = PathCounter {
+        path: Vec::new(),
+        counts: BTreeMap::new(),
+    };
+    enc.visit(&mut pc);
+    let owners = |row: &str| -> Vec<String> {
+        let mut own = vec![format!(".{row}.")];
+        if let Some(i) = row.strip_prefix("blocks.") {
+            own.push(format!(".edge_importance.{i}."));
+        }
+        if let Some(i) = row.strip_prefix("gru.") {
+            own = vec![
+                format!(".forward_cells.{i}."),
+                format!(".backward_cells.{i}."),
+            ];
+        }
+        if let Some(i) = row.strip_prefix("lstm.") {
+            own = vec![format!(".cells.{i}.")];
+        }
+        own
+    };
+    let mut table = String::new();
+    let arch = match &config.backbone {
+        BackboneConfig::Stgcn(c) => {
+            format!("ST-GCN (hidden {}, feature {})", c.hidden, c.feature_dim)
+        }
+        BackboneConfig::Bigru(c) => format!(
+            "BiGRU ({} layers × {} hidden, {:?})",
+            c.layers, c.hidden, c.drive
+        ),
+        BackboneConfig::Lstm(c) => format!("LSTM ({} layer(s) × {} hidden)", c.layers, c.hidden),
+    };
+    table.push_str(&format!(
+        "Encoder: {arch}; projection {}\n",
+        if config.proj_dim > 0 {
+            format!(
+                "{} → {}",
+                if config.mlp { "MLP" } else { "Linear" },
+                config.proj_dim
+            )
+        } else {
+            "none".into()
+        }
+    ));
+    table.push_str(&format!(
+        "{:<16} {:<24} {:>14} {:>14}\n",
+        "Layer", "Output shape", "Trainable", "Total"
+    ));
+    table.push_str(&format!("{}\n", "-".repeat(71)));
+    let mut seen = ParamCount::default();
+    for (name, shape) in &rows {
+        let mut pcnt = ParamCount::default();
+        for own in owners(name) {
+            for (path, cnt) in &pc.counts {
+                if path.contains(&own) {
+                    pcnt.trainable += cnt.trainable;
+                    pcnt.total += cnt.total;
+                }
+            }
+        }
+        seen.trainable += pcnt.trainable;
+        seen.total += pcnt.total;
+        let shape = format!("{shape:?}");
+        table.push_str(&format!(
+            "{:<16} {:<24} {:>14} {:>14}\n",
+            name,
+            shape,
+            group(pcnt.trainable),
+            group(pcnt.total)
+        ));
+    }
+    let all = count_params(&enc);
+    if seen != all {
+        table.push_str(&format!(
+            "{:<16} {:<24} {:>14} {:>14}\n",
+            "(other)",
+            "",
+            group(all.trainable - seen.trainable),
+            group(all.total - seen.total)
+        ));
+    }
+    table.push_str(&format!("{}\n", "-".repeat(71)));
+    let bb = backbone_params(config);
+    table.push_str(&format!(
+        "Backbone params: trainable {}, total {}\n",
+        group(bb.trainable),
+        group(bb.total)
+    ));
+    table.push_str(&format!(
+        "Total params: trainable {}, total {}\n",
+        group(all.trainable),
+        group(all.total)
+    ));
+    table
+}
+
+/// Parameter counts of the backbone alone (no projection head).
+pub fn backbone_params(config: &EncoderConfig) -> ParamCount {
+    let bare = EncoderConfig {
+        proj_dim: 0,
+        ..config.clone()
+    };
+    count_params(&bare.init(&Device::flex()))
+}
+
+/// `1234567` → `1,234,567`.
+pub fn group(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Parse a config (YAML/JSON text, a file path, or a preset name) and summarise it.
+pub fn model_summary_str(spec: &str, frames: Option<usize>) -> Result<String, String> {
+    let config = if let Some(p) = EncoderConfig::preset(spec) {
+        p
+    } else if std::path::Path::new(spec).is_file() {
+        let text = std::fs::read_to_string(spec).map_err(|e| format!("{spec}: {e}"))?;
+        EncoderConfig::parse(&text).map_err(|e| format!("{spec}: {e}"))?
+    } else {
+        EncoderConfig::parse(spec).map_err(|e| format!("encoder config: {e} (give a preset: stgcn, stgcn64, bigru, lstm; a YAML file; or inline YAML like `{{arch: stgcn, hidden: 16}}`)"))?
+    };
+    Ok(model_summary(&config, frames))
+}

@@ -1,0 +1,186 @@
+//! MoCo v2 (as AimCLR/CrosSCLR configure it for skeletons, ML-FACTS §3): a query encoder,
+//! a momentum-updated key encoder, an MLP projector, a FIFO queue of negatives and InfoNCE
+//! with temperature.
+
+use std::path::Path;
+
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::blocks::{Queue, ema_update, info_nce, l2_normalize};
+use super::{Method, MethodEntry, MethodSetup, StepOutput, io_err, load_module, save_module};
+use crate::StageError;
+use crate::learn::augment::ViewSpec;
+use crate::learn::data::Batch;
+use crate::learn::encoders::Encoder;
+use crate::params::{Params, check_typed};
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct MocoParams {
+    /// Queue size K (AimCLR 32768, CMD 16384). Clipped to what the data can fill is NOT
+    /// done: a queue larger than the dataset holds random keys for a while, as in MoCo.
+    pub queue: usize,
+    /// Key-encoder momentum m.
+    pub momentum: f64,
+    /// InfoNCE temperature.
+    pub temperature: f64,
+}
+
+impl Default for MocoParams {
+    fn default() -> Self {
+        MocoParams {
+            queue: 32768,
+            momentum: 0.999,
+            temperature: 0.07,
+        }
+    }
+}
+
+impl Params for MocoParams {
+    fn validate(&self) -> Vec<crate::ParamError> {
+        let mut e = Vec::new();
+        if self.queue == 0 {
+            e.push(crate::ParamError::at("queue", "must be > 0"));
+        }
+        if !(0.0..=1.0).contains(&self.momentum) {
+            e.push(crate::ParamError::at("momentum", "must be in [0, 1]"));
+        }
+        if self.temperature <= 0.0 {
+            e.push(crate::ParamError::at("temperature", "must be > 0"));
+        }
+        e
+    }
+}
+
+pub const ENTRY: MethodEntry = MethodEntry {
+    name: "moco",
+    about: "MoCo v2: momentum key encoder, MLP projector, FIFO queue, InfoNCE",
+    check: check_typed::<MocoParams>,
+    // AimCLR's two normal views (crop + shear), query and key
+    default_views: |_| {
+        vec![
+            ViewSpec::Preset("normal".into()),
+            ViewSpec::Preset("normal".into()),
+        ]
+    },
+    build: |params, setup| {
+        let p: MocoParams = serde_json::from_value(params.clone())
+            .map_err(|e| StageError::msg(format!("moco params: {e}")))?;
+        Ok(Box::new(Moco::new(p, setup)))
+    },
+};
+
+pub struct Moco {
+    pub params: MocoParams,
+    pub q: Encoder,
+    pub k: Encoder,
+    pub queue: Queue,
+    pub optim: ModuleOptimizer,
+}
+
+impl Moco {
+    pub fn new(params: MocoParams, setup: &MethodSetup) -> Moco {
+        let q = setup.encoder.init(setup.device);
+        let k = q.clone().no_grad();
+        let queue = Queue::random(params.queue, setup.encoder.embed_dim(), setup.device);
+        Moco {
+            params,
+            q,
+            k,
+            queue,
+            optim: setup.optim.build(),
+        }
+    }
+}
+
+impl Method for Moco {
+    fn step(&mut self, batch: &Batch, lr: f64) -> StepOutput {
+        let q = l2_normalize(self.q.embed(batch.views[0].clone()), 1);
+        // momentum update, then keys without gradients
+        self.k = ema_update(self.k.clone(), &self.q, self.params.momentum).no_grad();
+        let k = l2_normalize(self.k.embed(batch.views[1].clone().detach()), 1).detach();
+        let loss = info_nce(
+            q,
+            k.clone(),
+            self.queue.keys.clone(),
+            self.params.temperature,
+        );
+        let value = loss.clone().into_scalar::<f32>();
+        if value.is_finite() {
+            let grads = GradientsParams::from_grads(loss.backward(), &self.q);
+            self.q = self.optim.step(lr, self.q.clone(), grads);
+            self.queue.enqueue(k);
+        }
+        StepOutput {
+            loss: value,
+            terms: vec![],
+        }
+    }
+
+    fn encoder(&self) -> &Encoder {
+        &self.q
+    }
+
+    fn save(&self, dir: &Path) -> Result<(), StageError> {
+        save_module(&self.q, &dir.join("encoder_q.bpk"))?;
+        save_module(&self.k, &dir.join("encoder_k.bpk"))?;
+        let p = dir.join("optim.bpk");
+        self.optim
+            .save(&p)
+            .map_err(|e| io_err("cannot write", &p, format!("{e:?}")))?;
+        let bytes: Vec<u8> = self
+            .queue
+            .to_vec()
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        let p = dir.join("queue.f32");
+        std::fs::write(&p, bytes).map_err(|e| io_err("cannot write", &p, e))?;
+        let p = dir.join("queue.json");
+        let [k, d] = self.queue.keys.dims();
+        std::fs::write(
+            &p,
+            serde_json::json!({"k": k, "d": d, "ptr": self.queue.ptr}).to_string(),
+        )
+        .map_err(|e| io_err("cannot write", &p, e))
+    }
+
+    fn load(&mut self, dir: &Path) -> Result<(), StageError> {
+        self.q = load_module(self.q.clone(), &dir.join("encoder_q.bpk"))?;
+        self.k = load_module(self.k.clone(), &dir.join("encoder_k.bpk"))?.no_grad();
+        let p = dir.join("optim.bpk");
+        self.optim = self
+            .optim
+            .clone()
+            .load(&p)
+            .map_err(|e| io_err("cannot read", &p, format!("{e:?}")))?;
+        let p = dir.join("queue.json");
+        let meta: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(&p).map_err(|e| io_err("cannot read", &p, e))?,
+        )
+        .map_err(|e| io_err("bad", &p, e))?;
+        let (k, d, ptr) = (
+            meta["k"].as_u64().unwrap_or(0) as usize,
+            meta["d"].as_u64().unwrap_or(0) as usize,
+            meta["ptr"].as_u64().unwrap_or(0) as usize,
+        );
+        let p = dir.join("queue.f32");
+        let bytes = std::fs::read(&p).map_err(|e| io_err("cannot read", &p, e))?;
+        if bytes.len() != k * d * 4 {
+            return Err(io_err(
+                "truncated",
+                &p,
+                format!("expected {} bytes, found {}", k * d * 4, bytes.len()),
+            ));
+        }
+        let data = bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        self.queue = Queue::from_vec(data, k, d, ptr, &self.queue.keys.device());
+        Ok(())
+    }
+}

@@ -1,0 +1,352 @@
+//! The A2MC method: each switch removes exactly its component (counted where the code path
+//! runs), B1 is MoCo v2, the canonical params, and a checkpoint continues identically.
+
+mod learn_common;
+
+use burn::prelude::*;
+use skelflow_stages::learn::augment::Clip;
+use skelflow_stages::learn::data::{Batch, MemSource, make_batch};
+use skelflow_stages::learn::encoders::{BackboneConfig, BiGruConfig, EncoderConfig, StgcnConfig};
+use skelflow_stages::learn::optim::{OptimParams, ScheduleKind};
+use skelflow_stages::methods::a2mc::{self, A2mc, A2mcCounters, A2mcParams, Negatives};
+use skelflow_stages::methods::moco::{Moco, MocoParams};
+use skelflow_stages::methods::{Method, MethodSetup};
+
+/// The flex device RNG is process-wide: tests that draw from it hold this lock.
+static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn encoder() -> EncoderConfig {
+    EncoderConfig {
+        backbone: BackboneConfig::Bigru(BiGruConfig {
+            hidden: 16,
+            layers: 1,
+            ..Default::default()
+        }),
+        proj_dim: 8,
+        mlp: true,
+    }
+}
+
+fn optim() -> OptimParams {
+    OptimParams {
+        lr: 0.05,
+        schedule: ScheduleKind::Constant,
+        ..Default::default()
+    }
+}
+
+/// Canonical params from a JSON mapping (what `pretrain` hands the method).
+fn params(v: serde_json::Value) -> A2mcParams {
+    let canon = a2mc::check(&v).unwrap_or_else(|e| panic!("{v}: {e:?}"));
+    serde_json::from_value(canon).unwrap()
+}
+
+fn source(n: usize, t: usize) -> MemSource {
+    let (data, labels) = learn_common::make_clips(n, t, 4, 9);
+    let per = 3 * t * 25 * 2;
+    MemSource {
+        clips: (0..n)
+            .map(|i| Clip::new(3, t, 25, 2, data[i * per..(i + 1) * per].to_vec()))
+            .collect(),
+        labels: labels.iter().map(|&l| l as usize).collect(),
+        classes: 4,
+    }
+}
+
+/// Batch `b` of 8 clips with the method's default views.
+fn batch(p: &A2mcParams, src: &MemSource, b: usize, dev: &Device) -> Batch {
+    let views: Vec<_> = a2mc::views_for(p)
+        .iter()
+        .map(|v| v.resolve().unwrap())
+        .collect();
+    let ids: Vec<usize> = (b * 8..b * 8 + 8).collect();
+    make_batch(src, &ids, &views, 1, 1, dev)
+}
+
+fn build(p: A2mcParams, dev: &Device) -> A2mc {
+    A2mc::new(
+        p,
+        &MethodSetup {
+            encoder: &encoder(),
+            optim: &optim(),
+            device: dev,
+        },
+    )
+    .unwrap()
+}
+
+/// Run `steps` steps; return the counters and the loss-term names of the last step.
+fn run(switches: serde_json::Value, steps: usize) -> (A2mcCounters, Vec<String>, Vec<f32>) {
+    let dev = Device::flex().autodiff();
+    dev.seed(1);
+    let mut base = serde_json::json!({"queue": 16, "frames": 16});
+    for (k, v) in switches.as_object().unwrap() {
+        base[k] = v.clone();
+    }
+    let p = params(base);
+    let src = source(32, 24);
+    let mut m = build(p.clone(), &dev);
+    let mut names = Vec::new();
+    let mut losses = Vec::new();
+    for s in 0..steps {
+        let out = m.step(&batch(&p, &src, s % 4, &dev), 0.05);
+        assert!(out.loss.is_finite(), "{switches}: loss {}", out.loss);
+        names = out.terms.iter().map(|t| t.0.clone()).collect();
+        losses.push(out.loss);
+    }
+    (m.counters.clone(), names, losses)
+}
+
+fn has(names: &[String], n: &str) -> bool {
+    names.iter().any(|x| x == n)
+}
+
+#[test]
+fn a2mc_each_switch_removes_its_component() {
+    let _rng = rng_lock();
+    // 4 steps, batch 8, K = 16: the bank is filled by steps 1–2 and stepped by 3–4
+    let steps = 4;
+    let c = |j: serde_json::Value| run(j, steps);
+
+    // B1 = A1: no attack, no appearance augmentation, no bank, no mixing, no KL — MoCo
+    let (b1, names, _) =
+        c(serde_json::json!({"att": false, "aug": false, "pnm": false, "mc_loss": false}));
+    assert_eq!(
+        b1,
+        A2mcCounters {
+            steps: 4,
+            enqueues: 4,
+            ..Default::default()
+        }
+    );
+    assert_eq!(names, ["pos_sim", "neg_sim", "loss_basic"]);
+
+    // B2: PNM alone — the bank is filled, then stepped; one mixed bank per λ (4) per step
+    let (b2, _, _) =
+        c(serde_json::json!({"att": false, "aug": false, "pnm": true, "mc_loss": false}));
+    assert_eq!((b2.attacks, b2.appearance_augs, b2.kl_terms), (0, 0, 0));
+    assert_eq!((b2.bank_fills, b2.bank_updates, b2.enqueues), (2, 2, 0));
+    assert_eq!(b2.mixed_banks, 4 * 4);
+
+    // B3: Att-Aug, FIFO queue, one-hot InfoNCE for all three views
+    let (b3, names, _) =
+        c(serde_json::json!({"att": true, "aug": true, "pnm": false, "mc_loss": false}));
+    assert_eq!((b3.attacks, b3.appearance_augs), (4, 8));
+    assert_eq!(
+        (b3.mixed_banks, b3.bank_fills, b3.bank_updates, b3.kl_terms),
+        (0, 0, 0, 0)
+    );
+    assert!(has(&names, "loss_weak") && has(&names, "loss_strong") && has(&names, "attack_loss"));
+
+    // B4: + MC loss — the strong view's one-hot term becomes the KL
+    let (b4, names, _) =
+        c(serde_json::json!({"att": true, "aug": true, "pnm": false, "mc_loss": true}));
+    assert_eq!((b4.kl_terms, b4.mixed_banks), (4, 0));
+    assert!(has(&names, "kl_strong") && !has(&names, "loss_strong"));
+
+    // full A²MC: everything; mixed banks for 3 views × 4 λ per step
+    let (mc, names, _) = c(serde_json::json!({}));
+    assert_eq!((mc.attacks, mc.appearance_augs, mc.kl_terms), (4, 8, 4));
+    assert_eq!(
+        (mc.bank_fills, mc.bank_updates, mc.mixed_banks),
+        (2, 2, 4 * 3 * 4)
+    );
+    assert!(has(&names, "kl_strong") && has(&names, "loss_weak") && has(&names, "attack_linf"));
+
+    // A2: Aug only — no attack, the rest as the full model
+    let (a2, _, _) = c(serde_json::json!({"att": false}));
+    assert_eq!((a2.attacks, a2.appearance_augs, a2.kl_terms), (0, 8, 4));
+    // A3: Att only — one attacked view, no appearance augmentation, so no strong view/KL
+    let (a3, names, _) = c(serde_json::json!({"aug": false}));
+    assert_eq!((a3.attacks, a3.appearance_augs, a3.kl_terms), (4, 0, 0));
+    assert_eq!(a3.mixed_banks, 4 * 2 * 4);
+    assert!(has(&names, "loss_attacked") && !has(&names, "loss_weak"));
+
+    // the public code: SMART attack, the attacked view only, linear mixing loss, one bank
+    // step per logit set
+    let (code, names, _) = c(serde_json::json!({"variant": "code"}));
+    assert_eq!(
+        (
+            code.attacks,
+            code.mix_losses,
+            code.mixed_banks,
+            code.kl_terms
+        ),
+        (4, 4, 0, 0)
+    );
+    assert_eq!((code.bank_fills, code.bank_updates), (2, 2));
+    assert!(has(&names, "loss_mix") && has(&names, "loss_attacked"));
+    let (code_b1, _, _) = c(serde_json::json!({"variant": "code", "att": false, "pnm": false}));
+    assert_eq!(
+        (
+            code_b1.attacks,
+            code_b1.mix_losses,
+            code_b1.bank_updates,
+            code_b1.enqueues
+        ),
+        (0, 0, 0, 4)
+    );
+}
+
+#[test]
+fn a2mc_b1_is_moco_v2() {
+    let _rng = rng_lock();
+    let dev = Device::flex().autodiff();
+    let (enc, opt) = (encoder(), optim());
+    let setup = MethodSetup {
+        encoder: &enc,
+        optim: &opt,
+        device: &dev,
+    };
+    let p = params(
+        serde_json::json!({"att": false, "aug": false, "pnm": false, "mc_loss": false, "queue": 16, "frames": 16}),
+    );
+    assert_eq!(
+        a2mc::views_for(&p).len(),
+        2,
+        "B1 asks for no attack source view"
+    );
+    dev.seed(7);
+    let mut moco = Moco::new(
+        MocoParams {
+            queue: 16,
+            momentum: p.momentum,
+            temperature: p.temperature,
+        },
+        &setup,
+    );
+    let mut b1 = A2mc::new(p.clone(), &setup).unwrap();
+    // the same starting point: encoders and queue
+    b1.q = moco.q.clone();
+    b1.k = moco.k.clone();
+    b1.negatives = Negatives::Queue(moco.queue.clone());
+    let src = source(32, 24);
+    for s in 0..3 {
+        let b = batch(&p, &src, s, &dev);
+        let (lm, la) = (moco.step(&b, 0.05).loss, b1.step(&b, 0.05).loss);
+        assert!(
+            (lm - la).abs() < 1e-5 * lm.abs(),
+            "step {s}: MoCo {lm} vs B1 {la}"
+        );
+    }
+}
+
+#[test]
+fn a2mc_a_checkpoint_continues_identically() {
+    let _rng = rng_lock();
+    let dev = Device::flex().autodiff();
+    dev.seed(3);
+    let p = params(serde_json::json!({"queue": 16, "frames": 16}));
+    let src = source(32, 24);
+    let mut m = build(p.clone(), &dev);
+    for s in 0..3 {
+        m.step(&batch(&p, &src, s, &dev), 0.05);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    m.save(dir.path()).unwrap();
+    let next = batch(&p, &src, 3, &dev);
+    let want = m.step(&next, 0.05);
+    dev.seed(99); // a different initialisation, overwritten by the checkpoint
+    let mut r = build(p.clone(), &dev);
+    r.load(dir.path()).unwrap();
+    assert_eq!(r.counters.steps, 3);
+    let got = r.step(&next, 0.05);
+    assert_eq!(got.loss, want.loss);
+    assert_eq!(got.terms, want.terms);
+}
+
+#[test]
+fn a2mc_canonical_params_fill_variant_defaults_and_normalise_inert_switches() {
+    let get = |v: serde_json::Value| a2mc::check(&v).unwrap();
+    let paper = get(serde_json::json!({}));
+    assert_eq!(paper["variant"], "paper");
+    assert_eq!(paper["attack_lr"], 0.1);
+    assert_eq!(paper["attack_eps"], 0.5);
+    assert_eq!(paper["mc_loss"], true);
+    assert_eq!(paper["mix"], serde_json::json!([0.1, 0.2, 0.3, 0.4]));
+    assert_eq!(
+        (
+            paper["bank_lr"].as_f64(),
+            paper["bank_temperature"].as_f64()
+        ),
+        (Some(3.0), Some(0.03))
+    );
+    let code = get(serde_json::json!({"variant": "code"}));
+    assert_eq!(code["attack_lr"], 1e-4);
+    assert!(code["attack_eps"].is_null(), "the code has no ε clip");
+    assert_eq!(code["mc_loss"], false, "the code computes no MC loss");
+    // an explicit null means no clip; the canonical form is a fixed point
+    let no_clip = get(serde_json::json!({"attack_eps": null}));
+    assert!(no_clip["attack_eps"].is_null());
+    assert_eq!(get(no_clip.clone()), no_clip);
+    assert_eq!(get(paper.clone()), paper);
+    // A3 written with mc_loss on is the same computation as with it off (no strong view)
+    assert_eq!(
+        get(serde_json::json!({"aug": false, "mc_loss": true})),
+        get(serde_json::json!({"aug": false, "mc_loss": false}))
+    );
+    // errors: unknown param, a crop to another length after the attack, bad λ
+    let errs = a2mc::check(&serde_json::json!({
+        "attack_lrr": 0.1,
+    }))
+    .unwrap_err();
+    assert!(
+        errs[0].to_string().contains("did you mean `attack_lr`"),
+        "{errs:?}"
+    );
+    let errs = a2mc::check(&serde_json::json!({
+        "frames": 64,
+        "weak_aug": [{"op": "crop_resize", "frames": 32, "lo": 0.5, "hi": 1.0}],
+        "mix": [0.2, 1.5],
+    }))
+    .unwrap_err();
+    let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+    assert!(
+        text.iter()
+            .any(|t| t.starts_with("param `weak_aug`: a crop-resize here must keep")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter().any(|t| t.starts_with("param `mix[1]`")),
+        "{text:?}"
+    );
+}
+
+#[test]
+fn a2mc_the_full_model_runs_on_st_gcn_too() {
+    let _rng = rng_lock();
+    let dev = Device::flex().autodiff();
+    dev.seed(5);
+    let enc = EncoderConfig {
+        backbone: BackboneConfig::Stgcn(StgcnConfig {
+            hidden: 8,
+            feature_dim: 32,
+            ..Default::default()
+        }),
+        proj_dim: 8,
+        mlp: true,
+    };
+    let src = source(32, 24);
+    for variant in ["paper", "code"] {
+        let p = params(serde_json::json!({"variant": variant, "queue": 16, "frames": 16}));
+        let mut m = A2mc::new(
+            p.clone(),
+            &MethodSetup {
+                encoder: &enc,
+                optim: &optim(),
+                device: &dev,
+            },
+        )
+        .unwrap();
+        for s in 0..3 {
+            let out = m.step(&batch(&p, &src, s, &dev), 0.05);
+            assert!(out.loss.is_finite(), "{variant}: {}", out.loss);
+        }
+        assert_eq!(m.counters.attacks, 3);
+        assert_eq!(m.counters.bank_updates, 1);
+    }
+}

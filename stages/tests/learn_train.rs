@@ -1,0 +1,279 @@
+//! Training stages end to end on real files and real processes: NaN stops pretraining with
+//! a clear error, kill -9 + rerun resumes from the last finished epoch, and MoCo
+//! pre-training beats a random-init encoder in linear evaluation.
+
+mod learn_common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use learn_common::*;
+use skelflow_stages::StageKind;
+use skelflow_stages::evals::knn::EvalKnn;
+use skelflow_stages::evals::linear::EvalLinear;
+use skelflow_stages::learn::kinds::{EncoderInit, Extract, Pretrain};
+
+/// A small ST-GCN-16 pretrain config for tests (short clips, small queue).
+fn pretrain_params(epochs: usize) -> serde_json::Value {
+    serde_json::json!({
+        "method": "moco",
+        "method_params": {"queue": 256, "momentum": 0.99, "temperature": 0.2},
+        "encoder": "stgcn",
+        "benchmark": "synthetic",
+        "epochs": epochs,
+        "batch": 32,
+        "lr": 0.05,
+        "schedule": "constant",
+    })
+}
+
+const CHILD_ENV: &str = "SKELFLOW_TEST_PRETRAIN_CTX";
+
+/// Not a test of its own: the child process of `kill_9_during_pretrain_resumes`.
+#[test]
+fn child_pretrain_process() {
+    let Ok(path) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let ctx: skelflow_stages::StageContext =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    if let Err(e) = Pretrain.run(&ctx) {
+        eprintln!("pretrain failed: {e}");
+        std::process::exit(3);
+    }
+}
+
+fn spawn_child(ctx_file: &Path, stderr: Stdio) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args([
+            "child_pretrain_process",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, ctx_file)
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn kill_9_during_pretrain_resumes_from_the_last_finished_epoch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_dataset(&data, 96, 16, 16, 4);
+    let epochs = 6;
+    let ctx = context(
+        &Pretrain,
+        tmp.path(),
+        "pretrain",
+        pretrain_params(epochs),
+        &[("shell", &data)],
+    );
+    let ctx_file = tmp.path().join("ctx.json");
+    std::fs::write(&ctx_file, serde_json::to_string(&ctx).unwrap()).unwrap();
+
+    // first run: SIGKILL as soon as the first checkpoint is complete
+    let mut child = spawn_child(&ctx_file, Stdio::null());
+    let first_ckpt = ctx.work_dir.join("ckpt-00001").join("state.json");
+    let t0 = Instant::now();
+    while !first_ckpt.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "pretrain exited before its first checkpoint"
+        );
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "no checkpoint after 300 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        !ctx.out_dir.join("encoder.json").exists(),
+        "the killed run must not have finished"
+    );
+    let (done, dir) = skelflow_stages::learn::train::latest_checkpoint(&ctx.work_dir)
+        .expect("a complete checkpoint survives the kill");
+    assert!(done >= 1 && done < epochs, "killed after epoch {done}");
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("state.json")).unwrap()).unwrap();
+    let seconds_before: Vec<f64> = state["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["seconds"].as_f64().unwrap())
+        .collect();
+    assert_eq!(seconds_before.len(), done);
+
+    // rerun: continues after `done`, does not start over
+    let out = spawn_child(&ctx_file, Stdio::piped())
+        .wait_with_output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "rerun failed: {stderr}");
+    assert!(
+        stderr.contains(&format!("resuming from epoch {done}")),
+        "{stderr}"
+    );
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ctx.out_dir.join("encoder.json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["resumed_from"], done);
+    let rows = read_epochs(&ctx.out_dir.join("epochs.parquet"));
+    assert_eq!(
+        rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+        (1..=epochs as i64).collect::<Vec<_>>()
+    );
+    // the epochs before the kill are the first run's own rows (their timings), not re-run
+    for (i, s) in seconds_before.iter().enumerate() {
+        assert_eq!(rows[i].1, *s, "epoch {} was recomputed", i + 1);
+    }
+}
+
+#[test]
+fn nan_loss_stops_pretraining_with_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_dataset(&data, 64, 8, 16, 4);
+    let ctx = context(
+        &Pretrain,
+        tmp.path(),
+        "pretrain[nan]",
+        pretrain_params(3),
+        &[("shell", &data)],
+    );
+    let ctx_file = tmp.path().join("ctx.json");
+    std::fs::write(&ctx_file, serde_json::to_string(&ctx).unwrap()).unwrap();
+    // the documented debugging aid: NaN input at epoch 2, step 1 (a real run through the model)
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "child_pretrain_process",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, &ctx_file)
+        .env("SKELFLOW_DEBUG_NAN_AT", "2:1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("pretrain[nan]: loss is NaN at epoch 2, step 1 (lr 0.05): lower the learning rate or check the input data"),
+        "{stderr}"
+    );
+    // epoch 1 was checkpointed before the failure: a fixed rerun resumes there
+    assert_eq!(
+        skelflow_stages::learn::train::latest_checkpoint(&ctx.work_dir).map(|c| c.0),
+        Some(1)
+    );
+}
+
+#[test]
+fn moco_pretraining_beats_random_init_in_linear_eval() {
+    use skelflow_stages::data::ntu_import::NtuImport;
+    use skelflow_stages::data::synth::SynthNtu;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let t0 = Instant::now();
+    // the embedded synthetic corpus through the real import: synth.ntu quick → ntu.import frame50
+    let synth = run(
+        &SynthNtu,
+        &context(
+            &SynthNtu,
+            root,
+            "synth",
+            serde_json::json!({"size": "quick"}),
+            &[],
+        ),
+    );
+    let data = run(
+        &NtuImport,
+        &context(
+            &NtuImport,
+            root,
+            "import",
+            serde_json::json!({"variant": "frame50"}),
+            &[("synth.ntu", &synth)],
+        ),
+    );
+    let t_data = t0.elapsed();
+    // a seeded subset of the x-sub train part keeps this at a few minutes on 2 cores
+    let mut params = pretrain_params(8);
+    params["benchmark"] = "ntu60-xsub".into();
+    params["max_samples"] = 192.into();
+    let random = run(
+        &EncoderInit,
+        &context(
+            &EncoderInit,
+            root,
+            "random",
+            serde_json::json!({"encoder": "stgcn"}),
+            &[],
+        ),
+    );
+    let moco = run(
+        &Pretrain,
+        &context(&Pretrain, root, "moco", params, &[("ntu.import", &data)]),
+    );
+    let t_pre = t0.elapsed();
+    let mut top1 = Vec::new();
+    for (name, enc) in [("random", &random), ("moco", &moco)] {
+        let feats = run(
+            &Extract,
+            &context(
+                &Extract,
+                root,
+                &format!("extract-{name}"),
+                serde_json::json!({"benchmark": "ntu60-xsub"}),
+                &[("pretrain", enc), ("ntu.import", &data)],
+            ),
+        );
+        let lin = run(
+            &EvalLinear,
+            &context(
+                &EvalLinear,
+                root,
+                &format!("linear-{name}"),
+                serde_json::json!({"protocol": "aimclr", "epochs": 40, "milestones": [30]}),
+                &[("extract", &feats)],
+            ),
+        );
+        let knn = run(
+            &EvalKnn,
+            &context(
+                &EvalKnn,
+                root,
+                &format!("knn-{name}"),
+                serde_json::json!({}),
+                &[("extract", &feats)],
+            ),
+        );
+        let best = metric(&lin, "top1", &[("at", "best")]);
+        let nn1 = metric(&knn, "top1", &[("protocol", "knn-1nn-cosine")]);
+        let w20 = metric(&knn, "top1", &[("protocol", "knn-weighted"), ("k", "20")]);
+        println!(
+            "{name}: linear top1 best {best:.2} last {:.2}, top5 best {:.2}; 1-NN {nn1:.2}; kNN-20 {w20:.2}",
+            metric(&lin, "top1", &[("at", "last")]),
+            metric(&lin, "top5", &[("at", "best")])
+        );
+        top1.push(best);
+    }
+    println!(
+        "data {:.1} s, pretraining {:.1} s, total {:.1} s; margin {:.2} points",
+        t_data.as_secs_f64(),
+        (t_pre - t_data).as_secs_f64(),
+        t0.elapsed().as_secs_f64(),
+        top1[1] - top1[0]
+    );
+    assert!(
+        top1[1] >= top1[0] + 10.0,
+        "MoCo {:.2} vs random init {:.2}: expected a clear margin (>= 10 points)",
+        top1[1],
+        top1[0]
+    );
+}
