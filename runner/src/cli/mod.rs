@@ -100,6 +100,11 @@ pub enum Command {
         #[command(subcommand)]
         command: data::DataCommand,
     },
+    /// Encoders: layers, output shapes and parameter counts
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
     /// Write reports/<pipeline>/REPORT.md again from the cache (the newest finished run)
     Report(PipelineArgs),
     /// List stage kinds, or describe one kind's params
@@ -107,6 +112,27 @@ pub enum Command {
     /// Run one stage process (used by executors)
     #[command(name = "__exec", hide = true)]
     Exec { job: PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelCommand {
+    /// Layers, output shapes and parameter counts (trainable, as PyTorch counts them, and
+    /// total with BN running statistics), like torchinfo
+    Summary {
+        /// A preset (stgcn, stgcn64, bigru, lstm), a YAML file, or inline YAML such as
+        /// `{arch: bigru, hidden: 256}`: the `encoder` param of `pretrain`
+        config: String,
+        /// Input frames [default: 50 for ST-GCN, 64 for the recurrent encoders]
+        #[arg(long)]
+        frames: Option<usize>,
+    },
+}
+
+fn model_summary(config: &str, frames: Option<usize>) -> Result<i32, Failure> {
+    let text = skelflow_stages::learn::model_summary_str(config, frames)
+        .map_err(|e| Failure::new(exit::BAD_INPUT, e))?;
+    print!("{text}");
+    Ok(exit::OK)
 }
 
 #[derive(Args, Debug, Clone)]
@@ -232,6 +258,9 @@ pub fn main() -> i32 {
         Command::Verify { pipeline, vars } => maintain::verify(&cli, pipeline.as_deref(), vars),
         Command::Report(a) => report::report(&cli, a),
         Command::Data { command } => data::data(&cli, command),
+        Command::Model {
+            command: ModelCommand::Summary { config, frames },
+        } => model_summary(config, *frames),
         Command::Kinds { kind } => maintain::kinds(kind.as_deref()),
         Command::Exec { job } => return crate::sched::job::exec_main(job),
     };
