@@ -6,9 +6,9 @@
 //! float32 storage between steps, float64 where numpy promotes (rotation matrices), float32
 //! for cv2's linear resize.
 
-use super::dataset::{Stream, Variant};
 use std::path::Path;
 
+use super::dataset::{Stream, Variant};
 use super::ntu_format::{ParseError, SkeletonSequence, SkeletonSink, parse_skeleton_into};
 use super::skeleton::{BONE_PARENT, CHANNELS as C, MAX_BODIES as M, NUM_JOINTS as V};
 
