@@ -14,7 +14,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use skelflow_stages::data::Variant;
+use skelflow_stages::data::ntu_format::{parse_skeleton, read_file_into};
 use skelflow_stages::data::ntu_import::{ImportOptions, import_ntu};
+use skelflow_stages::data::preprocess::stgcn_raw_from_bytes;
 use skelflow_stages::data::synth::{SynthParams, SynthSize, generate};
 
 /// Peak resident set size of this process (VmHWM), in MiB.
@@ -27,17 +29,17 @@ fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-/// User + system CPU seconds of this process so far (all threads), from /proc/self/stat.
+/// CPU seconds of this process so far (all threads, user + system), the clock Python's
+/// `time.process_time()` reads (nanosecond resolution, unlike /proc's 10 ms ticks).
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses): utime is the 14th field overall.
-    let rest = stat.rsplit_once(')').map_or("", |r| r.1);
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
-    if f.len() > 13 {
-        (f[11] + f[12]) / 100.0
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    if rc == 0 {
+        ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
     } else {
         f64::NAN
     }
@@ -114,7 +116,8 @@ fn main() {
         }
         Some("read") => {
             // The Python reader's job, in Rust: read each file and fill its (3, 300, 25, 2)
-            // stgcn_raw array in memory; no artifact is written. Files in parallel.
+            // stgcn_raw array in memory; no artifact is written. Files in parallel; each
+            // thread reuses its file buffer and array, as the Python reader reuses `sample`.
             let raw = PathBuf::from(arg(1).expect("read <raw> [threads] [limit]"));
             let threads: usize = arg(2).map_or(2, |s| s.parse().expect("threads"));
             let limit: usize = arg(3).map_or(usize::MAX, |s| s.parse().expect("limit"));
@@ -130,14 +133,15 @@ fn main() {
                 use rayon::prelude::*;
                 files
                     .par_iter()
-                    .map(|f| {
-                        let seq = skelflow_stages::data::ntu_format::read_skeleton_file(f)
-                            .unwrap_or_else(|e| panic!("{e}"));
-                        let p = skelflow_stages::data::preprocess::prepare(&seq, Variant::StgcnRaw)
-                            .unwrap_or_else(|e| panic!("{e}"));
-                        std::hint::black_box(&p.data);
-                        std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)
-                    })
+                    .map_init(
+                        || (Vec::new(), vec![0f32; Variant::StgcnRaw.sample_len()]),
+                        |(buf, array), f| {
+                            read_file_into(f, buf).unwrap_or_else(|e| panic!("{e}"));
+                            stgcn_raw_from_bytes(buf, f, array).unwrap_or_else(|e| panic!("{e}"));
+                            std::hint::black_box(&array);
+                            buf.len() as u64
+                        },
+                    )
                     .sum()
             });
             let s = t.elapsed().as_secs_f64();
@@ -151,7 +155,7 @@ fn main() {
             );
         }
         Some("parse") => {
-            // Parser alone, one thread: where the import's time goes.
+            // Parser alone, one thread, files already in memory: where the reader's time goes.
             let raw = PathBuf::from(arg(1).expect("parse <raw>"));
             let limit: usize = arg(2).map_or(usize::MAX, |s| s.parse().expect("limit"));
             let (files, _) = skelflow_stages::data::ntu_import::list_skeleton_files(&raw).unwrap();
@@ -161,35 +165,33 @@ fn main() {
                 .map(|f| std::fs::read(f).unwrap())
                 .collect();
             let bytes: usize = bufs.iter().map(Vec::len).sum();
+            let mb = bytes as f64 / 1e6;
             let t = Instant::now();
             let cpu0 = cpu_seconds();
             let mut joints = 0;
             for (b, f) in bufs.iter().zip(&files) {
-                joints += skelflow_stages::data::ntu_format::parse_skeleton(b, f)
-                    .unwrap()
-                    .joints
-                    .len();
+                joints += parse_skeleton(b, f).unwrap().joints.len();
             }
             let s = t.elapsed().as_secs_f64();
             let cpu = cpu_seconds() - cpu0;
             println!(
-                "parse only (1 thread, in memory): {:.1} MB in {s:.2} s = {:.1} MB/s, {:.1} MB per CPU-second ({joints} joints)",
-                bytes as f64 / 1e6,
-                bytes as f64 / 1e6 / s,
-                bytes as f64 / 1e6 / cpu
+                "parse into a sequence (1 thread, in memory): {mb:.1} MB in {s:.2} s = {:.1} MB/s, {:.1} MB per CPU-second ({joints} joints)",
+                mb / s,
+                mb / cpu
             );
             let t = Instant::now();
             let cpu0 = cpu_seconds();
+            let mut array = vec![0f32; Variant::StgcnRaw.sample_len()];
             for (b, f) in bufs.iter().zip(&files) {
-                let seq = skelflow_stages::data::ntu_format::parse_skeleton(b, f).unwrap();
-                std::hint::black_box(skelflow_stages::data::preprocess::stgcn_raw(&seq));
+                stgcn_raw_from_bytes(b, f, &mut array).unwrap();
+                std::hint::black_box(&array);
             }
             let s = t.elapsed().as_secs_f64();
             let cpu = cpu_seconds() - cpu0;
             println!(
-                "parse + stgcn_raw (1 thread, in memory): {:.1} MB/s, {:.1} MB per CPU-second",
-                bytes as f64 / 1e6 / s,
-                bytes as f64 / 1e6 / cpu
+                "parse into the stgcn_raw array (1 thread, in memory): {:.1} MB/s, {:.1} MB per CPU-second",
+                mb / s,
+                mb / cpu
             );
         }
         Some("write") => {

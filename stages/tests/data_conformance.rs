@@ -26,6 +26,23 @@ mod data_conformance {
                 "{name}: stgcn_raw differs by {d} at flat index {at}"
             );
             assert_eq!(got.frames, seq.num_frames());
+            // The reader's direct path (no sequence in between): the same array, bit for bit.
+            let path = fx.join(format!("ntu60_raw/{name}.skeleton"));
+            let mut array = vec![f32::NAN; got.data.len()];
+            let counts =
+                preprocess::stgcn_raw_from_bytes(&std::fs::read(&path).unwrap(), &path, &mut array)
+                    .unwrap();
+            assert!(
+                array
+                    .iter()
+                    .zip(&got.data)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{name}: the direct stgcn_raw path differs"
+            );
+            assert_eq!(
+                (counts.frames, counts.raw_frames, counts.max_bodies),
+                (got.frames, seq.num_frames(), seq.max_bodies())
+            );
         }
     }
 

@@ -61,9 +61,15 @@ mod data_import {
     }
 
     fn err_of(text: &str) -> String {
-        parse_skeleton(text.as_bytes(), Path::new("S001C001P001R001A001.skeleton"))
+        let file = Path::new("S001C001P001R001A001.skeleton");
+        let e = parse_skeleton(text.as_bytes(), file)
             .unwrap_err()
-            .to_string()
+            .to_string();
+        // The reader's direct path (no sequence in between) reports the same error.
+        let mut array = vec![0f32; Variant::StgcnRaw.sample_len()];
+        let direct = preprocess::stgcn_raw_from_bytes(text.as_bytes(), file, &mut array);
+        assert_eq!(direct.unwrap_err().to_string(), e);
+        e
     }
 
     /// Line number (1-based) of the first line containing `pat`.
@@ -96,6 +102,29 @@ mod data_import {
         assert_eq!(raw.data[idx(300, 0, 2, 0, 1)], 2.0);
         assert_eq!(raw.data[idx(300, 0, 1, 3, 0)], 0.0);
         assert_eq!(raw.frames, 4);
+        // The reader's direct path fills the same array, bit for bit, from LF and CRLF.
+        let mut array = vec![f32::NAN; Variant::StgcnRaw.sample_len()];
+        for text in [&lf, &crlf] {
+            let counts =
+                preprocess::stgcn_raw_from_bytes(text.as_bytes(), Path::new("a"), &mut array)
+                    .unwrap();
+            assert_eq!(
+                (counts.frames, counts.raw_frames, counts.max_bodies),
+                (4, 4, 3)
+            );
+            assert!(
+                array
+                    .iter()
+                    .zip(&raw.data)
+                    .all(|(a, b)| a.to_bits() == b.to_bits())
+            );
+        }
+        let none = skeleton_text(&[vec![], vec![]], "\n");
+        let e = preprocess::stgcn_raw_from_bytes(none.as_bytes(), Path::new("a"), &mut array);
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            format!("a: {}", preprocess::no_skeleton_message(2))
+        );
     }
 
     #[test]

@@ -6,8 +6,10 @@
 //! float32 storage between steps, float64 where numpy promotes (rotation matrices), float32
 //! for cv2's linear resize.
 
+use std::path::Path;
+
 use super::dataset::{Stream, Variant};
-use super::ntu_format::SkeletonSequence;
+use super::ntu_format::{ParseError, SkeletonSequence, SkeletonSink, parse_skeleton_into};
 use super::skeleton::{BONE_PARENT, CHANNELS as C, MAX_BODIES as M, NUM_JOINTS as V};
 
 /// T of the ST-GCN / 2s-AGCN tensors.
@@ -45,10 +47,7 @@ pub fn prepare_into(
     scratch: &mut Vec<f32>,
 ) -> Result<usize, String> {
     if !seq.has_bodies() {
-        return Err(format!(
-            "no skeleton in any of its {} frames (such samples are on the published missing-skeleton lists)",
-            seq.num_frames()
-        ));
+        return Err(no_skeleton_message(seq.num_frames()));
     }
     match variant {
         Variant::StgcnRaw => Ok(stgcn_raw_into(seq, out)),
@@ -90,6 +89,76 @@ pub fn stgcn_raw_into(seq: &SkeletonSequence, out: &mut [f32]) -> usize {
         }
     }
     frames
+}
+
+/// Why a sample whose frames list no body at all cannot be used.
+pub fn no_skeleton_message(frames: usize) -> String {
+    format!(
+        "no skeleton in any of its {frames} frames (such samples are on the published missing-skeleton lists)"
+    )
+}
+
+/// What [`stgcn_raw_from_bytes`] read besides the array.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RawCounts {
+    /// Valid frames of the array (the file's frames, at most 300).
+    pub frames: usize,
+    /// Frames in the file.
+    pub raw_frames: usize,
+    /// Most bodies listed in any frame.
+    pub max_bodies: usize,
+}
+
+/// [`prepare_into`] for [`Variant::StgcnRaw`] straight from the bytes of a `.skeleton` file:
+/// the parser writes the first two listed bodies of the first 300 frames into `out`
+/// (3·300·25·2 floats, overwritten) as it reads them, with no [`SkeletonSequence`] in
+/// between. The same array and errors as [`parse_skeleton`](super::ntu_format::parse_skeleton)
+/// followed by [`prepare_into`]; a file without any body is an error without a line.
+pub fn stgcn_raw_from_bytes(
+    bytes: &[u8],
+    file: &Path,
+    out: &mut [f32],
+) -> Result<RawCounts, ParseError> {
+    struct Sink<'a> {
+        out: &'a mut [f32],
+        counts: RawCounts,
+    }
+    impl SkeletonSink for Sink<'_> {
+        fn begin(&mut self, frames: usize, _bytes: usize) {
+            self.counts.raw_frames = frames;
+        }
+        #[inline]
+        fn frame(&mut self, t: usize, bodies: usize) {
+            self.counts.frames = (t + 1).min(MAX_FRAMES);
+            self.counts.max_bodies = self.counts.max_bodies.max(bodies);
+        }
+        #[inline]
+        fn joint(&mut self, t: usize, b: usize, j: usize, xyz: [f32; 3]) {
+            if t < MAX_FRAMES && b < M {
+                for (c, x) in xyz.into_iter().enumerate() {
+                    self.out[idx(MAX_FRAMES, c, t, j, b)] = x;
+                }
+            }
+        }
+    }
+    assert_eq!(
+        out.len(),
+        C * MAX_FRAMES * V * M,
+        "out must be (3, 300, 25, 2)"
+    );
+    out.fill(0.0);
+    let mut sink = Sink {
+        out,
+        counts: RawCounts::default(),
+    };
+    parse_skeleton_into(bytes, file, &mut sink)?;
+    if sink.counts.max_bodies == 0 {
+        return Err(ParseError::file(
+            file,
+            no_skeleton_message(sink.counts.raw_frames),
+        ));
+    }
+    Ok(sink.counts)
 }
 
 /// CMD / ISC / A2MC (2s-AGCN) preprocessing: up to 4 listed bodies, the 2 with the most
