@@ -14,6 +14,8 @@ impl Registry {
             Box::new(crate::shell::Shell),
             Box::new(crate::data::ntu_import::NtuImport),
             Box::new(crate::data::synth::SynthNtu),
+            Box::new(crate::data::pku::PkuImport),
+            Box::new(crate::data::anchor::AverageMotion),
             Box::new(crate::learn::kinds::EncoderInit),
             Box::new(crate::learn::kinds::Pretrain),
             Box::new(crate::learn::kinds::Extract),

@@ -289,6 +289,25 @@ impl DatasetWriter {
             values.extend_from_slice(&data);
             infos.push(info);
         }
+        self.write_columns(infos, values)
+    }
+
+    /// Append one record batch from the rows' fields and their coordinates laid end to end
+    /// (`values.len() == infos.len() · 3·T·25·2`), without copying the coordinates.
+    pub fn write_columns(
+        &mut self,
+        infos: Vec<SampleInfo>,
+        values: Vec<f32>,
+    ) -> Result<(), StageError> {
+        let len = self.variant.sample_len();
+        assert_eq!(
+            values.len(),
+            infos.len() * len,
+            "coordinates do not match the rows"
+        );
+        if infos.is_empty() {
+            return Ok(());
+        }
         let ints = |f: fn(&SampleInfo) -> i32| {
             Arc::new(Int32Array::from_iter_values(infos.iter().map(f))) as ArrayRef
         };
@@ -346,10 +365,7 @@ impl DatasetWriter {
         inner
             .flush()
             .ctx(|| format!("cannot write {}", self.dir.join(DATA_FILE).display()))?;
-        inner
-            .get_ref()
-            .sync_all()
-            .ctx(|| format!("cannot sync {}", self.dir.join(DATA_FILE).display()))?;
+        // No fsync here: committing the artifact (fsync + rename) is the cache's job.
 
         let splits_dir = self.dir.join(SPLITS_DIR);
         std::fs::create_dir_all(&splits_dir)

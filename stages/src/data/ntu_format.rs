@@ -105,7 +105,7 @@ pub struct NtuName {
 
 impl NtuName {
     /// Parse `S001C002P003R002A013` or `S001C002P003R002A013.skeleton` (the directory part,
-    /// if any, is ignored). Every field is three digits; nothing else may follow.
+    /// if any, is ignored). Every field is three digits, at least 001; nothing else may follow.
     pub fn parse(file_name: &str) -> Option<NtuName> {
         let base = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
         let stem = base.strip_suffix(".skeleton").unwrap_or(base);
@@ -117,11 +117,11 @@ impl NtuName {
             if b[i] != letter || !b[i + 1..i + 4].iter().all(u8::is_ascii_digit) {
                 return None;
             }
-            Some(
-                b[i + 1..i + 4]
-                    .iter()
-                    .fold(0u16, |n, d| n * 10 + (d - b'0') as u16),
-            )
+            // Every field is 1-based: 000 is not a setup, camera, subject, … number.
+            let n = b[i + 1..i + 4]
+                .iter()
+                .fold(0u16, |n, d| n * 10 + (d - b'0') as u16);
+            (n > 0).then_some(n)
         };
         Some(NtuName {
             setup: field(0, b'S')?,
@@ -228,7 +228,7 @@ pub fn parse_skeleton(bytes: &[u8], file: &Path) -> Result<SkeletonSequence, Par
             let (ln, line) = p
                 .next()
                 .ok_or_else(|| truncated(&p, &format!("the info line of body {body_no}")))?;
-            parse_values::<BODY_VALUES>(line, &mut values).map_err(|m| {
+            parse_values_prefix::<BODY_VALUES>(line, &mut values, 0).map_err(|m| {
                 err(
                     ln,
                     format!("body info line (frame {frame_no}, body {body_no}): {m}"),
@@ -255,7 +255,7 @@ pub fn parse_skeleton(bytes: &[u8], file: &Path) -> Result<SkeletonSequence, Par
                 let (ln, line) = p
                     .next()
                     .ok_or_else(|| truncated(&p, &format!("joint {} of body {body_no}", j + 1)))?;
-                parse_values::<JOINT_VALUES>(line, &mut values).map_err(|m| {
+                parse_values_prefix::<JOINT_VALUES>(line, &mut values, 3).map_err(|m| {
                     err(
                         ln,
                         format!(
@@ -317,7 +317,7 @@ fn is_blank(c: u8) -> bool {
 }
 
 /// A non-negative integer alone on its line.
-fn parse_count(line: &[u8]) -> Result<usize, String> {
+pub(crate) fn parse_count(line: &[u8]) -> Result<usize, String> {
     let t = trim(line);
     if t.is_empty() {
         return Err("expected an integer, found an empty line".into());
@@ -331,17 +331,38 @@ fn parse_count(line: &[u8]) -> Result<usize, String> {
     Ok(t.iter().fold(0usize, |n, d| n * 10 + (d - b'0') as usize))
 }
 
-/// Exactly `N` finite numbers separated by blanks.
+/// Exactly `N` finite numbers separated by blanks, all converted into `out`.
+pub(crate) fn parse_values<const N: usize>(line: &[u8], out: &mut [f64]) -> Result<(), String> {
+    parse_values_prefix::<N>(line, out, N)
+}
+
+/// Exactly `N` finite numbers separated by blanks; the first `exact` are converted into
+/// `out`, the others only checked to be numbers (a byte scan, much cheaper than a
+/// conversion: a joint line has 12 values, the import needs 3).
 #[inline]
-fn parse_values<const N: usize>(line: &[u8], out: &mut [f64]) -> Result<(), String> {
+pub(crate) fn parse_values_prefix<const N: usize>(
+    line: &[u8],
+    out: &mut [f64],
+    exact: usize,
+) -> Result<(), String> {
     let n = line.len();
     let mut i = 0;
-    for (k, slot) in out.iter_mut().take(N).enumerate() {
+    for k in 0..N {
         while i < n && is_blank(line[i]) {
             i += 1;
         }
         if i == n {
             return Err(format!("expected {N} values, found {k}"));
+        }
+        if k >= exact {
+            if let Some(end) = scan_number(line, i) {
+                i = end;
+                continue;
+            }
+        } else if let Some((v, end)) = fast_decimal(line, i) {
+            out[k] = v;
+            i = end;
+            continue;
         }
         match fast_float2::parse_partial::<f64, _>(&line[i..]) {
             Ok((v, used)) if used > 0 && (i + used == n || is_blank(line[i + used])) => {
@@ -352,7 +373,9 @@ fn parse_values<const N: usize>(line: &[u8], out: &mut [f64]) -> Result<(), Stri
                         shown(&line[i..i + used])
                     ));
                 }
-                *slot = v;
+                if k < exact {
+                    out[k] = v;
+                }
                 i += used;
             }
             _ => {
@@ -376,6 +399,134 @@ fn parse_values<const N: usize>(line: &[u8], out: &mut [f64]) -> Result<(), Stri
         return Err(format!("expected {N} values, found {}", N + extra));
     }
     Ok(())
+}
+
+/// The end of the run of ASCII digits starting at `j`: eight bytes at a time (SWAR) while
+/// eight remain — the fractions of Kinect numbers are 6–7 digits long.
+#[inline(always)]
+fn skip_digits(b: &[u8], mut j: usize) -> usize {
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    const SIX: u64 = 0x0606_0606_0606_0606;
+    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    while let Some(chunk) = b.get(j..j + 8) {
+        let a = u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ ZEROS;
+        // A byte is a digit iff a ≤ 9 there, i.e. the high nibbles of a and a + 6 are 0. A
+        // carry out of a non-digit byte only disturbs bytes after the first non-digit.
+        let non_digit = (a | a.wrapping_add(SIX)) & HIGH;
+        if non_digit != 0 {
+            return j + (non_digit.trailing_zeros() / 8) as usize;
+        }
+        j += 8;
+    }
+    while j < b.len() && b[j].is_ascii_digit() {
+        j += 1;
+    }
+    j
+}
+
+/// Exact powers of ten representable in f64.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// A plain decimal `[+-]digits[.digits][(e|E)[+-]digits]` at `i`, converted with Clinger's
+/// fast path: when the digits form an integer m ≤ 2^53 and the decimal exponent e has
+/// |e| ≤ 22, m and 10^|e| are exact doubles and one IEEE multiplication or division gives
+/// the correctly rounded value — the same f64 as Python's `float()`. Anything else (more
+/// digits, huge exponents, `nan`, garbage) returns `None` and goes to the full parser.
+#[inline]
+fn fast_decimal(b: &[u8], i: usize) -> Option<(f64, usize)> {
+    let n = b.len();
+    let mut j = i;
+    let neg = b[j] == b'-';
+    if neg || b[j] == b'+' {
+        j += 1;
+    }
+    let accumulate = |mant: u64, run: &[u8]| {
+        run.iter().fold(mant, |m, &c| {
+            m.wrapping_mul(10).wrapping_add((c - b'0') as u64)
+        })
+    };
+    let int_end = skip_digits(b, j);
+    let mut mant = accumulate(0, &b[j..int_end]);
+    let mut digits = (int_end - j) as u32;
+    j = int_end;
+    let mut exp: i32 = 0;
+    if j < n && b[j] == b'.' {
+        let frac_end = skip_digits(b, j + 1);
+        mant = accumulate(mant, &b[j + 1..frac_end]);
+        digits += (frac_end - j - 1) as u32;
+        exp = -((frac_end - j - 1) as i32);
+        j = frac_end;
+    }
+    if digits == 0 || digits > 19 {
+        return None;
+    }
+    if j < n && (b[j] | 0x20) == b'e' {
+        j += 1;
+        let eneg = j < n && b[j] == b'-';
+        if j < n && (b[j] == b'-' || b[j] == b'+') {
+            j += 1;
+        }
+        let start = j;
+        let mut e: i32 = 0;
+        while j < n && b[j].is_ascii_digit() && j - start < 4 {
+            e = e * 10 + (b[j] - b'0') as i32;
+            j += 1;
+        }
+        if j == start {
+            return None;
+        }
+        exp += if eneg { -e } else { e };
+    }
+    if !(j == n || is_blank(b[j])) || mant > (1u64 << 53) {
+        return None;
+    }
+    let m = mant as f64;
+    let v = match exp {
+        0 => m,
+        -22..=-1 => m / POW10[(-exp) as usize],
+        1..=22 => m * POW10[exp as usize],
+        _ => return None,
+    };
+    Some((if neg { -v } else { v }, j))
+}
+
+/// The end of a plain decimal number `[+-]digits[.digits][(e|E)[+-]digits]` starting at `i`
+/// and followed by a blank or the end, or `None` (then the caller's full parser decides and
+/// explains).
+#[inline(always)]
+fn scan_number(b: &[u8], i: usize) -> Option<usize> {
+    let n = b.len();
+    let digits = |j: usize| skip_digits(b, j);
+    let mut j = i;
+    if j < n && (b[j] == b'-' || b[j] == b'+') {
+        j += 1;
+    }
+    let int_end = digits(j);
+    let mut count = int_end - j;
+    j = int_end;
+    if j < n && b[j] == b'.' {
+        let frac_end = digits(j + 1);
+        count += frac_end - (j + 1);
+        j = frac_end;
+    }
+    if count == 0 {
+        return None;
+    }
+    if j < n && (b[j] | 0x20) == b'e' {
+        j += 1;
+        if j < n && (b[j] == b'-' || b[j] == b'+') {
+            j += 1;
+        }
+        let exp_end = digits(j);
+        if exp_end == j {
+            return None;
+        }
+        j = exp_end;
+    }
+    (j == n || is_blank(b[j])).then_some(j)
 }
 
 fn trim(s: &[u8]) -> &[u8] {
@@ -416,6 +567,7 @@ mod tests {
             "X001C001P001R001A001",
             "S001C001P001R001A0x1",
             "S001C001P001R001A001x",
+            "S001C001P001R001A000",
         ] {
             assert!(NtuName::parse(bad).is_none(), "{bad}");
         }
@@ -442,7 +594,78 @@ mod tests {
             parse_values::<3>(b"1 nan 3", &mut v).unwrap_err(),
             "value 2 is `nan`, not a finite number"
         );
+        // Validated-only values report the same errors.
+        assert_eq!(
+            parse_values_prefix::<3>(b"1 2 3x", &mut v, 1).unwrap_err(),
+            "value 3 is `3x`, not a number"
+        );
+        assert_eq!(
+            parse_values_prefix::<3>(b"1 2 -inf", &mut v, 1).unwrap_err(),
+            "value 3 is `-inf`, not a finite number"
+        );
+        assert_eq!(
+            parse_values_prefix::<3>(b"1 2 1e", &mut v, 1).unwrap_err(),
+            "value 3 is `1e`, not a number"
+        );
+        for (text, end) in [
+            ("12345678901234 ", 14),
+            ("123:", 3),
+            ("0123456789/", 10),
+            ("", 0),
+            ("9999999\u{ff}99", 7),
+        ] {
+            assert_eq!(skip_digits(text.as_bytes(), 0), end, "{text:?}");
+        }
+        for ok in ["1", "-2.5", "+3.", ".5", "8.094816E-05", "1e+7", "0"] {
+            assert_eq!(scan_number(ok.as_bytes(), 0), Some(ok.len()), "{ok}");
+        }
+        for bad in ["-", ".", "e5", "1e", "1.2.3", "0x1", "nan", "1,5"] {
+            assert_eq!(scan_number(bad.as_bytes(), 0), None, "{bad}");
+        }
         assert_eq!(parse_count(b" 12 ").unwrap(), 12);
+    }
+
+    /// The fast path gives exactly the f64 of a full correctly rounded parser.
+    #[test]
+    fn fast_decimal_is_exact() {
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..200_000 {
+            let r = next();
+            let digits = 1 + (r % 9) as usize;
+            let mant = (next() % 10u64.pow(digits as u32)).to_string();
+            let point = (next() % (digits as u64 + 1)) as usize;
+            let mut s = if next() % 2 == 0 {
+                String::new()
+            } else {
+                "-".into()
+            };
+            s += &mant[..point.min(mant.len())];
+            s += ".";
+            s += &mant[point.min(mant.len())..];
+            if next() % 4 == 0 {
+                s += &format!("E-{:02}", next() % 12);
+            }
+            let want: f64 = s.parse().unwrap();
+            match fast_decimal(s.as_bytes(), 0) {
+                Some((v, end)) => {
+                    assert_eq!(end, s.len(), "{s}");
+                    assert_eq!(v.to_bits(), want.to_bits(), "{s}");
+                }
+                None => assert!(s == "." || s == "-.", "{s} should take the fast path"),
+            }
+        }
+        assert!(
+            fast_decimal(b"12345678901234567890", 0).is_none(),
+            "20 digits go to the full parser"
+        );
+        assert!(fast_decimal(b"1e300", 0).is_none());
+        assert_eq!(fast_decimal(b"8.094816E-05 1", 0), Some((8.094816e-05, 12)));
         assert!(parse_count(b"1.5").is_err());
     }
 }

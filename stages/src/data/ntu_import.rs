@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dataset::{BadFile, DatasetMeta, DatasetWriter, SampleInfo, Variant};
 use super::ntu_format::{NtuName, bad_name_message, read_skeleton_file_with};
-use super::preprocess::prepare;
+use super::preprocess::prepare_into;
 use super::splits::{missing_list, ntu_benchmarks};
 use crate::params::{ParamError, ParamSpec, Params, check_typed, specs_of};
 use crate::{IoContext, StageContext, StageError, StageKind};
@@ -43,8 +43,9 @@ pub struct NtuImportParams {
     /// Preprocessing: `stgcn_raw` (ST-GCN), `agcn_prenorm` (CMD / ISC / A2MC) or `frame50`
     /// (AimCLR / ActCLR).
     pub variant: Variant,
-    /// Samples to leave out: `ntu120` (the published NTU-120 list, which contains the NTU-60
-    /// one), `ntu60`, `none`, or a file with one sample name per line.
+    /// Samples to leave out: `auto` (the published NTU-120 list, which contains the NTU-60
+    /// one, except for a `synth.ntu` corpus, whose names mean nothing to it), `ntu120`,
+    /// `ntu60`, `none`, or a file with one sample name per line.
     pub missing_list: String,
     /// `fail`: stop and list every bad file; `skip`: import the others and list the bad ones
     /// in `bad_files.json`.
@@ -60,7 +61,7 @@ impl Default for NtuImportParams {
         NtuImportParams {
             root: String::new(),
             variant: Variant::Frame50,
-            missing_list: "ntu120".into(),
+            missing_list: "auto".into(),
             on_error: OnError::Fail,
             actions: Vec::new(),
             limit: 0,
@@ -100,7 +101,7 @@ impl Params for NtuImportParams {
 #[derive(Clone, Debug)]
 pub struct ImportOptions {
     pub variant: Variant,
-    /// `ntu120`, `ntu60`, `none` or a path (relative to `base_dir`).
+    /// `auto`, `ntu120`, `ntu60`, `none` or a path (relative to `base_dir`).
     pub missing_list: String,
     pub base_dir: PathBuf,
     pub on_error: OnError,
@@ -114,7 +115,7 @@ impl ImportOptions {
     pub fn new(variant: Variant) -> ImportOptions {
         ImportOptions {
             variant,
-            missing_list: "ntu120".into(),
+            missing_list: "auto".into(),
             base_dir: PathBuf::from("."),
             on_error: OnError::Fail,
             actions: Vec::new(),
@@ -159,9 +160,6 @@ pub fn list_skeleton_files(root: &Path) -> Result<(Vec<PathBuf>, usize), StageEr
     Ok((files, ignored))
 }
 
-/// One file's outcome.
-type Outcome = Result<(SampleInfo, Vec<f32>), BadFile>;
-
 /// Import the `.skeleton` files of `root` into a dataset artifact in `out_dir`.
 /// `progress(done, total)` is called after every chunk.
 pub fn import_ntu(
@@ -177,7 +175,12 @@ pub fn import_ntu(
             root.display()
         )));
     }
-    let missing = missing_list(&opts.missing_list, &opts.base_dir)?;
+    let list = match opts.missing_list.as_str() {
+        "auto" if root.join("synth.json").is_file() => "none",
+        "auto" => "ntu120",
+        other => other,
+    };
+    let missing = missing_list(list, &opts.base_dir)?;
     let actions: BTreeSet<u32> = opts.actions.iter().copied().collect();
     let mut report = ImportReport {
         ignored,
@@ -216,33 +219,47 @@ pub fn import_ntu(
     let total = todo.len();
 
     // Parse chunk k+1 while a writer thread writes chunk k; at most two chunks wait.
-    let (tx, rx) = mpsc::sync_channel::<Vec<(SampleInfo, Vec<f32>)>>(1);
+    let (tx, rx) = mpsc::sync_channel::<(Vec<SampleInfo>, Vec<f32>)>(1);
     let write_result = std::thread::scope(|scope| {
         let writer_thread = scope.spawn(move || -> Result<DatasetWriter, StageError> {
-            for rows in rx {
-                writer.write_batch(rows)?;
+            for (infos, values) in rx {
+                writer.write_columns(infos, values)?;
             }
             Ok(writer)
         });
+        let len = variant.sample_len();
         let mut done = 0;
         for part in todo.chunks(chunk) {
-            let outcomes: Vec<(Outcome, u64)> = pool.install(|| {
+            // Every worker preprocesses straight into its row of the record batch.
+            let mut values = vec![0f32; part.len() * len];
+            let outcomes: Vec<(Result<SampleInfo, BadFile>, u64)> = pool.install(|| {
                 part.par_iter()
-                    .map_init(Vec::new, |buf, (path, name)| {
-                        import_one(path, *name, variant, buf)
-                    })
+                    .zip(values.par_chunks_mut(len))
+                    .map_init(
+                        || (Vec::new(), Vec::new()),
+                        |(buf, scratch), ((path, name), slot)| {
+                            import_one(path, *name, variant, buf, scratch, slot)
+                        },
+                    )
                     .collect()
             });
-            let mut rows = Vec::with_capacity(outcomes.len());
-            for (o, bytes) in outcomes {
+            let mut infos = Vec::with_capacity(outcomes.len());
+            for (k, (o, bytes)) in outcomes.into_iter().enumerate() {
                 report.bytes_read += bytes;
                 match o {
-                    Ok(row) => rows.push(row),
+                    Ok(info) => {
+                        // Close the gaps left by bad files.
+                        if infos.len() != k {
+                            values.copy_within(k * len..(k + 1) * len, infos.len() * len);
+                        }
+                        infos.push(info);
+                    }
                     Err(bad) => report.bad_files.push(bad),
                 }
             }
+            values.truncate(infos.len() * len);
             done += part.len();
-            if tx.send(rows).is_err() {
+            if tx.send((infos, values)).is_err() {
                 break; // the writer failed; its error is returned below
             }
             progress(done, total);
@@ -280,10 +297,17 @@ pub fn import_ntu(
         .unwrap_or(0);
     let splits = ntu_benchmarks(writer.infos());
     let mut meta = DatasetMeta::new("ntu", num_classes, report.skipped_missing);
-    meta.extra
-        .insert("missing_list".into(), opts.missing_list.clone().into());
+    meta.extra.insert("missing_list".into(), list.into());
     meta.extra
         .insert("ignored_files".into(), report.ignored.into());
+    // A synth.ntu corpus names its classes.
+    if let Some(names) = std::fs::read_to_string(root.join("synth.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("class_names").cloned())
+    {
+        meta.extra.insert("class_names".into(), names);
+    }
     let infos = writer.finish(meta, &splits, &report.bad_files)?;
     report.samples = infos.len();
     Ok(report)
@@ -294,36 +318,31 @@ fn import_one(
     name: Option<NtuName>,
     variant: Variant,
     buf: &mut Vec<u8>,
-) -> (Outcome, u64) {
+    scratch: &mut Vec<f32>,
+    slot: &mut [f32],
+) -> (Result<SampleInfo, BadFile>, u64) {
     let shown = path.display().to_string();
+    let bad = |error: String| BadFile {
+        file: shown.clone(),
+        error,
+    };
     let Some(name) = name else {
         let file_name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         return (
-            Err(BadFile {
-                file: shown.clone(),
-                error: format!("{shown}: {}", bad_name_message(&file_name)),
-            }),
+            Err(bad(format!("{shown}: {}", bad_name_message(&file_name)))),
             0,
         );
     };
     let seq = match read_skeleton_file_with(path, buf) {
         Ok(s) => s,
-        Err(e) => {
-            return (
-                Err(BadFile {
-                    file: shown,
-                    error: e.to_string(),
-                }),
-                buf.len() as u64,
-            );
-        }
+        Err(e) => return (Err(bad(e.to_string())), buf.len() as u64),
     };
     let bytes = buf.len() as u64;
-    match prepare(&seq, variant) {
-        Ok(p) => {
+    match prepare_into(&seq, variant, slot, scratch) {
+        Ok(frames) => {
             let info = SampleInfo {
                 name: name.stem(),
                 setup: name.setup as i32,
@@ -331,19 +350,13 @@ fn import_one(
                 subject: name.subject as i32,
                 replication: name.replication as i32,
                 label: name.label() as i32,
-                frames: p.frames as i32,
+                frames: frames as i32,
                 raw_frames: seq.num_frames() as i32,
                 bodies: seq.max_bodies() as i32,
             };
-            (Ok((info, p.data)), bytes)
+            (Ok(info), bytes)
         }
-        Err(e) => (
-            Err(BadFile {
-                file: shown.clone(),
-                error: format!("{shown}: {e}"),
-            }),
-            bytes,
-        ),
+        Err(e) => (Err(bad(format!("{shown}: {e}"))), bytes),
     }
 }
 
@@ -414,7 +427,10 @@ impl StageKind for NtuImport {
         if !p.root.is_empty() {
             out.push(PathBuf::from(&p.root));
         }
-        if !matches!(p.missing_list.as_str(), "ntu120" | "ntu60" | "none") {
+        if !matches!(
+            p.missing_list.as_str(),
+            "auto" | "ntu120" | "ntu60" | "none"
+        ) {
             out.push(PathBuf::from(&p.missing_list));
         }
         out

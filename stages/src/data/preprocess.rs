@@ -31,6 +31,19 @@ pub fn idx(t_len: usize, c: usize, t: usize, v: usize, m: usize) -> usize {
 
 /// Preprocess a parsed sequence. Errors say why the sequence cannot be used.
 pub fn prepare(seq: &SkeletonSequence, variant: Variant) -> Result<Prepared, String> {
+    let mut data = vec![0f32; variant.sample_len()];
+    let frames = prepare_into(seq, variant, &mut data, &mut Vec::new())?;
+    Ok(Prepared { data, frames })
+}
+
+/// [`prepare`] into `out` (3·T·25·2 floats), using `scratch` for intermediate tensors; returns
+/// the valid frames. The importer writes straight into its record batch this way.
+pub fn prepare_into(
+    seq: &SkeletonSequence,
+    variant: Variant,
+    out: &mut [f32],
+    scratch: &mut Vec<f32>,
+) -> Result<usize, String> {
     if !seq.has_bodies() {
         return Err(format!(
             "no skeleton in any of its {} frames (such samples are on the published missing-skeleton lists)",
@@ -38,9 +51,18 @@ pub fn prepare(seq: &SkeletonSequence, variant: Variant) -> Result<Prepared, Str
         ));
     }
     match variant {
-        Variant::StgcnRaw => Ok(stgcn_raw(seq)),
-        Variant::AgcnPrenorm => Ok(agcn_prenorm(seq)),
-        Variant::Frame50 => frame50(&stgcn_raw(seq).data),
+        Variant::StgcnRaw => Ok(stgcn_raw_into(seq, out)),
+        Variant::AgcnPrenorm => {
+            let p = agcn_prenorm(seq);
+            out.copy_from_slice(&p.data);
+            Ok(p.frames)
+        }
+        Variant::Frame50 => {
+            scratch.clear();
+            scratch.resize(C * MAX_FRAMES * V * M, 0.0);
+            stgcn_raw_into(seq, scratch);
+            frame50_into(scratch, out)
+        }
     }
 }
 
@@ -49,18 +71,25 @@ pub fn prepare(seq: &SkeletonSequence, variant: Variant) -> Result<Prepared, Str
 /// reference would crash; no NTU file has more).
 pub fn stgcn_raw(seq: &SkeletonSequence) -> Prepared {
     let mut data = vec![0f32; C * MAX_FRAMES * V * M];
+    let frames = stgcn_raw_into(seq, &mut data);
+    Prepared { data, frames }
+}
+
+/// [`stgcn_raw`] into `out` (3·300·25·2 floats, overwritten); returns the valid frames.
+pub fn stgcn_raw_into(seq: &SkeletonSequence, out: &mut [f32]) -> usize {
+    out.fill(0.0);
     let mut frames = 0;
     for (t, bodies) in seq.frames().enumerate().take(MAX_FRAMES) {
         frames = t + 1;
         for (m, body) in bodies.chunks_exact(V).take(M).enumerate() {
             for (v, p) in body.iter().enumerate() {
                 for c in 0..C {
-                    data[idx(MAX_FRAMES, c, t, v, m)] = p[c];
+                    out[idx(MAX_FRAMES, c, t, v, m)] = p[c];
                 }
             }
         }
     }
-    Prepared { data, frames }
+    frames
 }
 
 /// CMD / ISC / A2MC (2s-AGCN) preprocessing: up to 4 listed bodies, the 2 with the most
@@ -124,8 +153,19 @@ pub fn agcn_prenorm(seq: &SkeletonSequence) -> Prepared {
             }
         }
     }
-    pre_normalization(&mut s, t_len);
+    pre_normalized(s, nf)
+}
 
+/// `pre_normalization` of two persons laid out (M=2, 300, 25, 3), returned as (3, 300, 25, 2)
+/// with `nf` (the source's frame count, capped at 300) valid frames.
+pub fn pre_normalized(mut s: Vec<f32>, nf: usize) -> Prepared {
+    let t_len = MAX_FRAMES;
+    assert_eq!(
+        s.len(),
+        M * t_len * V * 3,
+        "pre_normalized takes (2, 300, 25, 3)"
+    );
+    pre_normalization(&mut s, t_len);
     let mut data = vec![0f32; C * t_len * V * M];
     for m in 0..M {
         for t in 0..t_len {
@@ -287,6 +327,15 @@ pub fn rotation_matrix(axis: [f64; 3], theta: f64) -> [[f64; 3]; 3] {
 /// its J21 per frame, resize the valid length to 50 frames (cv2 INTER_LINEAR, half-pixel),
 /// rotate each frame about y so the shoulders are parallel to x.
 pub fn frame50(raw: &[f32]) -> Result<Prepared, String> {
+    let mut out = vec![0f32; C * FRAME50 * V * M];
+    let mut rel = raw.to_vec();
+    let frames = frame50_into(&mut rel, &mut out)?;
+    Ok(Prepared { data: out, frames })
+}
+
+/// [`frame50`] of `raw` (a (3, T, 25, 2) ST-GCN tensor, used as scratch: it is centred in
+/// place) into `out` (3·50·25·2 floats).
+pub fn frame50_into(raw: &mut [f32], out: &mut [f32]) -> Result<usize, String> {
     let t_in = raw.len() / (C * V * M);
     // Valid length: frames whose body 0, joint 0 is not all zero (counted, not a prefix).
     let length = (0..t_in)
@@ -303,32 +352,33 @@ pub fn frame50(raw: &[f32]) -> Result<Prepared, String> {
                 .into(),
         );
     }
-    // relative: subtract J21 of the same body, per frame.
-    let mut rel = raw.to_vec();
+    // relative: subtract J21 of the same body, per frame (the centre read before any change).
     for c in 0..C {
         for t in 0..t_in {
             for m in 0..M {
                 let centre = raw[idx(t_in, c, t, 20, m)];
                 for v in 0..V {
-                    rel[idx(t_in, c, t, v, m)] = raw[idx(t_in, c, t, v, m)] - centre;
+                    raw[idx(t_in, c, t, v, m)] -= centre;
                 }
             }
         }
     }
-    let mut out = resize_time(&rel, t_in, length, FRAME50);
+    resize_time_into(raw, t_in, length, FRAME50, out);
     for m in 0..M {
-        y_rotate_body(&mut out, FRAME50, m);
+        y_rotate_body(out, FRAME50, m);
     }
-    Ok(Prepared {
-        data: out,
-        frames: FRAME50,
-    })
+    Ok(FRAME50)
 }
 
 /// cv2.resize(INTER_LINEAR) of frames `[0, length)` of a (3, t_in, 25, 2) tensor to
 /// `t_out` frames, in float32 like cv2 does for float images.
 pub fn resize_time(data: &[f32], t_in: usize, length: usize, t_out: usize) -> Vec<f32> {
     let mut out = vec![0f32; C * t_out * V * M];
+    resize_time_into(data, t_in, length, t_out, &mut out);
+    out
+}
+
+fn resize_time_into(data: &[f32], t_in: usize, length: usize, t_out: usize, out: &mut [f32]) {
     let scale = length as f64 / t_out as f64;
     for d in 0..t_out {
         let fy_full = ((d as f64 + 0.5) * scale - 0.5) as f32;
@@ -354,7 +404,6 @@ pub fn resize_time(data: &[f32], t_in: usize, length: usize, t_out: usize) -> Ve
             }
         }
     }
-    out
 }
 
 /// `parallel_skeleton` of AimCLR / ActCLR for body `m`: per frame, rotate about y by the
@@ -464,6 +513,79 @@ mod tests {
         assert_eq!(out[idx(t_len, 1, 1, 0, 0)], -1.0); // J1 − J2
         assert_eq!(out[idx(t_len, 1, 1, 20, 0)], 0.0); // J21 − J21
         assert_eq!(out[idx(t_len, 1, 1, 24, 0)], 24.0 - 11.0); // J25 − J12
+    }
+
+    /// §1.4 on a constructed sample whose shoulders are perpendicular to its spine, so that
+    /// both rotations leave exact invariants: J2 of person 0 at the origin in every frame,
+    /// spine ∥ z and shoulders ∥ x at frame 0, the sequence repeated into the padding, person
+    /// 1 moved with person 0's frame, zero joints kept zero.
+    #[test]
+    fn pre_normalization_invariants() {
+        let t_len = MAX_FRAMES;
+        let nf = 7;
+        let mut s = vec![0f32; M * t_len * V * 3];
+        let (ca, sa) = (0.3f32.cos(), 0.3f32.sin());
+        // An orthonormal body frame: spine along u, shoulders along w (u ⟂ w), tilted.
+        let u = [0.2f32, 0.9, 0.1];
+        let nu = (u[0] * u[0] + u[1] * u[1] + u[2] * u[2]).sqrt();
+        let u = [u[0] / nu, u[1] / nu, u[2] / nu];
+        let w0 = [ca, 0.0, sa];
+        let dot = w0[0] * u[0] + w0[1] * u[1] + w0[2] * u[2];
+        let w = [w0[0] - dot * u[0], w0[1] - dot * u[1], w0[2] - dot * u[2]];
+        let nw = (w[0] * w[0] + w[1] * w[1] + w[2] * w[2]).sqrt();
+        let w = [w[0] / nw, w[1] / nw, w[2] / nw];
+        for m in 0..2 {
+            for t in 0..nf {
+                let base = [0.1 * t as f32 + m as f32, 0.5, 3.0 + 0.2 * m as f32];
+                for v in 0..V {
+                    let (a, b) = match v {
+                        0 => (0.0, 0.0),
+                        1 => (0.3, 0.0),
+                        4 => (0.5, -0.2),
+                        8 => (0.5, 0.2),
+                        _ => (0.05 * v as f32, 0.01 * v as f32),
+                    };
+                    for c in 0..3 {
+                        s[((m * t_len + t) * V + v) * 3 + c] = base[c] + a * u[c] + b * w[c];
+                    }
+                }
+            }
+        }
+        // Joint 24 of person 1 missing in frame 2.
+        for c in 0..3 {
+            s[((t_len + 2) * V + 24) * 3 + c] = 0.0;
+        }
+        let p = pre_normalized(s, nf);
+        let x = |c: usize, t: usize, v: usize, m: usize| p.data[idx(t_len, c, t, v, m)];
+        for t in 0..t_len {
+            for c in 0..3 {
+                assert!(x(c, t, 1, 0).abs() < 1e-5, "J2 at frame {t}");
+            }
+        }
+        let spine: Vec<f32> = (0..3).map(|c| x(c, 0, 1, 0) - x(c, 0, 0, 0)).collect();
+        let sh: Vec<f32> = (0..3).map(|c| x(c, 0, 8, 0) - x(c, 0, 4, 0)).collect();
+        assert!(
+            spine[0].abs() < 1e-5 && spine[1].abs() < 1e-5 && spine[2] > 0.29,
+            "spine {spine:?}"
+        );
+        assert!(
+            sh[1].abs() < 1e-5 && sh[2].abs() < 1e-5 && sh[0] > 0.39,
+            "shoulders {sh:?}"
+        );
+        for t in nf..t_len {
+            for (c, v, m) in [(0, 3, 0), (2, 7, 1), (1, 20, 1)] {
+                assert_eq!(
+                    x(c, t, v, m),
+                    x(c, (t - nf) % nf, v, m),
+                    "padding at frame {t}"
+                );
+            }
+        }
+        assert_eq!(
+            (0..3).map(|c| x(c, 2, 24, 1)).collect::<Vec<_>>(),
+            vec![0.0; 3]
+        );
+        assert_eq!(p.frames, nf);
     }
 
     #[test]

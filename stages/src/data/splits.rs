@@ -97,17 +97,6 @@ pub fn ntu_benchmarks(infos: &[SampleInfo]) -> Vec<SplitFile> {
     out
 }
 
-/// Splits from explicit lists of training keys (PKU-MMD split files): `key(sample)` is the
-/// video a sample comes from.
-pub fn split_by_videos(
-    name: &str,
-    infos: &[SampleInfo],
-    train_videos: &HashSet<String>,
-    key: impl Fn(&SampleInfo) -> String,
-) -> SplitFile {
-    split_by(name, infos, |s| train_videos.contains(&key(s)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

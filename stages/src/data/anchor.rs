@@ -1,0 +1,161 @@
+//! `anchor.average_motion`: ActCLR's static anchor — the mean sequence over the training split
+//! (eq. 2 of the ActCLR paper) for the dataset's variant and a stream, as `anchor.npy`
+//! (float32, (3, T, 25, 2)) plus `anchor.json`.
+//!
+//! The reference code averages the key view over each *batch* instead (ML-FACTS §5.2); that
+//! per-batch variant is a training option of the method, not an artifact.
+
+use std::path::Path;
+
+use rayon::prelude::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::dataset::{Dataset, Part, Stream, write_json};
+use crate::params::{ParamError, ParamSpec, Params, check_typed, specs_of};
+use crate::{StageContext, StageError, StageKind};
+
+pub const ANCHOR_FILE: &str = "anchor.npy";
+pub const ANCHOR_META: &str = "anchor.json";
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnchorParams {
+    /// Benchmark whose training split is averaged, e.g. `ntu60-xsub`.
+    pub benchmark: String,
+    /// `joint`, `motion` or `bone`.
+    pub stream: Stream,
+}
+
+impl Params for AnchorParams {
+    fn validate(&self) -> Vec<ParamError> {
+        if self.benchmark.trim().is_empty() {
+            vec![
+                ParamError::at("benchmark", "is required")
+                    .with_hint("e.g. `benchmark: ntu60-xsub` (see `skelflow data show`)"),
+            ]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// Description of an anchor artifact.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AnchorMeta {
+    pub variant: super::Variant,
+    pub stream: Stream,
+    pub benchmark: String,
+    /// Training samples averaged.
+    pub count: usize,
+    /// (3, T, 25, 2)
+    pub shape: Vec<usize>,
+}
+
+/// The mean of `stream` over the training split of `benchmark`, (3, T, 25, 2) row-major.
+pub fn average_motion(
+    ds: &Dataset,
+    benchmark: &str,
+    stream: Stream,
+) -> Result<(Vec<f32>, usize), StageError> {
+    let rows = ds.split(benchmark, Part::Train)?;
+    if rows.is_empty() {
+        return Err(StageError::msg(format!(
+            "{}: the training split of {benchmark} is empty",
+            ds.dir().display()
+        )));
+    }
+    let len = ds.sample_len();
+    let sum = rows
+        .par_chunks(64)
+        .map(|chunk| {
+            let mut acc = vec![0f64; len];
+            let mut buf = vec![0f32; len];
+            for &i in chunk {
+                ds.sample_into(i, stream, &mut buf);
+                for (a, v) in acc.iter_mut().zip(&buf) {
+                    *a += *v as f64;
+                }
+            }
+            acc
+        })
+        .reduce(
+            || vec![0f64; len],
+            |mut a, b| {
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x += y;
+                }
+                a
+            },
+        );
+    let n = rows.len() as f64;
+    Ok((
+        sum.into_iter().map(|s| (s / n) as f32).collect(),
+        rows.len(),
+    ))
+}
+
+/// Write a float32 C-order `.npy` file.
+pub fn write_npy(path: &Path, shape: &[u64], data: &[f32]) -> Result<(), StageError> {
+    use npyz::WriterBuilder;
+    let file = std::fs::File::create(path)
+        .map_err(|e| StageError::io(format!("cannot create {}", path.display()), e))?;
+    let mut w = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(std::io::BufWriter::new(file))
+        .begin_nd()
+        .map_err(|e| StageError::io(format!("cannot write {}", path.display()), e))?;
+    w.extend(data.iter().copied())
+        .map_err(|e| StageError::io(format!("cannot write {}", path.display()), e))?;
+    w.finish()
+        .map_err(|e| StageError::io(format!("cannot write {}", path.display()), e))
+}
+
+pub struct AverageMotion;
+
+impl StageKind for AverageMotion {
+    fn name(&self) -> &'static str {
+        "anchor.average_motion"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn about(&self) -> &'static str {
+        "ActCLR static anchor: the mean training sequence of a dataset (variant, stream) as anchor.npy"
+    }
+    fn param_specs(&self) -> Vec<ParamSpec> {
+        specs_of::<AnchorParams>()
+    }
+    fn check(&self, params: &serde_json::Value) -> Result<serde_json::Value, Vec<ParamError>> {
+        check_typed::<AnchorParams>(params)
+    }
+    fn run(&self, ctx: &StageContext) -> Result<(), StageError> {
+        let p: AnchorParams = ctx.params()?;
+        let input = ctx.input_with_file(super::dataset::META_FILE)?;
+        let ds = Dataset::open(&input.dir)?;
+        let (mean, count) = average_motion(&ds, &p.benchmark, p.stream)?;
+        let shape = vec![3, ds.frames(), 25, 2];
+        write_npy(
+            &ctx.out_dir.join(ANCHOR_FILE),
+            &shape.iter().map(|&s| s as u64).collect::<Vec<_>>(),
+            &mean,
+        )?;
+        let meta = AnchorMeta {
+            variant: ds.variant(),
+            stream: p.stream,
+            benchmark: p.benchmark.clone(),
+            count,
+            shape,
+        };
+        write_json(&ctx.out_dir.join(ANCHOR_META), &meta)?;
+        eprintln!(
+            "{}: averaged {count} training samples of {} ({}, {})",
+            ctx.instance,
+            p.benchmark,
+            ds.variant(),
+            p.stream
+        );
+        Ok(())
+    }
+}
