@@ -5,13 +5,22 @@ use burn::prelude::*;
 use skelflow_stages::learn::encoders::*;
 use skelflow_stages::learn::summary::{backbone_params, model_summary};
 
+/// The backend under test (`SKELFLOW_TEST_BACKEND=tch-cpu` in scripts/test-tch).
+fn dev() -> Device {
+    let b = std::env::var("SKELFLOW_TEST_BACKEND")
+        .ok()
+        .and_then(|b| skelflow_stages::Backend::parse(&b))
+        .unwrap_or(skelflow_stages::Backend::Flex);
+    skelflow_stages::learn::device::device(b, false, 2).unwrap()
+}
+
 fn stgcn() -> EncoderConfig {
     EncoderConfig::preset("stgcn").unwrap()
 }
 
 #[test]
 fn stgcn16_parameter_counts_equal_the_reference() {
-    let dev = Device::flex();
+    let dev = dev();
     // backbone alone (ML-FACTS §2.1): 821,380
     assert_eq!(backbone_params(&stgcn()).trainable, 821_380);
     // pre-training encoder_q with the 256→256→128 MLP: 920,068
@@ -30,7 +39,7 @@ fn stgcn16_parameter_counts_equal_the_reference() {
 
 #[test]
 fn recurrent_parameter_counts_equal_the_reference() {
-    let dev = Device::flex();
+    let dev = dev();
     // the GRU alone: 44,998,656 (no input BN, no head)
     let gru = BiGruConfig {
         input_bn: false,
@@ -54,7 +63,7 @@ fn recurrent_parameter_counts_equal_the_reference() {
 
 #[test]
 fn output_shapes() {
-    let dev = Device::flex();
+    let dev = dev();
     let x = Tensor::<5>::random(
         [2, 3, 16, 25, 2],
         burn::tensor::Distribution::Normal(0.0, 1.0),
@@ -164,8 +173,8 @@ fn check_grad(name: &str, analytic: &[f32], base: &[f32], f: &dyn Fn(&[f32]) -> 
 #[test]
 fn graph_conv_gradients_match_finite_differences() {
     use skelflow_stages::learn::encoders::stgcn::graph_conv;
-    let ad = Device::flex().autodiff();
-    let plain = Device::flex();
+    let ad = dev().autodiff();
+    let plain = dev();
     let (b, cin, cout, t, v, k) = (2, 3, 4, 5, 25, 3);
     let x0: Vec<f32> = (0..b * cin * t * v)
         .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
@@ -228,7 +237,7 @@ fn temporal_conv_as_unfold_equals_conv2d() {
     use burn::nn::PaddingConfig2d;
     use burn::nn::conv::Conv2dConfig;
     use skelflow_stages::learn::encoders::stgcn::temporal_conv_unfold;
-    let dev = Device::flex();
+    let dev = dev();
     for stride in [1, 2] {
         let conv = Conv2dConfig::new([4, 6], [9, 1])
             .with_stride([stride, 1])

@@ -38,12 +38,27 @@ fn init_threads(threads: usize) {
         let _ = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build_global();
+        keep_freed_memory();
         if std::env::var_os("OMP_NUM_THREADS").is_none() {
             // SAFETY: called once, before libtorch starts its thread pools; stage processes
             // set it before any other thread reads the environment.
             unsafe { std::env::set_var("OMP_NUM_THREADS", threads.to_string()) };
         }
     });
+}
+
+/// burn allocates a fresh buffer for every tensor op; glibc returns buffers above its mmap
+/// threshold to the kernel on free, so every op pays page faults on new memory (a profile of
+/// ST-GCN-16 on flex: ~23 % of the time in the kernel). Keep freed memory in the heap for
+/// reuse instead (measured ~17 % faster training steps on flex).
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator thresholds; called once at start-up.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_TOP_PAD, 256 << 20);
+    }
 }
 
 /// A `--device` string (`cpu`, `cuda`, `cuda:0`) and a backend name to a [`Backend`].

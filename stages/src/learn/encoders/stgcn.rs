@@ -264,8 +264,9 @@ fn concat_k() -> bool {
     *C.get_or_init(|| std::env::var("SKELFLOW_GCN").as_deref() == Ok("concat_k"))
 }
 
-/// How the (kt, 1) temporal convolution is computed. Both give the same result; which is
-/// faster depends on the backend (see `scripts/bench-train`). `SKELFLOW_TCN=conv|unfold`.
+/// How the (kt, 1) temporal convolution is computed. Both give the same result
+/// (`tests/learn_models.rs`); `unfold` measured faster on flex and tch for ST-GCN-16
+/// training (`scripts/bench-train`), so it is the default. `SKELFLOW_TCN=conv|unfold`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TcnImpl {
     /// burn's `Conv2d`.
@@ -279,8 +280,8 @@ impl TcnImpl {
     pub fn get() -> TcnImpl {
         static IMPL: std::sync::OnceLock<TcnImpl> = std::sync::OnceLock::new();
         *IMPL.get_or_init(|| match std::env::var("SKELFLOW_TCN").as_deref() {
-            Ok("unfold") => TcnImpl::Unfold,
-            _ => TcnImpl::Conv,
+            Ok("conv") => TcnImpl::Conv,
+            _ => TcnImpl::Unfold,
         })
     }
 }
