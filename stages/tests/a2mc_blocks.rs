@@ -45,6 +45,7 @@ fn setup(seed: u64) -> (Device, Encoder, Linear, Tensor<5>) {
         }),
         proj_dim: 8,
         mlp: true,
+        ..Default::default()
     };
     let enc = cfg.init(&dev).no_grad();
     let head = LinearConfig::new(32, 10)

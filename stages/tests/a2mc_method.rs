@@ -28,6 +28,7 @@ fn encoder() -> EncoderConfig {
         }),
         proj_dim: 8,
         mlp: true,
+        ..Default::default()
     }
 }
 
@@ -329,6 +330,7 @@ fn a2mc_the_full_model_runs_on_st_gcn_too() {
         }),
         proj_dim: 8,
         mlp: true,
+        ..Default::default()
     };
     let src = source(32, 24);
     for variant in ["paper", "code"] {

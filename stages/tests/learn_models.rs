@@ -100,6 +100,7 @@ fn output_shapes() {
         }),
         proj_dim: 0,
         mlp: false,
+        ..Default::default()
     };
     assert_eq!(lstm.init(&dev).embed(x).dims(), [2, 8]);
 }

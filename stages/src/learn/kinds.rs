@@ -102,7 +102,8 @@ impl StageKind for EncoderInit {
         "encoder.init"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: the reference initialisation (`init: reference`)
+        2
     }
     fn about(&self) -> &'static str {
         "a randomly initialised encoder (the random-init baseline), in the pretrain artifact layout"
@@ -256,7 +257,8 @@ impl StageKind for Pretrain {
         "pretrain"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: the reference initialisation (`init: reference`)
+        2
     }
     fn about(&self) -> &'static str {
         "self-supervised pre-training (method: moco); checkpoints every epoch and resumes after a kill"

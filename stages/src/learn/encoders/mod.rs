@@ -2,7 +2,10 @@
 //!
 //! Every encoder maps a batch of skeleton clips (N, C, T, V, M) to features (N, D). An
 //! [`Encoder`] is a backbone plus an optional projection MLP (the pre-training head).
+//! The constructors draw PyTorch's per-layer defaults; [`EncoderConfig::init`] then applies
+//! the reference repository's re-initialisation ([`init`], `init: reference`, the default).
 
+pub mod init;
 pub mod rnn;
 pub mod stgcn;
 
@@ -13,6 +16,7 @@ use burn::tensor::activation::relu;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use init::InitScheme;
 pub use rnn::{BiGruConfig, BiGruEncoder, FrameOrder, GruDrive, LstmConfig, LstmEncoder};
 pub use stgcn::{Stgcn, StgcnConfig};
 
@@ -60,6 +64,10 @@ pub struct EncoderConfig {
     pub proj_dim: usize,
     /// `true`: Linear(D, D) → ReLU → Linear(D, proj_dim) (MoCo v2); `false`: one Linear.
     pub mlp: bool,
+    /// `reference` (default): the reference code's re-initialisation after building the
+    /// model (ST-GCN: AimCLR's N(0, 0.02) weights, zero biases, BN γ ~ N(1, 0.02); BiGRU:
+    /// CMD's xavier; LSTM: AS-CAL's defaults); `default`: PyTorch's per-layer defaults.
+    pub init: InitScheme,
 }
 
 impl Default for EncoderConfig {
@@ -68,6 +76,7 @@ impl Default for EncoderConfig {
             backbone: BackboneConfig::default(),
             proj_dim: 128,
             mlp: true,
+            init: InitScheme::Reference,
         }
     }
 }
@@ -103,6 +112,7 @@ impl EncoderConfig {
                     backbone: BackboneConfig::Lstm(LstmConfig::default()),
                     proj_dim: 0,
                     mlp: false,
+                    ..Default::default()
                 });
             }
             _ => return None,
@@ -137,10 +147,14 @@ impl EncoderConfig {
             hidden: self.mlp.then(|| LinearConfig::new(d, d).init(device)),
             out: LinearConfig::new(d, self.proj_dim).init(device),
         });
-        Encoder {
-            backbone,
-            projector,
-        }
+        init::initialise(
+            Encoder {
+                backbone,
+                projector,
+            },
+            &self.backbone,
+            self.init,
+        )
     }
 }
 

@@ -233,8 +233,9 @@ impl BiGruConfig {
             } else {
                 2 * self.hidden
             };
-            fwd.push(RnnCell::new(input, self.hidden, 3, true, device));
-            bwd.push(RnnCell::new(input, self.hidden, 3, true, device));
+            // PyTorch's defaults; CMD's xavier is applied by `EncoderConfig::init` (init.rs)
+            fwd.push(RnnCell::new(input, self.hidden, 3, false, device));
+            bwd.push(RnnCell::new(input, self.hidden, 3, false, device));
         }
         BiGruEncoder {
             input_bn: self
