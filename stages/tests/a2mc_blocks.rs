@@ -5,7 +5,9 @@ use burn::module::Module;
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use skelflow_stages::learn::encoders::{BackboneConfig, BiGruConfig, Encoder, EncoderConfig};
+use skelflow_stages::learn::encoders::{
+    BackboneConfig, BiGruConfig, Encoder, EncoderConfig, InitScheme,
+};
 use skelflow_stages::methods::a2mc_blocks::*;
 use skelflow_stages::methods::blocks::{MemoryBank, cross_entropy, l2_normalize};
 
@@ -45,7 +47,9 @@ fn setup(seed: u64) -> (Device, Encoder, Linear, Tensor<5>) {
         }),
         proj_dim: 8,
         mlp: true,
-        ..Default::default()
+        // PyTorch's defaults: the attack tests below were calibrated on them (one sign step
+        // of lr 0.1 can overshoot on a flatter, xavier-initialised GRU)
+        init: InitScheme::Default,
     };
     let enc = cfg.init(&dev).no_grad();
     let head = LinearConfig::new(32, 10)
