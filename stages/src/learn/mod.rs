@@ -11,6 +11,7 @@ pub mod encoders;
 pub mod graph;
 pub mod kinds;
 pub mod optim;
+pub mod skeleton_mix;
 pub mod summary;
 pub mod train;
 
