@@ -1,7 +1,8 @@
 //! Where the numbers of a run come from (dataset, profile, backend, schedule), read from
 //! the run record, and the plain-words statement of how they compare with the paper.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 
 use serde_json::Value;
 use skelflow_cache::RunRecord;
@@ -34,7 +35,13 @@ pub struct Provenance {
     pub pretrain_batch: BTreeSet<i64>,
 }
 
-pub fn provenance(run: &RunRecord, pretrain_kinds: &[String]) -> Provenance {
+/// `artifacts`: instance id → artifact dir, to read what a `synth.ntu` stage resolved its
+/// size to (`synth.json`).
+pub fn provenance(
+    run: &RunRecord,
+    pretrain_kinds: &[String],
+    artifacts: &BTreeMap<String, PathBuf>,
+) -> Provenance {
     let mut synth_params = BTreeSet::new();
     let mut roots = BTreeSet::new();
     let mut epochs = BTreeSet::new();
@@ -42,7 +49,13 @@ pub fn provenance(run: &RunRecord, pretrain_kinds: &[String]) -> Provenance {
     for inst in &run.instances {
         let params = &inst.components.params;
         if inst.kind == "synth.ntu" {
-            synth_params.insert(compact(params));
+            let plan = artifacts
+                .get(&inst.id)
+                .and_then(|dir| synth_plan(&dir.join("synth.json")));
+            synth_params.insert(match plan {
+                Some(plan) => format!("{plan}; {}", compact(&drop_counts(params))),
+                None => compact(params),
+            });
         }
         if inst.kind.ends_with(".import") {
             let from_synth = inst
@@ -94,6 +107,34 @@ pub fn provenance(run: &RunRecord, pretrain_kinds: &[String]) -> Provenance {
         pretrain_epochs: epochs,
         pretrain_batch: batch,
     }
+}
+
+/// The counts a synthetic corpus was generated with, as its `synth.json` records them
+/// (the params say 0 for "the size's default").
+fn synth_plan(path: &std::path::Path) -> Option<String> {
+    let info: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    let plan = info.get("plan")?;
+    let count = |k: &str| plan.get(k).and_then(Value::as_u64);
+    let sessions = plan.get("sessions").and_then(Value::as_array).map(Vec::len);
+    Some(format!(
+        "{} classes, {} subjects, {} setups, {} sessions, {} files",
+        count("classes")?,
+        count("subjects")?,
+        count("setups")?,
+        sessions?,
+        info.get("files").and_then(Value::as_u64)?
+    ))
+}
+
+/// Params without the counts that [`synth_plan`] states resolved.
+fn drop_counts(params: &Value) -> Value {
+    let mut p = params.clone();
+    if let Value::Object(m) = &mut p {
+        for k in ["classes", "subjects", "setups", "sessions"] {
+            m.remove(k);
+        }
+    }
+    p
 }
 
 fn compact(v: &Value) -> String {
@@ -284,5 +325,30 @@ impl Provenance {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synth_counts_come_from_the_artifact_not_the_zero_params() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("synth.json");
+        std::fs::write(
+            &path,
+            r#"{"kind":"synth.ntu","seed":0,"files":720,
+                "plan":{"classes":12,"subjects":10,"setups":2,"replications":2,
+                        "sessions":[[1,1],[1,2],[2,3]]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            synth_plan(&path).unwrap(),
+            "12 classes, 10 subjects, 2 setups, 3 sessions, 720 files"
+        );
+        let params = serde_json::json!({"size": "quick", "classes": 0, "noise": 0.012});
+        assert_eq!(compact(&drop_counts(&params)), "noise=0.012, size=quick");
+        assert_eq!(synth_plan(&dir.path().join("absent.json")), None);
     }
 }

@@ -128,7 +128,7 @@ pub fn write_report(input: &ReportInput) -> Result<ReportOutcome, ReportError> {
         .as_ref()
         .map(|l| l.kinds.clone())
         .unwrap_or_else(|| vec!["pretrain".to_string()]);
-    let prov = provenance(run, &kinds);
+    let prov = provenance(run, &kinds, &results.artifacts);
 
     // LaTeX, for the next paper.
     let mut latex_files: BTreeMap<usize, PathBuf> = BTreeMap::new();

@@ -97,19 +97,32 @@ impl StageContext {
     /// Resolve a path from params against the pipeline directory.
     pub fn resolve(&self, p: impl AsRef<Path>) -> PathBuf {
         let p = p.as_ref();
-        if p.is_absolute() { p.to_path_buf() } else { self.pipeline_dir.join(p) }
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.pipeline_dir.join(p)
+        }
     }
 
     /// Deserialize the canonical params into the kind's typed params.
     pub fn params<P: serde::de::DeserializeOwned>(&self) -> Result<P, StageError> {
-        serde_json::from_value(self.params.clone())
-            .map_err(|e| StageError::msg(format!("{}: params do not match the kind: {e}", self.instance)))
+        serde_json::from_value(self.params.clone()).map_err(|e| {
+            StageError::msg(format!(
+                "{}: params do not match the kind: {e}",
+                self.instance
+            ))
+        })
     }
 
     /// Live progress: `done` of `total` units (epochs, files, steps) and a short message
     /// (e.g. `loss 4.21`). Sent to the runner as a [`ProgressLine`] on stderr.
     pub fn progress(&self, done: u64, total: u64, message: &str) {
-        let line = ProgressLine { done, total, message: message.to_string() }.encode();
+        let line = ProgressLine {
+            done,
+            total,
+            message: message.to_string(),
+        }
+        .encode();
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{line}");
         let _ = err.flush();
@@ -123,18 +136,29 @@ impl StageContext {
     /// The single input whose artifact contains `file` (e.g. `dataset.arrow`), with a clear
     /// error if there is none or more than one.
     pub fn input_with_file(&self, file: &str) -> Result<&Input, StageError> {
-        let found: Vec<&Input> = self.inputs.iter().filter(|i| i.dir.join(file).exists()).collect();
+        let found: Vec<&Input> = self
+            .inputs
+            .iter()
+            .filter(|i| i.dir.join(file).exists())
+            .collect();
         match found.as_slice() {
             [one] => Ok(one),
             [] => Err(StageError::msg(format!(
                 "{} needs an upstream artifact with `{file}`, but none of its `needs` ({}) has one: add the producing stage to `needs`",
                 self.instance,
-                self.inputs.iter().map(|i| i.instance.as_str()).collect::<Vec<_>>().join(", ")
+                self.inputs
+                    .iter()
+                    .map(|i| i.instance.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))),
             many => Err(StageError::msg(format!(
                 "{} found `{file}` in several inputs ({}); keep only one such stage in `needs`",
                 self.instance,
-                many.iter().map(|i| i.instance.as_str()).collect::<Vec<_>>().join(", ")
+                many.iter()
+                    .map(|i| i.instance.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))),
         }
     }
@@ -154,7 +178,11 @@ impl ProgressLine {
     pub const PREFIX: &'static str = "\u{1e}skelflow-progress ";
 
     pub fn encode(&self) -> String {
-        format!("{}{}", Self::PREFIX, serde_json::to_string(self).expect("plain struct"))
+        format!(
+            "{}{}",
+            Self::PREFIX,
+            serde_json::to_string(self).expect("plain struct")
+        )
     }
 
     pub fn decode(line: &str) -> Option<ProgressLine> {

@@ -79,7 +79,10 @@ impl StageError {
         StageError::Failed(m.into())
     }
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        StageError::Io { context: context.into(), source }
+        StageError::Io {
+            context: context.into(),
+            source,
+        }
     }
 }
 

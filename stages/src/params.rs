@@ -35,7 +35,11 @@ pub struct ParamError {
 
 impl ParamError {
     pub fn new(path: Vec<PathSeg>, message: impl Into<String>) -> Self {
-        ParamError { path, message: message.into(), hint: None }
+        ParamError {
+            path,
+            message: message.into(),
+            hint: None,
+        }
     }
     pub fn at(key: &str, message: impl Into<String>) -> Self {
         ParamError::new(vec![PathSeg::Key(key.to_string())], message)
@@ -98,11 +102,17 @@ pub fn check_typed<P: Params>(params: &Value) -> Result<Value, Vec<ParamError>> 
         Value::Object(m) => m,
         Value::Null => &empty,
         other => {
-            return Err(vec![ParamError::new(vec![], format!("params must be a mapping, found {}", type_name(other)))]);
+            return Err(vec![ParamError::new(
+                vec![],
+                format!("params must be a mapping, found {}", type_name(other)),
+            )]);
         }
     };
     let defaults = serde_json::to_value(P::default()).expect("params serialise");
-    let known: Vec<String> = defaults.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    let known: Vec<String> = defaults
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
 
     let mut errors = Vec::new();
     for (k, v) in given {
@@ -117,7 +127,9 @@ pub fn check_typed<P: Params>(params: &Value) -> Result<Value, Vec<ParamError>> 
         }
         // Type-check each field on its own so that all bad fields are reported together.
         let mut one = defaults.clone();
-        one.as_object_mut().expect("struct params").insert(k.clone(), v.clone());
+        one.as_object_mut()
+            .expect("struct params")
+            .insert(k.clone(), v.clone());
         if let Err(e) = deserialize_at::<P>(one) {
             errors.push(e);
         }
@@ -127,7 +139,10 @@ pub fn check_typed<P: Params>(params: &Value) -> Result<Value, Vec<ParamError>> 
     }
     let mut merged = defaults;
     for (k, v) in given {
-        merged.as_object_mut().expect("struct params").insert(k.clone(), v.clone());
+        merged
+            .as_object_mut()
+            .expect("struct params")
+            .insert(k.clone(), v.clone());
     }
     let typed = deserialize_at::<P>(merged).map_err(|e| vec![e])?;
     let problems = typed.validate();
@@ -157,13 +172,21 @@ pub fn specs_of<P: Params>() -> Vec<ParamSpec> {
     let schema = schemars::schema_for!(P);
     let schema = serde_json::to_value(&schema).expect("schema serialises");
     let defaults = serde_json::to_value(P::default()).expect("params serialise");
-    let props = schema.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
+    let props = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     let defs = schema.get("$defs").cloned().unwrap_or(Value::Null);
     props
         .into_iter()
         .map(|(name, p)| ParamSpec {
             ty: describe_type(&p, &defs),
-            doc: p.get("description").and_then(Value::as_str).unwrap_or("").to_string(),
+            doc: p
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
             default: defaults.get(&name).cloned().unwrap_or(Value::Null),
             name,
         })
@@ -179,10 +202,17 @@ fn describe_type(p: &Value, defs: &Value) -> String {
         return name.to_string();
     }
     if let Some(vals) = p.get("enum").and_then(Value::as_array) {
-        let names: Vec<String> = vals.iter().map(|v| v.as_str().map(str::to_string).unwrap_or(v.to_string())).collect();
+        let names: Vec<String> = vals
+            .iter()
+            .map(|v| v.as_str().map(str::to_string).unwrap_or(v.to_string()))
+            .collect();
         return format!("one of: {}", names.join(" | "));
     }
-    if let Some(alts) = p.get("oneOf").or_else(|| p.get("anyOf")).and_then(Value::as_array) {
+    if let Some(alts) = p
+        .get("oneOf")
+        .or_else(|| p.get("anyOf"))
+        .and_then(Value::as_array)
+    {
         let names: Vec<String> = alts.iter().map(|a| describe_type(a, defs)).collect();
         return names.join(" | ");
     }
@@ -195,13 +225,20 @@ fn describe_type(p: &Value, defs: &Value) -> String {
             None => "list".into(),
         },
         Some(Value::String(t)) => t.clone(),
-        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" | "),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(" | "),
         _ => "any".into(),
     }
 }
 
 /// The closest name within edit distance 2 (or a shared prefix), if any.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a String>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a String>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(name, c), c))
@@ -237,7 +274,11 @@ mod tests {
     }
     impl Params for P {
         fn validate(&self) -> Vec<ParamError> {
-            if self.name.is_empty() { vec![ParamError::at("name", "is required")] } else { vec![] }
+            if self.name.is_empty() {
+                vec![ParamError::at("name", "is required")]
+            } else {
+                vec![]
+            }
         }
     }
 
@@ -246,12 +287,25 @@ mod tests {
         let ok = check_typed::<P>(&serde_json::json!({"epochs": 3, "name": "x"})).unwrap();
         assert_eq!(ok, serde_json::json!({"epochs": 3, "lr": 0.0, "name": "x"}));
 
-        let errs = check_typed::<P>(&serde_json::json!({"epochs": "many", "lrr": 1, "name": 5})).unwrap_err();
+        let errs = check_typed::<P>(&serde_json::json!({"epochs": "many", "lrr": 1, "name": 5}))
+            .unwrap_err();
         let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         assert_eq!(errs.len(), 3, "{text:?}");
-        assert!(text.iter().any(|t| t.contains("`lrr`: unknown param (did you mean `lr`?")), "{text:?}");
-        assert!(text.iter().any(|t| t.starts_with("param `epochs`: invalid type: string \"many\"")), "{text:?}");
-        assert!(text.iter().any(|t| t.starts_with("param `name`: invalid type: integer `5`")), "{text:?}");
+        assert!(
+            text.iter()
+                .any(|t| t.contains("`lrr`: unknown param (did you mean `lr`?")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("param `epochs`: invalid type: string \"many\"")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("param `name`: invalid type: integer `5`")),
+            "{text:?}"
+        );
 
         let req = check_typed::<P>(&serde_json::json!({})).unwrap_err();
         assert_eq!(req[0].to_string(), "param `name`: is required");

@@ -26,7 +26,10 @@ impl Registry {
     }
 
     pub fn get(&self, name: &str) -> Option<&dyn StageKind> {
-        self.kinds.iter().find(|k| k.name() == name).map(|k| k.as_ref())
+        self.kinds
+            .iter()
+            .find(|k| k.name() == name)
+            .map(|k| k.as_ref())
     }
 
     pub fn names(&self) -> Vec<String> {

@@ -33,13 +33,21 @@ impl Params for ShellParams {
     fn validate(&self) -> Vec<ParamError> {
         let mut errs = Vec::new();
         if self.cmd.trim().is_empty() {
-            errs.push(ParamError::at("cmd", "is required").with_hint("the shell command to run, e.g. `cmd: python prepare.py > $OUT/data.csv`"));
+            errs.push(ParamError::at("cmd", "is required").with_hint(
+                "the shell command to run, e.g. `cmd: python prepare.py > $OUT/data.csv`",
+            ));
         }
         for (i, o) in self.outs.iter().enumerate() {
-            if o.is_absolute() || o.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+            if o.is_absolute()
+                || o.components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+            {
                 errs.push(
                     ParamError::new(
-                        vec![crate::params::PathSeg::Key("outs".into()), crate::params::PathSeg::Index(i)],
+                        vec![
+                            crate::params::PathSeg::Key("outs".into()),
+                            crate::params::PathSeg::Index(i),
+                        ],
                         format!("`{}` must be a relative path inside $OUT", o.display()),
                     )
                     .with_hint("outs name files the command writes under $OUT, e.g. `model.bin`"),
@@ -69,7 +77,9 @@ impl StageKind for Shell {
         check_typed::<ShellParams>(params)
     }
     fn external_inputs(&self, params: &serde_json::Value) -> Vec<PathBuf> {
-        serde_json::from_value::<ShellParams>(params.clone()).map(|p| p.deps).unwrap_or_default()
+        serde_json::from_value::<ShellParams>(params.clone())
+            .map(|p| p.deps)
+            .unwrap_or_default()
     }
     fn run(&self, ctx: &StageContext) -> Result<(), StageError> {
         let p: ShellParams = ctx.params()?;
@@ -108,8 +118,12 @@ impl StageKind for Shell {
             };
             return Err(StageError::msg(format!("command {how}: {}", p.cmd)));
         }
-        let missing: Vec<String> =
-            p.outs.iter().filter(|o| !ctx.out_dir.join(o).exists()).map(|o| o.display().to_string()).collect();
+        let missing: Vec<String> = p
+            .outs
+            .iter()
+            .filter(|o| !ctx.out_dir.join(o).exists())
+            .map(|o| o.display().to_string())
+            .collect();
         if !missing.is_empty() {
             return Err(StageError::msg(format!(
                 "the command succeeded but did not create declared outs under $OUT: {}; write them to \"$OUT/<name>\"",
