@@ -521,7 +521,11 @@ fn stage_times(run: &RunRecord) -> String {
     }
     let mut stages: BTreeMap<&str, Stage> = BTreeMap::new();
     let mut order: Vec<&str> = Vec::new();
+    // instances with one key (A1 = B1) are one computation: their time counts once
+    let mut timed = BTreeSet::new();
+    let mut counted: Vec<bool> = Vec::new();
     for inst in &run.instances {
+        counted.push(timed.insert(&inst.key));
         if !stages.contains_key(inst.stage.as_str()) {
             order.push(&inst.stage);
         }
@@ -534,7 +538,9 @@ fn stage_times(run: &RunRecord) -> String {
             other => *s.other.entry(state_name(other)).or_default() += 1,
         }
         let secs = inst.seconds.unwrap_or(0.0);
-        s.seconds += secs;
+        if counted[counted.len() - 1] {
+            s.seconds += secs;
+        }
         s.longest = s.longest.max(secs);
     }
     let mut rows = Vec::new();
@@ -545,8 +551,9 @@ fn stage_times(run: &RunRecord) -> String {
         let this_run: f64 = run
             .instances
             .iter()
-            .filter(|i| i.stage == name && i.state == InstanceState::Computed)
-            .filter_map(|i| i.seconds)
+            .zip(&counted)
+            .filter(|(i, c)| **c && i.stage == name && i.state == InstanceState::Computed)
+            .filter_map(|(i, _)| i.seconds)
             .sum();
         total_this_run += this_run;
         let other = s
@@ -584,8 +591,8 @@ fn stage_times(run: &RunRecord) -> String {
     .to_vec();
     let numeric = [false, false, true, true, true, false, true, true];
     format!(
-        "## Run time per stage\n\nCompute time of every instance (for cached ones, the time it took when it was computed). \
-         Total {}; computed in this run {}.\n\n{}\n",
+        "## Run time per stage\n\nCompute time of every instance (for cached ones, the time it took when it was computed; \
+         instances that share a key are one computation and count once). Total {}; computed in this run {}.\n\n{}\n",
         fmt_duration(total),
         fmt_duration(total_this_run),
         markdown_table(&header, &numeric, &rows)

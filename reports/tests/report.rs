@@ -718,3 +718,39 @@ fn a_table_without_transcribed_numbers_still_shows_ours() {
     assert!(md.contains("| a2mc | 33.3 | — | — | — | — | — |"), "{md}");
     assert!(md.contains("1 cell(s) of ours, none beside a paper number (the paper's numbers are not transcribed)"), "{md}");
 }
+
+#[test]
+fn instances_sharing_a_key_count_their_time_once() {
+    let total = |f: &Fixture| {
+        let md = fs::read_to_string(f.report(&Value::Null).report).unwrap();
+        md.lines()
+            .find(|l| l.starts_with("Compute time of every instance"))
+            .unwrap()
+            .to_string()
+    };
+    let mut f = ablation();
+    let before = total(&f);
+    // a second instance of one computation (A1 = B1 in the A²MC tables)
+    let shared = f
+        .run
+        .instances
+        .iter()
+        .find(|i| i.kind == "pretrain")
+        .unwrap()
+        .clone();
+    f.record(
+        "pretrain[A1,xsub,0]",
+        "pretrain",
+        &shared.key,
+        shared.components.clone(),
+        &[],
+        InstanceState::Cached,
+        shared.seconds,
+    );
+    let after = total(&f);
+    assert!(before.contains("Total "), "{before}");
+    assert_eq!(
+        before, after,
+        "the shared instance's time was counted twice"
+    );
+}
