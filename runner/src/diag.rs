@@ -264,18 +264,7 @@ mod fancy {
     }
 }
 
-/// `did you mean `x`?` over candidates, if one is close.
-pub fn did_you_mean<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(name, c), c))
-        .filter(|(d, c)| *d <= 2.max(name.len() / 4) || (!name.is_empty() && c.starts_with(name)))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
+pub use skelflow_stages::params::did_you_mean;
 
 /// A hint naming the closest candidate (if any) and listing them all.
 pub fn suggest<'a, I>(name: &str, candidates: I, what: &str) -> String

@@ -234,17 +234,19 @@ fn describe_type(p: &Value, defs: &Value) -> String {
     }
 }
 
-/// The closest name within edit distance 2 (or a shared prefix), if any.
-pub fn did_you_mean<'a>(
+/// The closest name within edit distance 2 (more for long names) or that `name` begins,
+/// if any: the `did you mean` of every "unknown …" message (params here, keys and kinds
+/// in the runner).
+pub fn did_you_mean<'a, S: AsRef<str> + ?Sized + 'a>(
     name: &str,
-    candidates: impl IntoIterator<Item = &'a String>,
+    candidates: impl IntoIterator<Item = &'a S>,
 ) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(name, c), c))
-        .filter(|(d, c)| *d <= 2.max(name.len() / 4) || c.starts_with(name))
+        .map(|c| (strsim::damerau_levenshtein(name, c.as_ref()), c.as_ref()))
+        .filter(|(d, c)| *d <= 2.max(name.len() / 4) || (!name.is_empty() && c.starts_with(name)))
         .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c.as_str())
+        .map(|(_, c)| c)
 }
 
 /// `mapping`, `list`, `string`, … for messages.
