@@ -261,7 +261,7 @@ impl StageKind for Pretrain {
         2
     }
     fn about(&self) -> &'static str {
-        "self-supervised pre-training (method: moco | a2mc); checkpoints every epoch and resumes after a kill"
+        "self-supervised pre-training (method: moco | a2mc | supervised); checkpoints every epoch and resumes after a kill"
     }
     fn param_specs(&self) -> Vec<ParamSpec> {
         specs_of::<PretrainParams>()

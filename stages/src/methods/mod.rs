@@ -1,4 +1,4 @@
-//! Self-supervised pre-training methods, one file each, chosen by `pretrain`'s `method`.
+//! Pre-training methods (self-supervised, and the supervised baseline), one file each, chosen by `pretrain`'s `method`.
 //!
 //! Adding a method = one file implementing [`Method`] with a `pub const ENTRY:
 //! MethodEntry`, plus one line in [`METHODS`].
@@ -7,6 +7,7 @@ pub mod a2mc;
 pub mod a2mc_blocks;
 pub mod blocks;
 pub mod moco;
+pub mod supervised;
 
 use std::path::Path;
 
@@ -61,7 +62,7 @@ pub struct MethodEntry {
 }
 
 /// The known methods. One line per method.
-pub const METHODS: &[MethodEntry] = &[moco::ENTRY, a2mc::ENTRY];
+pub const METHODS: &[MethodEntry] = &[moco::ENTRY, a2mc::ENTRY, supervised::ENTRY];
 
 pub fn method(name: &str) -> Option<&'static MethodEntry> {
     METHODS.iter().find(|m| m.name == name)
