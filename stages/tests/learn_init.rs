@@ -26,6 +26,14 @@ mod learn_init {
         }
     }
 
+    /// The device RNG is shared by the tests of this binary, which run in parallel: each
+    /// test holds this lock so that a seeded draw sequence is not interleaved with another's.
+    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+        RNG.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn params(cfg: &EncoderConfig, seed: u64) -> Vec<(String, Vec<f32>)> {
         let dev = Device::flex();
         dev.seed(seed);
@@ -59,6 +67,7 @@ mod learn_init {
 
     #[test]
     fn stgcn_reference_init_is_aimclr_weights_init() {
+        let _rng = rng_lock();
         let cfg = EncoderConfig::preset("stgcn").unwrap();
         assert_eq!(cfg.init, InitScheme::Reference, "reference is the default");
         let ps = params(&cfg, 3);
@@ -129,6 +138,7 @@ mod learn_init {
 
     #[test]
     fn stgcn_default_init_keeps_pytorch_defaults() {
+        let _rng = rng_lock();
         let cfg = EncoderConfig {
             init: InitScheme::Default,
             ..EncoderConfig::preset("stgcn").unwrap()
@@ -160,6 +170,7 @@ mod learn_init {
 
     #[test]
     fn bigru_reference_init_is_cmd_xavier() {
+        let _rng = rng_lock();
         let (h, proj) = (64usize, 32usize);
         let cfg = EncoderConfig {
             backbone: BackboneConfig::Bigru(BiGruConfig {
@@ -214,6 +225,7 @@ mod learn_init {
 
     #[test]
     fn lstm_reference_init_is_ascal() {
+        let _rng = rng_lock();
         let cfg = EncoderConfig::preset("lstm").unwrap();
         let ps = params(&cfg, 6);
         let bound = 1.0 / 16.0; // U(±1/√256), nn.LSTM's default, kept by AS-CAL
