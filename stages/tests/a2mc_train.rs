@@ -6,8 +6,7 @@ mod learn_common;
 
 use learn_common::*;
 use skelflow_stages::evals::knn::EvalKnn;
-use skelflow_stages::evals::linear::EvalLinear;
-use skelflow_stages::learn::kinds::{EncoderInit, Extract, Pretrain};
+use skelflow_stages::learn::kinds::{EncoderInit, Pretrain};
 
 const FRAMES: usize = 16;
 
@@ -34,37 +33,6 @@ fn pretrain(variant: &str, switches: serde_json::Value, epochs: usize) -> serde_
         "lr": 0.05,
         "schedule": "constant",
     })
-}
-
-/// (loss, extra columns) per epoch of an epochs.parquet.
-/// Every Float64 column of an `epochs.parquet`, by name, in file order.
-fn curves(path: &std::path::Path) -> Vec<(String, Vec<f64>)> {
-    use arrow::array::Float64Array;
-    let f = std::fs::File::open(path).unwrap();
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
-        .unwrap()
-        .build()
-        .unwrap();
-    let mut cols: Vec<(String, Vec<f64>)> = Vec::new();
-    for b in reader {
-        let b = b.unwrap();
-        for (field, col) in b.schema().fields().iter().zip(b.columns()) {
-            let values = col
-                .as_any()
-                .downcast_ref::<Float64Array>()
-                .map(|a| a.values().to_vec())
-                .unwrap_or_default();
-            match cols.iter_mut().find(|(n, _)| n == field.name()) {
-                Some((_, v)) => v.extend(values),
-                None => cols.push((field.name().clone(), values)),
-            }
-        }
-    }
-    cols
-}
-
-fn column<'a>(cols: &'a [(String, Vec<f64>)], name: &str) -> &'a [f64] {
-    &cols.iter().find(|(n, _)| n == name).unwrap().1
 }
 
 #[test]
@@ -105,9 +73,9 @@ fn a2mc_pretraining_is_finite_and_beats_random_init() {
                 &[("shell", &data)],
             ),
         );
-        let curves = curves(&out.join("epochs.parquet"));
+        let curves = epoch_columns(&out.join("epochs.parquet"));
         let cols: Vec<&str> = curves.iter().map(|(n, _)| n.as_str()).collect();
-        let loss = column(&curves, "loss");
+        let loss = epoch_column(&curves, "loss");
         println!(
             "{name}: {:.1} s, loss per epoch {loss:.3?}, columns {cols:?}",
             t0.elapsed().as_secs_f64()
@@ -118,7 +86,7 @@ fn a2mc_pretraining_is_finite_and_beats_random_init() {
         // queries. The contrastive part is what could diverge.
         let contrastive: Vec<f64> = match cols.contains(&"loss_mix") {
             true => {
-                let mix = column(&curves, "loss_mix");
+                let mix = epoch_column(&curves, "loss_mix");
                 assert!(
                     mix.iter().all(|m| (-20.0 - 1e-3..=1e-3).contains(m)),
                     "{name}: loss_mix outside [-20, 0]: {mix:?}"
@@ -154,25 +122,13 @@ fn a2mc_pretraining_is_finite_and_beats_random_init() {
     results.push(("random", random));
     let mut top1 = std::collections::HashMap::new();
     for (name, enc) in &results {
-        let feats = run(
-            &Extract,
-            &context(
-                &Extract,
-                root,
-                &format!("extract-{name}"),
-                serde_json::json!({"benchmark": "synthetic", "view": view}),
-                &[("pretrain", enc), ("shell", &data)],
-            ),
-        );
-        let lin = run(
-            &EvalLinear,
-            &context(
-                &EvalLinear,
-                root,
-                &format!("linear-{name}"),
-                serde_json::json!({"protocol": "cmd", "epochs": 40, "milestones": [30]}),
-                &[("extract", &feats)],
-            ),
+        let (feats, lin) = extract_and_linear(
+            root,
+            name,
+            enc,
+            ("shell", &data),
+            serde_json::json!({"benchmark": "synthetic", "view": view}),
+            serde_json::json!({"protocol": "cmd", "epochs": 40, "milestones": [30]}),
         );
         let knn = run(
             &EvalKnn,

@@ -8,8 +8,7 @@ mod learn_common;
 mod learn_supervised {
     use super::learn_common::*;
     use skelflow_stages::StageKind;
-    use skelflow_stages::evals::linear::EvalLinear;
-    use skelflow_stages::learn::kinds::{EncoderInit, Extract, Pretrain};
+    use skelflow_stages::learn::kinds::{EncoderInit, Pretrain};
 
     const CLASSES: usize = 8;
 
@@ -19,30 +18,6 @@ mod learn_supervised {
             "proj_dim": 32,
             "mlp": true,
         })
-    }
-
-    fn column(path: &std::path::Path, name: &str) -> Vec<f64> {
-        use arrow::array::Float64Array;
-        let f = std::fs::File::open(path).unwrap();
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
-            .unwrap()
-            .build()
-            .unwrap();
-        let mut out = Vec::new();
-        for b in reader {
-            let b = b.unwrap();
-            let c = b
-                .column_by_name(name)
-                .unwrap_or_else(|| panic!("no {name}"));
-            out.extend(
-                c.as_any()
-                    .downcast_ref::<Float64Array>()
-                    .unwrap()
-                    .values()
-                    .iter(),
-            );
-        }
-        out
     }
 
     #[test]
@@ -70,8 +45,11 @@ mod learn_supervised {
                 &[("shell", &data)],
             ),
         );
-        let epochs = trained.join("epochs.parquet");
-        let (loss, acc) = (column(&epochs, "loss"), column(&epochs, "train_top1"));
+        let epochs = epoch_columns(&trained.join("epochs.parquet"));
+        let (loss, acc) = (
+            epoch_column(&epochs, "loss"),
+            epoch_column(&epochs, "train_top1"),
+        );
         println!("loss {loss:.3?}\ntrain top-1 {acc:.1?}");
         let chance = 100.0 / CLASSES as f64;
         assert!(loss.last() < loss.first(), "loss did not fall: {loss:?}");
@@ -92,25 +70,13 @@ mod learn_supervised {
         );
         let mut top1 = Vec::new();
         for (name, enc) in [("supervised", &trained), ("random", &random)] {
-            let feats = run(
-                &Extract,
-                &context(
-                    &Extract,
-                    root,
-                    &format!("extract-{name}"),
-                    serde_json::json!({"benchmark": "synthetic"}),
-                    &[("pretrain", enc), ("shell", &data)],
-                ),
-            );
-            let lin = run(
-                &EvalLinear,
-                &context(
-                    &EvalLinear,
-                    root,
-                    &format!("linear-{name}"),
-                    serde_json::json!({"protocol": "cmd", "epochs": 40, "milestones": [30]}),
-                    &[("extract", &feats)],
-                ),
+            let (_, lin) = extract_and_linear(
+                root,
+                name,
+                enc,
+                ("shell", &data),
+                serde_json::json!({"benchmark": "synthetic"}),
+                serde_json::json!({"protocol": "cmd", "epochs": 40, "milestones": [30]}),
             );
             let best = metric(&lin, "top1", &[("at", "best")]);
             println!("{name}: linear top-1 {best:.2}");

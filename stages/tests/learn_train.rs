@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 use learn_common::*;
 use skelflow_stages::StageKind;
 use skelflow_stages::evals::knn::EvalKnn;
-use skelflow_stages::evals::linear::EvalLinear;
-use skelflow_stages::learn::kinds::{EncoderInit, Extract, Pretrain};
+use skelflow_stages::learn::kinds::{EncoderInit, Pretrain};
 
 /// A small ST-GCN-16 pretrain config for tests (short clips, small queue).
 fn pretrain_params(epochs: usize) -> serde_json::Value {
@@ -223,25 +222,13 @@ fn moco_pretraining_beats_random_init_in_linear_eval() {
     let t_pre = t0.elapsed();
     let mut top1 = Vec::new();
     for (name, enc) in [("random", &random), ("moco", &moco)] {
-        let feats = run(
-            &Extract,
-            &context(
-                &Extract,
-                root,
-                &format!("extract-{name}"),
-                serde_json::json!({"benchmark": "ntu60-xsub"}),
-                &[("pretrain", enc), ("ntu.import", &data)],
-            ),
-        );
-        let lin = run(
-            &EvalLinear,
-            &context(
-                &EvalLinear,
-                root,
-                &format!("linear-{name}"),
-                serde_json::json!({"protocol": "aimclr", "epochs": 40, "milestones": [30]}),
-                &[("extract", &feats)],
-            ),
+        let (feats, lin) = extract_and_linear(
+            root,
+            name,
+            enc,
+            ("ntu.import", &data),
+            serde_json::json!({"benchmark": "ntu60-xsub"}),
+            serde_json::json!({"protocol": "aimclr", "epochs": 40, "milestones": [30]}),
         );
         let knn = run(
             &EvalKnn,

@@ -111,7 +111,10 @@ use super::a2mc_blocks::{
 use super::blocks::{
     MemoryBank, Queue, ema_update, info_nce, kl_to_teacher, l2_normalize, moco_logits,
 };
-use super::{Method, MethodEntry, MethodSetup, StepOutput, io_err, load_module, save_module};
+use super::{
+    Method, MethodEntry, MethodSetup, StepOutput, io_err, load_module, load_optim, save_module,
+    save_optim,
+};
 use crate::StageError;
 use crate::learn::augment::{Aug, ViewSpec};
 use crate::learn::data::Batch;
@@ -765,10 +768,7 @@ impl Method for A2mc {
         save_module(&self.q, &dir.join("encoder_q.bpk"))?;
         save_module(&self.k, &dir.join("encoder_k.bpk"))?;
         save_module(&self.head, &dir.join("attack_head.bpk"))?;
-        let p = dir.join("optim.bpk");
-        self.optim
-            .save(&p)
-            .map_err(|e| io_err("cannot write", &p, format!("{e:?}")))?;
+        save_optim(&self.optim, &dir.join("optim.bpk"))?;
         let (filled, queue_ptr, k, d) = match &self.negatives {
             Negatives::Queue(q) => {
                 write_f32(&dir.join("queue.f32"), &q.keys)?;
@@ -799,12 +799,7 @@ impl Method for A2mc {
         self.q = load_module(self.q.clone(), &dir.join("encoder_q.bpk"))?;
         self.k = load_module(self.k.clone(), &dir.join("encoder_k.bpk"))?.no_grad();
         self.head = load_module(self.head.clone(), &dir.join("attack_head.bpk"))?.no_grad();
-        let p = dir.join("optim.bpk");
-        self.optim = self
-            .optim
-            .clone()
-            .load(&p)
-            .map_err(|e| io_err("cannot read", &p, format!("{e:?}")))?;
+        self.optim = load_optim(self.optim.clone(), &dir.join("optim.bpk"))?;
         let p = dir.join("a2mc.json");
         let state: SavedState = serde_json::from_str(
             &std::fs::read_to_string(&p).map_err(|e| io_err("cannot read", &p, e))?,

@@ -10,7 +10,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::blocks::{Queue, ema_update, info_nce, l2_normalize};
-use super::{Method, MethodEntry, MethodSetup, StepOutput, io_err, load_module, save_module};
+use super::{
+    Method, MethodEntry, MethodSetup, StepOutput, io_err, load_module, load_optim, save_module,
+    save_optim,
+};
 use crate::StageError;
 use crate::learn::augment::ViewSpec;
 use crate::learn::data::Batch;
@@ -127,10 +130,7 @@ impl Method for Moco {
     fn save(&self, dir: &Path) -> Result<(), StageError> {
         save_module(&self.q, &dir.join("encoder_q.bpk"))?;
         save_module(&self.k, &dir.join("encoder_k.bpk"))?;
-        let p = dir.join("optim.bpk");
-        self.optim
-            .save(&p)
-            .map_err(|e| io_err("cannot write", &p, format!("{e:?}")))?;
+        save_optim(&self.optim, &dir.join("optim.bpk"))?;
         let bytes: Vec<u8> = self
             .queue
             .to_vec()
@@ -151,12 +151,7 @@ impl Method for Moco {
     fn load(&mut self, dir: &Path) -> Result<(), StageError> {
         self.q = load_module(self.q.clone(), &dir.join("encoder_q.bpk"))?;
         self.k = load_module(self.k.clone(), &dir.join("encoder_k.bpk"))?.no_grad();
-        let p = dir.join("optim.bpk");
-        self.optim = self
-            .optim
-            .clone()
-            .load(&p)
-            .map_err(|e| io_err("cannot read", &p, format!("{e:?}")))?;
+        self.optim = load_optim(self.optim.clone(), &dir.join("optim.bpk"))?;
         let p = dir.join("queue.json");
         let meta: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(&p).map_err(|e| io_err("cannot read", &p, e))?,

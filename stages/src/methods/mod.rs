@@ -87,3 +87,17 @@ pub fn load_module<M: burn::module::Module>(m: M, path: &Path) -> Result<M, Stag
     m.try_load_file(path)
         .map_err(|e| io_err("cannot read checkpoint", path, format!("{e:?}")))
 }
+
+/// Save / load an optimiser's state (momentum buffers, Adam moments) for resuming.
+pub fn save_optim(o: &burn::optim::ModuleOptimizer, path: &Path) -> Result<(), StageError> {
+    o.save(path)
+        .map_err(|e| io_err("cannot write", path, format!("{e:?}")))
+}
+
+pub fn load_optim(
+    o: burn::optim::ModuleOptimizer,
+    path: &Path,
+) -> Result<burn::optim::ModuleOptimizer, StageError> {
+    o.load(path)
+        .map_err(|e| io_err("cannot read", path, format!("{e:?}")))
+}

@@ -13,7 +13,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::blocks::cross_entropy;
-use super::{Method, MethodEntry, MethodSetup, StepOutput, io_err, load_module, save_module};
+use super::{
+    Method, MethodEntry, MethodSetup, StepOutput, load_module, load_optim, save_module, save_optim,
+};
 use crate::StageError;
 use crate::learn::augment::ViewSpec;
 use crate::learn::data::Batch;
@@ -125,20 +127,12 @@ impl Method for Supervised {
 
     fn save(&self, dir: &Path) -> Result<(), StageError> {
         save_module(&self.model, &dir.join("classifier.bpk"))?;
-        let p = dir.join("optim.bpk");
-        self.optim
-            .save(&p)
-            .map_err(|e| io_err("cannot write", &p, format!("{e:?}")))
+        save_optim(&self.optim, &dir.join("optim.bpk"))
     }
 
     fn load(&mut self, dir: &Path) -> Result<(), StageError> {
         self.model = load_module(self.model.clone(), &dir.join("classifier.bpk"))?;
-        let p = dir.join("optim.bpk");
-        self.optim = self
-            .optim
-            .clone()
-            .load(&p)
-            .map_err(|e| io_err("cannot read", &p, format!("{e:?}")))?;
+        self.optim = load_optim(self.optim.clone(), &dir.join("optim.bpk"))?;
         Ok(())
     }
 }

@@ -208,3 +208,73 @@ pub fn read_epochs(path: &Path) -> Vec<(i64, f64, f64)> {
     }
     out
 }
+
+/// `extract` the features of the encoder artifact `enc` from the dataset `data` (an input of
+/// kind `data_kind`), then `eval.linear` them: (features dir, linear metrics dir).
+pub fn extract_and_linear(
+    root: &Path,
+    name: &str,
+    enc: &Path,
+    (data_kind, data): (&str, &Path),
+    extract: serde_json::Value,
+    linear: serde_json::Value,
+) -> (PathBuf, PathBuf) {
+    use skelflow_stages::evals::linear::EvalLinear;
+    use skelflow_stages::learn::kinds::Extract;
+    let feats = run(
+        &Extract,
+        &context(
+            &Extract,
+            root,
+            &format!("extract-{name}"),
+            extract,
+            &[("pretrain", enc), (data_kind, data)],
+        ),
+    );
+    let lin = run(
+        &EvalLinear,
+        &context(
+            &EvalLinear,
+            root,
+            &format!("linear-{name}"),
+            linear,
+            &[("extract", &feats)],
+        ),
+    );
+    (feats, lin)
+}
+
+/// Every Float64 column of an `epochs.parquet`, by name, in file order.
+pub fn epoch_columns(path: &Path) -> Vec<(String, Vec<f64>)> {
+    use arrow::array::Float64Array;
+    let f = std::fs::File::open(path).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut cols: Vec<(String, Vec<f64>)> = Vec::new();
+    for b in reader {
+        let b = b.unwrap();
+        for (field, col) in b.schema().fields().iter().zip(b.columns()) {
+            let values = col
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .map(|a| a.values().to_vec())
+                .unwrap_or_default();
+            match cols.iter_mut().find(|(n, _)| n == field.name()) {
+                Some((_, v)) => v.extend(values),
+                None => cols.push((field.name().clone(), values)),
+            }
+        }
+    }
+    cols
+}
+
+/// One column of [`epoch_columns`].
+pub fn epoch_column<'a>(cols: &'a [(String, Vec<f64>)], name: &str) -> &'a [f64] {
+    &cols
+        .iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .1
+}
