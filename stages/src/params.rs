@@ -115,6 +115,7 @@ pub fn check_typed<P: Params>(params: &Value) -> Result<Value, Vec<ParamError>> 
         .unwrap_or_default();
 
     let mut errors = Vec::new();
+    let mut bad: Vec<&String> = Vec::new();
     for (k, v) in given {
         if !known.contains(k) {
             let mut e = ParamError::at(k, "unknown param");
@@ -132,22 +133,35 @@ pub fn check_typed<P: Params>(params: &Value) -> Result<Value, Vec<ParamError>> 
             .insert(k.clone(), v.clone());
         if let Err(e) = deserialize_at::<P>(one) {
             errors.push(e);
+            bad.push(k);
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
+    // The well-typed fields (bad ones keep their defaults) still go through `validate`, so
+    // that a type error does not hide a bad value elsewhere in the same params.
     let mut merged = defaults;
     for (k, v) in given {
-        merged
-            .as_object_mut()
-            .expect("struct params")
-            .insert(k.clone(), v.clone());
+        if known.contains(k) && !bad.contains(&k) {
+            merged
+                .as_object_mut()
+                .expect("struct params")
+                .insert(k.clone(), v.clone());
+        }
     }
-    let typed = deserialize_at::<P>(merged).map_err(|e| vec![e])?;
-    let problems = typed.validate();
-    if !problems.is_empty() {
-        return Err(problems);
+    let typed = match deserialize_at::<P>(merged) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(e);
+            return Err(errors);
+        }
+    };
+    errors.extend(
+        typed
+            .validate()
+            .into_iter()
+            .filter(|p| !matches!(p.path.first(), Some(PathSeg::Key(f)) if bad.contains(&f))),
+    );
+    if !errors.is_empty() {
+        return Err(errors);
     }
     Ok(serde_json::to_value(typed).expect("params serialise"))
 }
@@ -311,6 +325,16 @@ mod tests {
 
         let req = check_typed::<P>(&serde_json::json!({})).unwrap_err();
         assert_eq!(req[0].to_string(), "param `name`: is required");
+
+        // a type error in one field does not hide a bad value in another
+        let both = check_typed::<P>(&serde_json::json!({"epochs": -1})).unwrap_err();
+        let text: Vec<String> = both.iter().map(|e| e.to_string()).collect();
+        assert_eq!(both.len(), 2, "{text:?}");
+        assert!(
+            text[0].starts_with("param `epochs`: invalid value"),
+            "{text:?}"
+        );
+        assert_eq!(text[1], "param `name`: is required");
     }
 
     #[test]
