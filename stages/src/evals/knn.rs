@@ -6,7 +6,7 @@ use burn::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::input_features;
+use super::{InputFeatures, input_features};
 use crate::learn::artifact::write_metrics;
 use crate::learn::device::device;
 use crate::methods::blocks::l2_normalize;
@@ -138,18 +138,12 @@ impl StageKind for EvalKnn {
     }
     fn run(&self, ctx: &StageContext) -> Result<(), StageError> {
         let p: KnnParams = ctx.params()?;
-        let (dim, train, test, meta) = input_features(ctx)?;
-        let classes = meta["classes"]
-            .as_u64()
-            .map(|c| c as usize)
-            .unwrap_or_else(|| {
-                train
-                    .label
-                    .iter()
-                    .chain(&test.label)
-                    .max()
-                    .map_or(1, |m| m + 1)
-            });
+        let InputFeatures {
+            dim,
+            classes,
+            train,
+            test,
+        } = input_features(ctx)?;
         let dev = device(crate::Backend::Flex, false, ctx.threads)?;
         let (nn1, weighted) = knn_eval(
             dim,

@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{input_features, topk_accuracy};
+use super::{InputFeatures, input_features, topk_accuracy};
 use crate::learn::artifact::{EpochRow, write_epochs_parquet, write_metrics};
 use crate::learn::data::{derive_seed, label_tensor};
 use crate::learn::device::device;
@@ -268,18 +268,12 @@ impl StageKind for EvalLinear {
     fn run(&self, ctx: &StageContext) -> Result<(), StageError> {
         let p: LinearParams = ctx.params()?;
         let spec = p.resolved();
-        let (dim, train, test, meta) = input_features(ctx)?;
-        let classes = meta["classes"]
-            .as_u64()
-            .map(|c| c as usize)
-            .unwrap_or_else(|| {
-                train
-                    .label
-                    .iter()
-                    .chain(&test.label)
-                    .max()
-                    .map_or(1, |m| m + 1)
-            });
+        let InputFeatures {
+            dim,
+            classes,
+            train,
+            test,
+        } = input_features(ctx)?;
         let dev = device(ctx.backend, true, ctx.threads)?;
         let progress = |d: u64, t: u64, m: &str| ctx.progress(d, t, m);
         let r = linear_probe(

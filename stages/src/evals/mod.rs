@@ -7,12 +7,10 @@ use crate::learn::artifact::{FeatureSet, read_features_arrow};
 use crate::{StageContext, StageError};
 
 /// The features the eval `needs` (from an `extract` stage).
-pub fn input_features(
-    ctx: &StageContext,
-) -> Result<(usize, FeatureSet, FeatureSet, serde_json::Value), StageError> {
+pub fn input_features(ctx: &StageContext) -> Result<InputFeatures, StageError> {
     let input = ctx.input_with_file("features.arrow")?;
     let (dim, train, test) = read_features_arrow(&input.dir.join("features.arrow"))?;
-    let meta = std::fs::read_to_string(input.dir.join("features.json"))
+    let meta: serde_json::Value = std::fs::read_to_string(input.dir.join("features.json"))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(serde_json::Value::Null);
@@ -23,7 +21,32 @@ pub fn input_features(
             input.dir.display()
         )));
     }
-    Ok((dim, train, test, meta))
+    // the dataset's class count when `features.json` records it, else the labels seen
+    let classes = meta["classes"]
+        .as_u64()
+        .map(|c| c as usize)
+        .unwrap_or_else(|| {
+            train
+                .label
+                .iter()
+                .chain(&test.label)
+                .max()
+                .map_or(1, |m| m + 1)
+        });
+    Ok(InputFeatures {
+        dim,
+        classes,
+        train,
+        test,
+    })
+}
+
+/// The features an eval reads: dimension, number of classes, train and test parts.
+pub struct InputFeatures {
+    pub dim: usize,
+    pub classes: usize,
+    pub train: FeatureSet,
+    pub test: FeatureSet,
 }
 
 /// Percent of rows whose label is among the `k` highest scores. `scores` row-major (n, c).
