@@ -496,67 +496,18 @@ pub fn temporal_mask(mut clip: Clip, blocks: usize, picked: &[usize]) -> Clip {
 pub fn preset_view(name: &str) -> Option<Vec<Aug>> {
     let crop = Aug::TemporalCrop { ratio: 6 };
     let shear = Aug::Shear { r: 0.5, p: 1.0 };
-    let extras = |noise: f32| {
-        vec![
-            Aug::SpatialFlip { p: 0.5 },
-            Aug::Rotate {
-                max_deg: 30.0,
-                p: 1.0,
-            },
-            Aug::GaussNoise { std: noise, p: 0.5 },
-            Aug::GaussBlur {
-                sigma_min: 0.1,
-                sigma_max: 2.0,
-                p: 0.5,
-            },
-            Aug::AxisMask { p: 0.5 },
-        ]
-    };
     Some(match name {
         "none" => vec![],
         // AimCLR/ActCLR normal view and ActCLR weak view: crop + shear
         "weak" | "normal" => vec![crop, shear],
         // AimCLR extreme view: crop, shear, flip, rotate, noise 0.01, blur, axis mask
-        "extreme" => [vec![crop, shear], extras(0.01)].concat(),
+        "extreme" => [vec![crop, shear], aimclr_extras(0.01)].concat(),
         // ActCLR strong view (its {1..5} subset; noise std 0.05)
-        "strong" => [vec![crop, shear], extras(0.05)].concat(),
+        "strong" => [vec![crop, shear], aimclr_extras(0.05)].concat(),
         // CMD intra-modal view: crop-resize 64, then 50 % joint corruption, else shear
-        "cmd" => vec![
-            Aug::CropResize {
-                frames: 64,
-                lo: 0.1,
-                hi: 1.0,
-            },
-            Aug::OneOf {
-                p: 0.5,
-                first: vec![Aug::JointCorruption { joints: 15 }],
-                second: vec![Aug::Shear { r: 1.0, p: 1.0 }],
-            },
-        ],
+        "cmd" => [vec![cmd_crop(64)], cmd_appearance()].concat(),
         // A2MC view (§4.3)
-        "a2mc" => vec![
-            Aug::CropResize {
-                frames: 64,
-                lo: 0.1,
-                hi: 1.0,
-            },
-            Aug::Rotate {
-                max_deg: 30.0,
-                p: 0.5,
-            },
-            Aug::SpatialFlip { p: 0.5 },
-            Aug::Shear { r: 1.0, p: 0.5 },
-            Aug::SpatialMask {
-                seeds: 5,
-                joints: 8,
-                p: 0.5,
-            },
-            Aug::TemporalMask {
-                blocks: 16,
-                masked: 6,
-                p: 0.5,
-            },
-        ],
+        "a2mc" => [vec![cmd_crop(64)], a2mc_code_appearance()].concat(),
         // downstream test input of CMD/A2MC: centre 95 % → 64 frames
         "center64" => vec![Aug::CenterCropResize {
             frames: 64,
@@ -564,6 +515,66 @@ pub fn preset_view(name: &str) -> Option<Vec<Aug>> {
         }],
         _ => return None,
     })
+}
+
+/// CMD's random-resized temporal crop to `frames` (crop scale U(0.1, 1)).
+pub fn cmd_crop(frames: usize) -> Aug {
+    Aug::CropResize {
+        frames,
+        lo: 0.1,
+        hi: 1.0,
+    }
+}
+
+/// CMD's appearance augmentation: 50 % joint corruption (15 joints), else shear U(−1, 1).
+pub fn cmd_appearance() -> Vec<Aug> {
+    vec![Aug::OneOf {
+        p: 0.5,
+        first: vec![Aug::JointCorruption { joints: 15 }],
+        second: vec![Aug::Shear { r: 1.0, p: 1.0 }],
+    }]
+}
+
+/// AimCLR's extreme additions: flip, rotate ±30°, Gaussian noise of std `noise`, Gaussian
+/// blur, axis mask.
+pub fn aimclr_extras(noise: f32) -> Vec<Aug> {
+    vec![
+        Aug::SpatialFlip { p: 0.5 },
+        Aug::Rotate {
+            max_deg: 30.0,
+            p: 1.0,
+        },
+        Aug::GaussNoise { std: noise, p: 0.5 },
+        Aug::GaussBlur {
+            sigma_min: 0.1,
+            sigma_max: 2.0,
+            p: 0.5,
+        },
+        Aug::AxisMask { p: 0.5 },
+    ]
+}
+
+/// The A²MC public code's augmentation after its crop: rotate, flip, shear, spatial and
+/// temporal masking, each with p 0.5.
+pub fn a2mc_code_appearance() -> Vec<Aug> {
+    vec![
+        Aug::Rotate {
+            max_deg: 30.0,
+            p: 0.5,
+        },
+        Aug::SpatialFlip { p: 0.5 },
+        Aug::Shear { r: 1.0, p: 0.5 },
+        Aug::SpatialMask {
+            seeds: 5,
+            joints: 8,
+            p: 0.5,
+        },
+        Aug::TemporalMask {
+            blocks: 16,
+            masked: 6,
+            p: 0.5,
+        },
+    ]
 }
 
 /// A view given as a preset name or an explicit list.

@@ -116,7 +116,9 @@ use super::{
     save_optim,
 };
 use crate::StageError;
-use crate::learn::augment::{Aug, ViewSpec};
+use crate::learn::augment::{
+    Aug, ViewSpec, a2mc_code_appearance, aimclr_extras, cmd_appearance, cmd_crop,
+};
 use crate::learn::data::Batch;
 use crate::learn::encoders::Encoder;
 use crate::params::{ParamError, Params, PathSeg, check_typed};
@@ -217,40 +219,13 @@ impl Default for A2mcParams {
 
 /// The basic augmentation's appearance part (CMD: 50 % joint corruption, else shear U(−1, 1)).
 pub fn weak_aug() -> Vec<Aug> {
-    vec![Aug::OneOf {
-        p: 0.5,
-        first: vec![Aug::JointCorruption { joints: 15 }],
-        second: vec![Aug::Shear { r: 1.0, p: 1.0 }],
-    }]
+    cmd_appearance()
 }
 
 /// Weak, then AimCLR's extreme additions: flip, rotate, Gaussian noise, Gaussian blur,
 /// axis mask (the paper's list of "more basic augmentations").
 pub fn strong_aug() -> Vec<Aug> {
-    let mut v = weak_aug();
-    v.extend([
-        Aug::SpatialFlip { p: 0.5 },
-        Aug::Rotate {
-            max_deg: 30.0,
-            p: 1.0,
-        },
-        Aug::GaussNoise { std: 0.01, p: 0.5 },
-        Aug::GaussBlur {
-            sigma_min: 0.1,
-            sigma_max: 2.0,
-            p: 0.5,
-        },
-        Aug::AxisMask { p: 0.5 },
-    ]);
-    v
-}
-
-fn crop(frames: usize) -> Aug {
-    Aug::CropResize {
-        frames,
-        lo: 0.1,
-        hi: 1.0,
-    }
+    [cmd_appearance(), aimclr_extras(0.01)].concat()
 }
 
 /// The default views for these (canonical) params.
@@ -258,37 +233,19 @@ pub fn views_for(p: &A2mcParams) -> Vec<ViewSpec> {
     let f = p.frames;
     match p.variant {
         A2mcVariant::Paper => {
-            let basic = ViewSpec::List([vec![crop(f)], weak_aug()].concat());
+            let basic = ViewSpec::List([vec![cmd_crop(f)], cmd_appearance()].concat());
             let mut v = vec![basic.clone(), basic];
             if p.att || p.aug {
-                v.push(ViewSpec::List(vec![crop(f)]));
+                v.push(ViewSpec::List(vec![cmd_crop(f)]));
             }
             v
         }
         A2mcVariant::Code => {
-            let code = ViewSpec::List(vec![
-                crop(f),
-                Aug::Rotate {
-                    max_deg: 30.0,
-                    p: 0.5,
-                },
-                Aug::SpatialFlip { p: 0.5 },
-                Aug::Shear { r: 1.0, p: 0.5 },
-                Aug::SpatialMask {
-                    seeds: 5,
-                    joints: 8,
-                    p: 0.5,
-                },
-                Aug::TemporalMask {
-                    blocks: 16,
-                    masked: 6,
-                    p: 0.5,
-                },
-            ]);
+            let code = ViewSpec::List([vec![cmd_crop(f)], a2mc_code_appearance()].concat());
             let query = if p.aug {
                 code.clone()
             } else {
-                ViewSpec::List(vec![crop(f)])
+                ViewSpec::List(vec![cmd_crop(f)])
             };
             vec![query, code]
         }
