@@ -517,15 +517,16 @@ fn stage_times(run: &RunRecord) -> String {
         cached: usize,
         other: BTreeMap<&'static str, usize>,
         seconds: f64,
+        /// compute time of the instances computed in this run
+        this_run: f64,
         longest: f64,
     }
     let mut stages: BTreeMap<&str, Stage> = BTreeMap::new();
     let mut order: Vec<&str> = Vec::new();
     // instances with one key (A1 = B1) are one computation: their time counts once
     let mut timed = BTreeSet::new();
-    let mut counted: Vec<bool> = Vec::new();
     for inst in &run.instances {
-        counted.push(timed.insert(&inst.key));
+        let first_of_key = timed.insert(&inst.key);
         if !stages.contains_key(inst.stage.as_str()) {
             order.push(&inst.stage);
         }
@@ -538,8 +539,11 @@ fn stage_times(run: &RunRecord) -> String {
             other => *s.other.entry(state_name(other)).or_default() += 1,
         }
         let secs = inst.seconds.unwrap_or(0.0);
-        if counted[counted.len() - 1] {
+        if first_of_key {
             s.seconds += secs;
+            if inst.state == InstanceState::Computed {
+                s.this_run += secs;
+            }
         }
         s.longest = s.longest.max(secs);
     }
@@ -548,14 +552,7 @@ fn stage_times(run: &RunRecord) -> String {
     for name in order {
         let s = &stages[name];
         total += s.seconds;
-        let this_run: f64 = run
-            .instances
-            .iter()
-            .zip(&counted)
-            .filter(|(i, c)| **c && i.stage == name && i.state == InstanceState::Computed)
-            .filter_map(|(i, _)| i.seconds)
-            .sum();
-        total_this_run += this_run;
+        total_this_run += s.this_run;
         let other = s
             .other
             .iter()

@@ -844,27 +844,15 @@ impl Validator<'_> {
 }
 
 fn row_ids(table: &PaperTable) -> String {
-    format!(
-        "its rows: {}",
-        table
-            .rows
-            .iter()
-            .map(|r| r.id.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
+    id_list("rows", table.rows.iter().map(|r| r.id.as_str()))
 }
 
 fn column_ids(table: &PaperTable) -> String {
-    format!(
-        "its columns: {}",
-        table
-            .columns
-            .iter()
-            .map(|c| c.id.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
+    id_list("columns", table.columns.iter().map(|c| c.id.as_str()))
+}
+
+fn id_list<'a>(what: &str, ids: impl Iterator<Item = &'a str>) -> String {
+    format!("its {what}: {}", ids.collect::<Vec<_>>().join(", "))
 }
 
 fn describe(v: &Value) -> String {
