@@ -12,7 +12,8 @@
 //! }
 //! impl Params for PretrainParams {}
 //! ```
-//! and implements [`crate::StageKind::check`] with [`check_typed::<PretrainParams>`].
+//! and its kind names it as `type Params`; the runner calls [`check_typed`] through the
+//! kind and turns each [`ParamError`]'s path into a file:line:column.
 
 use schemars::JsonSchema;
 use serde::{Serialize, de::DeserializeOwned};
@@ -207,7 +208,12 @@ pub fn specs_of<P: Params>() -> Vec<ParamSpec> {
         .collect()
 }
 
+/// A readable type for `skelflow kinds`: a `title` the type gives itself wins; tagged
+/// unions are named by their tag values; alternatives are deduplicated.
 fn describe_type(p: &Value, defs: &Value) -> String {
+    if let Some(t) = p.get("title").and_then(Value::as_str) {
+        return t.to_string();
+    }
     if let Some(r) = p.get("$ref").and_then(Value::as_str) {
         let name = r.rsplit('/').next().unwrap_or(r);
         if let Some(d) = defs.get(name) {
@@ -227,7 +233,16 @@ fn describe_type(p: &Value, defs: &Value) -> String {
         .or_else(|| p.get("anyOf"))
         .and_then(Value::as_array)
     {
-        let names: Vec<String> = alts.iter().map(|a| describe_type(a, defs)).collect();
+        if let Some(tagged) = tagged_union(alts, defs) {
+            return tagged;
+        }
+        let mut names: Vec<String> = Vec::new();
+        for a in alts {
+            let n = describe_type(a, defs);
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
         return names.join(" | ");
     }
     if let Some(c) = p.get("const") {
@@ -238,27 +253,68 @@ fn describe_type(p: &Value, defs: &Value) -> String {
             Some(items) => format!("list of {}", describe_type(items, defs)),
             None => "list".into(),
         },
+        Some(Value::String(t)) if t == "object" => "mapping".into(),
         Some(Value::String(t)) => t.clone(),
         Some(Value::Array(ts)) => ts
             .iter()
             .filter_map(Value::as_str)
+            .map(|t| if t == "object" { "mapping" } else { t })
             .collect::<Vec<_>>()
             .join(" | "),
         _ => "any".into(),
     }
 }
 
-/// The closest name within edit distance 2 (more for long names) or that `name` begins,
-/// if any: the `did you mean` of every "unknown …" message (params here, keys and kinds
-/// in the runner).
+/// `mapping with `op`: a | b | c` when every alternative is a mapping that fixes the same
+/// property to a constant (serde's internally tagged enums).
+fn tagged_union(alts: &[Value], defs: &Value) -> Option<String> {
+    let resolve = |a: &Value| -> Value {
+        match a.get("$ref").and_then(Value::as_str) {
+            Some(r) => defs
+                .get(r.rsplit('/').next().unwrap_or(r))
+                .cloned()
+                .unwrap_or(Value::Null),
+            None => a.clone(),
+        }
+    };
+    let mut tag: Option<String> = None;
+    let mut values = Vec::new();
+    for a in alts {
+        let a = resolve(a);
+        let props = a.get("properties")?.as_object()?;
+        let (name, value) = props.iter().find_map(|(k, v)| {
+            let c = v
+                .get("const")
+                .or_else(|| v.get("enum").and_then(|e| e.as_array()?.first()))?;
+            Some((k.clone(), c.as_str()?.to_string()))
+        })?;
+        match &tag {
+            Some(t) if *t != name => return None,
+            _ => tag = Some(name),
+        }
+        values.push(value);
+    }
+    Some(format!("mapping with `{}`: {}", tag?, values.join(" | ")))
+}
+
+/// The closest candidate (case-insensitive edit distance at most 2, more for long names,
+/// and less than the candidate's length), or one that `name` begins: the `did you mean`
+/// of every "unknown …" message (params, pipeline keys, kinds, report columns).
 pub fn did_you_mean<'a, S: AsRef<str> + ?Sized + 'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a S>,
 ) -> Option<&'a str> {
+    let lower = name.to_lowercase();
     candidates
         .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(name, c.as_ref()), c.as_ref()))
-        .filter(|(d, c)| *d <= 2.max(name.len() / 4) || (!name.is_empty() && c.starts_with(name)))
+        .map(|c| {
+            let c = c.as_ref();
+            (strsim::damerau_levenshtein(&lower, &c.to_lowercase()), c)
+        })
+        .filter(|(d, c)| {
+            (*d <= 2.max(name.len() / 4) && *d < c.len())
+                || (!name.is_empty() && c.starts_with(name))
+        })
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
@@ -335,6 +391,48 @@ mod tests {
             "{text:?}"
         );
         assert_eq!(text[1], "param `name`: is required");
+    }
+
+    #[test]
+    fn suggestions() {
+        let known = ["epochs", "lr", "milestones"];
+        assert_eq!(did_you_mean("epoch", known.iter().copied()), Some("epochs"));
+        assert_eq!(did_you_mean("LR", known.iter().copied()), Some("lr"));
+        assert_eq!(did_you_mean("mile", known.iter().copied()), Some("milestones"));
+        assert_eq!(did_you_mean("batch", known.iter().copied()), None);
+    }
+
+    #[derive(Serialize, Deserialize, JsonSchema)]
+    #[serde(tag = "op", rename_all = "snake_case")]
+    enum Op {
+        Crop { ratio: usize },
+        Flip { p: f32 },
+    }
+
+    #[derive(Serialize, Deserialize, JsonSchema)]
+    #[serde(untagged)]
+    enum View {
+        Preset(String),
+        Ops(Vec<Op>),
+    }
+
+    #[derive(Default, Serialize, Deserialize, JsonSchema)]
+    #[serde(default, deny_unknown_fields)]
+    struct Q {
+        views: Vec<View>,
+        extra: serde_json::Map<String, Value>,
+    }
+    impl Params for Q {}
+
+    #[test]
+    fn union_types_read_well() {
+        let specs = specs_of::<Q>();
+        let ty = |n: &str| specs.iter().find(|s| s.name == n).unwrap().ty.clone();
+        assert_eq!(
+            ty("views"),
+            "list of string | list of mapping with `op`: crop | flip"
+        );
+        assert_eq!(ty("extra"), "mapping");
     }
 
     #[test]

@@ -1,0 +1,25 @@
+//! File names inside artifact directories. ARTIFACTS.md (repository root) gives each file's
+//! schema, its producer and its readers; a name used by two crates lives here.
+
+/// Imported dataset: one row per sample (`ntu.import`, `pku.import`, `npy.import`).
+pub const DATASET_ARROW: &str = "dataset.arrow";
+/// Description of an imported dataset (variant, frames, classes, splits).
+pub const DATASET_JSON: &str = "dataset.json";
+/// What a data stage really read ([`crate::provenance::DataFacts`]).
+pub const PROVENANCE_JSON: &str = "provenance.json";
+/// What a synthetic corpus was generated with (`synth.ntu`).
+pub const SYNTH_JSON: &str = "synth.json";
+/// An encoder's description and weights (`pretrain`, `encoder.init`, `encoder.import`).
+pub const ENCODER_JSON: &str = "encoder.json";
+pub const ENCODER_WEIGHTS: &str = "encoder.bpk";
+/// Per-epoch training curve (`pretrain`, `eval.linear`, …).
+pub const EPOCHS_PARQUET: &str = "epochs.parquet";
+/// Features of the train and test parts (`extract`).
+pub const FEATURES_ARROW: &str = "features.arrow";
+pub const FEATURES_JSON: &str = "features.json";
+/// Metric rows of an evaluation ([`crate::metrics::MetricsFile`]).
+pub const METRICS_JSON: &str = "metrics.json";
+/// ActCLR's average-motion anchor (`anchor.average_motion`).
+pub const ANCHOR_JSON: &str = "anchor.json";
+/// Per-sample test scores of a classifier evaluation (`eval.linear`, `eval.finetune`).
+pub const SCORES_ARROW: &str = "scores.arrow";
