@@ -12,7 +12,13 @@
 //! field("externals", count, (path str, digest str)*)    sorted by (path, digest)
 //! field("seed", u64)
 //! field("backend", 0 | 1 str)                          None = 0, Some(s) = 1 + s
+//! field("parts", count, (name str, version u64)*)      sorted by name; only when not empty
 //! ```
+//!
+//! `parts` are the implementation versions of what an instance uses besides its kind (a
+//! `pretrain`'s method): a new version of one method changes only the keys that use it.
+//! Absent when empty, so the keys of kinds without parts are those of the encoding before
+//! `parts` existed.
 //!
 //! Integers are little-endian fixed width; a `str`/bytes is a u64 length then the bytes.
 //! JSON values are tagged: `n` null, `b` bool, `i` i64, `u` u64 above i64::MAX, `f` float,
@@ -116,6 +122,10 @@ pub struct KeyComponents {
     pub seed: u64,
     /// Compute backend, for kinds whose result depends on it.
     pub backend: Option<String>,
+    /// Implementation versions of the parts the instance uses besides its kind, e.g.
+    /// `method.moco` → 1 (see the module docs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<(String, u32)>,
 }
 
 /// One difference between two sets of key components, for humans.
@@ -152,6 +162,7 @@ impl KeyComponents {
             externals: Vec::new(),
             seed: 0,
             backend: None,
+            parts: Vec::new(),
         }
     }
 
@@ -202,6 +213,18 @@ impl KeyComponents {
                 e.str(b);
             }
         });
+        if !self.parts.is_empty() {
+            e.field("parts", |e| {
+                let mut parts: Vec<(&str, u32)> =
+                    self.parts.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+                parts.sort_unstable();
+                e.u64(parts.len() as u64);
+                for (name, version) in parts {
+                    e.str(name);
+                    e.u64(u64::from(version));
+                }
+            });
+        }
         e.buf
     }
 
@@ -230,6 +253,19 @@ impl KeyComponents {
                 .iter()
                 .map(|(p, d)| (p.as_str(), d.as_str())),
             self.externals.iter().map(|(p, d)| (p.as_str(), d.as_str())),
+            &mut out,
+        );
+        let versions = |c: &KeyComponents| -> Vec<(String, String)> {
+            c.parts
+                .iter()
+                .map(|(n, v)| (n.clone(), v.to_string()))
+                .collect()
+        };
+        let (was, now) = (versions(before), versions(self));
+        diff_multimap(
+            "version of",
+            was.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            now.iter().map(|(n, v)| (n.as_str(), v.as_str())),
             &mut out,
         );
         let mut push = |component: &str, before: String, after: String| {

@@ -19,7 +19,8 @@ pub const FEATURES_ARROW: &str = "features.arrow";
 pub const FEATURES_JSON: &str = "features.json";
 /// Metric rows of an evaluation ([`crate::metrics::MetricsFile`]).
 pub const METRICS_JSON: &str = "metrics.json";
-/// ActCLR's average-motion anchor (`anchor.average_motion`).
+/// ActCLR's average-motion anchor (`anchor.average_motion`): description and array.
 pub const ANCHOR_JSON: &str = "anchor.json";
+pub const ANCHOR_NPY: &str = "anchor.npy";
 /// Per-sample test scores of a classifier evaluation (`eval.linear`, `eval.finetune`).
 pub const SCORES_ARROW: &str = "scores.arrow";

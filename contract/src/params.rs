@@ -420,7 +420,7 @@ mod tests {
     #[serde(default, deny_unknown_fields)]
     struct Q {
         views: Vec<View>,
-        extra: serde_json::Map<String, Value>,
+        extra: Map<String, Value>,
     }
     impl Params for Q {}
 

@@ -264,7 +264,7 @@ mod fancy {
     }
 }
 
-pub use skelflow_stages::params::did_you_mean;
+pub use skelflow_contract::did_you_mean;
 
 /// A hint naming the closest candidate (if any) and listing them all.
 pub fn suggest<'a, I>(name: &str, candidates: I, what: &str) -> String

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use skelflow_contract::{ProgressLine, Within};
 
 use crate::StageError;
 
@@ -107,9 +108,8 @@ impl StageContext {
     /// Deserialize the canonical params into the kind's typed params.
     pub fn params<P: serde::de::DeserializeOwned>(&self) -> Result<P, StageError> {
         serde_json::from_value(self.params.clone()).map_err(|e| {
-            StageError::msg(format!(
-                "{}: params do not match the kind: {e}",
-                self.instance
+            StageError::input(format!(
+                "params do not match the kind (a job file from another skelflow version?): {e}"
             ))
         })
     }
@@ -117,15 +117,23 @@ impl StageContext {
     /// Live progress: `done` of `total` units (epochs, files, steps) and a short message
     /// (e.g. `loss 4.21`). Sent to the runner as a [`ProgressLine`] on stderr.
     pub fn progress(&self, done: u64, total: u64, message: &str) {
-        let line = ProgressLine {
+        emit(&ProgressLine {
             done,
             total,
             message: message.to_string(),
-        }
-        .encode();
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{line}");
-        let _ = err.flush();
+            within: None,
+        });
+    }
+
+    /// Progress inside the current outer unit: `step` of `steps` of epoch `done + 1`,
+    /// with the samples per second so far.
+    pub fn progress_within(&self, done: u64, total: u64, within: Within, message: &str) {
+        emit(&ProgressLine {
+            done,
+            total,
+            message: message.to_string(),
+            within: Some(within),
+        });
     }
 
     /// All inputs produced by stages of `kind`.
@@ -143,18 +151,16 @@ impl StageContext {
             .collect();
         match found.as_slice() {
             [one] => Ok(one),
-            [] => Err(StageError::msg(format!(
-                "{} needs an upstream artifact with `{file}`, but none of its `needs` ({}) has one: add the producing stage to `needs`",
-                self.instance,
+            [] => Err(StageError::input(format!(
+                "needs an upstream artifact with `{file}`, but none of its `needs` ({}) has one: add the producing stage to `needs`",
                 self.inputs
                     .iter()
                     .map(|i| i.instance.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
             ))),
-            many => Err(StageError::msg(format!(
-                "{} found `{file}` in several inputs ({}); keep only one such stage in `needs`",
-                self.instance,
+            many => Err(StageError::input(format!(
+                "found `{file}` in several inputs ({}); keep only one such stage in `needs`",
                 many.iter()
                     .map(|i| i.instance.as_str())
                     .collect::<Vec<_>>()
@@ -164,28 +170,8 @@ impl StageContext {
     }
 }
 
-/// Progress as sent over a stage process's stderr: one line, prefixed so that the runner
-/// can tell it apart from the stage's own output.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ProgressLine {
-    pub done: u64,
-    pub total: u64,
-    pub message: String,
-}
-
-impl ProgressLine {
-    /// ASCII record separator + tag: never produced by ordinary program output.
-    pub const PREFIX: &'static str = "\u{1e}skelflow-progress ";
-
-    pub fn encode(&self) -> String {
-        format!(
-            "{}{}",
-            Self::PREFIX,
-            serde_json::to_string(self).expect("plain struct")
-        )
-    }
-
-    pub fn decode(line: &str) -> Option<ProgressLine> {
-        serde_json::from_str(line.strip_prefix(Self::PREFIX)?).ok()
-    }
+fn emit(line: &ProgressLine) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{}", line.encode());
+    let _ = err.flush();
 }

@@ -16,9 +16,9 @@ impl Registry {
             Box::new(crate::data::synth::SynthNtu),
             Box::new(crate::data::pku::PkuImport),
             Box::new(crate::data::anchor::AverageMotion),
-            Box::new(crate::learn::kinds::EncoderInit),
-            Box::new(crate::learn::kinds::Pretrain),
-            Box::new(crate::learn::kinds::Extract),
+            Box::new(crate::learn::encoder_init::EncoderInit),
+            Box::new(crate::methods::pretrain::Pretrain),
+            Box::new(crate::learn::extract::Extract),
             Box::new(crate::evals::linear::EvalLinear),
             Box::new(crate::evals::knn::EvalKnn),
         ];

@@ -11,8 +11,8 @@ use std::process::Command;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::params::{ParamError, ParamSpec, Params, check_typed, specs_of};
-use crate::{StageContext, StageError, StageKind};
+use crate::params::{ParamError, Params, PathSeg};
+use crate::{IoContext, Kind, StageContext, StageError};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -44,10 +44,7 @@ impl Params for ShellParams {
             {
                 errs.push(
                     ParamError::new(
-                        vec![
-                            crate::params::PathSeg::Key("outs".into()),
-                            crate::params::PathSeg::Index(i),
-                        ],
+                        vec![PathSeg::Key("outs".into()), PathSeg::Index(i)],
                         format!("`{}` must be a relative path inside $OUT", o.display()),
                     )
                     .with_hint("outs name files the command writes under $OUT, e.g. `model.bin`"),
@@ -60,29 +57,18 @@ impl Params for ShellParams {
 
 pub struct Shell;
 
-impl StageKind for Shell {
-    fn name(&self) -> &'static str {
-        "shell"
+impl Kind for Shell {
+    type Params = ShellParams;
+    const NAME: &'static str = "shell";
+    const VERSION: u32 = 1;
+    const ABOUT: &'static str =
+        "run a shell command with declared deps (digested into the key) and outs (under $OUT)";
+
+    fn external_inputs(&self, p: &ShellParams) -> Vec<PathBuf> {
+        p.deps.clone()
     }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn about(&self) -> &'static str {
-        "run a shell command with declared deps (digested into the key) and outs (under $OUT)"
-    }
-    fn param_specs(&self) -> Vec<ParamSpec> {
-        specs_of::<ShellParams>()
-    }
-    fn check(&self, params: &serde_json::Value) -> Result<serde_json::Value, Vec<ParamError>> {
-        check_typed::<ShellParams>(params)
-    }
-    fn external_inputs(&self, params: &serde_json::Value) -> Vec<PathBuf> {
-        serde_json::from_value::<ShellParams>(params.clone())
-            .map(|p| p.deps)
-            .unwrap_or_default()
-    }
-    fn run(&self, ctx: &StageContext) -> Result<(), StageError> {
-        let p: ShellParams = ctx.params()?;
+
+    fn run(&self, ctx: &StageContext, p: ShellParams) -> Result<(), StageError> {
         let mut cmd = Command::new("sh");
         // Die with the stage process (e.g. when the runner is killed), never outlive it.
         #[cfg(target_os = "linux")]
@@ -110,13 +96,13 @@ impl StageKind for Shell {
             .env("SKELFLOW_INSTANCE", &ctx.instance)
             .envs(&p.env)
             .status()
-            .map_err(|e| StageError::io(format!("{}: cannot start `sh`", ctx.instance), e))?;
+            .at("start", std::path::Path::new("sh"))?;
         if !status.success() {
             let how = match status.code() {
                 Some(c) => format!("exited with status {c}"),
                 None => "was killed by a signal".to_string(),
             };
-            return Err(StageError::msg(format!("command {how}: {}", p.cmd)));
+            return Err(StageError::Command { cmd: p.cmd, how });
         }
         let missing: Vec<String> = p
             .outs
@@ -125,10 +111,7 @@ impl StageKind for Shell {
             .map(|o| o.display().to_string())
             .collect();
         if !missing.is_empty() {
-            return Err(StageError::msg(format!(
-                "the command succeeded but did not create declared outs under $OUT: {}; write them to \"$OUT/<name>\"",
-                missing.join(", ")
-            )));
+            return Err(StageError::MissingOuts(missing.join(", ")));
         }
         Ok(())
     }

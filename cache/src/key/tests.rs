@@ -18,6 +18,7 @@ fn base() -> KeyComponents {
         externals: vec![("data/raw".into(), blake3::hash(b"raw").to_hex().to_string())],
         seed: 7,
         backend: Some("flex".into()),
+        parts: vec![],
     }
 }
 
@@ -496,4 +497,25 @@ fn diff_is_empty_exactly_when_keys_match_on_random_params() {
             b.params
         );
     }
+}
+
+#[test]
+fn part_versions_change_only_the_keys_that_have_them() {
+    let plain = base();
+    let mut moco = base();
+    moco.parts = vec![("method.moco".into(), 1)];
+    let mut moco2 = base();
+    moco2.parts = vec![("method.moco".into(), 2)];
+    // no parts: the encoding of before `parts` existed
+    assert!(!plain.encoding().windows(5).any(|w| w == b"parts"));
+    assert_ne!(plain.key(), moco.key());
+    assert_ne!(moco.key(), moco2.key());
+    let mut reordered = base();
+    reordered.parts = vec![("b".into(), 1), ("a".into(), 2)];
+    let mut sorted = base();
+    sorted.parts = vec![("a".into(), 2), ("b".into(), 1)];
+    assert_eq!(reordered.key(), sorted.key());
+    let d = moco2.diff(&moco);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].to_string(), "version of method.moco: 1 -> 2");
 }

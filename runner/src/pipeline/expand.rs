@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use skelflow_stages::{StageKind, registry};
+use skelflow_stages::{StageKind, Upstream, registry};
 
 use super::{Instance, Resources, Stage, graph, instance_token, parse_bytes};
 use crate::diag::{Diag, suggest};
@@ -357,7 +357,13 @@ pub(super) fn expand(
                     .as_ref()
                     .map(Node::to_json)
                     .unwrap_or(serde_json::Value::Null);
-                match kind.check(&given) {
+                let checked = kind.check(&given).and_then(|c| {
+                    let upstreams: Vec<Upstream> =
+                        up.iter().map(|&u| upstream_of(&instances, u)).collect();
+                    let problems = kind.check_inputs(&c, &upstreams);
+                    if problems.is_empty() { Ok(c) } else { Err(problems) }
+                });
+                match checked {
                     Ok(c) => canonical = c,
                     Err(problems) => {
                         for p in problems {
@@ -395,8 +401,20 @@ pub(super) fn expand(
     }
 }
 
+/// What a kind's input check sees of upstream instance `i`: its kind, canonical params
+/// and, recursively, its own upstreams.
+fn upstream_of(instances: &[Instance], i: usize) -> Upstream {
+    let inst = &instances[i];
+    Upstream {
+        instance: inst.id.clone(),
+        kind: inst.kind.clone(),
+        params: inst.params.clone(),
+        inputs: inst.needs.iter().map(|&u| upstream_of(instances, u)).collect(),
+    }
+}
+
 fn param_diag(
-    p: &skelflow_stages::ParamError,
+    p: &skelflow_contract::ParamError,
     kind: &str,
     spec: &StageSpec,
     params: Option<&Node>,
@@ -446,8 +464,8 @@ fn param_diag(
 }
 
 /// The span of the key that ends `path` (for unknown params: point at the name).
-fn key_span_at(n: &Node, path: &[skelflow_stages::params::PathSeg]) -> Option<Span> {
-    use skelflow_stages::params::PathSeg;
+fn key_span_at(n: &Node, path: &[skelflow_contract::PathSeg]) -> Option<Span> {
+    use skelflow_contract::PathSeg;
     let (last, parents) = path.split_last()?;
     let parent = n.deepest(parents);
     match (last, &parent.value) {
@@ -457,8 +475,8 @@ fn key_span_at(n: &Node, path: &[skelflow_stages::params::PathSeg]) -> Option<Sp
 }
 
 /// Does `path` exist in `n` all the way down?
-fn reaches(n: &Node, path: &[skelflow_stages::params::PathSeg]) -> bool {
-    use skelflow_stages::params::PathSeg;
+fn reaches(n: &Node, path: &[skelflow_contract::PathSeg]) -> bool {
+    use skelflow_contract::PathSeg;
     let mut cur = n;
     for seg in path {
         let next = match (seg, &cur.value) {

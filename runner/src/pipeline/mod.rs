@@ -244,8 +244,8 @@ fn check_report(
 }
 
 /// `report.tables[1].columns.by` -> [tables, 1, columns, by] (below the `report:` node).
-fn report_path(path: &str) -> Vec<skelflow_stages::params::PathSeg> {
-    use skelflow_stages::params::PathSeg;
+fn report_path(path: &str) -> Vec<skelflow_contract::PathSeg> {
+    use skelflow_contract::PathSeg;
     let mut segs = Vec::new();
     for part in path.split('.') {
         let (key, indices) = part.split_once('[').unwrap_or((part, ""));

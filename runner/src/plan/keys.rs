@@ -121,6 +121,7 @@ pub fn compute(p: &Pipeline, store: &Store, backend: Backend) -> Result<Keys, Ke
             externals: ext,
             seed: inst.seed,
             backend: kind.uses_backend().then(|| backend.name().to_string()),
+            parts: kind.part_versions(&inst.params),
         };
         keys.push(comps.key());
         components.push(comps);

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use skelflow_stages::ProgressLine;
+use skelflow_contract::ProgressLine;
 
 /// One stage process to run.
 #[derive(Clone, Debug)]

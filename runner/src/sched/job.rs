@@ -8,10 +8,8 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use skelflow_contract::ErrorLine;
 use skelflow_stages::{StageContext, StageError, registry};
-
-/// Printed on stderr by the stage process before exiting with a stage error.
-pub const ERROR_PREFIX: &str = "\u{1e}skelflow-error ";
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct JobFile {
@@ -58,7 +56,7 @@ pub fn exec_main(job_file: &Path) -> i32 {
         ));
         return code::BAD_JOB;
     };
-    match kind.run(&job.ctx) {
+    match kind.run_stage(&job.ctx) {
         Ok(()) => code::OK,
         Err(StageError::Interrupted) => {
             report_error("interrupted");
@@ -73,12 +71,10 @@ pub fn exec_main(job_file: &Path) -> i32 {
 
 fn report_error(msg: &str) {
     eprintln!(
-        "{ERROR_PREFIX}{}",
-        serde_json::to_string(msg).expect("string")
+        "{}",
+        ErrorLine {
+            message: msg.to_string()
+        }
+        .encode()
     );
-}
-
-/// The error message of an [`ERROR_PREFIX`] line.
-pub fn decode_error(line: &str) -> Option<String> {
-    serde_json::from_str(line.strip_prefix(ERROR_PREFIX)?).ok()
 }

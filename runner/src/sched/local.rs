@@ -14,10 +14,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use skelflow_stages::ProgressLine;
+use skelflow_contract::StageLine;
 
 use super::executor::{ExecEvent, Executor, JobSpec, Outcome, Report};
-use super::job::decode_error;
 
 struct Proc {
     pgid: i32,
@@ -107,15 +106,17 @@ impl Executor for LocalExecutor {
         let err_slot = error.clone();
         let err_thread = std::thread::spawn(move || {
             copy_lines(BufReader::new(stderr), &err_log, |line| {
-                if let Some(p) = ProgressLine::decode(line) {
-                    err_report(ExecEvent::Progress { job, line: p });
-                    return true;
+                match StageLine::decode(line) {
+                    StageLine::Progress(p) => {
+                        err_report(ExecEvent::Progress { job, line: p });
+                        true
+                    }
+                    StageLine::Error(e) => {
+                        *err_slot.lock().expect("lock") = Some(e.message);
+                        true
+                    }
+                    StageLine::Log(_) => false,
                 }
-                if let Some(e) = decode_error(line) {
-                    *err_slot.lock().expect("lock") = Some(e);
-                    return true;
-                }
-                false
             })
         });
         let running = self.running.clone();

@@ -60,8 +60,8 @@ impl Node {
     }
 
     /// Follow a path of keys and indices as far as the tree goes: the deepest node on it.
-    pub fn deepest(&self, path: &[skelflow_stages::params::PathSeg]) -> &Node {
-        use skelflow_stages::params::PathSeg;
+    pub fn deepest(&self, path: &[skelflow_contract::PathSeg]) -> &Node {
+        use skelflow_contract::PathSeg;
         let mut cur = self;
         for seg in path {
             let next = match (seg, &cur.value) {

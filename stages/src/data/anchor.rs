@@ -12,11 +12,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::dataset::{Dataset, Part, Stream, write_json};
-use crate::params::{ParamError, ParamSpec, Params, check_typed, specs_of};
-use crate::{StageContext, StageError, StageKind};
+use crate::params::{ParamError, Params};
+use crate::{Kind, StageContext, StageError};
 
-pub const ANCHOR_FILE: &str = "anchor.npy";
-pub const ANCHOR_META: &str = "anchor.json";
+pub use skelflow_contract::files::{ANCHOR_JSON as ANCHOR_META, ANCHOR_NPY as ANCHOR_FILE};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -99,39 +98,49 @@ pub fn average_motion(
 pub fn write_npy(path: &Path, shape: &[u64], data: &[f32]) -> Result<(), StageError> {
     use npyz::WriterBuilder;
     let file = std::fs::File::create(path)
-        .map_err(|e| StageError::io(format!("cannot create {}", path.display()), e))?;
+        .map_err(|e| StageError::io_ctx(format!("cannot create {}", path.display()), e))?;
     let mut w = npyz::WriteOptions::new()
         .default_dtype()
         .shape(shape)
         .writer(std::io::BufWriter::new(file))
         .begin_nd()
-        .map_err(|e| StageError::io(format!("cannot write {}", path.display()), e))?;
+        .map_err(|e| StageError::io_ctx(format!("cannot write {}", path.display()), e))?;
     w.extend(data.iter().copied())
-        .map_err(|e| StageError::io(format!("cannot write {}", path.display()), e))?;
+        .map_err(|e| StageError::io_ctx(format!("cannot write {}", path.display()), e))?;
     w.finish()
-        .map_err(|e| StageError::io(format!("cannot write {}", path.display()), e))
+        .map_err(|e| StageError::io_ctx(format!("cannot write {}", path.display()), e))
+}
+
+/// Read an anchor artifact: its description and the mean sequence (3, T, 25, 2).
+pub fn read_anchor(dir: &Path) -> Result<(AnchorMeta, Vec<f32>), StageError> {
+    use crate::IoContext;
+    let p = dir.join(ANCHOR_META);
+    let text = std::fs::read_to_string(&p).at("read", &p)?;
+    let meta: AnchorMeta = serde_json::from_str(&text)
+        .map_err(|e| StageError::bad_file(&p, format!("not an anchor description: {e}")))?;
+    let p = dir.join(ANCHOR_FILE);
+    let bytes = std::fs::read(&p).at("read", &p)?;
+    let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| StageError::bad_file(&p, e))?;
+    let data = npy
+        .into_vec::<f32>()
+        .map_err(|e| StageError::bad_file(&p, format!("expected float32 data: {e}")))?;
+    if data.len() != meta.shape.iter().product::<usize>() {
+        return Err(StageError::bad_file(
+            &p,
+            format!("{} values for the shape {:?} of {ANCHOR_META}", data.len(), meta.shape),
+        ));
+    }
+    Ok((meta, data))
 }
 
 pub struct AverageMotion;
 
-impl StageKind for AverageMotion {
-    fn name(&self) -> &'static str {
-        "anchor.average_motion"
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn about(&self) -> &'static str {
-        "ActCLR static anchor: the mean training sequence of a dataset (variant, stream) as anchor.npy"
-    }
-    fn param_specs(&self) -> Vec<ParamSpec> {
-        specs_of::<AnchorParams>()
-    }
-    fn check(&self, params: &serde_json::Value) -> Result<serde_json::Value, Vec<ParamError>> {
-        check_typed::<AnchorParams>(params)
-    }
-    fn run(&self, ctx: &StageContext) -> Result<(), StageError> {
-        let p: AnchorParams = ctx.params()?;
+impl Kind for AverageMotion {
+    type Params = AnchorParams;
+    const NAME: &'static str = "anchor.average_motion";
+    const VERSION: u32 = 1;
+    const ABOUT: &'static str = "ActCLR static anchor: the mean training sequence of a dataset (variant, stream) as anchor.npy";
+    fn run(&self, ctx: &StageContext, p: AnchorParams) -> Result<(), StageError> {
         let input = ctx.input_with_file(super::dataset::META_FILE)?;
         let ds = Dataset::open(&input.dir)?;
         let (mean, count) = average_motion(&ds, &p.benchmark, p.stream)?;

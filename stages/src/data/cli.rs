@@ -178,7 +178,7 @@ pub fn convert(
         let ds = Dataset::open(&tmp)?;
         let shape = vec![ds.len() as u64, 3, ds.frames() as u64, 25, 2];
         // Streamed sample by sample: a 10 GB array never sits in memory.
-        let io = |e| StageError::io(format!("cannot write {}", out.display()), e);
+        let io = |e| StageError::io_ctx(format!("cannot write {}", out.display()), e);
         let file = std::fs::File::create(out).map_err(io)?;
         let mut w = npyz::WriteOptions::new()
             .default_dtype()
@@ -216,7 +216,7 @@ fn tempdir_beside(out: &Path) -> Result<PathBuf, StageError> {
         .unwrap_or(Path::new("."));
     let dir = parent.join(format!(".skelflow-convert-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| {
-        StageError::io(
+        StageError::io_ctx(
             format!(
                 "cannot create a scratch folder beside {} (is the folder writable?)",
                 out.display()

@@ -19,8 +19,8 @@ use super::dataset::{BadFile, DatasetMeta, DatasetWriter, SampleInfo, Variant};
 use super::ntu_format::{NtuName, bad_name_message, read_skeleton_file_with};
 use super::preprocess::prepare_into;
 use super::splits::{missing_list, ntu_benchmarks};
-use crate::params::{ParamError, ParamSpec, Params, check_typed, specs_of};
-use crate::{IoContext, StageContext, StageError, StageKind};
+use crate::params::{ParamError, Params};
+use crate::{IoContext, Kind, StageContext, StageError};
 
 /// What to do with a file that cannot be read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -140,7 +140,7 @@ pub struct ImportReport {
 /// The `.skeleton` files of `root` in name order, and how many other files were ignored.
 pub fn list_skeleton_files(root: &Path) -> Result<(Vec<PathBuf>, usize), StageError> {
     let entries = std::fs::read_dir(root).map_err(|e| {
-        StageError::io(
+        StageError::io_ctx(
             format!("cannot list the raw NTU directory {} (set `root` to the folder of .skeleton files)", root.display()),
             e,
         )
@@ -403,26 +403,12 @@ impl NtuImport {
     }
 }
 
-impl StageKind for NtuImport {
-    fn name(&self) -> &'static str {
-        "ntu.import"
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn about(&self) -> &'static str {
-        "raw NTU RGB+D .skeleton files -> Arrow dataset (stgcn_raw | agcn_prenorm | frame50) + NTU-60/120 splits"
-    }
-    fn param_specs(&self) -> Vec<ParamSpec> {
-        specs_of::<NtuImportParams>()
-    }
-    fn check(&self, params: &serde_json::Value) -> Result<serde_json::Value, Vec<ParamError>> {
-        check_typed::<NtuImportParams>(params)
-    }
-    fn external_inputs(&self, params: &serde_json::Value) -> Vec<PathBuf> {
-        let Ok(p) = serde_json::from_value::<NtuImportParams>(params.clone()) else {
-            return Vec::new();
-        };
+impl Kind for NtuImport {
+    type Params = NtuImportParams;
+    const NAME: &'static str = "ntu.import";
+    const VERSION: u32 = 1;
+    const ABOUT: &'static str = "raw NTU RGB+D .skeleton files -> Arrow dataset (stgcn_raw | agcn_prenorm | frame50) + NTU-60/120 splits";
+    fn external_inputs(&self, p: &NtuImportParams) -> Vec<PathBuf> {
         let mut out = Vec::new();
         if !p.root.is_empty() {
             out.push(PathBuf::from(&p.root));
@@ -435,8 +421,7 @@ impl StageKind for NtuImport {
         }
         out
     }
-    fn run(&self, ctx: &StageContext) -> Result<(), StageError> {
-        let p: NtuImportParams = ctx.params()?;
+    fn run(&self, ctx: &StageContext, p: NtuImportParams) -> Result<(), StageError> {
         let root = Self::root(ctx, &p)?;
         let opts = ImportOptions {
             variant: p.variant,

@@ -28,8 +28,8 @@ use super::ntu_format::{ParseError, SkeletonSequence, parse_values};
 use super::ntu_import::{OnError, bad_files_summary};
 use super::preprocess::{MAX_FRAMES, pre_normalized, prepare};
 use super::skeleton::NUM_JOINTS;
-use crate::params::{ParamError, ParamSpec, Params, check_typed, specs_of};
-use crate::{StageContext, StageError, StageKind};
+use crate::params::{ParamError, Params};
+use crate::{Kind, StageContext, StageError};
 
 /// Values per PKU-MMD skeleton line: 2 persons × 25 joints × 3.
 pub const PKU_VALUES: usize = 150;
@@ -343,7 +343,7 @@ pub fn import_pku(
     let label_dir = root.join(&p.label_dir);
     let mut videos: Vec<PathBuf> = std::fs::read_dir(&skel_dir)
         .map_err(|e| {
-            StageError::io(
+            StageError::io_ctx(
                 format!("cannot list {} (set `root` to the PKU-MMD folder, `skeleton_dir` to its skeleton folder)", skel_dir.display()),
                 e,
             )
@@ -363,7 +363,7 @@ pub fn import_pku(
     for (bench, file) in split_names(p.phase) {
         let path = root.join(&p.split_dir).join(file);
         let text = std::fs::read_to_string(&path).map_err(|e| {
-            StageError::io(
+            StageError::io_ctx(
                 format!(
                     "cannot read the PKU-MMD split file {} (set `split_dir`)",
                     path.display()
@@ -513,29 +513,15 @@ fn one_video(
 
 pub struct PkuImport;
 
-impl StageKind for PkuImport {
-    fn name(&self) -> &'static str {
-        "pku.import"
+impl Kind for PkuImport {
+    type Params = PkuImportParams;
+    const NAME: &'static str = "pku.import";
+    const VERSION: u32 = 1;
+    const ABOUT: &'static str = "PKU-MMD phase 1/2 skeleton + label + split files -> Arrow dataset of action instances";
+    fn external_inputs(&self, p: &PkuImportParams) -> Vec<PathBuf> {
+        vec![PathBuf::from(&p.root)]
     }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn about(&self) -> &'static str {
-        "PKU-MMD phase 1/2 skeleton + label + split files -> Arrow dataset of action instances"
-    }
-    fn param_specs(&self) -> Vec<ParamSpec> {
-        specs_of::<PkuImportParams>()
-    }
-    fn check(&self, params: &serde_json::Value) -> Result<serde_json::Value, Vec<ParamError>> {
-        check_typed::<PkuImportParams>(params)
-    }
-    fn external_inputs(&self, params: &serde_json::Value) -> Vec<PathBuf> {
-        serde_json::from_value::<PkuImportParams>(params.clone())
-            .map(|p| vec![PathBuf::from(p.root)])
-            .unwrap_or_default()
-    }
-    fn run(&self, ctx: &StageContext) -> Result<(), StageError> {
-        let p: PkuImportParams = ctx.params()?;
+    fn run(&self, ctx: &StageContext, p: PkuImportParams) -> Result<(), StageError> {
         let root = ctx.resolve(&p.root);
         let r = import_pku(&root, &ctx.out_dir, &p, ctx.threads)?;
         eprintln!(

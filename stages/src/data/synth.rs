@@ -33,8 +33,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::ntu_format::NtuName;
-use crate::params::{ParamError, ParamSpec, Params, check_typed, specs_of};
-use crate::{IoContext, StageContext, StageError, StageKind};
+use crate::params::{ParamError, Params};
+use crate::{IoContext, Kind, StageContext, StageError};
 
 pub const KIND: &str = "synth.ntu";
 
@@ -1610,24 +1610,12 @@ pub fn generate(
 
 pub struct SynthNtu;
 
-impl StageKind for SynthNtu {
-    fn name(&self) -> &'static str {
-        KIND
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn about(&self) -> &'static str {
-        "write a deterministic synthetic NTU-format corpus (.skeleton files) for ntu.import"
-    }
-    fn param_specs(&self) -> Vec<ParamSpec> {
-        specs_of::<SynthParams>()
-    }
-    fn check(&self, params: &serde_json::Value) -> Result<serde_json::Value, Vec<ParamError>> {
-        check_typed::<SynthParams>(params)
-    }
-    fn run(&self, ctx: &StageContext) -> Result<(), StageError> {
-        let p: SynthParams = ctx.params()?;
+impl Kind for SynthNtu {
+    type Params = SynthParams;
+    const NAME: &'static str = KIND;
+    const VERSION: u32 = 1;
+    const ABOUT: &'static str = "write a deterministic synthetic NTU-format corpus (.skeleton files) for ntu.import";
+    fn run(&self, ctx: &StageContext, p: SynthParams) -> Result<(), StageError> {
         let r = generate(&p, ctx.seed, &ctx.out_dir, ctx.threads, |done, total| {
             ctx.progress(done as u64, total as u64, &format!("{done}/{total} files"))
         })?;

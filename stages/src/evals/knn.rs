@@ -5,13 +5,15 @@
 use burn::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use skelflow_contract::metrics::dims;
+use skelflow_contract::{MetricRow, files};
 
 use super::{InputFeatures, input_features};
 use crate::learn::artifact::write_metrics;
 use crate::learn::device::device;
-use crate::methods::blocks::l2_normalize;
-use crate::params::{ParamError, ParamSpec, Params, check_typed, specs_of};
-use crate::{StageContext, StageError, StageKind};
+use crate::learn::losses::l2_normalize;
+use crate::params::{ParamError, Params};
+use crate::{Kind, StageContext, StageError};
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -120,24 +122,12 @@ pub fn knn_eval(
 /// `eval.knn`.
 pub struct EvalKnn;
 
-impl StageKind for EvalKnn {
-    fn name(&self) -> &'static str {
-        "eval.knn"
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn about(&self) -> &'static str {
-        "kNN on frozen features: 1-NN cosine (CMD/A2MC) and weighted kNN k=10/20/40, t=0.1 (ActCLR)"
-    }
-    fn param_specs(&self) -> Vec<ParamSpec> {
-        specs_of::<KnnParams>()
-    }
-    fn check(&self, params: &serde_json::Value) -> Result<serde_json::Value, Vec<ParamError>> {
-        check_typed::<KnnParams>(params)
-    }
-    fn run(&self, ctx: &StageContext) -> Result<(), StageError> {
-        let p: KnnParams = ctx.params()?;
+impl Kind for EvalKnn {
+    type Params = KnnParams;
+    const NAME: &'static str = "eval.knn";
+    const VERSION: u32 = 1;
+    const ABOUT: &'static str = "kNN on frozen features: 1-NN cosine (CMD/A2MC) and weighted kNN k=10/20/40, t=0.1 (ActCLR)";
+    fn run(&self, ctx: &StageContext, p: KnnParams) -> Result<(), StageError> {
         let InputFeatures {
             dim,
             classes,
@@ -156,11 +146,22 @@ impl StageKind for EvalKnn {
         );
         let mut rows = Vec::new();
         if p.nn1 {
-            rows.push(serde_json::json!({"metric": "top1", "value": nn1, "protocol": "knn-1nn-cosine", "k": "1", "split": "test"}));
+            rows.push(
+                MetricRow::new("top1", nn1)
+                    .with(dims::PROTOCOL, "knn-1nn-cosine")
+                    .with(dims::K, "1")
+                    .with(dims::SPLIT, "test"),
+            );
         }
         for (k, acc) in weighted {
-            rows.push(serde_json::json!({"metric": "top1", "value": acc, "protocol": "knn-weighted", "k": k.to_string(), "t": p.t.to_string(), "split": "test"}));
+            rows.push(
+                MetricRow::new("top1", acc)
+                    .with(dims::PROTOCOL, "knn-weighted")
+                    .with(dims::K, k.to_string())
+                    .with("t", p.t.to_string())
+                    .with(dims::SPLIT, "test"),
+            );
         }
-        write_metrics(&ctx.out_dir.join("metrics.json"), &rows)
+        write_metrics(&ctx.out_dir.join(files::METRICS_JSON), rows)
     }
 }

@@ -14,15 +14,17 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use skelflow_contract::metrics::dims;
+use skelflow_contract::{MetricRow, files};
 
 use super::{InputFeatures, input_features, topk_accuracy};
 use crate::learn::artifact::{EpochRow, write_epochs_parquet, write_metrics};
 use crate::learn::data::{derive_seed, label_tensor};
 use crate::learn::device::device;
 use crate::learn::optim::{OptimParams, OptimizerKind, ScheduleKind};
-use crate::methods::blocks::cross_entropy;
-use crate::params::{ParamError, ParamSpec, Params, check_typed, specs_of};
-use crate::{StageContext, StageError, StageKind};
+use crate::learn::losses::cross_entropy;
+use crate::params::{ParamError, Params};
+use crate::{Kind, StageContext, StageError};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -246,27 +248,13 @@ pub fn linear_probe(
 /// `eval.linear`.
 pub struct EvalLinear;
 
-impl StageKind for EvalLinear {
-    fn name(&self) -> &'static str {
-        "eval.linear"
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn about(&self) -> &'static str {
-        "linear evaluation on frozen features (protocols aimclr | cmd); top-1/top-5, best and last"
-    }
-    fn param_specs(&self) -> Vec<ParamSpec> {
-        specs_of::<LinearParams>()
-    }
-    fn check(&self, params: &serde_json::Value) -> Result<serde_json::Value, Vec<ParamError>> {
-        check_typed::<LinearParams>(params)
-    }
-    fn uses_backend(&self) -> bool {
-        true
-    }
-    fn run(&self, ctx: &StageContext) -> Result<(), StageError> {
-        let p: LinearParams = ctx.params()?;
+impl Kind for EvalLinear {
+    type Params = LinearParams;
+    const NAME: &'static str = "eval.linear";
+    const VERSION: u32 = 1;
+    const ABOUT: &'static str = "linear evaluation on frozen features (protocols aimclr | cmd); top-1/top-5, best and last";
+    const USES_BACKEND: bool = true;
+    fn run(&self, ctx: &StageContext, p: LinearParams) -> Result<(), StageError> {
         let spec = p.resolved();
         let InputFeatures {
             dim,
@@ -287,16 +275,21 @@ impl StageKind for EvalLinear {
             &progress,
         );
         let proto = p.protocol.label();
-        let row = |metric: &str, value: f64, at: &str| serde_json::json!({"metric": metric, "value": value, "protocol": proto, "at": at, "split": "test"});
+        let row = |metric: &str, value: f64, at: &str| {
+            MetricRow::new(metric, value)
+                .with(dims::PROTOCOL, proto)
+                .with(dims::AT, at)
+                .with(dims::SPLIT, "test")
+        };
         write_metrics(
-            &ctx.out_dir.join("metrics.json"),
-            &[
+            &ctx.out_dir.join(files::METRICS_JSON),
+            vec![
                 row("top1", r.best_top1, "best"),
                 row("top5", r.best_top5, "best"),
                 row("top1", r.last_top1, "last"),
                 row("top5", r.last_top5, "last"),
             ],
         )?;
-        write_epochs_parquet(&ctx.out_dir.join("epochs.parquet"), &r.rows)
+        write_epochs_parquet(&ctx.out_dir.join(files::EPOCHS_PARQUET), &r.rows)
     }
 }

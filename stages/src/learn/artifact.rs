@@ -12,9 +12,11 @@ use arrow::record_batch::RecordBatch;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use skelflow_contract::{MetricRow, MetricsError, MetricsFile};
+
 use super::encoders::{Encoder, EncoderConfig};
 use crate::StageError;
-use crate::methods::{load_module, save_module};
+use super::method::{load_module, save_module};
 
 /// `encoder.json`: what the weights are and how they were made.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -33,13 +35,12 @@ pub struct EncoderMeta {
     pub resumed_from: usize,
 }
 
-pub const ENCODER_JSON: &str = "encoder.json";
-pub const ENCODER_WEIGHTS: &str = "encoder.bpk";
+pub use skelflow_contract::files::{ENCODER_JSON, ENCODER_WEIGHTS};
 
 pub fn write_json(path: &Path, v: &impl Serialize) -> Result<(), StageError> {
     let text = serde_json::to_string_pretty(v).expect("serialisable");
     std::fs::write(path, text + "\n")
-        .map_err(|e| StageError::io(format!("cannot write {}", path.display()), e))
+        .map_err(|e| StageError::io_ctx(format!("cannot write {}", path.display()), e))
 }
 
 pub fn write_encoder(dir: &Path, meta: &EncoderMeta, enc: &Encoder) -> Result<(), StageError> {
@@ -51,7 +52,7 @@ pub fn write_encoder(dir: &Path, meta: &EncoderMeta, enc: &Encoder) -> Result<()
 pub fn read_encoder(dir: &Path, device: &Device) -> Result<(EncoderMeta, Encoder), StageError> {
     let p = dir.join(ENCODER_JSON);
     let text = std::fs::read_to_string(&p)
-        .map_err(|e| StageError::io(format!("cannot read {}", p.display()), e))?;
+        .map_err(|e| StageError::io_ctx(format!("cannot read {}", p.display()), e))?;
     let meta: EncoderMeta = serde_json::from_str(&text).map_err(|e| {
         StageError::msg(format!("{}: not an encoder description: {e}", p.display()))
     })?;
@@ -112,7 +113,7 @@ pub fn write_epochs_parquet(path: &Path, rows: &[EpochRow]) -> Result<(), StageE
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
         .map_err(|e| StageError::msg(format!("epochs table: {e}")))?;
     let file = std::fs::File::create(path)
-        .map_err(|e| StageError::io(format!("cannot create {}", path.display()), e))?;
+        .map_err(|e| StageError::io_ctx(format!("cannot create {}", path.display()), e))?;
     let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)
         .map_err(|e| StageError::msg(format!("{}: {e}", path.display())))?;
     w.write(&batch)
@@ -174,7 +175,7 @@ pub fn write_features_arrow(
     )
     .map_err(|e| StageError::msg(format!("features: {e}")))?;
     let file = std::fs::File::create(path)
-        .map_err(|e| StageError::io(format!("cannot create {}", path.display()), e))?;
+        .map_err(|e| StageError::io_ctx(format!("cannot create {}", path.display()), e))?;
     let mut w = arrow::ipc::writer::FileWriter::try_new(file, &batch.schema())
         .map_err(|e| StageError::msg(format!("{}: {e}", path.display())))?;
     w.write(&batch)
@@ -188,7 +189,7 @@ pub fn write_features_arrow(
 pub fn read_features_arrow(path: &Path) -> Result<(usize, FeatureSet, FeatureSet), StageError> {
     let bad = |e: String| StageError::msg(format!("{}: {e}", path.display()));
     let file = std::fs::File::open(path)
-        .map_err(|e| StageError::io(format!("cannot open {}", path.display()), e))?;
+        .map_err(|e| StageError::io_ctx(format!("cannot open {}", path.display()), e))?;
     let reader =
         arrow::ipc::reader::FileReader::try_new(file, None).map_err(|e| bad(e.to_string()))?;
     let mut train = FeatureSet {
@@ -253,7 +254,10 @@ pub fn read_features_arrow(path: &Path) -> Result<(usize, FeatureSet, FeatureSet
     Ok((dim, train, test))
 }
 
-/// `metrics.json` rows: `{"metric": .., "value": .., dims...}`.
-pub fn write_metrics(path: &Path, rows: &[serde_json::Value]) -> Result<(), StageError> {
-    write_json(path, &serde_json::json!({ "rows": rows }))
+/// `metrics.json` ([`MetricsFile`]).
+pub fn write_metrics(path: &Path, rows: Vec<MetricRow>) -> Result<(), StageError> {
+    MetricsFile { rows }.write(path).map_err(|e| match e {
+        MetricsError::Io { op, path, source } => StageError::Io { op, path, source },
+        MetricsError::Malformed { path, message } => StageError::bad_file(path, message),
+    })
 }

@@ -12,6 +12,9 @@ use rand_distr::{Distribution, Normal};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::data::Stream;
+use crate::data::preprocess::apply_stream;
+
 /// One clip: `data[((c*T + t)*V + v)*M + m]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Clip {
@@ -129,6 +132,10 @@ pub enum Aug {
         masked: usize,
         p: f32,
     },
+    /// Compute the stage's stream (motion, bone) here, so that the ops after it act on
+    /// the stream (A²MC converts right after its crop-resize). A view without it gets its
+    /// stream after its last op, as AimCLR/ActCLR's `view_gen` does.
+    Stream,
 }
 
 fn hit(rng: &mut ChaCha8Rng, p: f32) -> bool {
@@ -268,13 +275,54 @@ impl Aug {
                 let picked: Vec<usize> = sample(rng, blocks, masked.min(blocks)).into_vec();
                 temporal_mask(clip, blocks, &picked)
             }
+            // the stream is computed by `apply_view_in`, which knows which one
+            Aug::Stream => clip,
         }
     }
 }
 
-/// Apply a list of transforms in order.
+/// Apply a list of transforms in order (joint coordinates throughout).
 pub fn apply_view(view: &[Aug], clip: Clip, valid: usize, rng: &mut ChaCha8Rng) -> Clip {
     view.iter().fold(clip, |c, a| a.apply(c, valid, rng))
+}
+
+/// Apply a view to a joint clip and return it in `stream`: converted where the view says
+/// [`Aug::Stream`], else after its last op.
+pub fn apply_view_in(
+    view: &[Aug],
+    clip: Clip,
+    valid: usize,
+    stream: Stream,
+    rng: &mut ChaCha8Rng,
+) -> Clip {
+    let mut clip = clip;
+    let mut converted = false;
+    for a in view {
+        if matches!(a, Aug::Stream) {
+            if !converted {
+                clip = stream_of(clip, stream);
+                converted = true;
+            }
+        } else {
+            clip = a.apply(clip, valid, rng);
+        }
+    }
+    if converted {
+        clip
+    } else {
+        stream_of(clip, stream)
+    }
+}
+
+/// A joint clip (3, T, 25, M) as `stream`, computed as the reference feeders do (motion:
+/// next frame minus this one, last frame 0; bone: joint minus its parent).
+pub fn stream_of(clip: Clip, stream: Stream) -> Clip {
+    if stream == Stream::Joint {
+        return clip;
+    }
+    let mut out = vec![0f32; clip.data.len()];
+    apply_stream(&clip.data, stream, &mut out);
+    Clip { data: out, ..clip }
 }
 
 /// Symmetric edge-inclusive reflection padding of `pad` frames, then T frames from `start`.
@@ -506,8 +554,8 @@ pub fn preset_view(name: &str) -> Option<Vec<Aug>> {
         "strong" => [vec![crop, shear], aimclr_extras(0.05)].concat(),
         // CMD intra-modal view: crop-resize 64, then 50 % joint corruption, else shear
         "cmd" => [vec![cmd_crop(64)], cmd_appearance()].concat(),
-        // A2MC view (§4.3)
-        "a2mc" => [vec![cmd_crop(64)], a2mc_code_appearance()].concat(),
+        // A2MC view (§4.3): the stream is computed right after the crop-resize
+        "a2mc" => [vec![cmd_crop(64), Aug::Stream], a2mc_code_appearance()].concat(),
         // downstream test input of CMD/A2MC: centre 95 % → 64 frames
         "center64" => vec![Aug::CenterCropResize {
             frames: 64,

@@ -1,9 +1,10 @@
 //! Where training clips come from, and how they become augmented batches.
 //!
-//! [`ClipSource`] is what the learning code needs of a dataset; the data helper's
-//! `Dataset` (ARTIFACTS.md) implements it through [`DatasetSource`]. Augmentation runs per
-//! sample on the CPU with rayon, like the reference repositories' numpy loaders, and is
-//! deterministic given (seed, epoch, sample, view).
+//! [`ClipSource`] is what the learning code needs of a dataset: joint clips (an imported
+//! dataset through `learn::dataset::DatasetPart`). Augmentation runs per sample on the CPU
+//! with rayon, like the reference repositories' numpy loaders, and is deterministic given
+//! (seed, epoch, sample, view); streams are computed from the augmented joint clip, where
+//! the reference computes them.
 
 use burn::prelude::*;
 use rand::SeedableRng;
@@ -11,9 +12,11 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use super::augment::{Aug, Clip, apply_view};
+use super::augment::{Aug, Clip, apply_view_in};
+use super::method::{BatchClips, Extras};
+use crate::data::Stream;
 
-/// A read-only set of labelled clips (C, T, V, M).
+/// A read-only set of labelled joint clips (C, T, V, M).
 pub trait ClipSource: Sync {
     fn len(&self) -> usize;
     fn is_empty(&self) -> bool {
@@ -73,23 +76,27 @@ pub fn epoch_order(indices: &[usize], seed: u64, epoch: usize) -> Vec<usize> {
     order
 }
 
-/// One batch: each view as a (B, C, T, V, M) tensor, and the labels.
+/// One batch: each view as a (B, C, T, V, M) tensor in the stage's stream, the labels, the
+/// samples' indices, and what a batch-level transform recorded.
 pub struct Batch {
     pub views: Vec<Tensor<5>>,
     pub labels: Vec<usize>,
     pub indices: Vec<usize>,
+    pub extras: Extras,
 }
 
-/// Augment `ids` with every view (in parallel over samples) and stack them on `device`.
-pub fn make_batch(
+/// The views of samples `ids` as clips in `stream`: each view's per-sample augmentations on
+/// the joint clip (in parallel over samples, each seeded by (seed, epoch, sample, view)),
+/// then the stream (where the view says, else at its end).
+pub fn batch_clips(
     source: &dyn ClipSource,
     ids: &[usize],
     views: &[Vec<Aug>],
+    stream: Stream,
     seed: u64,
     epoch: usize,
-    device: &Device,
-) -> Batch {
-    let clips: Vec<Vec<Clip>> = ids
+) -> BatchClips {
+    let per_sample: Vec<Vec<Clip>> = ids
         .par_iter()
         .map(|&i| {
             let base = source.clip(i);
@@ -102,27 +109,61 @@ pub fn make_batch(
                         seed,
                         &[epoch as u64, i as u64, vi as u64],
                     ));
-                    apply_view(view, base.clone(), valid, &mut rng)
+                    apply_view_in(view, base.clone(), valid, stream, &mut rng)
                 })
                 .collect()
         })
         .collect();
-    let tensors = (0..views.len())
-        .map(|vi| {
-            let first = &clips[0][vi];
-            let (c, t, v, m) = (first.c, first.t, first.v, first.m);
-            let mut data = Vec::with_capacity(ids.len() * first.data.len());
-            for per in &clips {
-                data.extend_from_slice(&per[vi].data);
-            }
-            Tensor::<5>::from_data(TensorData::new(data, [ids.len(), c, t, v, m]), device)
-        })
+    let mut by_view: Vec<Vec<Clip>> = (0..views.len()).map(|_| Vec::with_capacity(ids.len())).collect();
+    for per in per_sample {
+        for (vi, clip) in per.into_iter().enumerate() {
+            by_view[vi].push(clip);
+        }
+    }
+    BatchClips {
+        views: by_view,
+        extras: Extras::default(),
+    }
+}
+
+/// Stack clips (all of one shape per view) into tensors on `device`.
+pub fn to_batch(clips: BatchClips, source: &dyn ClipSource, ids: &[usize], device: &Device) -> Batch {
+    let views = clips
+        .views
+        .into_iter()
+        .map(|view| stack_clips(&view, device))
         .collect();
     Batch {
-        views: tensors,
+        views,
         labels: ids.iter().map(|&i| source.label(i)).collect(),
         indices: ids.to_vec(),
+        extras: clips.extras,
     }
+}
+
+/// Clips of one shape as a (B, C, T, V, M) tensor.
+pub fn stack_clips(clips: &[Clip], device: &Device) -> Tensor<5> {
+    let first = &clips[0];
+    let (c, t, v, m) = (first.c, first.t, first.v, first.m);
+    let mut data = Vec::with_capacity(clips.len() * first.data.len());
+    for clip in clips {
+        data.extend_from_slice(&clip.data);
+    }
+    Tensor::<5>::from_data(TensorData::new(data, [clips.len(), c, t, v, m]), device)
+}
+
+/// [`batch_clips`] then [`to_batch`], with no batch-level transform.
+pub fn make_batch(
+    source: &dyn ClipSource,
+    ids: &[usize],
+    views: &[Vec<Aug>],
+    stream: Stream,
+    seed: u64,
+    epoch: usize,
+    device: &Device,
+) -> Batch {
+    let clips = batch_clips(source, ids, views, stream, seed, epoch);
+    to_batch(clips, source, ids, device)
 }
 
 /// Labels as an Int tensor.

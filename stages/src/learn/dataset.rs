@@ -13,28 +13,16 @@ use std::sync::Arc;
 
 use super::augment::Clip;
 use super::data::ClipSource;
-use crate::data::preprocess::apply_stream;
 use crate::data::{Dataset, Part, Stream};
 use crate::{StageContext, StageError};
 
-/// A clip of `stream`, computed from the joint clip as the reference feeders do.
-pub fn stream_of(clip: Clip, stream: Stream) -> Clip {
-    if stream == Stream::Joint {
-        return clip;
-    }
-    let mut out = vec![0f32; clip.data.len()];
-    apply_stream(&clip.data, stream, &mut out);
-    Clip { data: out, ..clip }
-}
-
-/// One part (train or test) of a dataset, held in memory.
+/// One part (train or test) of a dataset, held in memory, as joint clips.
 pub struct ArraySource {
     pub shape: [usize; 4],
     pub data: Vec<f32>,
     pub labels: Vec<usize>,
     pub valid: Vec<usize>,
     pub classes: usize,
-    pub stream: Stream,
 }
 
 impl ClipSource for ArraySource {
@@ -53,10 +41,7 @@ impl ClipSource for ArraySource {
     fn clip(&self, i: usize) -> Clip {
         let [c, t, v, m] = self.shape;
         let n = c * t * v * m;
-        stream_of(
-            Clip::new(c, t, v, m, self.data[i * n..(i + 1) * n].to_vec()),
-            self.stream,
-        )
+        Clip::new(c, t, v, m, self.data[i * n..(i + 1) * n].to_vec())
     }
 }
 
@@ -71,20 +56,16 @@ pub struct Splits {
 }
 
 /// Find the dataset among the stage's inputs and load `benchmark`'s train and test parts.
-pub fn open_splits(
-    ctx: &StageContext,
-    benchmark: &str,
-    stream: Stream,
-) -> Result<Splits, StageError> {
+pub fn open_splits(ctx: &StageContext, benchmark: &str) -> Result<Splits, StageError> {
     let npy = ctx
         .inputs
         .iter()
         .find(|i| i.dir.join("train_data.npy").is_file());
     if let Some(input) = npy {
-        return open_npy(&input.dir, stream);
+        return open_npy(&input.dir);
     }
     if let Ok(input) = ctx.input_with_file("dataset.arrow") {
-        return open_arrow(&input.dir, benchmark, stream);
+        return open_arrow(&input.dir, benchmark);
     }
     Err(StageError::msg(format!(
         "{} needs a dataset: add an `ntu.import`/`pku.import` stage (dataset.arrow) or a stage that writes train_data.npy/train_label.npy/test_data.npy/test_label.npy to `needs`",
@@ -92,7 +73,7 @@ pub fn open_splits(
     )))
 }
 
-fn open_arrow(dir: &Path, benchmark: &str, stream: Stream) -> Result<Splits, StageError> {
+fn open_arrow(dir: &Path, benchmark: &str) -> Result<Splits, StageError> {
     let ds = Arc::new(Dataset::open(dir)?);
     let train = ds.split(benchmark, Part::Train)?;
     let test = ds.split(benchmark, Part::Test)?;
@@ -105,12 +86,10 @@ fn open_arrow(dir: &Path, benchmark: &str, stream: Stream) -> Result<Splits, Sta
         train: Box::new(DatasetPart {
             ds: ds.clone(),
             rows: train,
-            stream,
         }),
         test: Box::new(DatasetPart {
             ds,
             rows: test,
-            stream,
         }),
         frames,
         describe,
@@ -121,7 +100,6 @@ fn open_arrow(dir: &Path, benchmark: &str, stream: Stream) -> Result<Splits, Sta
 pub struct DatasetPart {
     pub ds: Arc<Dataset>,
     pub rows: Vec<usize>,
-    pub stream: Stream,
 }
 
 impl ClipSource for DatasetPart {
@@ -139,13 +117,13 @@ impl ClipSource for DatasetPart {
     }
     fn clip(&self, i: usize) -> Clip {
         let t = self.ds.frames();
-        Clip::new(3, t, 25, 2, self.ds.sample(self.rows[i], self.stream))
+        Clip::new(3, t, 25, 2, self.ds.sample(self.rows[i], Stream::Joint))
     }
 }
 
 fn read_npy_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>), StageError> {
     let bytes = std::fs::read(path)
-        .map_err(|e| StageError::io(format!("cannot read {}", path.display()), e))?;
+        .map_err(|e| StageError::io_ctx(format!("cannot read {}", path.display()), e))?;
     let npy = npyz::NpyFile::new(&bytes[..])
         .map_err(|e| StageError::msg(format!("{}: not a .npy file: {e}", path.display())))?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
@@ -157,7 +135,7 @@ fn read_npy_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>), StageError> {
 
 fn read_npy_int(path: &Path) -> Result<Vec<usize>, StageError> {
     let bytes = std::fs::read(path)
-        .map_err(|e| StageError::io(format!("cannot read {}", path.display()), e))?;
+        .map_err(|e| StageError::io_ctx(format!("cannot read {}", path.display()), e))?;
     let npy = npyz::NpyFile::new(&bytes[..])
         .map_err(|e| StageError::msg(format!("{}: not a .npy file: {e}", path.display())))?;
     let bad = |e: std::io::Error| {
@@ -180,7 +158,7 @@ fn read_npy_int(path: &Path) -> Result<Vec<usize>, StageError> {
         .collect()
 }
 
-fn open_part(dir: &Path, part: &str, stream: Stream) -> Result<ArraySource, StageError> {
+fn open_part(dir: &Path, part: &str) -> Result<ArraySource, StageError> {
     let dp = dir.join(format!("{part}_data.npy"));
     let (shape, data) = read_npy_f32(&dp)?;
     if shape.len() != 5 || shape[1] != 3 {
@@ -211,13 +189,12 @@ fn open_part(dir: &Path, part: &str, stream: Stream) -> Result<ArraySource, Stag
         labels,
         valid,
         classes,
-        stream,
     })
 }
 
-fn open_npy(dir: &Path, stream: Stream) -> Result<Splits, StageError> {
-    let mut train = open_part(dir, "train", stream)?;
-    let mut test = open_part(dir, "test", stream)?;
+fn open_npy(dir: &Path) -> Result<Splits, StageError> {
+    let mut train = open_part(dir, "train")?;
+    let mut test = open_part(dir, "test")?;
     let classes = train.classes.max(test.classes);
     train.classes = classes;
     test.classes = classes;

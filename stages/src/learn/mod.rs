@@ -1,15 +1,20 @@
-//! The learning core: devices, encoders, augmentations, data loading, training loop,
-//! checkpoints and the encoder artifact. Methods live in `crate::methods`, evaluations in
-//! `crate::evals`.
+//! The learning core: devices, encoders, augmentations, data loading, the training loop,
+//! the method seam ([`method`]), checkpoints and the encoder artifact, and the kinds
+//! `encoder.init` and `extract`. It knows no particular method: those live in
+//! `crate::methods` (with the `pretrain` kind), evaluations in `crate::evals`; both depend
+//! on this module, never the other way round.
 
 pub mod artifact;
 pub mod augment;
 pub mod data;
 pub mod dataset;
 pub mod device;
+pub mod encoder_init;
 pub mod encoders;
+pub mod extract;
 pub mod graph;
-pub mod kinds;
+pub mod losses;
+pub mod method;
 pub mod optim;
 pub mod skeleton_mix;
 pub mod summary;

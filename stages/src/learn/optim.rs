@@ -62,25 +62,29 @@ impl Default for OptimParams {
 }
 
 impl OptimParams {
-    pub fn validate(&self, prefix: &str) -> Vec<ParamError> {
+    /// Each problem under its own param name (`lr`, `momentum`, `weight_decay`, `gamma`).
+    pub fn validate(&self) -> Vec<ParamError> {
         let mut e = Vec::new();
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             e.push(
-                ParamError::at(
-                    prefix,
-                    format!("lr must be a positive number, got {}", self.lr),
-                )
-                .with_hint("e.g. lr: 0.1"),
+                ParamError::at("lr", format!("lr must be a positive number, got {}", self.lr))
+                    .with_hint("e.g. lr: 0.1"),
             );
         }
         if !(0.0..1.0).contains(&self.momentum) {
             e.push(ParamError::at(
-                prefix,
+                "momentum",
                 format!("momentum must be in [0, 1), got {}", self.momentum),
             ));
         }
         if self.weight_decay < 0.0 {
-            e.push(ParamError::at(prefix, "weight_decay must be >= 0"));
+            e.push(ParamError::at("weight_decay", "weight_decay must be >= 0"));
+        }
+        if !(self.gamma > 0.0 && self.gamma.is_finite()) {
+            e.push(ParamError::at(
+                "gamma",
+                format!("gamma must be a positive number, got {}", self.gamma),
+            ));
         }
         e
     }

@@ -9,12 +9,17 @@ use std::time::Instant;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use skelflow_contract::Within;
+
 use super::artifact::{EpochRow, write_json};
 use super::augment::Aug;
-use super::data::{ClipSource, derive_seed, epoch_order, make_batch};
+use super::data::{ClipSource, batch_clips, derive_seed, epoch_order, to_batch};
+use super::method::{Method, StepAt};
 use super::optim::OptimParams;
-use crate::StageError;
-use crate::methods::Method;
+use crate::data::Stream;
+use crate::{IoContext, StageError};
 
 /// Debugging aids that change nothing unless set.
 #[derive(Clone, Debug, Default)]
@@ -34,11 +39,19 @@ impl Hooks {
     }
 }
 
+/// Where a training run reports progress: (epochs done, epochs, position within the
+/// current epoch, message).
+pub type Progress<'a> = dyn Fn(u64, u64, Option<Within>, &str) + 'a;
+
+/// Seconds between two step-level progress reports.
+const STEP_REPORT_EVERY: f64 = 0.5;
+
 pub struct TrainSpec<'a> {
-    pub instance: &'a str,
     pub source: &'a dyn ClipSource,
     pub indices: Vec<usize>,
     pub views: Vec<Vec<Aug>>,
+    /// The stream the method sees (computed from the augmented joint clips).
+    pub stream: Stream,
     pub epochs: usize,
     pub batch: usize,
     pub optim: OptimParams,
@@ -46,7 +59,7 @@ pub struct TrainSpec<'a> {
     pub device: Device,
     pub work_dir: PathBuf,
     pub hooks: Hooks,
-    pub progress: &'a dyn Fn(u64, u64, &str),
+    pub progress: &'a Progress<'a>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -82,30 +95,18 @@ pub fn latest_checkpoint(work: &Path) -> Option<(usize, PathBuf)> {
 }
 
 pub fn train(method: &mut dyn Method, spec: TrainSpec) -> Result<Trained, StageError> {
-    let io = |what: &str, p: &Path, e: std::io::Error| {
-        StageError::io(format!("{}: {what} {}", spec.instance, p.display()), e)
-    };
-    std::fs::create_dir_all(&spec.work_dir).map_err(|e| io("cannot create", &spec.work_dir, e))?;
+    std::fs::create_dir_all(&spec.work_dir).at("create", &spec.work_dir)?;
     let mut rows = Vec::new();
     let mut start = 1;
     if let Some((epoch, dir)) = latest_checkpoint(&spec.work_dir) {
         let p = dir.join("state.json");
-        let text = std::fs::read_to_string(&p).map_err(|e| io("cannot read", &p, e))?;
-        let state: CheckpointState = serde_json::from_str(&text).map_err(|e| {
-            StageError::msg(format!(
-                "{}: bad checkpoint {}: {e}",
-                spec.instance,
-                p.display()
-            ))
-        })?;
+        let text = std::fs::read_to_string(&p).at("read", &p)?;
+        let state: CheckpointState = serde_json::from_str(&text)
+            .map_err(|e| StageError::bad_file(&p, format!("not a checkpoint state: {e}")))?;
         method.load(&dir)?;
         rows = state.rows;
         start = epoch + 1;
-        eprintln!(
-            "{}: resuming from epoch {epoch} (checkpoint {})",
-            spec.instance,
-            dir.display()
-        );
+        eprintln!("resuming from epoch {epoch} (checkpoint {})", dir.display());
     }
     let resumed_from = start - 1;
     let n = spec.indices.len();
@@ -118,29 +119,36 @@ pub fn train(method: &mut dyn Method, spec: TrainSpec) -> Result<Trained, StageE
             .seed(derive_seed(spec.seed, &[0xd0, epoch as u64]));
         let order = epoch_order(&spec.indices, spec.seed, epoch);
         let t0 = Instant::now();
+        let mut last_report = t0;
         let mut loss_sum = 0.0f64;
         let mut term_sums: Vec<(String, f64)> = Vec::new();
         for step in 0..steps {
-            let ids = &order[step * batch..((step + 1) * batch).min(n)];
-            let mut b = make_batch(
-                spec.source,
-                ids,
-                &spec.views,
-                spec.seed,
+            let at = StepAt {
                 epoch,
-                &spec.device,
-            );
+                epochs: spec.epochs,
+                step,
+                steps,
+                lr,
+            };
+            let ids = &order[step * batch..((step + 1) * batch).min(n)];
+            let mut clips = batch_clips(spec.source, ids, &spec.views, spec.stream, spec.seed, epoch);
+            let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(
+                spec.seed,
+                &[0xba7c, epoch as u64, step as u64],
+            ));
+            method.batch_views(&mut clips, &at, &mut rng);
+            let mut b = to_batch(clips, spec.source, ids, &spec.device);
             if spec.hooks.nan_at == Some((epoch, step + 1)) {
                 b.views = b.views.into_iter().map(|v| v * f32::NAN).collect();
             }
-            let out = method.step(&b, lr);
+            let out = method.step(&b, &at)?;
             if !out.loss.is_finite() {
-                let what = if out.loss.is_nan() { "NaN" } else { "infinite" };
-                return Err(StageError::msg(format!(
-                    "{}: loss is {what} at epoch {epoch}, step {} (lr {lr}): lower the learning rate or check the input data",
-                    spec.instance,
-                    step + 1
-                )));
+                return Err(StageError::Diverged {
+                    what: if out.loss.is_nan() { "NaN" } else { "infinite" },
+                    epoch,
+                    step: step + 1,
+                    lr,
+                });
             }
             loss_sum += out.loss as f64;
             for (k, v) in out.terms {
@@ -148,6 +156,21 @@ pub fn train(method: &mut dyn Method, spec: TrainSpec) -> Result<Trained, StageE
                     Some((_, s)) => *s += v as f64,
                     None => term_sums.push((k, v as f64)),
                 }
+            }
+            if last_report.elapsed().as_secs_f64() >= STEP_REPORT_EVERY && step + 1 < steps {
+                last_report = Instant::now();
+                let rate = ((step + 1) * batch) as f64 / t0.elapsed().as_secs_f64().max(1e-9);
+                (spec.progress)(
+                    epoch as u64 - 1,
+                    spec.epochs as u64,
+                    Some(Within {
+                        done: step as u64 + 1,
+                        total: steps as u64,
+                        unit: "step".into(),
+                        rate: Some(rate),
+                    }),
+                    &format!("loss {:.4}", loss_sum / (step + 1) as f64),
+                );
             }
         }
         let seconds = t0.elapsed().as_secs_f64();
@@ -165,13 +188,14 @@ pub fn train(method: &mut dyn Method, spec: TrainSpec) -> Result<Trained, StageE
         (spec.progress)(
             epoch as u64,
             spec.epochs as u64,
+            None,
             &format!(
                 "loss {:.4} lr {lr:.4} {:.1} samples/s",
                 row.loss, row.samples_per_s
             ),
         );
         rows.push(row);
-        save_checkpoint(method, &spec.work_dir, epoch, &rows, spec.instance)?;
+        save_checkpoint(method, &spec.work_dir, epoch, &rows)?;
     }
     Ok(Trained { rows, resumed_from })
 }
@@ -181,16 +205,12 @@ fn save_checkpoint(
     work: &Path,
     epoch: usize,
     rows: &[EpochRow],
-    instance: &str,
 ) -> Result<(), StageError> {
-    let io = |what: &str, p: &Path, e: std::io::Error| {
-        StageError::io(format!("{instance}: {what} {}", p.display()), e)
-    };
     let tmp = work.join(format!(".tmp-ckpt-{epoch:05}"));
     if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(|e| io("cannot remove", &tmp, e))?;
+        std::fs::remove_dir_all(&tmp).at("remove", &tmp)?;
     }
-    std::fs::create_dir_all(&tmp).map_err(|e| io("cannot create", &tmp, e))?;
+    std::fs::create_dir_all(&tmp).at("create", &tmp)?;
     method.save(&tmp)?;
     write_json(
         &tmp.join("state.json"),
@@ -201,9 +221,9 @@ fn save_checkpoint(
     )?;
     let dst = ckpt_dir(work, epoch);
     if dst.exists() {
-        std::fs::remove_dir_all(&dst).map_err(|e| io("cannot remove", &dst, e))?;
+        std::fs::remove_dir_all(&dst).at("remove", &dst)?;
     }
-    std::fs::rename(&tmp, &dst).map_err(|e| io("cannot rename checkpoint to", &dst, e))?;
+    std::fs::rename(&tmp, &dst).at("rename a checkpoint to", &dst)?;
     // keep only the newest
     if let Ok(rd) = std::fs::read_dir(work) {
         for e in rd.flatten() {

@@ -100,7 +100,6 @@ use burn::module::Module;
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use burn::tensor::Distribution;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -111,9 +110,12 @@ use super::a2mc_blocks::{
 use super::blocks::{
     MemoryBank, Queue, ema_update, info_nce, kl_to_teacher, l2_normalize, moco_logits,
 };
-use super::{
-    Method, MethodEntry, MethodSetup, StepOutput, io_err, load_module, load_optim, save_module,
-    save_optim,
+use super::{MethodEntry, no_inputs, typed_params};
+use crate::IoContext;
+use crate::learn::data::derive_seed;
+use crate::learn::method::{
+    Method, MethodSetup, StepAt, StepOutput, load_matrix, load_module, load_optim, save_matrix,
+    save_module, save_optim,
 };
 use crate::StageError;
 use crate::learn::augment::{
@@ -233,19 +235,20 @@ pub fn views_for(p: &A2mcParams) -> Vec<ViewSpec> {
     let f = p.frames;
     match p.variant {
         A2mcVariant::Paper => {
-            let basic = ViewSpec::List([vec![cmd_crop(f)], cmd_appearance()].concat());
+            let basic = ViewSpec::List([vec![cmd_crop(f), Aug::Stream], cmd_appearance()].concat());
             let mut v = vec![basic.clone(), basic];
             if p.att || p.aug {
-                v.push(ViewSpec::List(vec![cmd_crop(f)]));
+                v.push(ViewSpec::List(vec![cmd_crop(f), Aug::Stream]));
             }
             v
         }
         A2mcVariant::Code => {
-            let code = ViewSpec::List([vec![cmd_crop(f)], a2mc_code_appearance()].concat());
+            let code =
+                ViewSpec::List([vec![cmd_crop(f), Aug::Stream], a2mc_code_appearance()].concat());
             let query = if p.aug {
                 code.clone()
             } else {
-                ViewSpec::List(vec![cmd_crop(f)])
+                ViewSpec::List(vec![cmd_crop(f), Aug::Stream])
             };
             vec![query, code]
         }
@@ -364,16 +367,15 @@ pub fn check(params: &serde_json::Value) -> Result<serde_json::Value, Vec<ParamE
 pub const ENTRY: MethodEntry = MethodEntry {
     name: "a2mc",
     about: "A²MC: Att-Aug hard positives, PNM adversarial bank + mixing, MC loss; switches att/aug/pnm/mc_loss, variant paper|code",
+    // 2: the seed comes from the stage (was drawn from the device); streams after the crop
+    version: 2,
     check,
+    check_inputs: no_inputs,
     default_views: |params| {
         let p: A2mcParams = serde_json::from_value(params.clone()).unwrap_or_default();
         views_for(&p)
     },
-    build: |params, setup| {
-        let p: A2mcParams = serde_json::from_value(params.clone())
-            .map_err(|e| StageError::msg(format!("a2mc params: {e}")))?;
-        Ok(Box::new(A2mc::new(p, setup)?))
-    },
+    build: |params, setup| Ok(Box::new(A2mc::new(typed_params("a2mc", params)?, setup)?)),
 };
 
 /// How often each component's code path ran: the switches are tested against these.
@@ -424,7 +426,7 @@ pub struct A2mc {
     pub optim: ModuleOptimizer,
     pub weak: Vec<Aug>,
     pub strong: Vec<Aug>,
-    /// Seed of the post-attack augmentation RNGs (drawn from the seeded device at build).
+    /// Seed of the post-attack augmentation RNGs (derived from the stage's seed).
     pub seed: u64,
     pub counters: A2mcCounters,
 }
@@ -435,14 +437,12 @@ struct SavedState {
     counters: A2mcCounters,
     filled: Option<usize>,
     queue_ptr: Option<usize>,
-    k: usize,
-    d: usize,
 }
 
 impl A2mc {
     pub fn new(params: A2mcParams, setup: &MethodSetup) -> Result<A2mc, StageError> {
         let dev = setup.device;
-        let q = setup.encoder.init(dev);
+        let q = setup.initial_encoder();
         let k = q.clone().no_grad();
         let d = setup.encoder.embed_dim();
         let head = LinearConfig::new(setup.encoder.feature_dim(), params.attack_classes)
@@ -457,13 +457,15 @@ impl A2mc {
         } else {
             Negatives::Queue(Queue::random(params.queue, d, dev))
         };
-        let draw = Tensor::<1>::random([2], Distribution::Uniform(0.0, 65536.0), dev)
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(|e| StageError::msg(format!("a2mc seed: {e:?}")))?;
-        let seed = ((draw[0] as u64) << 16) ^ (draw[1] as u64);
-        let weak = params.weak_aug.resolve().map_err(StageError::msg)?;
-        let strong = params.strong_aug.resolve().map_err(StageError::msg)?;
+        let seed = derive_seed(setup.seed, &[0xa2, 0x3c]);
+        let weak = params
+            .weak_aug
+            .resolve()
+            .map_err(|e| StageError::param("method_params.weak_aug", e))?;
+        let strong = params
+            .strong_aug
+            .resolve()
+            .map_err(|e| StageError::param("method_params.strong_aug", e))?;
         Ok(A2mc {
             params,
             q,
@@ -700,7 +702,7 @@ fn push_attack_terms(terms: &mut Vec<(String, f32)>, rep: &AttackReport) {
 }
 
 impl Method for A2mc {
-    fn step(&mut self, batch: &Batch, lr: f64) -> StepOutput {
+    fn step(&mut self, batch: &Batch, at: &StepAt) -> Result<StepOutput, StageError> {
         let mut terms = Vec::new();
         let out = match self.params.variant {
             A2mcVariant::Paper => self.step_paper(batch, &mut terms),
@@ -710,11 +712,11 @@ impl Method for A2mc {
         let value = loss.clone().into_scalar::<f32>();
         if value.is_finite() {
             let grads = GradientsParams::from_grads(loss.backward(), &self.q);
-            self.q = self.optim.step(lr, self.q.clone(), grads);
+            self.q = self.optim.step(at.lr, self.q.clone(), grads);
             self.update_negatives(k, &queries);
         }
         self.counters.steps += 1;
-        StepOutput { loss: value, terms }
+        Ok(StepOutput { loss: value, terms })
     }
 
     fn encoder(&self) -> &Encoder {
@@ -726,17 +728,15 @@ impl Method for A2mc {
         save_module(&self.k, &dir.join("encoder_k.bpk"))?;
         save_module(&self.head, &dir.join("attack_head.bpk"))?;
         save_optim(&self.optim, &dir.join("optim.bpk"))?;
-        let (filled, queue_ptr, k, d) = match &self.negatives {
+        let (filled, queue_ptr) = match &self.negatives {
             Negatives::Queue(q) => {
-                write_f32(&dir.join("queue.f32"), &q.keys)?;
-                let [k, d] = q.keys.dims();
-                (None, Some(q.ptr), k, d)
+                save_matrix(dir, "queue", &q.keys, serde_json::json!({}))?;
+                (None, Some(q.ptr))
             }
             Negatives::Bank { bank, filled } => {
-                write_f32(&dir.join("bank_w.f32"), &bank.w)?;
-                write_f32(&dir.join("bank_v.f32"), &bank.v)?;
-                let [d, k] = bank.w.dims();
-                (Some(*filled), None, k, d)
+                save_matrix(dir, "bank_w", &bank.w, serde_json::json!({}))?;
+                save_matrix(dir, "bank_v", &bank.v, serde_json::json!({}))?;
+                (Some(*filled), None)
             }
         };
         let state = SavedState {
@@ -744,12 +744,9 @@ impl Method for A2mc {
             counters: self.counters.clone(),
             filled,
             queue_ptr,
-            k,
-            d,
         };
         let p = dir.join("a2mc.json");
-        std::fs::write(&p, serde_json::to_string_pretty(&state).expect("state"))
-            .map_err(|e| io_err("cannot write", &p, e))
+        std::fs::write(&p, serde_json::to_string_pretty(&state).expect("state")).at("write", &p)
     }
 
     fn load(&mut self, dir: &Path) -> Result<(), StageError> {
@@ -758,24 +755,22 @@ impl Method for A2mc {
         self.head = load_module(self.head.clone(), &dir.join("attack_head.bpk"))?.no_grad();
         self.optim = load_optim(self.optim.clone(), &dir.join("optim.bpk"))?;
         let p = dir.join("a2mc.json");
-        let state: SavedState = serde_json::from_str(
-            &std::fs::read_to_string(&p).map_err(|e| io_err("cannot read", &p, e))?,
-        )
-        .map_err(|e| io_err("bad", &p, e))?;
+        let text = std::fs::read_to_string(&p).at("read", &p)?;
+        let state: SavedState = serde_json::from_str(&text)
+            .map_err(|e| StageError::bad_file(&p, format!("not an A²MC state: {e}")))?;
         self.seed = state.seed;
         self.counters = state.counters;
         let dev = self.q_device();
         match &mut self.negatives {
             Negatives::Queue(q) => {
-                let keys = read_f32(&dir.join("queue.f32"), [state.k, state.d], &dev)?;
                 *q = Queue {
-                    keys,
+                    keys: load_matrix(dir, "queue", &dev)?.0,
                     ptr: state.queue_ptr.unwrap_or(0),
                 };
             }
             Negatives::Bank { bank, filled } => {
-                bank.w = read_f32(&dir.join("bank_w.f32"), [state.d, state.k], &dev)?;
-                bank.v = read_f32(&dir.join("bank_v.f32"), [state.d, state.k], &dev)?;
+                bank.w = load_matrix(dir, "bank_w", &dev)?.0;
+                bank.v = load_matrix(dir, "bank_v", &dev)?.0;
                 *filled = state.filled.unwrap_or(0);
             }
         }
@@ -790,31 +785,4 @@ impl A2mc {
             Negatives::Bank { bank, .. } => bank.w.device(),
         }
     }
-}
-
-fn write_f32(path: &Path, t: &Tensor<2>) -> Result<(), StageError> {
-    let v = t
-        .clone()
-        .into_data()
-        .try_into_vec::<f32>()
-        .map_err(|e| io_err("cannot convert", path, format!("{e:?}")))?;
-    let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-    std::fs::write(path, bytes).map_err(|e| io_err("cannot write", path, e))
-}
-
-fn read_f32(path: &Path, shape: [usize; 2], dev: &Device) -> Result<Tensor<2>, StageError> {
-    let bytes = std::fs::read(path).map_err(|e| io_err("cannot read", path, e))?;
-    let n = shape[0] * shape[1];
-    if bytes.len() != n * 4 {
-        return Err(io_err(
-            "truncated",
-            path,
-            format!("expected {} bytes, found {}", n * 4, bytes.len()),
-        ));
-    }
-    let data: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    Ok(Tensor::from_data(TensorData::new(data, shape), dev))
 }

@@ -10,14 +10,15 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::blocks::{Queue, ema_update, info_nce, l2_normalize};
-use super::{
-    Method, MethodEntry, MethodSetup, StepOutput, io_err, load_module, load_optim, save_module,
-    save_optim,
-};
+use super::{MethodEntry, no_inputs, typed_params};
 use crate::StageError;
 use crate::learn::augment::ViewSpec;
 use crate::learn::data::Batch;
 use crate::learn::encoders::Encoder;
+use crate::learn::method::{
+    Method, MethodSetup, StepAt, StepOutput, load_matrix, load_module, load_optim, save_matrix,
+    save_module, save_optim,
+};
 use crate::params::{Params, check_typed};
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -61,7 +62,9 @@ impl Params for MocoParams {
 pub const ENTRY: MethodEntry = MethodEntry {
     name: "moco",
     about: "MoCo v2: momentum key encoder, MLP projector, FIFO queue, InfoNCE",
+    version: 1,
     check: check_typed::<MocoParams>,
+    check_inputs: no_inputs,
     // AimCLR's two normal views (crop + shear), query and key
     default_views: |_| {
         vec![
@@ -69,11 +72,7 @@ pub const ENTRY: MethodEntry = MethodEntry {
             ViewSpec::Preset("normal".into()),
         ]
     },
-    build: |params, setup| {
-        let p: MocoParams = serde_json::from_value(params.clone())
-            .map_err(|e| StageError::msg(format!("moco params: {e}")))?;
-        Ok(Box::new(Moco::new(p, setup)))
-    },
+    build: |params, setup| Ok(Box::new(Moco::new(typed_params("moco", params)?, setup))),
 };
 
 pub struct Moco {
@@ -86,7 +85,7 @@ pub struct Moco {
 
 impl Moco {
     pub fn new(params: MocoParams, setup: &MethodSetup) -> Moco {
-        let q = setup.encoder.init(setup.device);
+        let q = setup.initial_encoder();
         let k = q.clone().no_grad();
         let queue = Queue::random(params.queue, setup.encoder.embed_dim(), setup.device);
         Moco {
@@ -100,7 +99,7 @@ impl Moco {
 }
 
 impl Method for Moco {
-    fn step(&mut self, batch: &Batch, lr: f64) -> StepOutput {
+    fn step(&mut self, batch: &Batch, at: &StepAt) -> Result<StepOutput, StageError> {
         let q = l2_normalize(self.q.embed(batch.views[0].clone()), 1);
         // momentum update, then keys without gradients
         self.k = ema_update(self.k.clone(), &self.q, self.params.momentum).no_grad();
@@ -114,13 +113,13 @@ impl Method for Moco {
         let value = loss.clone().into_scalar::<f32>();
         if value.is_finite() {
             let grads = GradientsParams::from_grads(loss.backward(), &self.q);
-            self.q = self.optim.step(lr, self.q.clone(), grads);
+            self.q = self.optim.step(at.lr, self.q.clone(), grads);
             self.queue.enqueue(k);
         }
-        StepOutput {
+        Ok(StepOutput {
             loss: value,
             terms: vec![],
-        }
+        })
     }
 
     fn encoder(&self) -> &Encoder {
@@ -131,51 +130,23 @@ impl Method for Moco {
         save_module(&self.q, &dir.join("encoder_q.bpk"))?;
         save_module(&self.k, &dir.join("encoder_k.bpk"))?;
         save_optim(&self.optim, &dir.join("optim.bpk"))?;
-        let bytes: Vec<u8> = self
-            .queue
-            .to_vec()
-            .iter()
-            .flat_map(|x| x.to_le_bytes())
-            .collect();
-        let p = dir.join("queue.f32");
-        std::fs::write(&p, bytes).map_err(|e| io_err("cannot write", &p, e))?;
-        let p = dir.join("queue.json");
-        let [k, d] = self.queue.keys.dims();
-        std::fs::write(
-            &p,
-            serde_json::json!({"k": k, "d": d, "ptr": self.queue.ptr}).to_string(),
+        save_matrix(
+            dir,
+            "queue",
+            &self.queue.keys,
+            serde_json::json!({"ptr": self.queue.ptr}),
         )
-        .map_err(|e| io_err("cannot write", &p, e))
     }
 
     fn load(&mut self, dir: &Path) -> Result<(), StageError> {
         self.q = load_module(self.q.clone(), &dir.join("encoder_q.bpk"))?;
         self.k = load_module(self.k.clone(), &dir.join("encoder_k.bpk"))?.no_grad();
         self.optim = load_optim(self.optim.clone(), &dir.join("optim.bpk"))?;
-        let p = dir.join("queue.json");
-        let meta: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(&p).map_err(|e| io_err("cannot read", &p, e))?,
-        )
-        .map_err(|e| io_err("bad", &p, e))?;
-        let (k, d, ptr) = (
-            meta["k"].as_u64().unwrap_or(0) as usize,
-            meta["d"].as_u64().unwrap_or(0) as usize,
-            meta["ptr"].as_u64().unwrap_or(0) as usize,
-        );
-        let p = dir.join("queue.f32");
-        let bytes = std::fs::read(&p).map_err(|e| io_err("cannot read", &p, e))?;
-        if bytes.len() != k * d * 4 {
-            return Err(io_err(
-                "truncated",
-                &p,
-                format!("expected {} bytes, found {}", k * d * 4, bytes.len()),
-            ));
-        }
-        let data = bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        self.queue = Queue::from_vec(data, k, d, ptr, &self.queue.keys.device());
+        let (keys, header) = load_matrix(dir, "queue", &self.queue.keys.device())?;
+        self.queue = Queue {
+            keys,
+            ptr: header["ptr"].as_u64().unwrap_or(0) as usize,
+        };
         Ok(())
     }
 }

@@ -1,64 +1,54 @@
-//! Pre-training methods (self-supervised, and the supervised baseline), one file each, chosen by `pretrain`'s `method`.
+//! Pre-training methods (self-supervised, and the supervised baseline), one file each,
+//! chosen by `pretrain`'s `method` — and the `pretrain` stage kind that runs them.
 //!
-//! Adding a method = one file implementing [`Method`] with a `pub const ENTRY:
-//! MethodEntry`, plus one line in [`METHODS`].
+//! Adding a method = one file implementing [`crate::learn::method::Method`] with a
+//! `pub const ENTRY: MethodEntry`, plus one line in [`METHODS`].
 
 pub mod a2mc;
 pub mod a2mc_blocks;
 pub mod blocks;
 pub mod moco;
+pub mod pretrain;
 pub mod supervised;
 
-use std::path::Path;
+use serde_json::Value;
 
-use burn::prelude::*;
-
-use crate::StageError;
+use crate::data::Stream;
 use crate::learn::augment::ViewSpec;
-use crate::learn::data::Batch;
-use crate::learn::encoders::{Encoder, EncoderConfig};
-use crate::learn::optim::OptimParams;
+use crate::learn::encoders::EncoderConfig;
+use crate::learn::method::{Method, MethodSetup};
 use crate::params::ParamError;
+use crate::{StageError, Upstream};
 
-/// What one optimisation step reports.
-#[derive(Clone, Debug, Default)]
-pub struct StepOutput {
-    /// The total loss of the step (before the update).
-    pub loss: f32,
-    /// Named loss terms (written as extra columns of `epochs.parquet`).
-    pub terms: Vec<(String, f32)>,
-}
-
-/// A pre-training method: owns its modules (query/key encoders, heads), state (queues,
-/// memory banks) and optimiser.
-pub trait Method {
-    /// One step on a batch of augmented views; returns the loss before the update.
-    fn step(&mut self, batch: &Batch, lr: f64) -> StepOutput;
-    /// The encoder to export (the query encoder, with its projection head).
-    fn encoder(&self) -> &Encoder;
-    /// Write everything needed to resume into `dir` (modules, optimiser, queues).
-    fn save(&self, dir: &Path) -> Result<(), StageError>;
-    /// Restore what [`Method::save`] wrote.
-    fn load(&mut self, dir: &Path) -> Result<(), StageError>;
-}
-
-/// Everything a method is built from besides its own params.
-pub struct MethodSetup<'a> {
+/// What a method's input check sees of the `pretrain` instance that runs it.
+pub struct PretrainView<'a> {
+    pub benchmark: &'a str,
+    pub stream: Stream,
     pub encoder: &'a EncoderConfig,
-    pub optim: &'a OptimParams,
-    pub device: &'a Device,
 }
 
 /// A method's registration.
 pub struct MethodEntry {
     pub name: &'static str,
     pub about: &'static str,
+    /// The method's implementation version, part of the key of every `pretrain` that runs
+    /// it: bump it when a change alters what the method computes. Other methods' cached
+    /// results stay valid.
+    pub version: u32,
     /// Validate the method's params (`method_params`), returning the canonical form.
-    pub check: fn(&serde_json::Value) -> Result<serde_json::Value, Vec<ParamError>>,
+    pub check: fn(&Value) -> Result<Value, Vec<ParamError>>,
     /// The views a step expects, when `pretrain` is not told otherwise, given the
     /// method's canonical params (a method's switches may change which views it needs).
-    pub default_views: fn(&serde_json::Value) -> Vec<ViewSpec>,
-    pub build: fn(&serde_json::Value, &MethodSetup) -> Result<Box<dyn Method>, StageError>,
+    pub default_views: fn(&Value) -> Vec<ViewSpec>,
+    /// Problems with the upstream stages (a missing anchor) known before anything runs;
+    /// paths are relative to `method_params`.
+    pub check_inputs: fn(&Value, &PretrainView, &[Upstream]) -> Vec<ParamError>,
+    pub build: fn(&Value, &MethodSetup) -> Result<Box<dyn Method>, StageError>,
+}
+
+/// For methods that need nothing beyond the dataset.
+pub fn no_inputs(_: &Value, _: &PretrainView, _: &[Upstream]) -> Vec<ParamError> {
+    Vec::new()
 }
 
 /// The known methods. One line per method.
@@ -72,32 +62,11 @@ pub fn method_names() -> Vec<&'static str> {
     METHODS.iter().map(|m| m.name).collect()
 }
 
-pub(crate) fn io_err(what: &str, path: &Path, e: impl std::fmt::Display) -> StageError {
-    StageError::msg(format!("{what} `{}`: {e}", path.display()))
-}
-
-/// Save / load a module as a burnpack file.
-pub fn save_module<M: burn::module::Module>(m: &M, path: &Path) -> Result<(), StageError> {
-    m.clone()
-        .save_file(path)
-        .map_err(|e| io_err("cannot write", path, format!("{e:?}")))
-}
-
-pub fn load_module<M: burn::module::Module>(m: M, path: &Path) -> Result<M, StageError> {
-    m.try_load_file(path)
-        .map_err(|e| io_err("cannot read checkpoint", path, format!("{e:?}")))
-}
-
-/// Save / load an optimiser's state (momentum buffers, Adam moments) for resuming.
-pub fn save_optim(o: &burn::optim::ModuleOptimizer, path: &Path) -> Result<(), StageError> {
-    o.save(path)
-        .map_err(|e| io_err("cannot write", path, format!("{e:?}")))
-}
-
-pub fn load_optim(
-    o: burn::optim::ModuleOptimizer,
-    path: &Path,
-) -> Result<burn::optim::ModuleOptimizer, StageError> {
-    o.load(path)
-        .map_err(|e| io_err("cannot read", path, format!("{e:?}")))
+/// A method's canonical params as its typed struct (they were checked at validation).
+pub fn typed_params<P: serde::de::DeserializeOwned>(
+    method: &str,
+    params: &Value,
+) -> Result<P, StageError> {
+    serde_json::from_value(params.clone())
+        .map_err(|e| StageError::param("method_params", format!("{method}: {e}")))
 }

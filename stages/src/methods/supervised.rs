@@ -12,11 +12,12 @@ use burn::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::blocks::cross_entropy;
-use super::{
-    Method, MethodEntry, MethodSetup, StepOutput, load_module, load_optim, save_module, save_optim,
-};
+use super::{MethodEntry, no_inputs, typed_params};
 use crate::StageError;
+use crate::learn::losses::cross_entropy;
+use crate::learn::method::{
+    Method, MethodSetup, StepAt, StepOutput, load_module, load_optim, save_module, save_optim,
+};
 use crate::learn::augment::ViewSpec;
 use crate::learn::data::Batch;
 use crate::learn::encoders::Encoder;
@@ -47,12 +48,13 @@ impl Params for SupervisedParams {
 pub const ENTRY: MethodEntry = MethodEntry {
     name: "supervised",
     about: "supervised baseline: backbone → linear classifier, cross-entropy on the labels",
+    version: 1,
     check: check_typed::<SupervisedParams>,
+    check_inputs: no_inputs,
     // one view, the same mild crop + shear the contrastive methods start from
     default_views: |_| vec![ViewSpec::Preset("normal".into())],
     build: |params, setup| {
-        let p: SupervisedParams = serde_json::from_value(params.clone())
-            .map_err(|e| StageError::msg(format!("supervised params: {e}")))?;
+        let p: SupervisedParams = typed_params("supervised", params)?;
         Ok(Box::new(Supervised::new(&p, setup)))
     },
 };
@@ -77,7 +79,7 @@ pub struct Supervised {
 
 impl Supervised {
     pub fn new(p: &SupervisedParams, setup: &MethodSetup) -> Supervised {
-        let encoder = setup.encoder.init(setup.device);
+        let encoder = setup.initial_encoder();
         let head = LinearConfig::new(setup.encoder.feature_dim(), p.classes).init(setup.device);
         Supervised {
             model: Classifier { encoder, head },
@@ -88,15 +90,18 @@ impl Supervised {
 }
 
 impl Method for Supervised {
-    fn step(&mut self, batch: &Batch, lr: f64) -> StepOutput {
+    fn step(&mut self, batch: &Batch, at: &StepAt) -> Result<StepOutput, StageError> {
         let x = batch.views[0].clone();
         let n = batch.labels.len();
         if let Some(&bad) = batch.labels.iter().find(|&&l| l >= self.classes) {
             // a wrong `classes` would otherwise gather outside the logits
-            panic!(
-                "label {bad} is outside 0..{}: set `method_params: {{classes: N}}` to the dataset's number of classes",
-                self.classes
-            );
+            return Err(StageError::param(
+                "method_params.classes",
+                format!(
+                    "label {bad} is outside 0..{}: set `method_params: {{classes: N}}` to the dataset's number of classes",
+                    self.classes
+                ),
+            ));
         }
         let labels: Vec<i64> = batch.labels.iter().map(|&l| l as i64).collect();
         let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), &x.device());
@@ -113,12 +118,12 @@ impl Method for Supervised {
         let value = loss.clone().into_scalar::<f32>();
         if value.is_finite() {
             let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-            self.model = self.optim.step(lr, self.model.clone(), grads);
+            self.model = self.optim.step(at.lr, self.model.clone(), grads);
         }
-        StepOutput {
+        Ok(StepOutput {
             loss: value,
             terms: vec![("train_top1".into(), 100.0 * correct as f32 / n as f32)],
-        }
+        })
     }
 
     fn encoder(&self) -> &Encoder {

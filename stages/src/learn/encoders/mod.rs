@@ -7,6 +7,7 @@
 
 pub mod init;
 pub mod rnn;
+pub mod spec;
 pub mod stgcn;
 
 use burn::module::{ModuleVisitor, Param};
@@ -17,6 +18,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use init::InitScheme;
+pub use spec::EncoderSpec;
 pub use rnn::{BiGruConfig, BiGruEncoder, FrameOrder, GruDrive, LstmConfig, LstmEncoder};
 pub use stgcn::{Stgcn, StgcnConfig};
 
@@ -98,6 +100,9 @@ impl EncoderConfig {
         serde_path_to_error::deserialize(v).map_err(|e| format!("{e}"))
     }
 
+    /// The preset names [`EncoderConfig::preset`] knows.
+    pub const PRESETS: &'static [&'static str] = &["stgcn", "stgcn16", "stgcn64", "bigru", "lstm", "ascal_lstm"];
+
     /// Named presets users can type instead of a config.
     pub fn preset(name: &str) -> Option<EncoderConfig> {
         let bb = match name {
@@ -125,6 +130,28 @@ impl EncoderConfig {
 
     pub fn feature_dim(&self) -> usize {
         self.backbone.feature_dim()
+    }
+
+    /// Whether weights of `other` fit this architecture: the backbone, and with `head`
+    /// the projection head too (the initialisation scheme does not matter).
+    pub fn same_architecture(&self, other: &EncoderConfig, head: bool) -> bool {
+        self.backbone == other.backbone
+            && (!head || (self.proj_dim == other.proj_dim && self.mlp == other.mlp))
+    }
+
+    /// A short description for messages (`stgcn (hidden 16, 256-d) + MLP → 128`).
+    pub fn describe(&self) -> String {
+        let bb = serde_json::to_value(&self.backbone).unwrap_or_default();
+        let arch = bb.get("arch").and_then(|a| a.as_str()).unwrap_or("?");
+        let mut s = format!("{arch} ({}-d feature)", self.feature_dim());
+        if self.proj_dim > 0 {
+            s.push_str(&format!(
+                " + {} → {}",
+                if self.mlp { "MLP" } else { "linear" },
+                self.proj_dim
+            ));
+        }
+        s
     }
 
     /// Dimension of [`Encoder::embed`]: the projection if there is one, else the feature.
@@ -181,6 +208,14 @@ impl Projector {
     }
 }
 
+/// A backbone's last feature map before pooling: (N·M, D, T', V) for ST-GCN, (N, D, T, 1)
+/// for the recurrent encoders (their per-frame outputs); `persons` is M for ST-GCN, 1
+/// for the others.
+pub struct FeatureMap {
+    pub map: Tensor<4>,
+    pub persons: usize,
+}
+
 #[derive(Module, Debug)]
 pub struct Encoder {
     pub backbone: Backbone,
@@ -194,10 +229,45 @@ impl Encoder {
     }
 
     pub fn features_tap(&self, x: Tensor<5>, tap: &mut Tap) -> Tensor<2> {
+        let map = self.feature_map_tap(x, tap);
+        self.pool_tap(map, tap)
+    }
+
+    /// The backbone's feature map before pooling (what ActCLR's actionlet and SAFP use).
+    pub fn feature_map(&self, x: Tensor<5>) -> FeatureMap {
+        self.feature_map_tap(x, &mut no_tap())
+    }
+
+    fn feature_map_tap(&self, x: Tensor<5>, tap: &mut Tap) -> FeatureMap {
         match &self.backbone {
-            Backbone::Stgcn(m) => m.forward(x, tap),
-            Backbone::Bigru(m) => m.forward(x, tap),
-            Backbone::Lstm(m) => m.forward(x, tap),
+            Backbone::Stgcn(m) => {
+                let persons = x.dims()[4];
+                FeatureMap {
+                    map: m.feature_map(x, tap),
+                    persons,
+                }
+            }
+            Backbone::Bigru(m) => FeatureMap {
+                map: m.feature_map(x, tap),
+                persons: 1,
+            },
+            Backbone::Lstm(m) => FeatureMap {
+                map: m.feature_map(x, tap),
+                persons: 1,
+            },
+        }
+    }
+
+    /// The backbone's own pooling of a feature map: (N, D).
+    pub fn pool(&self, map: FeatureMap) -> Tensor<2> {
+        self.pool_tap(map, &mut no_tap())
+    }
+
+    fn pool_tap(&self, fm: FeatureMap, tap: &mut Tap) -> Tensor<2> {
+        match &self.backbone {
+            Backbone::Stgcn(m) => m.pool(fm.map, fm.persons, tap),
+            Backbone::Bigru(m) => m.pool(fm.map, tap),
+            Backbone::Lstm(m) => m.pool(fm.map, tap),
         }
     }
 

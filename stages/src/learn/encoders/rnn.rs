@@ -259,8 +259,9 @@ pub struct BiGruEncoder {
 }
 
 impl BiGruEncoder {
-    /// (N, C, T, V, M) → (N, 2H).
-    pub fn forward(&self, x: Tensor<5>, tap: &mut Tap) -> Tensor<2> {
+    /// (N, C, T, V, M) → the last layer's outputs as a map (N, 2H, T, 1): forward
+    /// direction in the first H channels, the other direction in the last H.
+    pub fn feature_map(&self, x: Tensor<5>, tap: &mut Tap) -> Tensor<4> {
         let order = if self.vcm {
             FrameOrder::Vcm
         } else {
@@ -273,7 +274,6 @@ impl BiGruEncoder {
         }
         let [n, t, _] = h.dims();
         let mut xs = frames_of(h);
-        let mut last = None;
         for (l, (f, b)) in self
             .forward_cells
             .iter()
@@ -282,7 +282,6 @@ impl BiGruEncoder {
         {
             let of = f.gru(&xs, false);
             let ob = b.gru(&xs, !self.per_frame);
-            last = Some((of[t - 1].clone(), ob[0].clone()));
             xs = of
                 .into_iter()
                 .zip(ob)
@@ -290,16 +289,31 @@ impl BiGruEncoder {
                 .collect();
             tap(&format!("gru.{l}"), &[n, t, 2 * f.hidden]);
         }
+        // (T × (N, 2H)) → (N, 2H, T, 1)
+        Tensor::stack::<3>(xs, 2).unsqueeze_dim(3)
+    }
+
+    /// The feature of a map: the output at the last frame (frame-by-frame drive, as the
+    /// reference returns it), or the final state of each direction (forward after frame
+    /// T-1, reverse after frame 0).
+    pub fn pool(&self, map: Tensor<4>, tap: &mut Tap) -> Tensor<2> {
+        let [n, d, t, _] = map.dims();
+        let h = d / 2;
         let feat = if self.per_frame {
-            // output at the last frame, as the frame-by-frame driven reference returns
-            xs[t - 1].clone()
+            map.slice(s![0..n, 0..d, t - 1..t, 0..1]).reshape([n, d])
         } else {
-            // final state of each direction: forward after frame T-1, reverse after frame 0
-            let (hf, hb) = last.expect("at least one layer");
+            let hf = map.clone().slice(s![0..n, 0..h, t - 1..t, 0..1]).reshape([n, h]);
+            let hb = map.slice(s![0..n, h..d, 0..1, 0..1]).reshape([n, h]);
             Tensor::cat(vec![hf, hb], 1)
         };
         tap("feature", &feat.dims());
         feat
+    }
+
+    /// (N, C, T, V, M) → (N, 2H).
+    pub fn forward(&self, x: Tensor<5>, tap: &mut Tap) -> Tensor<2> {
+        let map = self.feature_map(x, tap);
+        self.pool(map, tap)
     }
 }
 
@@ -330,8 +344,8 @@ pub struct LstmEncoder {
 }
 
 impl LstmEncoder {
-    /// (N, C, T, V, M) → (N, H): mean over time of the last layer's outputs (AS-CAL `tap='mean'`).
-    pub fn forward(&self, x: Tensor<5>, tap: &mut Tap) -> Tensor<2> {
+    /// (N, C, T, V, M) → the last layer's outputs as a map (N, H, T, 1).
+    pub fn feature_map(&self, x: Tensor<5>, tap: &mut Tap) -> Tensor<4> {
         let order = if self.vcm {
             FrameOrder::Vcm
         } else {
@@ -344,10 +358,20 @@ impl LstmEncoder {
             xs = cell.lstm(&xs);
             tap(&format!("lstm.{l}"), &[n, t, cell.hidden]);
         }
-        let feat = Tensor::stack::<3>(xs, 1).mean_dim(1);
-        let [n, _, d] = feat.dims();
-        let feat = feat.reshape([n, d]);
+        Tensor::stack::<3>(xs, 2).unsqueeze_dim(3)
+    }
+
+    /// Mean over time (AS-CAL `tap='mean'`).
+    pub fn pool(&self, map: Tensor<4>, tap: &mut Tap) -> Tensor<2> {
+        let [n, d, _, _] = map.dims();
+        let feat = map.mean_dim(2).reshape([n, d]);
         tap("mean_t", &feat.dims());
         feat
+    }
+
+    /// (N, C, T, V, M) → (N, H): mean over time of the last layer's outputs.
+    pub fn forward(&self, x: Tensor<5>, tap: &mut Tap) -> Tensor<2> {
+        let map = self.feature_map(x, tap);
+        self.pool(map, tap)
     }
 }

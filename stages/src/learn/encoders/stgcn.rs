@@ -139,18 +139,25 @@ impl Stgcn {
         x
     }
 
-    /// (N, C, T, V, M) → (N, D): global average pool over (T, V), mean over persons.
-    pub fn forward(&self, x: Tensor<5>, tap: &mut Tap) -> Tensor<2> {
-        let [n, _, _, _, m] = x.dims();
-        let f = self.feature_map(x, tap);
-        let [_, d, t, v] = f.dims();
-        let pooled = f
-            .reshape([n, m, d, t * v])
+    /// Global average pool of a map (N·M, D, T', V) over (T', V), then the mean over the
+    /// `persons` M.
+    pub fn pool(&self, map: Tensor<4>, persons: usize, tap: &mut Tap) -> Tensor<2> {
+        let [nm, d, t, v] = map.dims();
+        let n = nm / persons;
+        let pooled = map
+            .reshape([n, persons, d, t * v])
             .mean_dim(3)
             .mean_dim(1)
             .reshape([n, d]);
         tap("pool", &pooled.dims());
         pooled
+    }
+
+    /// (N, C, T, V, M) → (N, D): global average pool over (T, V), mean over persons.
+    pub fn forward(&self, x: Tensor<5>, tap: &mut Tap) -> Tensor<2> {
+        let m = x.dims()[4];
+        let f = self.feature_map(x, tap);
+        self.pool(f, m, tap)
     }
 }
 

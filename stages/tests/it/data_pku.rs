@@ -1,8 +1,6 @@
 //! PKU-MMD: the real phase-2 skeleton file, instance extraction per variant, split files,
 //! and malformed input.
 
-#[path = "common/fixtures.rs"]
-mod common;
 
 /// A module named after the file, so that `cargo test data` selects these tests.
 mod data_pku {
@@ -17,7 +15,7 @@ mod data_pku {
 
     #[test]
     fn real_phase2_file_parses() {
-        let Some(fx) = super::common::fixtures() else {
+        let Some(fx) = crate::fixtures::fixtures() else {
             return;
         };
         let path = fx.join("pkummd/A10N08-L.txt");
@@ -112,7 +110,7 @@ mod data_pku {
     fn import_instances_and_splits() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("pku");
-        let skeleton = match super::common::fixtures() {
+        let skeleton = match crate::fixtures::fixtures() {
             Some(fx) => std::fs::read_to_string(fx.join("pkummd/A10N08-L.txt")).unwrap(),
             None => generated_skeleton(1040),
         };

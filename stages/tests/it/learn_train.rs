@@ -2,16 +2,16 @@
 //! a clear error, kill -9 + rerun resumes from the last finished epoch, and MoCo
 //! pre-training beats a random-init encoder in linear evaluation.
 
-mod learn_common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use learn_common::*;
+use crate::learn_common::*;
 use skelflow_stages::StageKind;
 use skelflow_stages::evals::knn::EvalKnn;
-use skelflow_stages::learn::kinds::{EncoderInit, Pretrain};
+use skelflow_stages::learn::encoder_init::EncoderInit;
+use skelflow_stages::methods::pretrain::Pretrain;
 
 /// A small ST-GCN-16 pretrain config for tests (short clips, small queue).
 fn pretrain_params(epochs: usize) -> serde_json::Value {
@@ -37,7 +37,7 @@ fn child_pretrain_process() {
     };
     let ctx: skelflow_stages::StageContext =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    if let Err(e) = Pretrain.run(&ctx) {
+    if let Err(e) = Pretrain.run_stage(&ctx) {
         eprintln!("pretrain failed: {e}");
         std::process::exit(3);
     }
@@ -46,7 +46,7 @@ fn child_pretrain_process() {
 fn spawn_child(ctx_file: &Path, stderr: Stdio) -> std::process::Child {
     Command::new(std::env::current_exe().unwrap())
         .args([
-            "child_pretrain_process",
+            "learn_train::child_pretrain_process",
             "--exact",
             "--nocapture",
             "--test-threads=1",
@@ -150,7 +150,7 @@ fn nan_loss_stops_pretraining_with_a_clear_error() {
     // the documented debugging aid: NaN input at epoch 2, step 1 (a real run through the model)
     let out = Command::new(std::env::current_exe().unwrap())
         .args([
-            "child_pretrain_process",
+            "learn_train::child_pretrain_process",
             "--exact",
             "--nocapture",
             "--test-threads=1",

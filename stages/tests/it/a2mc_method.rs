@@ -1,7 +1,6 @@
 //! The A2MC method: each switch removes exactly its component (counted where the code path
 //! runs), B1 is MoCo v2, the canonical params, and a checkpoint continues identically.
 
-mod learn_common;
 
 use burn::prelude::*;
 use skelflow_stages::learn::augment::Clip;
@@ -10,7 +9,8 @@ use skelflow_stages::learn::encoders::{BackboneConfig, BiGruConfig, EncoderConfi
 use skelflow_stages::learn::optim::{OptimParams, ScheduleKind};
 use skelflow_stages::methods::a2mc::{self, A2mc, A2mcCounters, A2mcParams, Negatives};
 use skelflow_stages::methods::moco::{Moco, MocoParams};
-use skelflow_stages::methods::{Method, MethodSetup};
+use skelflow_stages::data::Stream;
+use skelflow_stages::learn::method::{Method, MethodSetup, StepAt};
 
 /// The flex device RNG is process-wide: tests that draw from it hold this lock.
 static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -47,7 +47,7 @@ fn params(v: serde_json::Value) -> A2mcParams {
 }
 
 fn source(n: usize, t: usize) -> MemSource {
-    let (data, labels) = learn_common::make_clips(n, t, 4, 9);
+    let (data, labels) = crate::learn_common::make_clips(n, t, 4, 9);
     let per = 3 * t * 25 * 2;
     MemSource {
         clips: (0..n)
@@ -65,17 +65,40 @@ fn batch(p: &A2mcParams, src: &MemSource, b: usize, dev: &Device) -> Batch {
         .map(|v| v.resolve().unwrap())
         .collect();
     let ids: Vec<usize> = (b * 8..b * 8 + 8).collect();
-    make_batch(src, &ids, &views, 1, 1, dev)
+    make_batch(src, &ids, &views, Stream::Joint, 1, 1, dev)
+}
+
+/// What `pretrain` would hand a method here (seed 1, joint stream, no anchor, no init).
+fn setup<'a>(enc: &'a EncoderConfig, optim: &'a OptimParams, dev: &'a Device) -> MethodSetup<'a> {
+    MethodSetup {
+        encoder: enc,
+        optim,
+        device: dev,
+        seed: 1,
+        stream: Stream::Joint,
+        epochs: 1,
+        frames: 24,
+        classes: 4,
+        anchor: None,
+        init: None,
+    }
+}
+
+/// Step `s` of a one-epoch run at lr 0.05.
+fn at(s: usize) -> StepAt {
+    StepAt {
+        epoch: 1,
+        epochs: 1,
+        step: s,
+        steps: s + 1,
+        lr: 0.05,
+    }
 }
 
 fn build(p: A2mcParams, dev: &Device) -> A2mc {
     A2mc::new(
         p,
-        &MethodSetup {
-            encoder: &encoder(),
-            optim: &optim(),
-            device: dev,
-        },
+        &setup(&encoder(), &optim(), dev),
     )
     .unwrap()
 }
@@ -94,7 +117,7 @@ fn run(switches: serde_json::Value, steps: usize) -> (A2mcCounters, Vec<String>,
     let mut names = Vec::new();
     let mut losses = Vec::new();
     for s in 0..steps {
-        let out = m.step(&batch(&p, &src, s % 4, &dev), 0.05);
+        let out = m.step(&batch(&p, &src, s % 4, &dev), &at(0)).unwrap();
         assert!(out.loss.is_finite(), "{switches}: loss {}", out.loss);
         names = out.terms.iter().map(|t| t.0.clone()).collect();
         losses.push(out.loss);
@@ -198,11 +221,7 @@ fn a2mc_b1_is_moco_v2() {
     let _rng = rng_lock();
     let dev = Device::flex().autodiff();
     let (enc, opt) = (encoder(), optim());
-    let setup = MethodSetup {
-        encoder: &enc,
-        optim: &opt,
-        device: &dev,
-    };
+    let setup = setup(&enc, &opt, &dev);
     let p = params(
         serde_json::json!({"att": false, "aug": false, "pnm": false, "mc_loss": false, "queue": 16, "frames": 16}),
     );
@@ -228,7 +247,7 @@ fn a2mc_b1_is_moco_v2() {
     let src = source(32, 24);
     for s in 0..3 {
         let b = batch(&p, &src, s, &dev);
-        let (lm, la) = (moco.step(&b, 0.05).loss, b1.step(&b, 0.05).loss);
+        let (lm, la) = (moco.step(&b, &at(0)).unwrap().loss, b1.step(&b, &at(0)).unwrap().loss);
         assert!(
             (lm - la).abs() < 1e-5 * lm.abs(),
             "step {s}: MoCo {lm} vs B1 {la}"
@@ -245,17 +264,17 @@ fn a2mc_a_checkpoint_continues_identically() {
     let src = source(32, 24);
     let mut m = build(p.clone(), &dev);
     for s in 0..3 {
-        m.step(&batch(&p, &src, s, &dev), 0.05);
+        m.step(&batch(&p, &src, s, &dev), &at(0)).unwrap();
     }
     let dir = tempfile::tempdir().unwrap();
     m.save(dir.path()).unwrap();
     let next = batch(&p, &src, 3, &dev);
-    let want = m.step(&next, 0.05);
+    let want = m.step(&next, &at(0)).unwrap();
     dev.seed(99); // a different initialisation, overwritten by the checkpoint
     let mut r = build(p.clone(), &dev);
     r.load(dir.path()).unwrap();
     assert_eq!(r.counters.steps, 3);
-    let got = r.step(&next, 0.05);
+    let got = r.step(&next, &at(0)).unwrap();
     assert_eq!(got.loss, want.loss);
     assert_eq!(got.terms, want.terms);
 }
@@ -337,15 +356,11 @@ fn a2mc_the_full_model_runs_on_st_gcn_too() {
         let p = params(serde_json::json!({"variant": variant, "queue": 16, "frames": 16}));
         let mut m = A2mc::new(
             p.clone(),
-            &MethodSetup {
-                encoder: &enc,
-                optim: &optim(),
-                device: &dev,
-            },
+            &setup(&enc, &optim(), &dev),
         )
         .unwrap();
         for s in 0..3 {
-            let out = m.step(&batch(&p, &src, s, &dev), 0.05);
+            let out = m.step(&batch(&p, &src, s, &dev), &at(0)).unwrap();
             assert!(out.loss.is_finite(), "{variant}: {}", out.loss);
         }
         assert_eq!(m.counters.attacks, 3);

@@ -151,7 +151,7 @@ pub fn test_backend() -> Backend {
 }
 
 pub fn run(kind: &dyn StageKind, ctx: &StageContext) -> PathBuf {
-    kind.run(ctx)
+    kind.run_stage(ctx)
         .unwrap_or_else(|e| panic!("{}: {e}", ctx.instance));
     ctx.out_dir.clone()
 }
@@ -220,7 +220,7 @@ pub fn extract_and_linear(
     linear: serde_json::Value,
 ) -> (PathBuf, PathBuf) {
     use skelflow_stages::evals::linear::EvalLinear;
-    use skelflow_stages::learn::kinds::Extract;
+    use skelflow_stages::learn::extract::Extract;
     let feats = run(
         &Extract,
         &context(

@@ -2,13 +2,13 @@
 //! set: training accuracy rises, the loss falls, and the trained backbone's linear
 //! evaluation beats the random-init encoder's.
 
-mod learn_common;
 
 /// A module named after the file, so that `cargo test learn` selects these tests.
 mod learn_supervised {
-    use super::learn_common::*;
+    use crate::learn_common::*;
     use skelflow_stages::StageKind;
-    use skelflow_stages::learn::kinds::{EncoderInit, Pretrain};
+    use skelflow_stages::learn::encoder_init::EncoderInit;
+use skelflow_stages::methods::pretrain::Pretrain;
 
     const CLASSES: usize = 8;
 

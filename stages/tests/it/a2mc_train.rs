@@ -2,11 +2,11 @@
 //! finite and does not diverge, writes the per-component loss curves, and its linear
 //! evaluation beats the random-init encoder's.
 
-mod learn_common;
 
-use learn_common::*;
+use crate::learn_common::*;
 use skelflow_stages::evals::knn::EvalKnn;
-use skelflow_stages::learn::kinds::{EncoderInit, Pretrain};
+use skelflow_stages::learn::encoder_init::EncoderInit;
+use skelflow_stages::methods::pretrain::Pretrain;
 
 const FRAMES: usize = 16;
 

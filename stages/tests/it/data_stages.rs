@@ -1,8 +1,6 @@
 //! The data kinds run as the runner runs them: `run` with a hand-built StageContext, chained
 //! synth.ntu → ntu.import → anchor.average_motion, plus `data show` / `data convert`.
 
-#[path = "common/fixtures.rs"]
-mod common;
 
 /// A module named after the file, so that `cargo test data` selects these tests.
 mod data_stages {
@@ -45,7 +43,7 @@ mod data_stages {
         registry()
             .get(kind)
             .unwrap()
-            .run(c)
+            .run_stage(c)
             .unwrap_or_else(|e| panic!("{kind} failed: {e}"));
     }
 
@@ -145,7 +143,7 @@ mod data_stages {
             t,
         );
         run(&c, "anchor.average_motion");
-        let (shape, anchor) = super::common::read_npy(&anchor_out.join("anchor.npy"));
+        let (shape, anchor) = crate::fixtures::read_npy(&anchor_out.join("anchor.npy"));
         assert_eq!(shape, vec![3, 50, 25, 2]);
         let train = ds.split("ntu60-xsub", Part::Train).unwrap();
         let probe = idx(50, 1, 10, 11, 0);
@@ -191,7 +189,7 @@ mod data_stages {
         let r = skelflow_stages::data::convert(&synth_out, Variant::Frame50, Stream::Bone, &npy)
             .unwrap();
         assert_eq!(r.shape, vec![72, 3, 50, 25, 2]);
-        let (shape, all) = super::common::read_npy(&npy);
+        let (shape, all) = crate::fixtures::read_npy(&npy);
         assert_eq!(shape, vec![72, 3, 50, 25, 2]);
         assert_eq!(&all[7500 * 5..7500 * 6], &ds.sample(5, Stream::Bone)[..]);
         let side: serde_json::Value =
@@ -206,7 +204,7 @@ mod data_stages {
 
     #[test]
     fn convert_one_real_file_matches_golden() {
-        let Some(fx) = super::common::fixtures() else {
+        let Some(fx) = crate::fixtures::fixtures() else {
             return;
         };
         let tmp = tempfile::tempdir().unwrap();
@@ -223,11 +221,11 @@ mod data_stages {
                 &out,
             )
             .unwrap();
-            let (shape, got) = super::common::read_npy(&out);
+            let (shape, got) = crate::fixtures::read_npy(&out);
             let (gshape, want) =
-                super::common::read_npy(&fx.join(format!("golden/{name}_{golden}.npy")));
+                crate::fixtures::read_npy(&fx.join(format!("golden/{name}_{golden}.npy")));
             assert_eq!(shape, gshape);
-            assert!(super::common::max_abs_diff(&got, &want).0 <= 1e-5);
+            assert!(crate::fixtures::max_abs_diff(&got, &want).0 <= 1e-5);
         }
     }
 }

@@ -2,8 +2,6 @@
 //! end to end on temporary directories: splits, missing list, on_error fail / skip, the
 //! Dataset reader and its streams.
 
-#[path = "common/fixtures.rs"]
-mod common;
 
 /// A module named after the file, so that `cargo test data` selects these tests.
 mod data_import {
@@ -436,7 +434,7 @@ mod data_import {
 
     #[test]
     fn real_fixtures_import_with_the_missing_list() {
-        let Some(fx) = super::common::fixtures() else {
+        let Some(fx) = crate::fixtures::fixtures() else {
             return;
         };
         let out = tempfile::tempdir().unwrap();

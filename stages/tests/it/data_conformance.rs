@@ -1,13 +1,11 @@
 //! Conformance of the preprocessing variants with the reference implementations, on the
 //! real NTU fixtures and their golden arrays (ML-FACTS §1.2, §1.4, §1.5, §2.1).
 
-#[path = "common/fixtures.rs"]
-mod common;
 
 /// A module named after the file, so that `cargo test data` selects these tests.
 mod data_conformance {
 
-    use super::common::{REAL_FILES, fixtures, max_abs_diff, read_npy};
+    use crate::fixtures::{REAL_FILES, fixtures, max_abs_diff, read_npy};
     use skelflow_stages::data::ntu_format::read_skeleton_file;
     use skelflow_stages::data::preprocess::{self, idx};
     use skelflow_stages::data::skeleton::stgcn_spatial_graph;

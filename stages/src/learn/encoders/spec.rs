@@ -1,0 +1,52 @@
+//! An encoder as a pipeline writes it: a preset name or a full config.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::EncoderConfig;
+use crate::params::ParamError;
+
+/// An encoder given as a preset name (`stgcn`, `stgcn64`, `bigru`, `lstm`) or a config.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(title = "preset name | encoder config")]
+pub enum EncoderSpec {
+    Preset(String),
+    Config(EncoderConfig),
+}
+
+impl Default for EncoderSpec {
+    fn default() -> Self {
+        EncoderSpec::Preset("stgcn".into())
+    }
+}
+
+impl EncoderSpec {
+    pub fn resolve(&self) -> Result<EncoderConfig, String> {
+        match self {
+            EncoderSpec::Config(c) => Ok(c.clone()),
+            EncoderSpec::Preset(p) => EncoderConfig::preset(p).ok_or_else(|| {
+                format!(
+                    "unknown encoder preset `{p}`: use {}, or a config mapping",
+                    EncoderConfig::PRESETS.join(", ")
+                )
+            }),
+        }
+    }
+
+    /// The problems of this spec as errors of param `at`.
+    pub fn errors(&self, at: &str) -> Vec<ParamError> {
+        match self.resolve() {
+            Ok(_) => vec![],
+            Err(e) => vec![ParamError::at(at, e)],
+        }
+    }
+
+    /// The full config, so that a preset and its spelled-out config get one key.
+    pub fn canonical(&self) -> EncoderSpec {
+        match self.resolve() {
+            Ok(c) => EncoderSpec::Config(c),
+            Err(_) => self.clone(),
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! `extract`: features of the train and test parts through a frozen encoder.
+
+use burn::prelude::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use skelflow_contract::files;
+
+use super::artifact::{ENCODER_JSON, FeatureSet, read_encoder, write_features_arrow, write_json};
+use super::augment::{ViewSpec, apply_view_in};
+use super::data::{ClipSource, derive_seed};
+use super::dataset::open_splits;
+use super::device::device;
+use crate::data::Stream;
+use crate::params::{ParamError, Params};
+use crate::{Kind, StageContext, StageError};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureKind {
+    /// The backbone's pooled feature (256-d ST-GCN, 2048-d BiGRU): linear eval, 1-NN.
+    #[default]
+    Backbone,
+    /// The projection head's output (ActCLR's kNN monitor uses the 128-d MLP output).
+    Projection,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExtractParams {
+    pub benchmark: String,
+    /// Stream; default: the one the encoder was trained on.
+    pub stream: Option<Stream>,
+    /// Input transform at extraction (`none` for frame50 data, `center64` for the
+    /// CMD/A2MC 64-frame protocol).
+    pub view: ViewSpec,
+    pub feature: FeatureKind,
+    pub batch: usize,
+}
+
+impl Default for ExtractParams {
+    fn default() -> Self {
+        ExtractParams {
+            benchmark: "ntu60-xsub".into(),
+            stream: None,
+            view: ViewSpec::Preset("none".into()),
+            feature: FeatureKind::Backbone,
+            batch: 256,
+        }
+    }
+}
+
+impl Params for ExtractParams {
+    fn validate(&self) -> Vec<ParamError> {
+        let mut e = Vec::new();
+        if let Err(m) = self.view.resolve() {
+            e.push(ParamError::at("view", m));
+        }
+        if self.batch == 0 {
+            e.push(ParamError::at("batch", "must be >= 1"));
+        }
+        e
+    }
+}
+
+/// `extract`: features of the train and test parts through a frozen encoder.
+pub struct Extract;
+
+impl Kind for Extract {
+    type Params = ExtractParams;
+    const NAME: &'static str = "extract";
+    // 2: the stream is computed from the joint clip after the view (was: before it)
+    const VERSION: u32 = 2;
+    const ABOUT: &'static str = "features of the train and test splits through a frozen encoder (BN in eval mode), as Arrow";
+    const USES_BACKEND: bool = true;
+
+    fn run(&self, ctx: &StageContext, p: ExtractParams) -> Result<(), StageError> {
+        let dev = device(ctx.backend, false, ctx.threads)?;
+        let enc_input = ctx.input_with_file(ENCODER_JSON)?;
+        let (meta, enc) = read_encoder(&enc_input.dir, &dev)?;
+        let enc = enc.valid();
+        let stream = match p.stream {
+            Some(s) => s,
+            None => serde_json::from_value(meta.input["stream"].clone()).unwrap_or_default(),
+        };
+        let splits = open_splits(ctx, &p.benchmark)?;
+        let view = p.view.resolve().map_err(|e| StageError::param("view", e))?;
+        let mut parts = Vec::new();
+        let mut dim = 0;
+        for (name, src) in [
+            ("train", splits.train.as_ref() as &dyn ClipSource),
+            ("test", splits.test.as_ref() as &dyn ClipSource),
+        ] {
+            let ids: Vec<usize> = (0..src.len()).collect();
+            let mut data = Vec::with_capacity(ids.len() * 256);
+            for (bi, chunk) in ids.chunks(p.batch).enumerate() {
+                let clips: Vec<_> = chunk
+                    .iter()
+                    .map(|&i| {
+                        let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(ctx.seed, &[i as u64]));
+                        apply_view_in(&view, src.clip(i), src.valid_frames(i), stream, &mut rng)
+                    })
+                    .collect();
+                let (c, t, v, m) = (clips[0].c, clips[0].t, clips[0].v, clips[0].m);
+                let flat: Vec<f32> = clips.iter().flat_map(|x| x.data.iter().copied()).collect();
+                let x =
+                    Tensor::<5>::from_data(TensorData::new(flat, [chunk.len(), c, t, v, m]), &dev);
+                let f = enc.features(x);
+                let f = match p.feature {
+                    FeatureKind::Backbone => f,
+                    FeatureKind::Projection => enc.project(f),
+                };
+                dim = f.dims()[1];
+                data.extend(
+                    f.into_data()
+                        .try_into_vec::<f32>()
+                        .map_err(|e| StageError::Backend {
+                            backend: ctx.backend.name().into(),
+                            message: format!("cannot read the features back: {e:?}"),
+                        })?,
+                );
+                ctx.progress(
+                    bi as u64 + 1,
+                    ids.len().div_ceil(p.batch) as u64,
+                    &format!("{name} features"),
+                );
+            }
+            parts.push(FeatureSet {
+                split: if name == "train" { "train" } else { "test" },
+                index: ids.clone(),
+                label: ids.iter().map(|&i| src.label(i)).collect(),
+                data,
+            });
+        }
+        write_features_arrow(&ctx.out_dir.join(files::FEATURES_ARROW), dim, &parts)?;
+        write_json(
+            &ctx.out_dir.join(files::FEATURES_JSON),
+            &serde_json::json!({
+                "dim": dim, "benchmark": p.benchmark, "stream": stream, "feature": p.feature,
+                "classes": splits.train.num_classes(), "train": parts[0].index.len(), "test": parts[1].index.len(),
+                "encoder": {"method": meta.method, "epochs": meta.epochs},
+            }),
+        )
+    }
+}

@@ -1,0 +1,17 @@
+//! The stages crate's integration tests, one binary: a module per area.
+
+mod a2mc_blocks;
+mod a2mc_method;
+mod a2mc_train;
+mod data_conformance;
+mod data_import;
+mod data_pku;
+mod data_stages;
+mod data_synth;
+mod fixtures;
+mod learn_augment;
+mod learn_common;
+mod learn_init;
+mod learn_models;
+mod learn_supervised;
+mod learn_train;
