@@ -4,21 +4,22 @@ pub mod knn;
 pub mod linear;
 
 use crate::learn::artifact::{FeatureSet, read_features_arrow};
+use skelflow_contract::files;
+
 use crate::{StageContext, StageError};
 
 /// The features the eval `needs` (from an `extract` stage).
 pub fn input_features(ctx: &StageContext) -> Result<InputFeatures, StageError> {
-    let input = ctx.input_with_file("features.arrow")?;
-    let (dim, train, test) = read_features_arrow(&input.dir.join("features.arrow"))?;
-    let meta: serde_json::Value = std::fs::read_to_string(input.dir.join("features.json"))
+    let input = ctx.input_with_file(files::FEATURES_ARROW)?;
+    let (dim, train, test) = read_features_arrow(&input.dir.join(files::FEATURES_ARROW))?;
+    let meta: serde_json::Value = std::fs::read_to_string(input.dir.join(files::FEATURES_JSON))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(serde_json::Value::Null);
     if train.index.is_empty() || test.index.is_empty() {
-        return Err(StageError::msg(format!(
-            "{}: {} has an empty train or test part",
-            ctx.instance,
-            input.dir.display()
+        return Err(StageError::input(format!(
+            "the features of `{}` have an empty train or test part",
+            input.instance
         )));
     }
     // the dataset's class count when `features.json` records it, else the labels seen

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use skelflow_contract::{MetricRow, MetricsError, MetricsFile};
 
 use super::encoders::{Encoder, EncoderConfig};
-use crate::StageError;
+use crate::{IoContext, StageError};
 use super::method::{load_module, save_module};
 
 /// `encoder.json`: what the weights are and how they were made.
@@ -39,8 +39,7 @@ pub use skelflow_contract::files::{ENCODER_JSON, ENCODER_WEIGHTS};
 
 pub fn write_json(path: &Path, v: &impl Serialize) -> Result<(), StageError> {
     let text = serde_json::to_string_pretty(v).expect("serialisable");
-    std::fs::write(path, text + "\n")
-        .map_err(|e| StageError::io_ctx(format!("cannot write {}", path.display()), e))
+    std::fs::write(path, text + "\n").at("write", path)
 }
 
 pub fn write_encoder(dir: &Path, meta: &EncoderMeta, enc: &Encoder) -> Result<(), StageError> {
@@ -51,11 +50,9 @@ pub fn write_encoder(dir: &Path, meta: &EncoderMeta, enc: &Encoder) -> Result<()
 /// Read an encoder artifact: its meta and the weights on `device`.
 pub fn read_encoder(dir: &Path, device: &Device) -> Result<(EncoderMeta, Encoder), StageError> {
     let p = dir.join(ENCODER_JSON);
-    let text = std::fs::read_to_string(&p)
-        .map_err(|e| StageError::io_ctx(format!("cannot read {}", p.display()), e))?;
-    let meta: EncoderMeta = serde_json::from_str(&text).map_err(|e| {
-        StageError::msg(format!("{}: not an encoder description: {e}", p.display()))
-    })?;
+    let text = std::fs::read_to_string(&p).at("read", &p)?;
+    let meta: EncoderMeta = serde_json::from_str(&text)
+        .map_err(|e| StageError::bad_file(&p, format!("not an encoder description: {e}")))?;
     let enc = load_module(meta.encoder.init(device), &dir.join(ENCODER_WEIGHTS))?;
     Ok((meta, enc))
 }
@@ -111,15 +108,12 @@ pub fn write_epochs_parquet(path: &Path, rows: &[EpochRow]) -> Result<(), StageE
         )));
     }
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
-        .map_err(|e| StageError::msg(format!("epochs table: {e}")))?;
-    let file = std::fs::File::create(path)
-        .map_err(|e| StageError::io_ctx(format!("cannot create {}", path.display()), e))?;
-    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)
-        .map_err(|e| StageError::msg(format!("{}: {e}", path.display())))?;
-    w.write(&batch)
-        .map_err(|e| StageError::msg(format!("{}: {e}", path.display())))?;
-    w.close()
-        .map_err(|e| StageError::msg(format!("{}: {e}", path.display())))?;
+        .map_err(|e| StageError::bad_file(path, format!("cannot build the epochs table: {e}")))?;
+    let file = std::fs::File::create(path).at("create", path)?;
+    let bad = |e: parquet::errors::ParquetError| StageError::bad_file(path, e);
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).map_err(bad)?;
+    w.write(&batch).map_err(bad)?;
+    w.close().map_err(bad)?;
     Ok(())
 }
 
@@ -157,7 +151,7 @@ pub fn write_features_arrow(
         Arc::new(Float32Array::from(values)),
         None,
     )
-    .map_err(|e| StageError::msg(format!("features: {e}")))?;
+    .map_err(|e| StageError::bad_file(path, format!("cannot build the features: {e}")))?;
     let schema = Schema::new(vec![
         Field::new("split", DataType::Utf8, false),
         Field::new("index", DataType::Int64, false),
@@ -173,23 +167,19 @@ pub fn write_features_arrow(
             Arc::new(feature),
         ],
     )
-    .map_err(|e| StageError::msg(format!("features: {e}")))?;
-    let file = std::fs::File::create(path)
-        .map_err(|e| StageError::io_ctx(format!("cannot create {}", path.display()), e))?;
-    let mut w = arrow::ipc::writer::FileWriter::try_new(file, &batch.schema())
-        .map_err(|e| StageError::msg(format!("{}: {e}", path.display())))?;
-    w.write(&batch)
-        .map_err(|e| StageError::msg(format!("{}: {e}", path.display())))?;
-    w.finish()
-        .map_err(|e| StageError::msg(format!("{}: {e}", path.display())))?;
+    .map_err(|e| StageError::bad_file(path, format!("cannot build the features: {e}")))?;
+    let file = std::fs::File::create(path).at("create", path)?;
+    let bad = |e: arrow::error::ArrowError| StageError::bad_file(path, e);
+    let mut w = arrow::ipc::writer::FileWriter::try_new(file, &batch.schema()).map_err(bad)?;
+    w.write(&batch).map_err(bad)?;
+    w.finish().map_err(bad)?;
     Ok(())
 }
 
 /// Read `features.arrow` back: (train, test) with dim.
 pub fn read_features_arrow(path: &Path) -> Result<(usize, FeatureSet, FeatureSet), StageError> {
-    let bad = |e: String| StageError::msg(format!("{}: {e}", path.display()));
-    let file = std::fs::File::open(path)
-        .map_err(|e| StageError::io_ctx(format!("cannot open {}", path.display()), e))?;
+    let bad = |e: String| StageError::bad_file(path, e);
+    let file = std::fs::File::open(path).at("open", path)?;
     let reader =
         arrow::ipc::reader::FileReader::try_new(file, None).map_err(|e| bad(e.to_string()))?;
     let mut train = FeatureSet {

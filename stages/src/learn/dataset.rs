@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::augment::Clip;
 use super::data::ClipSource;
 use crate::data::{Dataset, Part, Stream};
-use crate::{StageContext, StageError};
+use crate::{IoContext, StageContext, StageError};
 
 /// One part (train or test) of a dataset, held in memory, as joint clips.
 pub struct ArraySource {
@@ -67,10 +67,9 @@ pub fn open_splits(ctx: &StageContext, benchmark: &str) -> Result<Splits, StageE
     if let Ok(input) = ctx.input_with_file("dataset.arrow") {
         return open_arrow(&input.dir, benchmark);
     }
-    Err(StageError::msg(format!(
-        "{} needs a dataset: add an `ntu.import`/`pku.import` stage (dataset.arrow) or a stage that writes train_data.npy/train_label.npy/test_data.npy/test_label.npy to `needs`",
-        ctx.instance
-    )))
+    Err(StageError::input(
+        "needs a dataset: add an `ntu.import`/`pku.import` stage (dataset.arrow) or a stage that writes train_data.npy/train_label.npy/test_data.npy/test_label.npy to `needs`",
+    ))
 }
 
 fn open_arrow(dir: &Path, benchmark: &str) -> Result<Splits, StageError> {
@@ -122,25 +121,22 @@ impl ClipSource for DatasetPart {
 }
 
 fn read_npy_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>), StageError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| StageError::io_ctx(format!("cannot read {}", path.display()), e))?;
+    let bytes = std::fs::read(path).at("read", path)?;
     let npy = npyz::NpyFile::new(&bytes[..])
-        .map_err(|e| StageError::msg(format!("{}: not a .npy file: {e}", path.display())))?;
+        .map_err(|e| StageError::bad_file(path, format!("not a .npy file: {e}")))?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     let data = npy
         .into_vec::<f32>()
-        .map_err(|e| StageError::msg(format!("{}: expected float32 data: {e}", path.display())))?;
+        .map_err(|e| StageError::bad_file(path, format!("expected float32 data: {e}")))?;
     Ok((shape, data))
 }
 
 fn read_npy_int(path: &Path) -> Result<Vec<usize>, StageError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| StageError::io_ctx(format!("cannot read {}", path.display()), e))?;
+    let bytes = std::fs::read(path).at("read", path)?;
     let npy = npyz::NpyFile::new(&bytes[..])
-        .map_err(|e| StageError::msg(format!("{}: not a .npy file: {e}", path.display())))?;
-    let bad = |e: std::io::Error| {
-        StageError::msg(format!("{}: expected integer labels: {e}", path.display()))
-    };
+        .map_err(|e| StageError::bad_file(path, format!("not a .npy file: {e}")))?;
+    let bad =
+        |e: std::io::Error| StageError::bad_file(path, format!("expected integer labels: {e}"));
     let v: Vec<i64> = match npy.dtype() {
         npyz::DType::Plain(t) if t.size_field() == 4 => npy
             .into_vec::<i32>()
@@ -153,7 +149,7 @@ fn read_npy_int(path: &Path) -> Result<Vec<usize>, StageError> {
     v.into_iter()
         .map(|x| {
             usize::try_from(x)
-                .map_err(|_| StageError::msg(format!("{}: negative label {x}", path.display())))
+                .map_err(|_| StageError::bad_file(path, format!("negative label {x}")))
         })
         .collect()
 }
@@ -162,19 +158,18 @@ fn open_part(dir: &Path, part: &str) -> Result<ArraySource, StageError> {
     let dp = dir.join(format!("{part}_data.npy"));
     let (shape, data) = read_npy_f32(&dp)?;
     if shape.len() != 5 || shape[1] != 3 {
-        return Err(StageError::msg(format!(
-            "{}: expected shape (N, 3, T, V, M), found {shape:?}",
-            dp.display()
-        )));
+        return Err(StageError::bad_file(
+            &dp,
+            format!("expected shape (N, 3, T, V, M), found {shape:?}"),
+        ));
     }
-    let labels = read_npy_int(&dir.join(format!("{part}_label.npy")))?;
+    let lp = dir.join(format!("{part}_label.npy"));
+    let labels = read_npy_int(&lp)?;
     if labels.len() != shape[0] {
-        return Err(StageError::msg(format!(
-            "{}: {} labels for {} clips",
-            dir.join(format!("{part}_label.npy")).display(),
-            labels.len(),
-            shape[0]
-        )));
+        return Err(StageError::bad_file(
+            &lp,
+            format!("{} labels for {} clips", labels.len(), shape[0]),
+        ));
     }
     let nf = dir.join(format!("{part}_num_frame.npy"));
     let valid = if nf.is_file() {

@@ -9,9 +9,10 @@ use crate::{Backend, StageError};
 /// effect the first time a process asks.
 pub fn device(backend: Backend, autodiff: bool, threads: usize) -> Result<Device, StageError> {
     if !backend.compiled_in() {
-        return Err(StageError::msg(format!(
-            "backend `{backend}` is not compiled into this binary: rebuild with `cargo build --release --features tch` (see README, \"libtorch and GPUs\")"
-        )));
+        return Err(StageError::Backend {
+            backend: backend.name().into(),
+            message: "not compiled into this binary: rebuild with `cargo build --release --features tch` (see README, \"GPU and libtorch\")".into(),
+        });
     }
     init_threads(threads);
     let dev = match backend {

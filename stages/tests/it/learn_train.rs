@@ -38,7 +38,8 @@ fn child_pretrain_process() {
     let ctx: skelflow_stages::StageContext =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     if let Err(e) = Pretrain.run_stage(&ctx) {
-        eprintln!("pretrain failed: {e}");
+        // as the runner shows a stage's error: after the instance
+        eprintln!("pretrain failed: {}: {e}", ctx.instance);
         std::process::exit(3);
     }
 }
