@@ -12,12 +12,7 @@ use skelflow_stages::methods::moco::{Moco, MocoParams};
 use skelflow_stages::data::Stream;
 use skelflow_stages::learn::method::{Method, MethodSetup, StepAt};
 
-/// The flex device RNG is process-wide: tests that draw from it hold this lock.
-static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    RNG.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::learn_common::rng_lock;
 
 fn encoder() -> EncoderConfig {
     EncoderConfig {

@@ -150,7 +150,17 @@ pub fn test_backend() -> Backend {
         .unwrap_or(Backend::Flex)
 }
 
+/// The flex device RNG is process-wide and every test module runs in this one binary:
+/// tests that seed it or draw from it (building models, running learning kinds) hold this
+/// lock, so that a parallel test cannot interleave its draws.
+static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub fn run(kind: &dyn StageKind, ctx: &StageContext) -> PathBuf {
+    let _rng = rng_lock();
     kind.run_stage(ctx)
         .unwrap_or_else(|e| panic!("{}: {e}", ctx.instance));
     ctx.out_dir.clone()

@@ -26,13 +26,7 @@ mod learn_init {
         }
     }
 
-    /// The device RNG is shared by the tests of this binary, which run in parallel: each
-    /// test holds this lock so that a seeded draw sequence is not interleaved with another's.
-    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-    fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
-        RNG.lock().unwrap_or_else(|e| e.into_inner())
-    }
+    use crate::learn_common::rng_lock;
 
     fn params(cfg: &EncoderConfig, seed: u64) -> Vec<(String, Vec<f32>)> {
         let dev = Device::flex();
