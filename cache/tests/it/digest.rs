@@ -1,12 +1,10 @@
 //! Digests of external inputs and their stat cache.
 
-mod common;
-
 use std::fs::{self, File};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use common::*;
+use crate::common::*;
 use skelflow_cache::{CacheError, DigestStats, Store};
 
 /// Files older than the racy window, as real inputs usually are.

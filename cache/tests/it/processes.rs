@@ -5,8 +5,6 @@
 //! Child processes are this test binary run again with `SKELFLOW_CACHE_TEST_CHILD` set,
 //! selecting the role `child_process_entry` plays.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -15,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use skelflow_cache::{Key, MANIFEST_FILE, Store};
 
 const CHILD_MODE: &str = "SKELFLOW_CACHE_TEST_CHILD";
@@ -83,7 +81,7 @@ fn spawn(mode: &str, root: &Path, arg: &str) -> (Kid, Receiver<String>) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_process_entry",
+            "processes::child_process_entry",
             "--nocapture",
             "--test-threads=1",
         ])
@@ -159,7 +157,7 @@ fn crash_key(i: usize) -> Key {
 /// Commit artifacts (some big, nested, many files) forever; gc now and then.
 fn commit_loop(root: &str, seed: u64) {
     let store = Store::open(root).unwrap();
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     say("READY");
     for n in 0.. {
         let i = rng.below(CRASH_KEYS as u64) as usize;
@@ -218,7 +216,7 @@ fn assert_objects_consistent(store: &Store, round: usize) {
 #[test]
 fn sigkill_at_random_moments_never_leaves_a_half_artifact() {
     let (_tmp, store) = temp_store();
-    let mut rng = Rng(0xC0FFEE);
+    let mut rng = Rng::new(0xC0FFEE);
     let (mut commits, mut stale_tmp, mut rounds_with_staging) = (0usize, 0usize, 0usize);
     const ROUNDS: usize = 40;
     for round in 0..ROUNDS {

@@ -1,10 +1,8 @@
 //! Run records: round trip, ordering, pipelines, keep sets, log paths.
 
-mod common;
+use std::collections::{BTreeMap, BTreeSet};
 
-use std::collections::BTreeMap;
-
-use common::*;
+use crate::common::*;
 use serde_json::json;
 use skelflow_cache::{InstanceRecord, InstanceState, Key, RunRecord, RunStatus, Store};
 
@@ -185,4 +183,45 @@ fn log_and_event_paths_are_safe_and_distinct() {
         store.run_log_path("abl", "01J", "..").parent().unwrap(),
         dir.join("01J.logs")
     );
+}
+
+#[test]
+fn gc_keeps_what_a_live_run_names_whatever_it_is_told() {
+    let (_tmp, store) = temp_store();
+    commit(&store, "input", &[("x", b"1")]);
+    commit(&store, "result", &[("y", b"2")]);
+    commit(&store, "unrelated", &[("z", b"3")]);
+    let mut r = RunRecord::new("p", "/p/p.yaml", "flex");
+    r.instances = vec![instance("result", &["input"])];
+    // `instance` keys its record by its components; make it the committed artifact's key
+    r.instances[0].key = key("result");
+    let live = store.start_run(&r).unwrap();
+    assert!(store.run_is_live(live.id()).unwrap());
+    assert_eq!(store.runs("p").unwrap()[0].status, RunStatus::Running);
+
+    let report = store.gc(&BTreeSet::new(), false).unwrap();
+    let removed: Vec<Key> = report.removed.iter().map(|(k, _)| k.clone()).collect();
+    assert_eq!(removed, [key("unrelated")]);
+    assert!(store.contains(&key("input")) && store.contains(&key("result")));
+    assert_eq!(store.mark_dead_runs().unwrap(), 0, "a live run is not dead");
+
+    drop(live);
+    assert!(!store.run_is_live(&r.id).unwrap());
+    assert_eq!(store.mark_dead_runs().unwrap(), 1);
+    assert_eq!(store.runs("p").unwrap()[0].status, RunStatus::Interrupted);
+    let report = store.gc(&BTreeSet::new(), false).unwrap();
+    assert_eq!(report.removed.len(), 2);
+    assert!(store.list().unwrap().is_empty());
+}
+
+#[test]
+fn a_finished_run_is_never_marked_dead() {
+    let (_tmp, store) = temp_store();
+    let mut r = RunRecord::new("p", "/p/p.yaml", "flex");
+    let live = store.start_run(&r).unwrap();
+    r.status = RunStatus::Succeeded;
+    store.save_run(&r).unwrap();
+    drop(live);
+    assert_eq!(store.mark_dead_runs().unwrap(), 0);
+    assert_eq!(store.runs("p").unwrap()[0].status, RunStatus::Succeeded);
 }

@@ -1,11 +1,9 @@
 //! Store layout, commit/get round trips, manifests, staging cleanup, work dirs.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use common::*;
+use crate::common::*;
 use skelflow_cache::{CacheError, Key, MANIFEST_FILE, Manifest, Store};
 
 #[test]
@@ -270,6 +268,90 @@ fn a_lock_of_another_store_is_refused() {
         b.begin(&lock).unwrap_err(),
         CacheError::ForeignLock { .. }
     ));
+    assert!(matches!(
+        b.remove(&lock).unwrap_err(),
+        CacheError::ForeignLock { .. }
+    ));
+}
+
+#[test]
+fn remove_takes_an_artifact_out_whole_and_leaves_nothing_behind() {
+    let (_tmp, store) = temp_store();
+    commit(
+        &store,
+        "gone",
+        &[("a.txt", b"abc"), ("sub/b.bin", &[7; 100])],
+    );
+    commit(&store, "kept", &[("a.txt", b"other")]);
+    let k = key("gone");
+    let lock = store.lock(&k).unwrap();
+    assert_eq!(store.remove(&lock).unwrap(), 103);
+    assert!(!store.contains(&k) && store.get(&k).unwrap().is_none());
+    assert!(!store.object_dir(&k).exists());
+    assert_eq!(store.remove(&lock).unwrap(), 0, "nothing left to remove");
+    drop(lock);
+    assert!(names(&store.root().join("tmp")).is_empty());
+    assert!(store.contains(&key("kept")));
+    assert_eq!(store.list().unwrap(), [key("kept")]);
+}
+
+/// Commits and removes race a reader: whenever the reader sees one and the same manifest
+/// before and after looking at the files, every file it lists is there with its size.
+#[test]
+fn a_reader_never_sees_a_half_removed_artifact() {
+    let (_tmp, store) = temp_store();
+    let k = key("churn");
+    let files: Vec<(String, Vec<u8>)> = (0..40)
+        .map(|i| (format!("d{}/f{i}.bin", i % 4), vec![i as u8; 512 + i]))
+        .collect();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (seen, checked) = std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let (mut seen, mut checked) = (0, 0);
+            let read = |p: &std::path::Path| fs::read(p).ok();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mpath = store.object_dir(&k).join(MANIFEST_FILE);
+                let Some(before) = read(&mpath) else { continue };
+                let Ok(m) = serde_json::from_slice::<Manifest>(&before) else {
+                    continue;
+                };
+                seen += 1;
+                let missing: Vec<&str> = m
+                    .files
+                    .iter()
+                    .filter(|f| {
+                        !fs::metadata(store.object_dir(&k).join(&f.path))
+                            .is_ok_and(|md| md.len() == f.size)
+                    })
+                    .map(|f| f.path.as_str())
+                    .collect();
+                if read(&mpath).as_deref() == Some(before.as_slice()) {
+                    checked += 1;
+                    assert!(
+                        missing.is_empty(),
+                        "half an artifact is visible: {missing:?}"
+                    );
+                }
+            }
+            (seen, checked)
+        });
+        for generation in 0..150 {
+            let lock = store.lock(&k).unwrap();
+            let staging = store.begin(&lock).unwrap();
+            for (rel, content) in &files {
+                write_files(staging.dir(), &[(rel.as_str(), content.as_slice())]);
+            }
+            let mut info = info("churn");
+            info.seconds = generation as f64; // each generation's manifest is distinct
+            staging.commit(info).unwrap();
+            std::thread::sleep(std::time::Duration::from_micros(300));
+            assert!(store.remove(&lock).unwrap() > 0);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        reader.join().unwrap()
+    });
+    assert!(seen > 0 && checked > 0, "the reader saw {seen} manifests");
+    assert!(names(&store.root().join("tmp")).is_empty());
 }
 
 #[test]

@@ -1,13 +1,11 @@
 //! verify (rehash + quarantine) and gc (keep sets, locks, stale tmp, dry run).
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::PermissionsExt;
 
-use common::*;
+use crate::common::*;
 use skelflow_cache::{Key, MANIFEST_FILE, Store};
 
 fn writable(path: &std::path::Path) {
