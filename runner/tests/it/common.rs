@@ -127,3 +127,24 @@ pub fn repo_root() -> PathBuf {
         .unwrap()
         .to_path_buf()
 }
+
+/// A `shell` stage of pipeline YAML: the stages it needs, its command, the file it writes.
+pub fn shell(id: &str, needs: &[&str], cmd: &str, out: &str) -> String {
+    let needs = if needs.is_empty() {
+        String::new()
+    } else {
+        format!("    needs: [{}]\n", needs.join(", "))
+    };
+    let cmd = serde_json::to_string(cmd).unwrap(); // a JSON string is a YAML string
+    format!("  {id}:\n    kind: shell\n{needs}    params: {{cmd: {cmd}, outs: [{out}]}}\n")
+}
+
+/// Pipeline YAML: its name, `vars` (a YAML mapping, or empty) and stages.
+pub fn pipeline(name: &str, vars: &str, stages: &[String]) -> String {
+    let vars = if vars.is_empty() {
+        String::new()
+    } else {
+        format!("vars: {vars}\n")
+    };
+    format!("name: {name}\n{vars}stages:\n{}", stages.concat())
+}

@@ -1,34 +1,29 @@
 //! Crashes and concurrency with real processes: kill -9 of the runner in the middle of a
 //! stage, two runs of one pipeline at once, `status` while another process computes, Ctrl-C.
 
-mod common;
-
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use common::{Work, ok, sorted, text, wait_for, with_event};
+use crate::common::{Work, ok, pipeline, shell, sorted, text, wait_for, with_event};
 
 /// a and d are quick; b appends to count.txt then sleeps until `go` exists; c needs b.
-const SLOW: &str = r#"
-name: slow
-stages:
-  a:
-    kind: shell
-    params: {cmd: "echo a > $OUT/a.txt", outs: [a.txt]}
-  b:
-    kind: shell
-    needs: [a]
-    params:
-      cmd: "echo b >> ../count.txt; i=0; while [ ! -f ../go ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; cat ${a.output}/a.txt > $OUT/b.txt"
-      outs: [b.txt]
-  c:
-    kind: shell
-    needs: [b]
-    params: {cmd: "cat ${b.output}/b.txt > $OUT/c.txt", outs: [c.txt]}
-  d:
-    kind: shell
-    params: {cmd: "echo d > $OUT/d.txt", outs: [d.txt]}
-"#;
+fn slow() -> String {
+    pipeline(
+        "slow",
+        "",
+        &[
+            shell("a", &[], "echo a > $OUT/a.txt", "a.txt"),
+            shell(
+                "b",
+                &["a"],
+                "echo b >> ../count.txt; i=0; while [ ! -f ../go ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; cat ${a.output}/a.txt > $OUT/b.txt",
+                "b.txt",
+            ),
+            shell("c", &["b"], "cat ${b.output}/b.txt > $OUT/c.txt", "c.txt"),
+            shell("d", &[], "echo d > $OUT/d.txt", "d.txt"),
+        ],
+    )
+}
 
 fn spawn(w: &Work, args: &[&str]) -> Child {
     w.cmd()
@@ -62,7 +57,7 @@ fn events_so_far(w: &Work) -> Vec<serde_json::Value> {
 #[test]
 fn kill_9_during_a_stage_loses_only_that_stage() {
     let w = Work::new();
-    w.write("p/slow.yaml", SLOW);
+    w.write("p/slow.yaml", &slow());
     let mut run = spawn(&w, &["run", "p/slow.yaml", "-j", "4"]);
     wait_for(30.0, "b to start and a, d to finish", || {
         let ev = events_so_far(&w);
@@ -108,7 +103,7 @@ fn kill_9_during_a_stage_loses_only_that_stage() {
         "{}",
         text(&ev.stdout)
     );
-    let ev = common::events(&w.path().join("p/.skelflow"), "slow", 0);
+    let ev = crate::common::events(&w.path().join("p/.skelflow"), "slow", 0);
     assert_eq!(
         sorted(with_event(&ev, "cached")),
         ["a", "d"],
@@ -127,18 +122,15 @@ fn kill_9_during_a_stage_loses_only_that_stage() {
 #[test]
 fn two_runs_at_once_both_succeed_and_each_stage_runs_once() {
     let w = Work::new();
-    let mut yaml = String::from("name: twice\nstages:\n");
-    for i in 0..6 {
-        let needs = if i >= 3 {
-            format!("    needs: [s{}]\n", i - 3)
-        } else {
-            String::new()
-        };
-        yaml.push_str(&format!(
-            "  s{i}:\n    kind: shell\n{needs}    params: {{cmd: \"echo s{i} >> ../count.txt; sleep 0.3; echo {i} > $OUT/x\", outs: [x]}}\n"
-        ));
-    }
-    w.write("p/twice.yaml", &yaml);
+    let stages: Vec<String> = (0..6)
+        .map(|i| {
+            let need = format!("s{}", i.max(3) - 3);
+            let needs: &[&str] = if i >= 3 { &[&need] } else { &[] };
+            let cmd = format!("echo s{i} >> ../count.txt; sleep 0.3; echo {i} > $OUT/x");
+            shell(&format!("s{i}"), needs, &cmd, "x")
+        })
+        .collect();
+    w.write("p/twice.yaml", &pipeline("twice", "", &stages));
     let one = spawn(&w, &["run", "p/twice.yaml", "-j", "2"]);
     let two = spawn(&w, &["run", "p/twice.yaml", "-j", "2"]);
     let (o1, o2) = (
@@ -156,7 +148,7 @@ fn two_runs_at_once_both_succeed_and_each_stage_runs_once() {
     );
     let cache = w.path().join("p/.skelflow");
     let computed: usize = (0..2)
-        .map(|b| with_event(&common::events(&cache, "twice", b), "finished").len())
+        .map(|b| with_event(&crate::common::events(&cache, "twice", b), "finished").len())
         .sum();
     assert_eq!(computed, 6);
 }
@@ -164,7 +156,7 @@ fn two_runs_at_once_both_succeed_and_each_stage_runs_once() {
 #[test]
 fn status_shows_running_and_ctrl_c_stops_cleanly() {
     let w = Work::new();
-    w.write("p/slow.yaml", SLOW);
+    w.write("p/slow.yaml", &slow());
     let run = spawn(&w, &["run", "p/slow.yaml"]);
     wait_for(30.0, "b to start", || {
         w.read("count.txt").lines().count() == 1
@@ -184,7 +176,7 @@ fn status_shows_running_and_ctrl_c_stops_cleanly() {
     let out = run.wait_with_output().unwrap();
     assert!(start.elapsed() < Duration::from_secs(8), "stopped promptly");
     assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
-    let ev = common::events(&w.path().join("p/.skelflow"), "slow", 0);
+    let ev = crate::common::events(&w.path().join("p/.skelflow"), "slow", 0);
     assert_eq!(with_event(&ev, "interrupted"), ["b"]);
     assert_eq!(ev.last().unwrap()["status"], "interrupted");
     // The stage's process group got the signal: b is not computed behind our back.
@@ -200,7 +192,7 @@ fn status_shows_running_and_ctrl_c_stops_cleanly() {
     ok(&w.run(&["run", "p/slow.yaml"]));
     assert_eq!(
         sorted(with_event(
-            &common::events(&w.path().join("p/.skelflow"), "slow", 0),
+            &crate::common::events(&w.path().join("p/.skelflow"), "slow", 0),
             "finished"
         )),
         ["b", "c"]

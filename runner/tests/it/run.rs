@@ -1,9 +1,7 @@
 //! Running pipelines end to end with the real binary: caching, partial reruns, explain,
 //! status, identical instances, failures, resources, gc and verify.
 
-mod common;
-
-use common::{Work, ok, repo_root, sorted, text, with_event};
+use crate::common::{Work, ok, pipeline, repo_root, shell, sorted, text, with_event};
 
 fn demo(w: &Work) {
     std::fs::copy(
@@ -123,31 +121,33 @@ fn an_ablation_extending_the_demo_reuses_every_shared_instance() {
     );
 }
 
-const CHAIN: &str = r#"
-name: chain
-vars:
-  n: 3
-stages:
-  a:
-    kind: shell
-    params: {cmd: "seq 1 ${n} > $OUT/a.txt", outs: [a.txt]}
-  b:
-    kind: shell
-    needs: [a]
-    params: {cmd: "awk '{ print $1 * 2 }' ${a.output}/a.txt > $OUT/b.txt", outs: [b.txt]}
-  c:
-    kind: shell
-    needs: [b]
-    params: {cmd: "awk '{ s += $1 } END { print s }' ${b.output}/b.txt > $OUT/c.txt", outs: [c.txt]}
-  d:
-    kind: shell
-    params: {cmd: "echo independent > $OUT/d.txt", outs: [d.txt]}
-"#;
+fn chain() -> String {
+    pipeline(
+        "chain",
+        "{n: 3}",
+        &[
+            shell("a", &[], "seq 1 ${n} > $OUT/a.txt", "a.txt"),
+            shell(
+                "b",
+                &["a"],
+                "awk '{ print $1 * 2 }' ${a.output}/a.txt > $OUT/b.txt",
+                "b.txt",
+            ),
+            shell(
+                "c",
+                &["b"],
+                "awk '{ s += $1 } END { print s }' ${b.output}/b.txt > $OUT/c.txt",
+                "c.txt",
+            ),
+            shell("d", &[], "echo independent > $OUT/d.txt", "d.txt"),
+        ],
+    )
+}
 
 #[test]
 fn editing_one_param_reruns_that_stage_and_its_dependents_and_explain_names_it() {
     let w = Work::new();
-    w.write("chain.yaml", CHAIN);
+    w.write("chain.yaml", &chain());
     ok(&w.run(&["run", "chain.yaml"]));
     assert_eq!(
         sorted(with_event(&w.last_events("chain"), "finished")),
@@ -155,7 +155,7 @@ fn editing_one_param_reruns_that_stage_and_its_dependents_and_explain_names_it()
     );
 
     // Edit b's command only.
-    w.write("chain.yaml", &CHAIN.replace("$1 * 2", "$1 * 3"));
+    w.write("chain.yaml", &chain().replace("$1 * 2", "$1 * 3"));
     let status = ok(&w.run(&["status", "chain.yaml"]));
     let line = |id: &str| {
         status
@@ -276,8 +276,11 @@ fn missing_and_stale_states_and_dependency_files() {
 fn identical_instances_are_computed_once_even_across_pipelines() {
     let w = Work::new();
     let stage = |id: &str| {
-        format!(
-            "  {id}:\n    kind: shell\n    params: {{cmd: \"echo x >> ../count.txt; echo same > $OUT/s.txt\", outs: [s.txt]}}\n"
+        shell(
+            id,
+            &[],
+            "echo x >> ../count.txt; echo same > $OUT/s.txt",
+            "s.txt",
         )
     };
     w.write(
@@ -291,7 +294,7 @@ fn identical_instances_are_computed_once_even_across_pipelines() {
     let cache = w.path().join("shared-cache");
     let cache = cache.to_str().unwrap();
     ok(&w.run(&["--cache", cache, "run", "one/p.yaml"]));
-    let ev = common::events(std::path::Path::new(cache), "one", 0);
+    let ev = crate::common::events(std::path::Path::new(cache), "one", 0);
     assert_eq!(with_event(&ev, "finished"), ["base"]);
     let same: Vec<_> = ev
         .iter()
@@ -304,7 +307,7 @@ fn identical_instances_are_computed_once_even_across_pipelines() {
         "copy reuses base in the same run"
     );
     ok(&w.run(&["--cache", cache, "run", "two/p.yaml"]));
-    let ev = common::events(std::path::Path::new(cache), "two", 0);
+    let ev = crate::common::events(std::path::Path::new(cache), "two", 0);
     assert_eq!(
         with_event(&ev, "cached"),
         ["baseline"],
@@ -418,7 +421,7 @@ fn resources_pin_gpus_and_threads() {
 #[test]
 fn verify_finds_corruption_and_the_next_run_recomputes_it() {
     let w = Work::new();
-    w.write("chain.yaml", CHAIN);
+    w.write("chain.yaml", &chain());
     ok(&w.run(&["run", "chain.yaml"]));
     let v = ok(&w.run(&["verify", "chain.yaml"]));
     assert!(v.contains("verified 4 artifacts: all intact"), "{v}");
@@ -450,7 +453,7 @@ fn verify_finds_corruption_and_the_next_run_recomputes_it() {
 #[test]
 fn gc_keeps_recent_runs_and_removes_the_rest() {
     let w = Work::new();
-    w.write("chain.yaml", CHAIN);
+    w.write("chain.yaml", &chain());
     ok(&w.run(&["run", "chain.yaml", "--set", "n=1"]));
     ok(&w.run(&["run", "chain.yaml", "--set", "n=2"]));
     let dry = ok(&w.run(&[
@@ -474,7 +477,7 @@ fn gc_keeps_recent_runs_and_removes_the_rest() {
 #[test]
 fn force_recomputes_a_cached_instance() {
     let w = Work::new();
-    w.write("chain.yaml", CHAIN);
+    w.write("chain.yaml", &chain());
     ok(&w.run(&["run", "chain.yaml"]));
     ok(&w.run(&["run", "chain.yaml", "--force", "d"]));
     assert_eq!(with_event(&w.last_events("chain"), "finished"), ["d"]);

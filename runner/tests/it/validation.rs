@@ -2,9 +2,7 @@
 //! all errors come at once; nothing runs and the exit code is 3. Messages are snapshots.
 //! Also: DAG output in each format, and `skelflow kinds`.
 
-mod common;
-
-use common::{Work, bin, repo_root, text};
+use crate::common::{Work, bin, repo_root, text};
 
 fn fixtures() -> std::path::PathBuf {
     repo_root().join("runner/tests/fixtures/invalid")
