@@ -8,10 +8,10 @@
 //! objects/<k0k1>/<key>/     committed artifacts: the stage's files + MANIFEST.json (written last)
 //! tmp/<key>.<pid>.<n>/      staging dirs; renamed into objects/ on commit
 //! locks/<key>.lock          per-key OS file locks (released by the OS when a process dies)
-//! locks/runs.lock           orders run registration (shared) against `gc` (exclusive)
 //! work/<key>/               per-key scratch that survives failures (checkpoints)
 //! quarantine/<key>.<time>/  artifacts that failed `verify`
 //! runs/<pipeline>/<id>.json run records: what each run planned, with key components
+//! runs/.lock                orders run registration (shared) against `gc` (exclusive)
 //! digests.json              stat cache for digests of files outside the cache
 //! ```
 //!

@@ -18,7 +18,7 @@ use crate::error::{CacheError, IoContext, Result};
 use crate::fsutil::{create_dir_durable, write_atomic};
 use crate::key::{Key, KeyComponents};
 use crate::lock::KeyLock;
-use crate::store::{LOCKS, RUNS, Store};
+use crate::store::{RUNS, Store};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -57,8 +57,9 @@ fn run_lock_key(run_id: &str) -> Key {
     Key::of_bytes(format!("skelflow run {run_id}").as_bytes())
 }
 
-/// File name (under locks/) of the store-wide run lock.
-const RUNS_LOCK: &str = "runs.lock";
+/// File name (under runs/, beside the pipelines' directories, which never start with a
+/// dot) of the store-wide run lock.
+const RUNS_LOCK: &str = ".lock";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -261,9 +262,9 @@ impl Store {
     }
 
     /// The store-wide lock ordering run registration (shared) against `gc` (exclusive).
-    /// Its file is not a key's lock file, so `gc` never deletes it.
+    /// Its file (`runs/.lock`) is not a key's lock file, so `gc` never deletes it.
     pub(crate) fn runs_lock(&self, exclusive: bool) -> Result<File> {
-        let path = self.root.join(LOCKS).join(RUNS_LOCK);
+        let path = self.root.join(RUNS).join(RUNS_LOCK);
         let file = OpenOptions::new()
             .read(true)
             .write(true)

@@ -131,7 +131,7 @@ fn keys_of_last_runs_keeps_the_newest_n_and_running_ones() {
     let key_of = |r: &RunRecord| r.instances[0].key.clone();
 
     let keep = store.keys_of_last_runs(2).unwrap();
-    let want: std::collections::BTreeSet<Key> = [
+    let want: BTreeSet<Key> = [
         key_of(&old_running),
         key_of(&middle),
         key("mid-input"),

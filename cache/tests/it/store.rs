@@ -284,8 +284,10 @@ fn remove_takes_an_artifact_out_whole_and_leaves_nothing_behind() {
     );
     commit(&store, "kept", &[("a.txt", b"other")]);
     let k = key("gone");
+    let manifest = store.get(&k).unwrap().unwrap().manifest_path();
+    let bytes = 103 + fs::metadata(manifest).unwrap().len();
     let lock = store.lock(&k).unwrap();
-    assert_eq!(store.remove(&lock).unwrap(), 103);
+    assert_eq!(store.remove(&lock).unwrap(), bytes);
     assert!(!store.contains(&k) && store.get(&k).unwrap().is_none());
     assert!(!store.object_dir(&k).exists());
     assert_eq!(store.remove(&lock).unwrap(), 0, "nothing left to remove");

@@ -41,7 +41,7 @@ fn gc_while_a_run_computes_keeps_what_the_run_needs() {
     let (a, junk) = (artifact(&key_of("a")), artifact(&key_of("junk")));
     assert!(a.exists() && junk.exists());
 
-    let mut run = w
+    let run = w
         .cmd()
         .args(["run", "p/gc.yaml", "b", "--set", "n=2"])
         .stdout(Stdio::null())

@@ -246,18 +246,18 @@ fn dag_in_every_format() {
         ("dot", "dag_dot"),
     ] {
         let out = w.run(&["dag", "demo.yaml", "--format", format]);
-        insta::assert_snapshot!(name, common::ok(&out));
+        insta::assert_snapshot!(name, crate::common::ok(&out));
     }
     let out = w.run(&["dag", "demo.yaml", "--stages"]);
-    insta::assert_snapshot!("dag_stages", common::ok(&out));
+    insta::assert_snapshot!("dag_stages", crate::common::ok(&out));
 }
 
 #[test]
 fn kinds_lists_the_registry_and_a_kinds_params() {
     let w = Work::new();
-    let list = common::ok(&w.run(&["kinds"]));
+    let list = crate::common::ok(&w.run(&["kinds"]));
     assert!(list.contains("shell"), "{list}");
-    let shell = common::ok(&w.run(&["kinds", "shell"]));
+    let shell = crate::common::ok(&w.run(&["kinds", "shell"]));
     for p in ["cmd", "deps", "outs", "env"] {
         assert!(
             shell.lines().any(|l| l.starts_with(p)),

@@ -19,7 +19,6 @@ use crate::spec::source::{SourceMap, Span};
 use crate::spec::stage::StageSpec;
 use crate::spec::vars::VarScope;
 use crate::spec::yaml::{Node, Value};
-use matrix::Axis;
 use resources::{resources_of, seed_of};
 use scope::InstanceScope;
 
