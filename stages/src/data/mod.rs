@@ -39,6 +39,22 @@ pub mod synth;
 pub use cli::{convert, show};
 pub use dataset::{Dataset, Part, Stream, Variant};
 
+use crate::StageError;
+
+/// The worker threads of a data stage (`threads` 0: rayon's default).
+fn worker_pool(threads: usize) -> Result<rayon::ThreadPool, StageError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| StageError::Backend {
+            backend: "cpu".into(),
+            message: format!(
+                "cannot start {} worker threads ({e}); lower the stage's `resources.cpus`",
+                if threads == 0 { "its".to_string() } else { threads.to_string() }
+            ),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     /// Training code shares one Dataset between worker threads.
