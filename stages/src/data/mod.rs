@@ -14,7 +14,8 @@
 //! Building blocks: [`skeleton`] (joint names, ST-GCN links, bone pairs, the ST-GCN spatial
 //! graph), [`ntu_format`] (the `.skeleton` parser), [`preprocess`] (variants and streams,
 //! each matching its reference), [`dataset`] (artifact layout, writer, the [`Dataset`]
-//! reader), [`splits`], and [`cli`] (`skelflow data show` / `data convert`).
+//! reader), [`splits`], [`provenance`] (what an import really read, `provenance.json`),
+//! and [`cli`] (`skelflow data show` / `data convert`).
 //!
 //! The artifact needs nothing from skelflow to be read. In Python:
 //! ```python
@@ -32,6 +33,7 @@ pub mod ntu_format;
 pub mod ntu_import;
 pub mod pku;
 pub mod preprocess;
+pub mod provenance;
 pub mod skeleton;
 pub mod splits;
 pub mod synth;

@@ -9,6 +9,8 @@ mod data_import {
     use std::path::{Path, PathBuf};
 
     use skelflow_stages::data::dataset::{Dataset, Part, Stream, Variant};
+    use skelflow_contract::files::PROVENANCE_JSON;
+    use skelflow_contract::{DataFacts, DataOrigin};
     use skelflow_stages::data::ntu_format::{parse_skeleton, read_skeleton_file};
     use skelflow_stages::data::ntu_import::{ImportOptions, OnError, import_ntu};
     use skelflow_stages::data::preprocess::{self, idx};
@@ -257,14 +259,33 @@ mod data_import {
         let raw = tempfile::tempdir().unwrap();
         let out = tempfile::tempdir().unwrap();
         corpus(raw.path());
-        let rep = import_ntu(
-            raw.path(),
-            out.path(),
-            &opts(Variant::StgcnRaw, OnError::Fail),
-            |_, _| {},
-        )
-        .unwrap();
+        let mut o = opts(Variant::StgcnRaw, OnError::Fail);
+        o.root_as_written = Some("data/raw".into());
+        let rep = import_ntu(raw.path(), out.path(), &o, |_, _| {}).unwrap();
         assert_eq!((rep.samples, rep.bad_files.len(), rep.ignored), (5, 0, 1));
+        // What was read: NTU-60 names (actions ≤ 60, setups ≤ 17), real files under the root
+        // as written, the five .skeleton names (not README.txt).
+        let facts = DataFacts::read(&out.path().join(PROVENANCE_JSON))
+            .unwrap()
+            .unwrap();
+        let names = "S001C001P001R001A001.skeleton\nS001C002P001R001A002.skeleton\n\
+                     S001C003P001R001A050.skeleton\nS002C001P003R001A003.skeleton\n\
+                     S002C002P003R002A001.skeleton\n";
+        assert_eq!(
+            facts,
+            DataFacts {
+                dataset: "NTU RGB+D 60".into(),
+                origin: DataOrigin::Real {
+                    root: "data/raw".into()
+                },
+                files: 5,
+                samples: 5,
+                classes: 50,
+                file_list_digest: blake3::hash(names.as_bytes()).to_hex().to_string(),
+                variant: "stgcn_raw".into(),
+                frames: 300,
+            }
+        );
 
         let ds = Dataset::open(out.path()).unwrap();
         assert_eq!(ds.len(), 5);
@@ -415,6 +436,36 @@ mod data_import {
                 .samples,
             6
         );
+    }
+
+    /// An action above 60 or a setup above 17 is NTU RGB+D 120; without `root_as_written`
+    /// the origin is the root given.
+    #[test]
+    fn provenance_names_ntu120_by_its_files() {
+        for extra in ["S001C001P001R001A061", "S018C001P001R001A001"] {
+            let raw = tempfile::tempdir().unwrap();
+            let out = tempfile::tempdir().unwrap();
+            corpus(raw.path());
+            write(raw.path(), &format!("{extra}.skeleton"), &simple(12, 1));
+            import_ntu(
+                raw.path(),
+                out.path(),
+                &opts(Variant::Frame50, OnError::Fail),
+                |_, _| {},
+            )
+            .unwrap();
+            let facts = DataFacts::read(&out.path().join(PROVENANCE_JSON))
+                .unwrap()
+                .unwrap();
+            assert_eq!(facts.dataset, "NTU RGB+D 120", "{extra}");
+            assert_eq!((facts.files, facts.samples, facts.frames), (6, 6, 50));
+            assert_eq!(
+                facts.origin,
+                DataOrigin::Real {
+                    root: raw.path().display().to_string()
+                }
+            );
+        }
     }
 
     #[test]

@@ -8,6 +8,8 @@ mod data_pku {
 
     use skelflow_stages::data::dataset::{Dataset, Part, Variant};
     use skelflow_stages::data::ntu_import::OnError;
+    use skelflow_contract::files::PROVENANCE_JSON;
+    use skelflow_contract::{DataFacts, DataOrigin};
     use skelflow_stages::data::pku::{
         PkuImportParams, PkuVideo, import_pku, parse_pku_labels, parse_pku_skeleton,
     };
@@ -152,6 +154,25 @@ mod data_pku {
         assert_eq!(ds.benchmarks(), ["pku2-xsub", "pku2-xview"]);
         assert_eq!(ds.split("pku2-xsub", Part::Train).unwrap(), vec![0, 1, 2]);
         assert_eq!(ds.split("pku2-xview", Part::Train).unwrap(), vec![3]);
+        // What was read: the release, the root as the params wrote it, the two videos.
+        let facts = DataFacts::read(&out.join(PROVENANCE_JSON)).unwrap().unwrap();
+        assert_eq!(
+            facts,
+            DataFacts {
+                dataset: "PKU-MMD II".into(),
+                origin: DataOrigin::Real {
+                    root: root.display().to_string()
+                },
+                files: 2,
+                samples: 4,
+                classes: 51,
+                file_list_digest: blake3::hash(b"A10N08-L.txt\nA10N08-M.txt\n")
+                    .to_hex()
+                    .to_string(),
+                variant: "stgcn_raw".into(),
+                frames: 300,
+            }
+        );
 
         // CMD's agcn_prenorm instance: seq[start:end] — one frame later than AimCLR's.
         let out = tmp.path().join("agcn");
