@@ -9,9 +9,12 @@ mod data_import {
     use std::path::{Path, PathBuf};
 
     use skelflow_stages::data::dataset::{Dataset, Part, Stream, Variant};
+    use proptest::prelude::*;
     use skelflow_contract::files::PROVENANCE_JSON;
     use skelflow_contract::{DataFacts, DataOrigin};
-    use skelflow_stages::data::ntu_format::{parse_skeleton, read_skeleton_file};
+    use skelflow_stages::data::ntu_format::{
+        ParseError, SkeletonSequence, parse_skeleton, parse_skeleton_exact, read_skeleton_file,
+    };
     use skelflow_stages::data::ntu_import::{ImportOptions, OnError, import_ntu};
     use skelflow_stages::data::preprocess::{self, idx};
 
@@ -504,6 +507,152 @@ mod data_import {
         assert_eq!(
             ds.split("ntu60-xview", Part::Test).unwrap(),
             vec![0, 1, 2, 3, 4, 5]
+        );
+    }
+
+    // --------------------------------------------------------------------------------------
+    // Properties: the parser never panics, and its SIMD fast path changes nothing.
+
+    /// Parses `bytes` with the fast path and with the exact parser alone: both give the same
+    /// sequence bit for bit, or the same error; the direct reader agrees; every variant
+    /// preprocesses whatever parses. Panics (a failed property) otherwise.
+    fn check_skeleton_bytes(bytes: &[u8]) {
+        let file = Path::new("S001C001P001R001A001.skeleton");
+        let fast = parse_skeleton(bytes, file);
+        let exact = parse_skeleton_exact(bytes, file);
+        let bits = |s: &SkeletonSequence| -> Vec<u32> {
+            s.joints.iter().flatten().map(|v| v.to_bits()).collect()
+        };
+        match (&fast, &exact) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a.frame_bodies, b.frame_bodies);
+                assert!(bits(a) == bits(b), "the fast path changed a value");
+            }
+            (Err(a), Err(b)) => assert_eq!(a, b),
+            (a, b) => panic!(
+                "fast path {:?}, exact parser {:?}",
+                a.as_ref().err(),
+                b.as_ref().err()
+            ),
+        }
+        let mut array = vec![0f32; Variant::StgcnRaw.sample_len()];
+        let direct = preprocess::stgcn_raw_from_bytes(bytes, file, &mut array);
+        match (&fast, &direct) {
+            (Err(a), Err(b)) => assert_eq!(a, b),
+            (Ok(seq), Ok(counts)) => assert_eq!(counts.raw_frames, seq.num_frames()),
+            (Ok(seq), Err(ParseError { line: None, .. })) => assert!(!seq.has_bodies()),
+            (a, b) => panic!(
+                "parse {:?}, direct reader {:?}",
+                a.as_ref().err(),
+                b.as_ref().err()
+            ),
+        }
+        if let Ok(seq) = &fast {
+            for v in Variant::ALL {
+                let _ = preprocess::prepare(seq, v);
+            }
+        }
+    }
+
+    /// A number as Kinect writes it, another way to write one, or something else.
+    fn token() -> impl Strategy<Value = String> {
+        prop_oneof![
+            6 => (any::<bool>(), 0..3000u32, 0..100_000_000u32, 0..9usize).prop_map(
+                |(neg, int, frac, digits)| {
+                    let frac = format!("{frac:08}");
+                    let sign = if neg { "-" } else { "" };
+                    match digits {
+                        0 => format!("{sign}{int}"),
+                        d => format!("{sign}{int}.{}", &frac[..d]),
+                    }
+                }
+            ),
+            2 => proptest::sample::select(vec![
+                "0", "-0", "2", "25", "72057594037931101", "8.094816E-05", "1e5", "1e", "+1.5",
+                "-", ".", "-.", "--1", "1-2", "1..2", "nan", "inf", "-inf", "0x1", "1,5",
+                "9007199254740993", "0.12345678901234567", "1e400", "1.7976931348623157e308",
+                "123456789012345678901234567890", "",
+            ])
+            .prop_map(str::to_string),
+            1 => proptest::collection::vec(crate::fixtures::format_byte(), 0..6)
+                .prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+        ]
+    }
+
+    /// A line of about `n` tokens.
+    fn token_line(n: usize) -> impl Strategy<Value = String> {
+        let count = prop_oneof![8 => Just(n), 1 => Just(n - 1), 1 => Just(n + 1)];
+        let sep = prop_oneof![20 => Just(" "), 1 => Just("  "), 1 => Just("\t"), 1 => Just(" \r")];
+        count
+            .prop_flat_map(move |c| proptest::collection::vec((sep.clone(), token()), c))
+            .prop_map(|parts| {
+                let mut line = String::new();
+                for (k, (sep, tok)) in parts.into_iter().enumerate() {
+                    if k > 0 {
+                        line += sep;
+                    }
+                    line += &tok;
+                }
+                line
+            })
+    }
+
+    /// A `.skeleton`-shaped text: counts (sometimes wrong), body and joint lines of random
+    /// tokens, LF or CRLF.
+    fn skeleton_like() -> impl Strategy<Value = String> {
+        let body = (
+            token_line(10),
+            prop_oneof![9 => Just(25usize), 1 => 0..30usize],
+            proptest::collection::vec(token_line(12), 25),
+        );
+        let frame = proptest::collection::vec(body, 0..3);
+        (
+            proptest::collection::vec(frame, 0..4),
+            -1i32..=1,
+            any::<bool>(),
+        )
+            .prop_map(|(frames, off, crlf)| {
+                let eol = if crlf { "\r\n" } else { "\n" };
+                let mut s = format!("{}{eol}", (frames.len() as i32 + off).max(0));
+                for bodies in &frames {
+                    s += &format!("{}{eol}", bodies.len());
+                    for (info, joints, lines) in bodies {
+                        s += &format!("{info}{eol}{joints}{eol}");
+                        for l in lines.iter().take(*joints) {
+                            s += &format!("{l}{eol}");
+                        }
+                    }
+                }
+                s
+            })
+    }
+
+    #[test]
+    fn skeleton_parser_survives_arbitrary_input() {
+        let input = prop_oneof![
+            1 => proptest::collection::vec(any::<u8>(), 0..256),
+            1 => proptest::collection::vec(crate::fixtures::format_byte(), 0..1024),
+            4 => skeleton_like().prop_map(String::into_bytes),
+        ];
+        crate::fixtures::fuzz("skeleton parser, arbitrary input", 400, input, |b| {
+            check_skeleton_bytes(&b)
+        });
+    }
+
+    #[test]
+    fn skeleton_parser_survives_mutated_real_files() {
+        let Some(real) = crate::fixtures::real_skeletons() else {
+            return;
+        };
+        let input = (
+            0..real.len(),
+            proptest::collection::vec(crate::fixtures::edit(), 1..8),
+        );
+        crate::fixtures::fuzz(
+            "skeleton parser, mutated real files",
+            60,
+            input,
+            |(k, edits)| check_skeleton_bytes(&crate::fixtures::edited(real[k].1.clone(), &edits)),
         );
     }
 }
