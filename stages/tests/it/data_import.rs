@@ -9,7 +9,12 @@ mod data_import {
     use std::path::{Path, PathBuf};
 
     use skelflow_stages::data::dataset::{Dataset, Part, Stream, Variant};
-    use skelflow_stages::data::ntu_format::{parse_skeleton, read_skeleton_file};
+    use proptest::prelude::*;
+    use skelflow_contract::files::PROVENANCE_JSON;
+    use skelflow_contract::{DataFacts, DataOrigin};
+    use skelflow_stages::data::ntu_format::{
+        ParseError, SkeletonSequence, parse_skeleton, parse_skeleton_exact, read_skeleton_file,
+    };
     use skelflow_stages::data::ntu_import::{ImportOptions, OnError, import_ntu};
     use skelflow_stages::data::preprocess::{self, idx};
 
@@ -257,14 +262,33 @@ mod data_import {
         let raw = tempfile::tempdir().unwrap();
         let out = tempfile::tempdir().unwrap();
         corpus(raw.path());
-        let rep = import_ntu(
-            raw.path(),
-            out.path(),
-            &opts(Variant::StgcnRaw, OnError::Fail),
-            |_, _| {},
-        )
-        .unwrap();
+        let mut o = opts(Variant::StgcnRaw, OnError::Fail);
+        o.root_as_written = Some("data/raw".into());
+        let rep = import_ntu(raw.path(), out.path(), &o, |_, _| {}).unwrap();
         assert_eq!((rep.samples, rep.bad_files.len(), rep.ignored), (5, 0, 1));
+        // What was read: NTU-60 names (actions ≤ 60, setups ≤ 17), real files under the root
+        // as written, the five .skeleton names (not README.txt).
+        let facts = DataFacts::read(&out.path().join(PROVENANCE_JSON))
+            .unwrap()
+            .unwrap();
+        let names = "S001C001P001R001A001.skeleton\nS001C002P001R001A002.skeleton\n\
+                     S001C003P001R001A050.skeleton\nS002C001P003R001A003.skeleton\n\
+                     S002C002P003R002A001.skeleton\n";
+        assert_eq!(
+            facts,
+            DataFacts {
+                dataset: "NTU RGB+D 60".into(),
+                origin: DataOrigin::Real {
+                    root: "data/raw".into()
+                },
+                files: 5,
+                samples: 5,
+                classes: 50,
+                file_list_digest: blake3::hash(names.as_bytes()).to_hex().to_string(),
+                variant: "stgcn_raw".into(),
+                frames: 300,
+            }
+        );
 
         let ds = Dataset::open(out.path()).unwrap();
         assert_eq!(ds.len(), 5);
@@ -417,6 +441,36 @@ mod data_import {
         );
     }
 
+    /// An action above 60 or a setup above 17 is NTU RGB+D 120; without `root_as_written`
+    /// the origin is the root given.
+    #[test]
+    fn provenance_names_ntu120_by_its_files() {
+        for extra in ["S001C001P001R001A061", "S018C001P001R001A001"] {
+            let raw = tempfile::tempdir().unwrap();
+            let out = tempfile::tempdir().unwrap();
+            corpus(raw.path());
+            write(raw.path(), &format!("{extra}.skeleton"), &simple(12, 1));
+            import_ntu(
+                raw.path(),
+                out.path(),
+                &opts(Variant::Frame50, OnError::Fail),
+                |_, _| {},
+            )
+            .unwrap();
+            let facts = DataFacts::read(&out.path().join(PROVENANCE_JSON))
+                .unwrap()
+                .unwrap();
+            assert_eq!(facts.dataset, "NTU RGB+D 120", "{extra}");
+            assert_eq!((facts.files, facts.samples, facts.frames), (6, 6, 50));
+            assert_eq!(
+                facts.origin,
+                DataOrigin::Real {
+                    root: raw.path().display().to_string()
+                }
+            );
+        }
+    }
+
     #[test]
     fn open_rejects_what_is_not_a_dataset() {
         let dir = tempfile::tempdir().unwrap();
@@ -453,6 +507,152 @@ mod data_import {
         assert_eq!(
             ds.split("ntu60-xview", Part::Test).unwrap(),
             vec![0, 1, 2, 3, 4, 5]
+        );
+    }
+
+    // --------------------------------------------------------------------------------------
+    // Properties: the parser never panics, and its SIMD fast path changes nothing.
+
+    /// Parses `bytes` with the fast path and with the exact parser alone: both give the same
+    /// sequence bit for bit, or the same error; the direct reader agrees; every variant
+    /// preprocesses whatever parses. Panics (a failed property) otherwise.
+    fn check_skeleton_bytes(bytes: &[u8]) {
+        let file = Path::new("S001C001P001R001A001.skeleton");
+        let fast = parse_skeleton(bytes, file);
+        let exact = parse_skeleton_exact(bytes, file);
+        let bits = |s: &SkeletonSequence| -> Vec<u32> {
+            s.joints.iter().flatten().map(|v| v.to_bits()).collect()
+        };
+        match (&fast, &exact) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a.frame_bodies, b.frame_bodies);
+                assert!(bits(a) == bits(b), "the fast path changed a value");
+            }
+            (Err(a), Err(b)) => assert_eq!(a, b),
+            (a, b) => panic!(
+                "fast path {:?}, exact parser {:?}",
+                a.as_ref().err(),
+                b.as_ref().err()
+            ),
+        }
+        let mut array = vec![0f32; Variant::StgcnRaw.sample_len()];
+        let direct = preprocess::stgcn_raw_from_bytes(bytes, file, &mut array);
+        match (&fast, &direct) {
+            (Err(a), Err(b)) => assert_eq!(a, b),
+            (Ok(seq), Ok(counts)) => assert_eq!(counts.raw_frames, seq.num_frames()),
+            (Ok(seq), Err(ParseError { line: None, .. })) => assert!(!seq.has_bodies()),
+            (a, b) => panic!(
+                "parse {:?}, direct reader {:?}",
+                a.as_ref().err(),
+                b.as_ref().err()
+            ),
+        }
+        if let Ok(seq) = &fast {
+            for v in Variant::ALL {
+                let _ = preprocess::prepare(seq, v);
+            }
+        }
+    }
+
+    /// A number as Kinect writes it, another way to write one, or something else.
+    fn token() -> impl Strategy<Value = String> {
+        prop_oneof![
+            6 => (any::<bool>(), 0..3000u32, 0..100_000_000u32, 0..9usize).prop_map(
+                |(neg, int, frac, digits)| {
+                    let frac = format!("{frac:08}");
+                    let sign = if neg { "-" } else { "" };
+                    match digits {
+                        0 => format!("{sign}{int}"),
+                        d => format!("{sign}{int}.{}", &frac[..d]),
+                    }
+                }
+            ),
+            2 => proptest::sample::select(vec![
+                "0", "-0", "2", "25", "72057594037931101", "8.094816E-05", "1e5", "1e", "+1.5",
+                "-", ".", "-.", "--1", "1-2", "1..2", "nan", "inf", "-inf", "0x1", "1,5",
+                "9007199254740993", "0.12345678901234567", "1e400", "1.7976931348623157e308",
+                "123456789012345678901234567890", "",
+            ])
+            .prop_map(str::to_string),
+            1 => proptest::collection::vec(crate::fixtures::format_byte(), 0..6)
+                .prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+        ]
+    }
+
+    /// A line of about `n` tokens.
+    fn token_line(n: usize) -> impl Strategy<Value = String> {
+        let count = prop_oneof![8 => Just(n), 1 => Just(n - 1), 1 => Just(n + 1)];
+        let sep = prop_oneof![20 => Just(" "), 1 => Just("  "), 1 => Just("\t"), 1 => Just(" \r")];
+        count
+            .prop_flat_map(move |c| proptest::collection::vec((sep.clone(), token()), c))
+            .prop_map(|parts| {
+                let mut line = String::new();
+                for (k, (sep, tok)) in parts.into_iter().enumerate() {
+                    if k > 0 {
+                        line += sep;
+                    }
+                    line += &tok;
+                }
+                line
+            })
+    }
+
+    /// A `.skeleton`-shaped text: counts (sometimes wrong), body and joint lines of random
+    /// tokens, LF or CRLF.
+    fn skeleton_like() -> impl Strategy<Value = String> {
+        let body = (
+            token_line(10),
+            prop_oneof![9 => Just(25usize), 1 => 0..30usize],
+            proptest::collection::vec(token_line(12), 25),
+        );
+        let frame = proptest::collection::vec(body, 0..3);
+        (
+            proptest::collection::vec(frame, 0..4),
+            -1i32..=1,
+            any::<bool>(),
+        )
+            .prop_map(|(frames, off, crlf)| {
+                let eol = if crlf { "\r\n" } else { "\n" };
+                let mut s = format!("{}{eol}", (frames.len() as i32 + off).max(0));
+                for bodies in &frames {
+                    s += &format!("{}{eol}", bodies.len());
+                    for (info, joints, lines) in bodies {
+                        s += &format!("{info}{eol}{joints}{eol}");
+                        for l in lines.iter().take(*joints) {
+                            s += &format!("{l}{eol}");
+                        }
+                    }
+                }
+                s
+            })
+    }
+
+    #[test]
+    fn skeleton_parser_survives_arbitrary_input() {
+        let input = prop_oneof![
+            1 => proptest::collection::vec(any::<u8>(), 0..256),
+            1 => proptest::collection::vec(crate::fixtures::format_byte(), 0..1024),
+            4 => skeleton_like().prop_map(String::into_bytes),
+        ];
+        crate::fixtures::fuzz("skeleton parser, arbitrary input", 400, input, |b| {
+            check_skeleton_bytes(&b)
+        });
+    }
+
+    #[test]
+    fn skeleton_parser_survives_mutated_real_files() {
+        let Some(real) = crate::fixtures::real_skeletons() else {
+            return;
+        };
+        let input = (
+            0..real.len(),
+            proptest::collection::vec(crate::fixtures::edit(), 1..8),
+        );
+        crate::fixtures::fuzz(
+            "skeleton parser, mutated real files",
+            60,
+            input,
+            |(k, edits)| check_skeleton_bytes(&crate::fixtures::edited(real[k].1.clone(), &edits)),
         );
     }
 }

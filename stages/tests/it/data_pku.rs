@@ -8,8 +8,12 @@ mod data_pku {
 
     use skelflow_stages::data::dataset::{Dataset, Part, Variant};
     use skelflow_stages::data::ntu_import::OnError;
+    use proptest::prelude::*;
+    use skelflow_contract::files::PROVENANCE_JSON;
+    use skelflow_contract::{DataFacts, DataOrigin};
     use skelflow_stages::data::pku::{
-        PkuImportParams, PkuVideo, import_pku, parse_pku_labels, parse_pku_skeleton,
+        PkuImportParams, PkuVideo, import_pku, instance, parse_pku_labels, parse_pku_skeleton,
+        parse_split_file,
     };
     use skelflow_stages::data::preprocess::idx;
 
@@ -152,6 +156,25 @@ mod data_pku {
         assert_eq!(ds.benchmarks(), ["pku2-xsub", "pku2-xview"]);
         assert_eq!(ds.split("pku2-xsub", Part::Train).unwrap(), vec![0, 1, 2]);
         assert_eq!(ds.split("pku2-xview", Part::Train).unwrap(), vec![3]);
+        // What was read: the release, the root as the params wrote it, the two videos.
+        let facts = DataFacts::read(&out.join(PROVENANCE_JSON)).unwrap().unwrap();
+        assert_eq!(
+            facts,
+            DataFacts {
+                dataset: "PKU-MMD II".into(),
+                origin: DataOrigin::Real {
+                    root: root.display().to_string()
+                },
+                files: 2,
+                samples: 4,
+                classes: 51,
+                file_list_digest: blake3::hash(b"A10N08-L.txt\nA10N08-M.txt\n")
+                    .to_hex()
+                    .to_string(),
+                variant: "stgcn_raw".into(),
+                frames: 300,
+            }
+        );
 
         // CMD's agcn_prenorm instance: seq[start:end] — one frame later than AimCLR's.
         let out = tmp.path().join("agcn");
@@ -223,6 +246,90 @@ mod data_pku {
         assert!(
             e.contains("cannot list") && e.contains("set `root` to the PKU-MMD folder"),
             "{e}"
+        );
+    }
+
+    // --------------------------------------------------------------------------------------
+    // Properties: the PKU-MMD readers never panic, whatever the skeleton and label files
+    // hold.
+
+    /// Parses a skeleton file and a label file as `pku.import` does and extracts every
+    /// instance in every variant: errors are fine, panics are not.
+    fn check_pku(skeleton: &[u8], labels: &str) {
+        let frames = parse_pku_skeleton(skeleton, Path::new("A01N01-L.txt"));
+        let labels = parse_pku_labels(labels, Path::new("label/A01N01-L.txt"));
+        if let (Ok(frames), Ok(labels)) = (frames, labels) {
+            assert_eq!(frames.len() % 150, 0);
+            for l in &labels {
+                for v in Variant::ALL {
+                    if let Ok((data, _, _, _)) = instance(&frames, l, v) {
+                        assert_eq!(data.len(), v.sample_len());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Label rows `action,start,end,confidence`, mostly in range, sometimes not numbers.
+    fn label_text() -> impl Strategy<Value = String> {
+        let field = |hi: i64| {
+            prop_oneof![
+                8 => (-2..hi).prop_map(|v| v.to_string()),
+                1 => Just("x".to_string()),
+                1 => Just("1.5".to_string()),
+                1 => Just(String::new()),
+            ]
+        };
+        let row = (field(60), field(1100), field(1100), field(4))
+            .prop_map(|(a, s, e, c)| format!("{a},{s},{e},{c}"));
+        prop_oneof![
+            8 => proptest::collection::vec(row, 0..4).prop_map(|r| r.join("\n")),
+            1 => proptest::collection::vec(crate::fixtures::format_byte(), 0..64)
+                .prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+        ]
+    }
+
+    #[test]
+    fn pku_readers_survive_arbitrary_input() {
+        let skeleton = prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..256),
+            proptest::collection::vec(crate::fixtures::format_byte(), 0..2048),
+        ];
+        let names = "[-ALMNR0-9]{0,10}";
+        crate::fixtures::fuzz(
+            "PKU-MMD readers, arbitrary input",
+            400,
+            (skeleton, label_text(), names, 1..=2u8),
+            |(skeleton, labels, name, phase)| {
+                check_pku(&skeleton, &labels);
+                let _ = parse_split_file(&labels, Path::new("cross_view_v2.txt"));
+                let _ = PkuVideo::parse(&name, phase);
+            },
+        );
+    }
+
+    #[test]
+    fn pku_readers_survive_mutated_real_file() {
+        let Some(real) = crate::fixtures::real_pku_skeleton() else {
+            return;
+        };
+        let lines: Vec<&[u8]> = real.split_inclusive(|&b| b == b'\n').collect();
+        // A run of the real lines (all of them now and then), edited; and labels.
+        let input = (
+            any::<proptest::sample::Index>(),
+            prop_oneof![1 => Just(lines.len()), 4 => 1..120usize],
+            proptest::collection::vec(crate::fixtures::edit(), 0..8),
+            label_text(),
+        );
+        crate::fixtures::fuzz(
+            "PKU-MMD readers, mutated real file",
+            120,
+            input,
+            |(start, len, edits, labels)| {
+                let start = start.index(lines.len() - len.min(lines.len()) + 1);
+                let run = lines[start..(start + len).min(lines.len())].concat();
+                check_pku(&crate::fixtures::edited(run, &edits), &labels);
+            },
         );
     }
 }

@@ -9,7 +9,16 @@ mod data_stages {
 
     use skelflow_stages::data::dataset::{Dataset, Part, Stream, Variant};
     use skelflow_stages::data::preprocess::idx;
+    use serde_json::json;
+    use skelflow_contract::files::PROVENANCE_JSON;
+    use skelflow_contract::{DataFacts, DataOrigin};
     use skelflow_stages::{Backend, Input, StageContext, registry};
+
+    fn provenance(artifact: &Path) -> DataFacts {
+        DataFacts::read(&artifact.join(PROVENANCE_JSON))
+            .unwrap()
+            .unwrap_or_else(|| panic!("{} has no provenance.json", artifact.display()))
+    }
 
     fn ctx(
         instance: &str,
@@ -119,6 +128,48 @@ mod data_stages {
         assert_eq!(ds.len(), 6 * 4 * 3);
         assert_eq!(ds.meta().extra["missing_list"], "none");
         assert_eq!(ds.meta().extra["class_names"][0], "wave right hand");
+        // provenance.json: a synth.ntu corpus, with its resolved plan and seed.
+        let facts = provenance(&import_out);
+        assert_eq!(
+            (facts.dataset.as_str(), facts.files, facts.samples, facts.classes),
+            ("NTU RGB+D 60", 72, 72, 6)
+        );
+        let DataOrigin::Synthetic { generator, params } = &facts.origin else {
+            panic!("{:?}", facts.origin)
+        };
+        assert_eq!(generator, "synth.ntu");
+        assert_eq!(
+            (&params["classes"], &params["subjects"], &params["seed"]),
+            (&json!(6), &json!(4), &json!(3))
+        );
+        assert_eq!(params["sessions"].as_array().unwrap().len(), 4);
+        // The same files copied elsewhere (without synth.json) are real data, under `root`
+        // as the pipeline wrote it.
+        std::fs::create_dir_all(t.join("data/raw")).unwrap();
+        for e in std::fs::read_dir(&synth_out).unwrap().take(20) {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "skeleton") {
+                std::fs::copy(&p, t.join("data/raw").join(p.file_name().unwrap())).unwrap();
+            }
+        }
+        let real_out = t.join("import_real");
+        let c = ctx(
+            "import_real",
+            "ntu.import",
+            serde_json::json!({"root": "data/raw", "variant": "stgcn_raw"}),
+            vec![],
+            &real_out,
+            t,
+        );
+        run(&c, "ntu.import");
+        let facts = provenance(&real_out);
+        assert_eq!(
+            facts.origin,
+            DataOrigin::Real {
+                root: "data/raw".into()
+            }
+        );
+        assert_eq!((facts.variant.as_str(), facts.frames), ("stgcn_raw", 300));
         // The same with an explicit `root` relative to the pipeline directory.
         let import2 = t.join("import2");
         let c = ctx(
