@@ -7,11 +7,20 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use chrono::{TimeZone, Utc};
-use polars::prelude::*;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, RecordBatchReader,
+};
+use arrow::compute::concat_batches;
+use arrow::datatypes::{Float64Type, Int64Type};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
 use skelflow_cache::{
     ArtifactInfo, InstanceRecord, InstanceState, Key, KeyComponents, RunRecord, RunStatus, Store,
 };
+use skelflow_contract::{DataFacts, DataOrigin, files};
 use skelflow_reports::{ReportInput, ReportOutcome, report_dir, write_report};
 
 /// A pipeline file in a temp dir, its cache beside it, and a run being recorded.
@@ -152,19 +161,61 @@ fn metrics(rows: Value) -> Vec<u8> {
     serde_json::to_vec_pretty(&json!({ "rows": rows })).unwrap()
 }
 
+/// `provenance.json` as the data stages write it.
+fn provenance(origin: DataOrigin) -> Vec<u8> {
+    let facts = DataFacts {
+        dataset: "NTU RGB+D 60".to_string(),
+        origin,
+        files: 720,
+        samples: 718,
+        classes: 12,
+        file_list_digest: "9f2c4e1a7b3d5f60".repeat(4),
+        variant: "agcn_prenorm".to_string(),
+        frames: 64,
+    };
+    serde_json::to_vec_pretty(&facts).unwrap()
+}
+
+/// What `synth.ntu` at the `quick` size resolves to.
+fn synthetic() -> DataOrigin {
+    let params = json!({"size": "quick", "seed": 0, "classes": 12, "subjects": 10, "setups": 2, "sessions": 3});
+    DataOrigin::Synthetic {
+        generator: "synth.ntu".to_string(),
+        params: serde_json::from_value(params).unwrap(),
+    }
+}
+
+/// `epochs.parquet` as the training stages write it.
 fn epochs_parquet(losses: &[f64]) -> Vec<u8> {
     let n = losses.len();
-    let mut df = df!(
-        "epoch" => (1..=n as i64).collect::<Vec<_>>(),
-        "loss" => losses.to_vec(),
-        "lr" => vec![0.01; n],
-        "seconds" => vec![1.5; n],
-        "samples_per_s" => vec![100.0; n],
-    )
+    let column = |v: Vec<f64>| Arc::new(Float64Array::from(v)) as ArrayRef;
+    let batch = RecordBatch::try_from_iter([
+        (
+            "epoch",
+            Arc::new(Int64Array::from_iter_values(1..=n as i64)) as ArrayRef,
+        ),
+        ("loss", column(losses.to_vec())),
+        ("lr", column(vec![0.01; n])),
+        ("seconds", column(vec![1.5; n])),
+        ("samples_per_s", column(vec![100.0; n])),
+    ])
     .unwrap();
     let mut buf = Vec::new();
-    ParquetWriter::new(&mut buf).finish(&mut df).unwrap();
+    let mut writer = ArrowWriter::try_new(&mut buf, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
     buf
+}
+
+/// A Parquet file as one batch.
+fn read_parquet(path: &Path) -> RecordBatch {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let schema = reader.schema();
+    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+    concat_batches(&schema, &batches).unwrap()
 }
 
 /// Paper-like accuracies for the synthetic run: the paper's minus a gap, per variant.
@@ -203,7 +254,10 @@ fn ablation() -> Fixture {
         0,
         &[("dataset", "ntu60")],
         2.5,
-        vec![("dataset.json", br#"{"source": "synth.ntu"}"#.to_vec())],
+        vec![
+            (files::DATASET_JSON, br#"{"source": "synth.ntu"}"#.to_vec()),
+            (files::PROVENANCE_JSON, provenance(synthetic())),
+        ],
     );
     for variant in ["B1", "B2", "B3", "B4", "MC", "B5"] {
         for bench in ["ntu60-xsub", "ntu60-xview"] {
@@ -239,7 +293,7 @@ fn ablation() -> Fixture {
                     60.0 + seed as f64,
                     vec![
                         ("encoder.json", b"{}".to_vec()),
-                        ("epochs.parquet", epochs_parquet(&losses)),
+                        (files::EPOCHS_PARQUET, epochs_parquet(&losses)),
                     ],
                 );
                 let top1 = linear_top1(variant, bench, seed);
@@ -252,7 +306,7 @@ fn ablation() -> Fixture {
                     &tags,
                     12.0,
                     vec![(
-                        "metrics.json",
+                        files::METRICS_JSON,
                         metrics(json!([
                             {"metric": "top1", "value": top1, "protocol": "linear-cmd", "at": "best", "split": "test"},
                             {"metric": "top1", "value": top1 - 1.0, "protocol": "linear-cmd", "at": "last", "split": "test"},
@@ -268,7 +322,7 @@ fn ablation() -> Fixture {
                     0,
                     &tags,
                     3.0,
-                    vec![("metrics.json", metrics(json!([{"metric": "top1", "value": top1 - 5.0, "protocol": "knn-1nn-cosine", "k": "1"}])))],
+                    vec![(files::METRICS_JSON, metrics(json!([{"metric": "top1", "value": top1 - 5.0, "protocol": "knn-1nn-cosine", "k": "1"}])))],
                 );
             }
         }
@@ -295,6 +349,11 @@ fn spec() -> Value {
             }
         ]
     })
+}
+
+#[track_caller]
+fn has(md: &str, want: &str) {
+    assert!(md.contains(want), "no {want:?} in:\n{md}");
 }
 
 /// Replace what differs between machines and cache key encodings.
@@ -338,32 +397,17 @@ fn the_ablation_report_has_the_papers_layout_and_numbers() {
     insta::assert_snapshot!("ablation_report", stable(&md, &f));
 
     // The synthetic data is said plainly, and no reproduction is claimed.
-    assert!(
-        md.contains("**This is not a reproduction of A²MC.**"),
-        "{md}"
-    );
-    assert!(md.contains("**Dataset: synthetic.**"));
+    has(&md, "**This is not a reproduction of A²MC.**");
+    has(&md, "**Dataset: synthetic.**");
     // Seeds: B1 x-sub is the mean of 41.0, 41.5, 42.0 with sample std 0.5 over 3 seeds.
-    assert!(
-        md.contains("| B1 | ✗ | ✗ | ✗ | 41.5 ± 0.5 (n=3) | 75.6 | −34.1 |"),
-        "{md}"
-    );
+    has(&md, "| B1 | ✗ | ✗ | ✗ | 41.5 ± 0.5 (n=3) | 75.6 | −34.1 |");
     // B4 x-view was not run: ours is —, the paper's number stays, Δ is —.
-    assert!(
-        md.contains("| 43.5 | 79.0 | −35.5 | — | 86.7 | — |"),
-        "{md}"
-    );
+    has(&md, "| 43.5 | 79.0 | −35.5 | — | 86.7 | — |");
     // B5 matches no paper row: a row of its own; hidden in Table VI (`unmatched: hide`).
-    assert!(md.contains("| B5 |"));
+    has(&md, "| B5 |");
     // Table VI: A1 is filled from our B1 by the map; A2 and A3 were never run.
-    assert!(
-        md.contains("| A1 | ✗ | ✗ | 41.5 ± 0.5 (n=3) (paper 75.6, −34.1) |"),
-        "{md}"
-    );
-    assert!(
-        md.contains("| A2 | ✗ | ✓ | — (paper 79.0) | — (paper 86.7) |"),
-        "{md}"
-    );
+    has(&md, "| A1 | ✗ | ✗ | 41.5 ± 0.5 (n=3) (paper 75.6, −34.1) |");
+    has(&md, "| A2 | ✗ | ✓ | — (paper 79.0) | — (paper 86.7) |");
     for tex in ["table-a2mc-V.tex", "table-a2mc-VI.tex"] {
         let t = fs::read_to_string(out.dir.join(tex)).unwrap();
         assert!(
@@ -391,78 +435,42 @@ fn the_ablation_report_has_the_papers_layout_and_numbers() {
 fn results_parquet_is_the_long_table() {
     let f = ablation();
     let out = f.report(&spec());
-    let df = ParquetReader::new(fs::File::open(&out.results).unwrap())
-        .finish()
-        .unwrap();
-    let names: Vec<String> = df
-        .get_column_names()
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    assert_eq!(
-        names,
-        [
-            "pipeline",
-            "run_id",
-            "instance",
-            "stage",
-            "kind",
-            "key",
-            "method",
-            "variant",
-            "encoder",
-            "stream",
-            "dataset",
-            "benchmark",
-            "protocol",
-            "metric",
-            "value",
-            "seed",
-            "at",
-            "k",
-            "split"
-        ]
-    );
+    let df = read_parquet(&out.results);
+    let schema = df.schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    // as reports/README.md lists them: the fixed columns, then the other dims by name
+    let want = "pipeline run_id instance stage kind key method variant encoder stream dataset \
+                benchmark protocol metric value seed at k split";
+    assert_eq!(names, want.split_whitespace().collect::<Vec<_>>());
     // 11 (variant, bench) pairs, B1 ×3 seeds → 15 instances, 3 linear + 1 knn rows each
-    assert_eq!(df.height(), 15 * 4);
+    assert_eq!(df.num_rows(), 15 * 4);
     assert_eq!(out.result_rows, 60);
-    let stream = df.column("stream").unwrap();
-    assert_eq!(stream.null_count(), 60, "a missing tag is null");
-    let seeds: Vec<Option<i64>> = df.column("seed").unwrap().i64().unwrap().iter().collect();
+    let column = |name: &str| df.column_by_name(name).unwrap().clone();
+    assert_eq!(column("stream").null_count(), 60, "a missing tag is null");
+    let seeds: Vec<Option<i64>> = column("seed").as_primitive::<Int64Type>().iter().collect();
     assert!(seeds.contains(&Some(2)));
-    let first = df
-        .column("instance")
-        .unwrap()
-        .str()
-        .unwrap()
-        .get(0)
-        .unwrap()
-        .to_string();
+    let first = column("instance").as_string::<i32>().value(0).to_string();
     assert_eq!(first, "knn[B1,ntu60-xsub,s0]");
 
-    let cmp = ParquetReader::new(fs::File::open(out.comparison.unwrap()).unwrap())
-        .finish()
-        .unwrap();
-    let mask = cmp.column("row").unwrap().str().unwrap().equal("MC")
-        & cmp
-            .column("column")
-            .unwrap()
-            .str()
-            .unwrap()
-            .equal("ntu60-xview")
-        & cmp.column("table").unwrap().str().unwrap().equal("V")
-        & cmp.column("measure").unwrap().str().unwrap().is_null();
-    let mc = cmp.filter(&mask).unwrap();
-    assert_eq!(mc.height(), 1);
-    assert_eq!(
-        mc.column("ours").unwrap().f64().unwrap().get(0),
-        Some(52.25)
-    );
-    assert_eq!(
-        mc.column("paper_value").unwrap().f64().unwrap().get(0),
-        Some(87.9)
-    );
-    let delta = mc.column("delta").unwrap().f64().unwrap().get(0).unwrap();
+    let cmp = read_parquet(&out.comparison.unwrap());
+    let text = |name: &str| cmp.column_by_name(name).unwrap().as_string::<i32>().clone();
+    let number = |name: &str, i: usize| {
+        let c = cmp.column_by_name(name).unwrap();
+        c.as_primitive::<Float64Type>().iter().nth(i).unwrap()
+    };
+    let (row, col, table, measure) = (text("row"), text("column"), text("table"), text("measure"));
+    let mc: Vec<usize> = (0..cmp.num_rows())
+        .filter(|&i| {
+            row.value(i) == "MC"
+                && col.value(i) == "ntu60-xview"
+                && table.value(i) == "V"
+                && measure.is_null(i)
+        })
+        .collect();
+    assert_eq!(mc.len(), 1);
+    assert_eq!(number("ours", mc[0]), Some(52.25));
+    assert_eq!(number("paper_value", mc[0]), Some(87.9));
+    let delta = number("delta", mc[0]).unwrap();
     assert!((delta - (52.25 - 87.9)).abs() < 1e-9);
 }
 
@@ -496,9 +504,8 @@ fn a_cell_with_two_results_of_one_seed_is_flagged() {
     assert!(md.contains("⚠ B2 / NTU-60 x-sub: seed 0 has 3 results here that differ in `at`, `k`, `protocol`, `split`"), "{md}");
 }
 
-#[test]
-fn problems_do_not_stop_the_report_but_are_listed() {
-    let mut f = ablation();
+/// An evaluation whose `metrics.json` holds `bytes`.
+fn broken_eval(f: &mut Fixture, bytes: &[u8]) {
     f.instance(
         "linear[broken]",
         "eval.linear",
@@ -507,8 +514,14 @@ fn problems_do_not_stop_the_report_but_are_listed() {
         0,
         &[("variant", "B2")],
         1.0,
-        vec![("metrics.json", b"{\"rows\": [{\"value\": 1}]}".to_vec())],
+        vec![(files::METRICS_JSON, bytes.to_vec())],
     );
+}
+
+#[test]
+fn problems_do_not_stop_the_report_but_are_listed() {
+    let mut f = ablation();
+    broken_eval(&mut f, b"{\"rows\": [{\"value\": 1}]}");
     let failed = KeyComponents::new("eval.linear", 1, json!({"failing": true}));
     let key = failed.key();
     f.record(
@@ -607,7 +620,7 @@ fn rows_and_columns_can_match_on_several_dims() {
         0,
         &[],
         1.0,
-        vec![("x", vec![1])],
+        vec![(files::PROVENANCE_JSON, provenance(synthetic()))],
     );
     // A²MC Table I: our rows are (method, encoder) pairs.
     for (encoder, top1) in [("bigru", 55.5), ("stgcn", 51.0)] {
@@ -625,7 +638,7 @@ fn rows_and_columns_can_match_on_several_dims() {
             &tags,
             1.0,
             vec![(
-                "metrics.json",
+                files::METRICS_JSON,
                 metrics(json!([{"metric": "top1", "value": top1, "protocol": "linear"}])),
             )],
         );
@@ -646,7 +659,7 @@ fn rows_and_columns_can_match_on_several_dims() {
             &tags,
             1.0,
             vec![(
-                "metrics.json",
+                files::METRICS_JSON,
                 metrics(json!([
                     {"metric": "top1", "value": knn, "protocol": "knn"},
                     {"metric": "top1", "value": linear, "protocol": "linear"},
@@ -704,7 +717,7 @@ fn a_table_without_transcribed_numbers_still_shows_ours() {
         &tags,
         1.0,
         vec![(
-            "metrics.json",
+            files::METRICS_JSON,
             metrics(json!([{"metric": "top1", "value": 33.3, "protocol": "transfer"}])),
         )],
     );
@@ -752,5 +765,117 @@ fn instances_sharing_a_key_count_their_time_once() {
     assert_eq!(
         before, after,
         "the shared instance's time was counted twice"
+    );
+}
+
+#[test]
+fn the_data_source_is_not_guessed_from_stage_kinds() {
+    let mut f = Fixture::new();
+    // a `synth.ntu` stage whose artifact has no provenance record
+    f.instance(
+        "synth",
+        "synth.ntu",
+        json!({"size": "quick"}),
+        &[],
+        0,
+        &[],
+        1.0,
+        vec![("README", b"synthetic".to_vec())],
+    );
+    let md = fs::read_to_string(f.report(&Value::Null).report).unwrap();
+    has(
+        &md,
+        "- **Dataset: not recorded.** No artifact of this run has a provenance record (`provenance.json`)",
+    );
+    has(&md, "> **Data source not recorded.**");
+    assert!(!md.contains("Synthetic data"), "{md}");
+}
+
+#[test]
+fn real_files_are_named_with_the_root_as_the_pipeline_wrote_it() {
+    let mut f = Fixture::new();
+    let real = DataOrigin::Real {
+        root: "data/nturgb+d_skeletons".to_string(),
+    };
+    f.instance(
+        "import",
+        "ntu.import",
+        json!({"root": "/somewhere/else"}),
+        &[],
+        0,
+        &[],
+        1.0,
+        vec![(files::PROVENANCE_JSON, provenance(real))],
+    );
+    let md = fs::read_to_string(f.report(&Value::Null).report).unwrap();
+    has(
+        &md,
+        "- **Dataset: real.** real NTU RGB+D 60 files (720 files → 718 samples, 12 classes, variant agcn_prenorm, 64 frames; file list blake3 `9f2c4e1a7b3d5f60`; root `data/nturgb+d_skeletons` as written in the pipeline; recorded by `import`).",
+    );
+    // real data, but the `quick` profile: not the paper's schedule
+    has(
+        &md,
+        "> **Short schedule.** Real data, but profile `quick` not the paper's training schedule.",
+    );
+    assert!(
+        !md.contains("/somewhere/else") && !md.contains("synthetic"),
+        "{md}"
+    );
+}
+
+#[test]
+fn a_report_names_no_path_of_the_machine() {
+    let mut f = ablation();
+    broken_eval(&mut f, b"not json");
+    let out = f.report(&spec());
+    let md = fs::read_to_string(&out.report).unwrap();
+    has(&md, "`linear[broken]` metrics.json: not valid JSON");
+    let root = f.root.display().to_string();
+    assert!(!md.contains(&root), "{md}");
+    for w in &out.warnings {
+        assert!(!w.contains(&root), "{w}");
+    }
+}
+
+#[test]
+fn a_pipeline_named_like_the_crates_files_gets_a_directory_of_its_own() {
+    let f = Fixture::new();
+    // a skelflow repository: reports/ holds the reports crate
+    let crate_dir = f.root.join("reports");
+    fs::create_dir_all(crate_dir.join("papers")).unwrap();
+    fs::create_dir_all(crate_dir.join("src")).unwrap();
+    fs::write(crate_dir.join("src/lib.rs"), "// the crate\n").unwrap();
+    let pipeline = f.root.join("pipelines/x.yaml");
+    for (name, dir) in [
+        ("src", "pipeline-src"),
+        ("papers", "pipeline-papers"),
+        ("tests", "pipeline-tests"),
+        ("examples", "pipeline-examples"),
+        ("Cargo.toml", "pipeline-Cargo.toml"),
+        ("readme.md", "pipeline-readme.md"),
+        ("build.rs", "pipeline-build.rs"),
+        ("..", "pipeline-.."),
+        ("pipeline-src", "pipeline-pipeline-src"),
+        ("ablation_a2mc", "ablation_a2mc"),
+        ("source", "source"),
+    ] {
+        assert_eq!(report_dir(&pipeline, name), crate_dir.join(dir), "{name}");
+    }
+    // a run of pipeline `src` writes beside the crate, not into its sources
+    let mut run = f.run.clone();
+    run.pipeline = "src".to_string();
+    run.pipeline_file = pipeline;
+    let out = write_report(&ReportInput {
+        run: &run,
+        store: &f.store,
+        spec: &Value::Null,
+        out_dir: None,
+    })
+    .unwrap();
+    assert_eq!(out.dir, crate_dir.join("pipeline-src"));
+    assert_eq!(
+        fs::read_dir(crate_dir.join("src")).unwrap().count(),
+        1,
+        "only lib.rs"
     );
 }

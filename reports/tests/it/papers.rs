@@ -15,25 +15,18 @@ fn every_table_loads_with_a_consistent_shape() {
     let catalog = catalog();
     let ids: Vec<&str> = catalog.papers().map(|p| p.id.as_str()).collect();
     assert_eq!(ids, ["a2mc", "actclr"]);
-    let a2mc: Vec<&str> = catalog
-        .paper("a2mc")
-        .unwrap()
-        .tables
-        .iter()
-        .map(|t| t.id.as_str())
-        .collect();
+    let table_ids = |paper: &str| -> Vec<String> {
+        let tables = &catalog.paper(paper).unwrap().tables;
+        tables.iter().map(|t| t.id.clone()).collect()
+    };
     assert_eq!(
-        a2mc,
+        table_ids("a2mc"),
         ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"]
     );
-    let actclr: Vec<&str> = catalog
-        .paper("actclr")
-        .unwrap()
-        .tables
-        .iter()
-        .map(|t| t.id.as_str())
-        .collect();
-    assert_eq!(actclr, ["1", "2", "3", "4", "5a", "5b", "6", "7", "8", "9"]);
+    assert_eq!(
+        table_ids("actclr"),
+        ["1", "2", "3", "4", "5a", "5b", "6", "7", "8", "9"]
+    );
     for paper in catalog.papers() {
         for t in &paper.tables {
             assert!(!t.columns.is_empty(), "{} {}", paper.id, t.id);
