@@ -502,6 +502,7 @@ impl<'a> Dispatcher<'a> {
                     done: line.done,
                     total: line.total,
                     message: line.message,
+                    within: line.within,
                 });
             }
             Msg::Exec(ExecEvent::Exited { job, outcome }) => self.exited(job as usize, outcome),

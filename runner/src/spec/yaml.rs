@@ -263,7 +263,10 @@ pub fn parse(sources: &SourceMap, id: FileId) -> Result<Node, Diag> {
             "fix the YAML syntax (indentation, `key: value`, quotes and brackets must balance)"
         };
         // One character wide (a byte could cut a multi-byte character in two).
-        let end = file.text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
+        let end = file.text[at..]
+            .chars()
+            .next()
+            .map_or(at, |c| at + c.len_utf8());
         Diag::error(message)
             .at(Span::new(id, at, end), label)
             .help(help)

@@ -126,7 +126,11 @@ pub fn read_anchor(dir: &Path) -> Result<(AnchorMeta, Vec<f32>), StageError> {
     if data.len() != meta.shape.iter().product::<usize>() {
         return Err(StageError::bad_file(
             &p,
-            format!("{} values for the shape {:?} of {ANCHOR_META}", data.len(), meta.shape),
+            format!(
+                "{} values for the shape {:?} of {ANCHOR_META}",
+                data.len(),
+                meta.shape
+            ),
         ));
     }
     Ok((meta, data))

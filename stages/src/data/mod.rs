@@ -52,7 +52,11 @@ fn worker_pool(threads: usize) -> Result<rayon::ThreadPool, StageError> {
             backend: "cpu".into(),
             message: format!(
                 "cannot start {} worker threads ({e}); lower the stage's `resources.cpus`",
-                if threads == 0 { "its".to_string() } else { threads.to_string() }
+                if threads == 0 {
+                    "its".to_string()
+                } else {
+                    threads.to_string()
+                }
             ),
         })
 }

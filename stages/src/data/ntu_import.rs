@@ -353,7 +353,10 @@ fn import_one(
     };
     let Some(name) = name else {
         return (
-            Err(bad(format!("{shown}: {}", bad_name_message(&file_name(path))))),
+            Err(bad(format!(
+                "{shown}: {}",
+                bad_name_message(&file_name(path))
+            ))),
             0,
         );
     };

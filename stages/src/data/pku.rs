@@ -393,7 +393,7 @@ pub fn import_pku(
     let mut video_of = Vec::new();
     let pool = super::worker_pool(threads)?;
     for chunk in videos.chunks(16) {
-        let results: Vec<Result<Vec<(SampleInfo, Vec<f32>)>, BadFile>> = pool.install(|| {
+        let results: Vec<Result<VideoInstances, BadFile>> = pool.install(|| {
             chunk
                 .par_iter()
                 .map(|v| one_video(v, &label_dir, p))
@@ -473,11 +473,14 @@ pub fn import_pku(
     Ok(report)
 }
 
+/// The action instances of one video: each with its clip's values.
+type VideoInstances = Vec<(SampleInfo, Vec<f32>)>;
+
 fn one_video(
     path: &Path,
     label_dir: &Path,
     p: &PkuImportParams,
-) -> Result<Vec<(SampleInfo, Vec<f32>)>, BadFile> {
+) -> Result<VideoInstances, BadFile> {
     let shown = path.display().to_string();
     let bad = |error: String| BadFile {
         file: shown.clone(),
@@ -537,7 +540,8 @@ impl Kind for PkuImport {
     const NAME: &'static str = "pku.import";
     // 2: the artifact records provenance.json.
     const VERSION: u32 = 2;
-    const ABOUT: &'static str = "PKU-MMD phase 1/2 skeleton + label + split files -> Arrow dataset of action instances";
+    const ABOUT: &'static str =
+        "PKU-MMD phase 1/2 skeleton + label + split files -> Arrow dataset of action instances";
     fn external_inputs(&self, p: &PkuImportParams) -> Vec<PathBuf> {
         vec![PathBuf::from(&p.root)]
     }

@@ -35,7 +35,11 @@ pub fn ntu_dataset<'a>(names: impl IntoIterator<Item = &'a NtuName>) -> &'static
 
 /// The PKU-MMD release of a phase.
 pub fn pku_dataset(phase: u8) -> &'static str {
-    if phase == 1 { "PKU-MMD I" } else { "PKU-MMD II" }
+    if phase == 1 {
+        "PKU-MMD I"
+    } else {
+        "PKU-MMD II"
+    }
 }
 
 /// blake3 (hex) over the file names, sorted, each followed by `\n`: names only, so a root
@@ -128,7 +132,10 @@ mod tests {
         assert_eq!(ntu_dataset(&ntu60), "NTU RGB+D 60");
         assert_eq!(ntu_dataset(&[n("S001C001P001R001A061")]), "NTU RGB+D 120");
         assert_eq!(ntu_dataset(&[n("S018C001P001R001A001")]), "NTU RGB+D 120");
-        assert_eq!((pku_dataset(1), pku_dataset(2)), ("PKU-MMD I", "PKU-MMD II"));
+        assert_eq!(
+            (pku_dataset(1), pku_dataset(2)),
+            ("PKU-MMD I", "PKU-MMD II")
+        );
         // Sorted names, each ended by a newline.
         assert_eq!(
             file_list_digest(["b", "a"]),

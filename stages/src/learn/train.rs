@@ -131,7 +131,8 @@ pub fn train(method: &mut dyn Method, spec: TrainSpec) -> Result<Trained, StageE
                 lr,
             };
             let ids = &order[step * batch..((step + 1) * batch).min(n)];
-            let mut clips = batch_clips(spec.source, ids, &spec.views, spec.stream, spec.seed, epoch);
+            let mut clips =
+                batch_clips(spec.source, ids, &spec.views, spec.stream, spec.seed, epoch);
             let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(
                 spec.seed,
                 &[0xba7c, epoch as u64, step as u64],

@@ -60,7 +60,8 @@ pub fn real_skeletons() -> Option<Vec<(String, Vec<u8>)>> {
             .iter()
             .map(|n| {
                 let path = dir.join(format!("{n}.skeleton"));
-                let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let bytes =
+                    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 (format!("{n}.skeleton"), bytes)
             })
             .collect(),
@@ -152,8 +153,14 @@ pub fn edit() -> impl Strategy<Value = Edit> {
 /// `bytes` with `edits` applied in order.
 pub fn edited(mut bytes: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
     let line_at = |b: &[u8], at: usize| {
-        let start = b[..at].iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
-        let end = b[at..].iter().position(|&c| c == b'\n').map_or(b.len(), |p| at + p + 1);
+        let start = b[..at]
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(0, |p| p + 1);
+        let end = b[at..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(b.len(), |p| at + p + 1);
         start..end
     };
     for e in edits {

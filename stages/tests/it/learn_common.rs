@@ -254,6 +254,36 @@ pub fn extract_and_linear(
     (feats, lin)
 }
 
+/// A randomly initialised `encoder` (the random-init row), as the instance `random`.
+pub fn random_encoder(root: &Path, encoder: serde_json::Value) -> PathBuf {
+    use skelflow_stages::learn::encoder_init::EncoderInit;
+    run(
+        &EncoderInit,
+        &context(
+            &EncoderInit,
+            root,
+            "random",
+            serde_json::json!({ "encoder": encoder }),
+            &[],
+        ),
+    )
+}
+
+/// `eval.knn` with `params` on the features of `feats`, as the instance `knn-<name>`.
+pub fn eval_knn(root: &Path, name: &str, feats: &Path, params: serde_json::Value) -> PathBuf {
+    use skelflow_stages::evals::knn::EvalKnn;
+    run(
+        &EvalKnn,
+        &context(
+            &EvalKnn,
+            root,
+            &format!("knn-{name}"),
+            params,
+            &[("extract", feats)],
+        ),
+    )
+}
+
 /// Every Float64 column of an `epochs.parquet`, by name, in file order.
 pub fn epoch_columns(path: &Path) -> Vec<(String, Vec<f64>)> {
     use arrow::array::Float64Array;

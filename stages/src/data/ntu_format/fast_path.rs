@@ -74,7 +74,11 @@ fn classify(w: &[u8; WINDOW]) -> Classes {
 /// (tests check it on random lines) and also decides and explains everything else
 /// (exponents, `+`, tabs, errors, …).
 #[inline(always)]
-pub(super) fn plain_line<const N: usize>(w: &[u8; WINDOW], out: &mut [f64], exact: usize) -> Option<usize> {
+pub(super) fn plain_line<const N: usize>(
+    w: &[u8; WINDOW],
+    out: &mut [f64],
+    exact: usize,
+) -> Option<usize> {
     let c = classify(w);
     let len = (!c.plain).trailing_zeros() as usize;
     // The line must end within the window, with a spare bit above it for the carry below.

@@ -424,7 +424,6 @@ impl<'a, const FAST: bool> Lines<'a, FAST> {
     }
 }
 
-
 #[inline]
 fn is_blank(c: u8) -> bool {
     c == b' ' || c == b'\t' || c == b'\r' || c == 0x0b || c == 0x0c

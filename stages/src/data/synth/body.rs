@@ -68,7 +68,6 @@ pub(super) struct Anthropometry {
     pub(super) neck: f64,
 }
 
-
 /// Where a person stands and which way it faces (world frame).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Placement {
@@ -121,7 +120,12 @@ pub(super) fn forward_kinematics(
     {
         let sign = if side == R { 1.0 } else { -1.0 };
         p[sh] = p[20]
-            + r_chest * v(sign * 0.17 * s * body.shoulders, -0.04 * s + pose.shrug, 0.0);
+            + r_chest
+                * v(
+                    sign * 0.17 * s * body.shoulders,
+                    -0.04 * s + pose.shrug,
+                    0.0,
+                );
         rot[sh] = r_chest;
         let r_arm = r_chest * (rx(pose.sh_flex[side]) * rz(sign * pose.sh_abd[side]));
         p[el] = p[sh] + r_arm * v(0.0, -0.28 * s * body.upper_arm, 0.0);

@@ -44,8 +44,8 @@ pub(super) fn render(
             (at, (at + rng.random_range(1..=3)).min(frames))
         }
     });
-    let ghost: Option<(usize, usize, DVec3, bool)> =
-        (rng.random::<f64>() < noise.extra_bodies).then(|| {
+    let ghost: Option<(usize, usize, DVec3, bool)> = (rng.random::<f64>() < noise.extra_bodies)
+        .then(|| {
             let a = rng.random_range(0..frames);
             let b = rng.random_range(a..frames) + 1;
             let c = DVec3::new(

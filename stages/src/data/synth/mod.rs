@@ -135,7 +135,7 @@ pub fn generate(
                     bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
                 }
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if n % 256 == 0 || n == total {
+                if n.is_multiple_of(256) || n == total {
                     progress(n * CAMERAS.len(), total * CAMERAS.len());
                 }
                 Ok(())
@@ -163,7 +163,8 @@ impl Kind for SynthNtu {
     type Params = SynthParams;
     const NAME: &'static str = KIND;
     const VERSION: u32 = 1;
-    const ABOUT: &'static str = "write a deterministic synthetic NTU-format corpus (.skeleton files) for ntu.import";
+    const ABOUT: &'static str =
+        "write a deterministic synthetic NTU-format corpus (.skeleton files) for ntu.import";
     fn run(&self, ctx: &StageContext, p: SynthParams) -> Result<(), StageError> {
         let r = generate(&p, ctx.seed, &ctx.out_dir, ctx.threads, |done, total| {
             ctx.progress(done as u64, total as u64, &format!("{done}/{total} files"))

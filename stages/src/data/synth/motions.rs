@@ -151,7 +151,6 @@ impl Motion {
     }
 }
 
-
 // ------------------------------------------------------------------------------------------
 // Shapes of movement over the phase u ∈ [0, 1] of an action
 
@@ -573,4 +572,3 @@ pub(super) fn motion_pose(m: Motion, u: f64, person: usize, v: &Variation) -> Po
     }
     p
 }
-

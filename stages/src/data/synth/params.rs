@@ -145,7 +145,6 @@ impl SynthPlan {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

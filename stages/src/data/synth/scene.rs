@@ -222,7 +222,7 @@ pub(super) fn perform(
     let fidgets: Vec<Vec<Fidget>> = (0..subjects.len()).map(|_| fidgets(&mut r)).collect();
 
     // Replication 2 turns the subject towards another camera, as in NTU.
-    let facing = d(if rep % 2 == 0 { 30.0 } else { 0.0 } + 8.0 * normal(&mut r));
+    let facing = d(if rep.is_multiple_of(2) { 30.0 } else { 0.0 } + 8.0 * normal(&mut r));
     let centre = DVec3::new(0.3 * normal(&mut r), 0.0, 0.3 * normal(&mut r));
     let placements: Vec<Placement> = if two {
         let gap = if matches!(motion, Motion::Approach) {
@@ -288,4 +288,3 @@ pub(super) fn perform(
         .collect();
     Performance { persons, body_ids }
 }
-
