@@ -71,6 +71,22 @@ pub enum CacheError {
     Vanished { path: PathBuf },
 }
 
+impl CacheError {
+    /// Did this fail because the filesystem is full (or a disk quota is reached)?
+    pub fn is_no_space(&self) -> bool {
+        match self {
+            CacheError::Io { source, .. } => is_no_space(source),
+            _ => false,
+        }
+    }
+}
+
+/// Is this OS error a full filesystem or an exhausted disk quota?
+pub fn is_no_space(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::StorageFull
+        || matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+}
+
 /// Attach the operation and the path to an `io::Error`.
 pub(crate) trait IoContext<T> {
     fn ctx(self, op: &'static str, path: &Path) -> Result<T>;

@@ -11,13 +11,14 @@
 //! work/<key>/               per-key scratch that survives failures (checkpoints)
 //! quarantine/<key>.<time>/  artifacts that failed `verify`
 //! runs/<pipeline>/<id>.json run records: what each run planned, with key components
+//! runs/.lock                orders run registration (shared) against `gc` (exclusive)
 //! digests.json              stat cache for digests of files outside the cache
 //! ```
 //!
 //! A directory under objects/ appears only by an atomic rename of a fully written, fsynced
 //! staging directory whose MANIFEST.json was written last, and disappears only by an
-//! atomic rename (into quarantine/ or, for gc, into tmp/ before deletion): a crash or kill
-//! never leaves a half result that looks complete.
+//! atomic rename (into quarantine/ or, for `remove` and gc, into tmp/ before deletion): a
+//! crash or kill never leaves a half result that looks complete.
 //!
 //! Nothing here knows about pipelines, stages or the scheduler.
 
@@ -38,11 +39,11 @@ mod store;
 mod testutil;
 
 pub use digest::DigestStats;
-pub use error::{CacheError, Result};
+pub use error::{CacheError, Result, is_no_space};
 pub use key::{ABSENT, ComponentChange, KEY_SCHEMA_VERSION, Key, KeyComponents};
 pub use lock::KeyLock;
 pub use maintain::{GcReport, VerifyReport};
 pub use manifest::{Artifact, ArtifactInfo, FileEntry, MANIFEST_FILE, Manifest};
-pub use run::{InstanceRecord, InstanceState, RunRecord, RunStatus};
+pub use run::{InstanceRecord, InstanceState, LiveRun, RunRecord, RunStatus};
 pub use staging::Staging;
 pub use store::{LAYOUT_VERSION, Store};

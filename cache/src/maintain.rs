@@ -8,9 +8,7 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 
 use crate::error::{IoContext, Result};
-use crate::fsutil::{
-    EntryKind, fsync_dir, hash_file, remove_tree, tree_bytes, unique_suffix, walk,
-};
+use crate::fsutil::{EntryKind, hash_file, remove_tree, tree_bytes, walk};
 use crate::key::Key;
 use crate::manifest::{MANIFEST_FILE, Manifest, manifest_path};
 use crate::store::{QUARANTINE, Store, TMP, WORK, check_key, object_dir, quarantine};
@@ -177,7 +175,14 @@ impl Store {
     /// (their key's lock is free); quarantined artifacts; stale digest-cache entries and
     /// lock files of keys that have nothing left. With `dry_run`, report only: nothing is
     /// changed.
+    ///
+    /// Runs in progress are honoured whatever `keep` says: holding the store's run lock
+    /// exclusively (see [`Store::start_run`]), every key that a live run's record names is
+    /// kept too.
     pub fn gc(&self, keep: &BTreeSet<Key>, dry_run: bool) -> Result<GcReport> {
+        let _runs = self.runs_lock(true)?;
+        let live = self.keys_of_live_runs()?;
+        let keep: BTreeSet<Key> = keep.union(&live).cloned().collect();
         let mut report = GcReport {
             dry_run,
             ..GcReport::default()
@@ -206,7 +211,7 @@ impl Store {
                 report.skipped_locked.push(key);
                 continue;
             };
-            let bytes = self.remove_artifact(&key)? + remove_counted(&self.work_path(&key))?;
+            let bytes = self.remove(&lock)? + remove_counted(&self.work_path(&key))?;
             lock.remove_file()?;
             report.freed_bytes += bytes;
             report.removed.push((key, bytes));
@@ -280,23 +285,6 @@ impl Store {
             self.prune_digests()?;
         }
         Ok(report)
-    }
-
-    /// Make the artifact disappear atomically (rename into tmp/), then delete it.
-    fn remove_artifact(&self, key: &Key) -> Result<u64> {
-        let dir = self.object_dir(key);
-        let trash = self
-            .root
-            .join(TMP)
-            .join(format!("{key}.gc.{}", unique_suffix()));
-        match fs::rename(&dir, &trash) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
-            r => r.ctx("move out of objects/", &dir)?,
-        }
-        if let Some(shard) = dir.parent() {
-            fsync_dir(shard)?;
-        }
-        remove_counted(&trash)
     }
 
     /// Keys named by the entries of a directory of the root (work/).

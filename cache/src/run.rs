@@ -7,7 +7,7 @@
 //! [`file_name`], reversibly.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
+use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{CacheError, IoContext, Result};
 use crate::fsutil::{create_dir_durable, write_atomic};
 use crate::key::{Key, KeyComponents};
+use crate::lock::KeyLock;
 use crate::store::{RUNS, Store};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -37,6 +38,28 @@ pub struct RunRecord {
     pub backend: String,
     pub instances: Vec<InstanceRecord>,
 }
+
+/// A run registered by [`Store::start_run`]: live until dropped (or its process dies).
+#[derive(Debug)]
+pub struct LiveRun {
+    id: String,
+    _lock: KeyLock,
+}
+
+impl LiveRun {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// The liveness lock of a run: held by its process from registration to its end.
+fn run_lock_key(run_id: &str) -> Key {
+    Key::of_bytes(format!("skelflow run {run_id}").as_bytes())
+}
+
+/// File name (under runs/, beside the pipelines' directories, which never start with a
+/// dot) of the store-wide run lock.
+const RUNS_LOCK: &str = ".lock";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -106,9 +129,8 @@ impl Store {
     /// Write `runs/<pipeline>/<run id>.json` atomically (temp + fsync + rename); save again
     /// to update (at start with status Running, then at the end).
     pub fn save_run(&self, run: &RunRecord) -> Result<PathBuf> {
-        let dir = self.pipeline_runs_dir(&run.pipeline);
-        create_dir_durable(&dir)?;
-        let path = dir.join(format!("{}.json", file_name(&run.id)));
+        create_dir_durable(&self.pipeline_runs_dir(&run.pipeline))?;
+        let path = self.run_path(&run.pipeline, &run.id);
         let json = serde_json::to_vec_pretty(run).map_err(|source| CacheError::Json {
             path: path.clone(),
             source,
@@ -168,6 +190,99 @@ impl Store {
             }
         }
         Ok(keys)
+    }
+
+    /// Register a run that is starting: take its liveness lock (held until the returned
+    /// [`LiveRun`] is dropped, or released by the OS when the process dies), then save its
+    /// record (status Running, every instance's key) while holding the store's run lock
+    /// shared. `gc` holds that lock exclusively from reading the live runs to its last
+    /// removal, so a run is either seen live by a `gc` (which then keeps every key its record
+    /// names) or registers after that `gc` is done. A run checks the cache after registering.
+    pub fn start_run(&self, run: &RunRecord) -> Result<LiveRun> {
+        let lock = self.lock(&run_lock_key(&run.id))?;
+        let _runs = self.runs_lock(false)?;
+        self.save_run(run)?;
+        Ok(LiveRun {
+            id: run.id.clone(),
+            _lock: lock,
+        })
+    }
+
+    /// Is run `id` in progress: registered by [`Store::start_run`] in a process still alive?
+    pub fn run_is_live(&self, id: &str) -> Result<bool> {
+        self.is_locked(&run_lock_key(id))
+    }
+
+    /// Runs recorded as Running whose process is gone (killed) are marked Interrupted, so
+    /// that `gc --keep-last` does not keep their artifacts forever; how many were.
+    ///
+    /// A run saves its last record before it lets go of its liveness lock, so the record is
+    /// read again once that lock is ours: a run that has just finished is not overwritten.
+    pub fn mark_dead_runs(&self) -> Result<usize> {
+        let mut marked = 0;
+        for pipeline in self.pipelines()? {
+            for run in self.runs(&pipeline)? {
+                if run.status != RunStatus::Running {
+                    continue;
+                }
+                let Some(_lock) = self.try_lock(&run_lock_key(&run.id))? else {
+                    continue; // alive
+                };
+                let path = self.run_path(&run.pipeline, &run.id);
+                let mut now: RunRecord = match fs::read(&path) {
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    r => serde_json::from_slice(&r.ctx("read", &path)?)
+                        .map_err(|source| CacheError::Json { path, source })?,
+                };
+                if now.status == RunStatus::Running {
+                    now.status = RunStatus::Interrupted;
+                    self.save_run(&now)?;
+                    marked += 1;
+                }
+            }
+        }
+        Ok(marked)
+    }
+
+    /// Keys named by the records of runs in progress (see [`Store::start_run`]): each
+    /// instance's key and the keys of its inputs. Call it holding the run lock exclusively.
+    pub(crate) fn keys_of_live_runs(&self) -> Result<BTreeSet<Key>> {
+        let mut keys = BTreeSet::new();
+        for pipeline in self.pipelines()? {
+            for run in self.runs(&pipeline)? {
+                if run.status == RunStatus::Running && self.run_is_live(&run.id)? {
+                    for inst in run.instances {
+                        keys.extend(inst.components.inputs.into_iter().map(|(_, k)| k));
+                        keys.insert(inst.key);
+                    }
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    /// The store-wide lock ordering run registration (shared) against `gc` (exclusive).
+    /// Its file (`runs/.lock`) is not a key's lock file, so `gc` never deletes it.
+    pub(crate) fn runs_lock(&self, exclusive: bool) -> Result<File> {
+        let path = self.root.join(RUNS).join(RUNS_LOCK);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .ctx("open lock file", &path)?;
+        if exclusive {
+            file.lock().ctx("lock", &path)?;
+        } else {
+            file.lock_shared().ctx("lock", &path)?;
+        }
+        Ok(file)
+    }
+
+    fn run_path(&self, pipeline: &str, id: &str) -> PathBuf {
+        self.pipeline_runs_dir(pipeline)
+            .join(format!("{}.json", file_name(id)))
     }
 
     /// Where a run's JSON-lines event log goes: `runs/<pipeline>/<run id>.events.jsonl`.

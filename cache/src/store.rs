@@ -8,7 +8,9 @@ use std::sync::Mutex;
 
 use crate::digest::DigestCache;
 use crate::error::{CacheError, IoContext, Result};
-use crate::fsutil::{create_dir_durable, fsync_dir, remove_tree, unique_suffix, write_atomic};
+use crate::fsutil::{
+    create_dir_durable, fsync_dir, remove_tree, tree_bytes, unique_suffix, write_atomic,
+};
 use crate::key::Key;
 use crate::lock::{self, KeyLock};
 use crate::manifest::{Artifact, Manifest, manifest_path};
@@ -169,13 +171,7 @@ impl Store {
     /// same filesystem. Dropping the Staging without commit removes the temp dir. The
     /// staging shares the lock, so the key stays locked until it is committed or dropped.
     pub fn begin(&self, lock: &KeyLock) -> Result<Staging> {
-        check_key(&lock.key)?;
-        if lock.path != self.lock_path(&lock.key) {
-            return Err(CacheError::ForeignLock {
-                lock: lock.path.clone(),
-                root: self.root.clone(),
-            });
-        }
+        self.check_lock(lock)?;
         let shared = lock.file.try_clone().ctx("share lock", &lock.path)?;
         let tmp = self.root.join(TMP);
         loop {
@@ -193,6 +189,43 @@ impl Store {
                 Err(e) => return Err(e).ctx("create staging directory", &dir),
             }
         }
+    }
+
+    /// Remove the committed artifact of the locked key; the bytes freed (0: there was none).
+    ///
+    /// Holding the key's lock, the artifact directory is first renamed out of objects/ into
+    /// tmp/ (one atomic step: a reader sees the whole artifact or none), then deleted there.
+    /// If deleting fails half way, what is left sits in tmp/ under the key's name, where `gc`
+    /// removes it once the lock is free. The key's work directory is left alone.
+    pub fn remove(&self, lock: &KeyLock) -> Result<u64> {
+        self.check_lock(lock)?;
+        let dir = self.object_dir(&lock.key);
+        let trash = self
+            .root
+            .join(TMP)
+            .join(format!("{}.removed.{}", lock.key, unique_suffix()));
+        match fs::rename(&dir, &trash) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            r => r.ctx("move out of objects/", &dir)?,
+        }
+        if let Some(shard) = dir.parent() {
+            fsync_dir(shard)?;
+        }
+        let bytes = tree_bytes(&trash)?;
+        remove_tree(&trash)?;
+        Ok(bytes)
+    }
+
+    /// A lock taken on this store, for a well-formed key.
+    fn check_lock(&self, lock: &KeyLock) -> Result<()> {
+        check_key(&lock.key)?;
+        if lock.path != self.lock_path(&lock.key) {
+            return Err(CacheError::ForeignLock {
+                lock: lock.path.clone(),
+                root: self.root.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// Persistent per-key scratch (created on demand): survives failures and kills, for

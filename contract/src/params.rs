@@ -398,7 +398,10 @@ mod tests {
         let known = ["epochs", "lr", "milestones"];
         assert_eq!(did_you_mean("epoch", known.iter().copied()), Some("epochs"));
         assert_eq!(did_you_mean("LR", known.iter().copied()), Some("lr"));
-        assert_eq!(did_you_mean("mile", known.iter().copied()), Some("milestones"));
+        assert_eq!(
+            did_you_mean("mile", known.iter().copied()),
+            Some("milestones")
+        );
         assert_eq!(did_you_mean("batch", known.iter().copied()), None);
     }
 

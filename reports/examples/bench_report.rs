@@ -13,11 +13,15 @@
 use std::fs;
 use std::time::Instant;
 
-use polars::prelude::*;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
+use parquet::arrow::ArrowWriter;
 use serde_json::json;
 use skelflow_cache::{
     ArtifactInfo, InstanceRecord, InstanceState, Key, KeyComponents, RunRecord, RunStatus, Store,
 };
+use skelflow_contract::{DataFacts, DataOrigin, files};
 use skelflow_reports::{ReportInput, write_report};
 
 #[allow(clippy::too_many_arguments)]
@@ -82,6 +86,20 @@ fn main() {
     let mut run = RunRecord::new("ablation_a2mc", &pipeline_file, "flex");
     run.status = RunStatus::Succeeded;
     run.vars = json!({"profile": "paper"});
+    let provenance = serde_json::to_vec(&DataFacts {
+        dataset: "NTU RGB+D 60".into(),
+        origin: DataOrigin::Synthetic {
+            generator: "synth.ntu".into(),
+            params: serde_json::from_value(json!({"size": "paper"})).unwrap(),
+        },
+        files: 56_880,
+        samples: 56_880,
+        classes: 60,
+        file_list_digest: "0".repeat(64),
+        variant: "agcn_prenorm".into(),
+        frames: 64,
+    })
+    .unwrap();
     let synth = commit(
         &store,
         &mut run,
@@ -100,7 +118,7 @@ fn main() {
         json!({}),
         vec![("synth.ntu".into(), synth)],
         &[],
-        vec![("x", vec![2])],
+        vec![(files::PROVENANCE_JSON, provenance)],
     );
     for variant in ["B1", "B2", "B3", "B4", "MC"] {
         for bench in ["ntu60-xsub", "ntu60-xview"] {
@@ -112,14 +130,27 @@ fn main() {
                     ("method", "a2mc".to_string()),
                 ];
                 let epochs = 450;
-                let mut df = df!(
-                    "epoch" => (1..=epochs).collect::<Vec<i64>>(),
-                    "loss" => (0..epochs).map(|e| 9.0 / (1.0 + e as f64 * 0.01) + seed as f64 * 0.01).collect::<Vec<f64>>(),
-                    "lr" => vec![0.01; epochs as usize],
-                )
+                let batch = RecordBatch::try_from_iter([
+                    (
+                        "epoch",
+                        Arc::new(Int64Array::from_iter_values(1..=epochs)) as ArrayRef,
+                    ),
+                    (
+                        "loss",
+                        Arc::new(Float64Array::from_iter_values(
+                            (0..epochs).map(|e| 9.0 / (1.0 + e as f64 * 0.01) + seed as f64 * 0.01),
+                        )),
+                    ),
+                    (
+                        "lr",
+                        Arc::new(Float64Array::from(vec![0.01; epochs as usize])),
+                    ),
+                ])
                 .unwrap();
                 let mut parquet = Vec::new();
-                ParquetWriter::new(&mut parquet).finish(&mut df).unwrap();
+                let mut writer = ArrowWriter::try_new(&mut parquet, batch.schema(), None).unwrap();
+                writer.write(&batch).unwrap();
+                writer.close().unwrap();
                 let id = format!("[{variant},{bench},{seed}]");
                 let params =
                     json!({"variant": variant, "benchmark": bench, "seed": seed, "epochs": epochs});
@@ -131,7 +162,7 @@ fn main() {
                     params.clone(),
                     vec![("ntu.import".into(), import.clone())],
                     &tags,
-                    vec![("epochs.parquet", parquet)],
+                    vec![(files::EPOCHS_PARQUET, parquet)],
                 );
                 let top1 = 70.0 + seed as f64 * 0.3;
                 let m = json!({"rows": [
@@ -146,7 +177,7 @@ fn main() {
                     params.clone(),
                     vec![("pretrain".into(), pre.clone())],
                     &tags,
-                    vec![("metrics.json", m.to_string().into_bytes())],
+                    vec![(files::METRICS_JSON, m.to_string().into_bytes())],
                 );
                 let k = json!({"rows": [{"metric": "top1", "value": top1 - 6.0, "protocol": "knn", "k": "1"}]});
                 commit(
@@ -157,7 +188,7 @@ fn main() {
                     params,
                     vec![("pretrain".into(), pre)],
                     &tags,
-                    vec![("metrics.json", k.to_string().into_bytes())],
+                    vec![(files::METRICS_JSON, k.to_string().into_bytes())],
                 );
             }
         }

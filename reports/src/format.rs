@@ -1,13 +1,17 @@
 //! Small text helpers for markdown output.
 
 /// A markdown table: text columns left-aligned, numeric ones right-aligned.
-pub fn markdown_table(header: &[String], numeric: &[bool], rows: &[Vec<String>]) -> String {
+pub fn markdown_table<S: AsRef<str>>(
+    header: &[S],
+    numeric: &[bool],
+    rows: &[Vec<String>],
+) -> String {
     let mut out = String::new();
     out.push_str(&format!(
         "| {} |\n",
         header
             .iter()
-            .map(|h| escape_cell(h))
+            .map(|h| escape_cell(h.as_ref()))
             .collect::<Vec<_>>()
             .join(" | ")
     ));

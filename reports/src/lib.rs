@@ -1,5 +1,5 @@
-//! Reports: every metric artifact becomes rows of one long-format results table, pivoted
-//! with Polars into the papers' table layouts, with the papers' numbers beside ours.
+//! Reports: every metric artifact becomes rows of one long-format results table, placed
+//! into the papers' table layouts, with the papers' numbers beside ours.
 //!
 //! The runner calls [`validate_spec_with`] on a pipeline's `report:` section before
 //! anything runs, and [`write_report`] at the end of every run (and for
@@ -9,10 +9,13 @@
 //!
 //! - [`papers`] — the papers' tables, as data files
 //! - [`results`] — the long-format results table (`results.parquet`)
+//! - [`parquet_io`] — Parquet files written and read (arrow-rs)
 //! - [`spec`] — the `report:` section
-//! - [`tables`] — one paper table with our numbers beside the paper's
+//! - [`tables`] — one paper table with our numbers beside the paper's (placement,
+//!   aggregation over seeds, the grid, markdown)
 //! - [`plots`] — SVG plots
 //! - [`latex`] — the tables as LaTeX
+//! - `provenance` — where the numbers come from, as the data artifacts recorded it
 //! - [`report`] — REPORT.md
 
 use std::io;
@@ -21,6 +24,7 @@ use std::path::{Path, PathBuf};
 pub mod format;
 pub mod latex;
 pub mod papers;
+pub mod parquet_io;
 pub mod plots;
 mod provenance;
 pub mod report;
@@ -29,7 +33,7 @@ pub mod spec;
 pub mod tables;
 
 pub use papers::{Catalog, Paper, PaperError, PaperTable, PaperValue};
-pub use report::{ReportInput, ReportOutcome, report_dir, write_report};
+pub use report::{ReportInput, ReportOutcome, report_dir, report_dir_name, write_report};
 pub use results::{ResultRow, Results};
 pub use spec::{ReportSpec, SpecContext, SpecError, parse_spec, validate_spec, validate_spec_with};
 
@@ -49,9 +53,9 @@ pub enum ReportError {
         source: io::Error,
     },
     #[error("{context}: {source}")]
-    Polars {
+    Parquet {
         context: String,
-        source: polars::prelude::PolarsError,
+        source: parquet::errors::ParquetError,
     },
     #[error("cannot draw {}: {message}", path.display())]
     Plot { path: PathBuf, message: String },
@@ -66,11 +70,11 @@ impl ReportError {
         }
     }
 
-    pub(crate) fn polars(
+    pub(crate) fn parquet(
         context: impl Into<String>,
-    ) -> impl FnOnce(polars::prelude::PolarsError) -> ReportError {
+    ) -> impl FnOnce(parquet::errors::ParquetError) -> ReportError {
         let context = context.into();
-        move |source| ReportError::Polars { context, source }
+        move |source| ReportError::Parquet { context, source }
     }
 }
 

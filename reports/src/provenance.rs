@@ -1,33 +1,45 @@
-//! Where the numbers of a run come from (dataset, profile, backend, schedule), read from
-//! the run record, and the plain-words statement of how they compare with the paper.
+//! Where the numbers of a run come from — the data as the data stages recorded it
+//! (`provenance.json`: [`DataFacts`]), the profile, the backend, the pretraining schedule —
+//! and the plain-words statement of how they compare with the paper.
+//!
+//! The data source is never inferred from the pipeline's shape, its stage kinds or its
+//! params: a run none of whose artifacts has a provenance record says that it is not
+//! recorded.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use serde_json::Value;
 use skelflow_cache::RunRecord;
+use skelflow_contract::{DataFacts, DataOrigin, files};
 
 use crate::papers::Paper;
 
-/// The data a run's results were computed on.
-#[derive(Debug, Clone, PartialEq)]
+/// What the data of a run is, over all its provenance records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataSource {
-    /// Only skelflow's synthetic NTU-format corpus; its `synth.ntu` params.
-    Synthetic { params: Vec<String> },
-    /// Real dataset files at these roots (as written in the pipeline).
-    Real { roots: Vec<String> },
+    /// Only skelflow's synthetic corpus.
+    Synthetic,
+    /// Only real dataset files (or arrays a reference implementation made from them).
+    Real,
     /// Both in one run.
-    Mixed {
-        params: Vec<String>,
-        roots: Vec<String>,
-    },
-    /// No dataset import in the run record.
-    Unknown,
+    Mixed,
+    /// No artifact of the run has a provenance record.
+    NotRecorded,
+}
+
+/// One provenance record and the instances whose artifacts hold it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataRecord {
+    pub facts: DataFacts,
+    pub instances: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Provenance {
     pub data: DataSource,
+    /// Every distinct provenance record of the run's artifacts.
+    pub records: Vec<DataRecord>,
     pub profile: Option<String>,
     pub backend: String,
     /// `epochs` params of the pretraining instances.
@@ -35,125 +47,130 @@ pub struct Provenance {
     pub pretrain_batch: BTreeSet<i64>,
 }
 
-/// `artifacts`: instance id → artifact dir, to read what a `synth.ntu` stage resolved its
-/// size to (`synth.json`).
+/// `artifacts`: instance id → artifact dir; each one's `provenance.json` is read. The
+/// warnings are the records that cannot be read.
 pub fn provenance(
     run: &RunRecord,
     pretrain_kinds: &[String],
     artifacts: &BTreeMap<String, PathBuf>,
-) -> Provenance {
-    let mut synth_params = BTreeSet::new();
-    let mut roots = BTreeSet::new();
-    let mut epochs = BTreeSet::new();
-    let mut batch = BTreeSet::new();
-    for inst in &run.instances {
-        let params = &inst.components.params;
-        if inst.kind == "synth.ntu" {
-            let plan = artifacts
-                .get(&inst.id)
-                .and_then(|dir| synth_plan(&dir.join("synth.json")));
-            synth_params.insert(match plan {
-                Some(plan) => format!("{plan}; {}", compact(&drop_counts(params))),
-                None => compact(params),
-            });
-        }
-        if inst.kind.ends_with(".import") {
-            let from_synth = inst
-                .components
-                .inputs
-                .iter()
-                .any(|(kind, _)| kind == "synth.ntu");
-            if !from_synth {
-                match params.get("root") {
-                    Some(Value::String(r)) => {
-                        roots.insert(r.clone());
-                    }
-                    _ => {
-                        roots.extend(inst.components.externals.iter().map(|(p, _)| p.clone()));
-                    }
-                }
-            }
-        }
-        if pretrain_kinds.contains(&inst.kind) {
-            if let Some(e) = params.get("epochs").and_then(Value::as_i64) {
-                epochs.insert(e);
-            }
-            if let Some(b) = params
-                .get("batch")
-                .or_else(|| params.get("batch_size"))
-                .and_then(Value::as_i64)
-            {
-                batch.insert(b);
-            }
+) -> (Provenance, Vec<String>) {
+    let mut records: Vec<DataRecord> = Vec::new();
+    let mut warnings = Vec::new();
+    for (id, dir) in artifacts {
+        let path = dir.join(files::PROVENANCE_JSON);
+        match DataFacts::read(&path) {
+            Ok(Some(facts)) => match records.iter_mut().find(|r| r.facts == facts) {
+                Some(r) => r.instances.push(id.clone()),
+                None => records.push(DataRecord {
+                    facts,
+                    instances: vec![id.clone()],
+                }),
+            },
+            Ok(None) => {}
+            // the message names the instance, not the machine's cache path
+            Err(msg) => warnings.push(format!(
+                "{} (not used for the provenance)",
+                msg.replace(
+                    &path.display().to_string(),
+                    &format!("`{id}` {}", files::PROVENANCE_JSON)
+                )
+            )),
         }
     }
-    let params: Vec<String> = synth_params.into_iter().collect();
-    let roots: Vec<String> = roots.into_iter().collect();
-    let data = match (params.is_empty(), roots.is_empty()) {
-        (false, true) => DataSource::Synthetic { params },
-        (true, false) => DataSource::Real { roots },
-        (false, false) => DataSource::Mixed { params, roots },
-        (true, true) => DataSource::Unknown,
+    let synthetic = records
+        .iter()
+        .filter(|r| r.facts.origin.is_synthetic())
+        .count();
+    let data = match (synthetic, records.len() - synthetic) {
+        (0, 0) => DataSource::NotRecorded,
+        (_, 0) => DataSource::Synthetic,
+        (0, _) => DataSource::Real,
+        _ => DataSource::Mixed,
     };
+    let mut epochs = BTreeSet::new();
+    let mut batch = BTreeSet::new();
+    for inst in run
+        .instances
+        .iter()
+        .filter(|i| pretrain_kinds.contains(&i.kind))
+    {
+        let params = &inst.components.params;
+        if let Some(e) = params.get("epochs").and_then(Value::as_i64) {
+            epochs.insert(e);
+        }
+        if let Some(b) = params
+            .get("batch")
+            .or_else(|| params.get("batch_size"))
+            .and_then(Value::as_i64)
+        {
+            batch.insert(b);
+        }
+    }
     let profile = run
         .vars
         .get("profile")
         .and_then(Value::as_str)
         .map(str::to_string);
-    Provenance {
+    let prov = Provenance {
         data,
+        records,
         profile,
         backend: run.backend.clone(),
         pretrain_epochs: epochs,
         pretrain_batch: batch,
+    };
+    (prov, warnings)
+}
+
+/// One provenance record in words, for the Provenance section.
+fn record_line(r: &DataRecord) -> String {
+    let f = &r.facts;
+    let digest: String = f.file_list_digest.chars().take(16).collect();
+    let counts = format!(
+        "{} files → {} samples, {} classes, variant {}, {} frames; file list blake3 `{digest}`",
+        f.files, f.samples, f.classes, f.variant, f.frames
+    );
+    let mut by: Vec<String> = r
+        .instances
+        .iter()
+        .take(3)
+        .map(|i| format!("`{i}`"))
+        .collect();
+    if r.instances.len() > 3 {
+        by.push(format!("{} more", r.instances.len() - 3));
+    }
+    let by = format!("recorded by {}", by.join(", "));
+    match &f.origin {
+        DataOrigin::Synthetic { generator, params } => format!(
+            "**Dataset: synthetic.** skelflow's synthetic corpus in the {} format (`{generator}`: {}; {counts}; {by}) — not {}; not a reproduction.",
+            f.dataset,
+            compact(params),
+            f.dataset
+        ),
+        DataOrigin::Real { root } => format!(
+            "**Dataset: real.** real {} files ({counts}; root `{root}` as written in the pipeline; {by}).",
+            f.dataset
+        ),
+        DataOrigin::ReferenceArrays { root } => format!(
+            "**Dataset: reference arrays.** {} arrays preprocessed by a reference implementation ({counts}; root `{root}` as written in the pipeline; {by}).",
+            f.dataset
+        ),
     }
 }
 
-/// The counts a synthetic corpus was generated with, as its `synth.json` records them
-/// (the params say 0 for "the size's default").
-fn synth_plan(path: &std::path::Path) -> Option<String> {
-    let info: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-    let plan = info.get("plan")?;
-    let count = |k: &str| plan.get(k).and_then(Value::as_u64);
-    let sessions = plan.get("sessions").and_then(Value::as_array).map(Vec::len);
-    Some(format!(
-        "{} classes, {} subjects, {} setups, {} sessions, {} files",
-        count("classes")?,
-        count("subjects")?,
-        count("setups")?,
-        sessions?,
-        info.get("files").and_then(Value::as_u64)?
-    ))
-}
-
-/// Params without the counts that [`synth_plan`] states resolved.
-fn drop_counts(params: &Value) -> Value {
-    let mut p = params.clone();
-    if let Value::Object(m) = &mut p {
-        for k in ["classes", "subjects", "setups", "sessions"] {
-            m.remove(k);
-        }
+/// `classes=12, size=quick`, or `defaults`.
+fn compact(params: &BTreeMap<String, Value>) -> String {
+    if params.is_empty() {
+        return "defaults".to_string();
     }
-    p
-}
-
-fn compact(v: &Value) -> String {
-    match v {
-        Value::Object(m) if m.is_empty() => "defaults".to_string(),
-        Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| format!("{k}={}", scalar(v)))
-            .collect::<Vec<_>>()
-            .join(", "),
-        other => scalar(other),
-    }
-}
-
-fn scalar(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+    params
+        .iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => format!("{k}={s}"),
+            other => format!("{k}={other}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn list(set: &BTreeSet<i64>) -> String {
@@ -164,14 +181,18 @@ fn list(set: &BTreeSet<i64>) -> String {
 }
 
 impl Provenance {
-    /// A few words for captions: `synthetic data, profile quick, 3 pretraining epochs`.
+    /// A few words for captions: `skelflow's synthetic data, profile quick, 3 pretraining
+    /// epochs, backend flex`.
     pub fn short(&self) -> String {
-        let mut parts = vec![match &self.data {
-            DataSource::Synthetic { .. } => "skelflow's synthetic data".to_string(),
-            DataSource::Mixed { .. } => "synthetic and real data".to_string(),
-            DataSource::Real { .. } => "real data".to_string(),
-            DataSource::Unknown => "unknown data".to_string(),
-        }];
+        let mut parts = vec![
+            match self.data {
+                DataSource::Synthetic => "skelflow's synthetic data",
+                DataSource::Mixed => "synthetic and real data",
+                DataSource::Real => "real data",
+                DataSource::NotRecorded => "data source not recorded",
+            }
+            .to_string(),
+        ];
         if let Some(p) = &self.profile {
             parts.push(format!("profile {p}"));
         }
@@ -187,20 +208,13 @@ impl Provenance {
 
     /// Bullet lines for the Provenance section.
     pub fn lines(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        out.push(match &self.data {
-            DataSource::Synthetic { params } => format!(
-                "**Dataset: synthetic.** skelflow's built-in NTU-format corpus (`synth.ntu`: {}), not NTU RGB+D.",
-                params.join("; ")
-            ),
-            DataSource::Real { roots } => format!("**Dataset: real files** from {}.", roots.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")),
-            DataSource::Mixed { params, roots } => format!(
-                "**Dataset: mixed** — synthetic (`synth.ntu`: {}) and real files from {}.",
-                params.join("; "),
-                roots.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")
-            ),
-            DataSource::Unknown => "**Dataset: unknown** — the run has no dataset import stage.".to_string(),
-        });
+        let mut out: Vec<String> = self.records.iter().map(record_line).collect();
+        if out.is_empty() {
+            out.push(format!(
+                "**Dataset: not recorded.** No artifact of this run has a provenance record (`{}`), so what data these numbers come from is not known.",
+                files::PROVENANCE_JSON
+            ));
+        }
         let mut profile = format!(
             "**Profile:** `{}`",
             self.profile.as_deref().unwrap_or("(none)")
@@ -238,8 +252,8 @@ impl Provenance {
         } else {
             " See *How ours compares with the paper*."
         };
-        match &self.data {
-            DataSource::Synthetic { .. } | DataSource::Mixed { .. } => {
+        match self.data {
+            DataSource::Synthetic | DataSource::Mixed => {
                 let beside = if names.is_empty() {
                     ""
                 } else {
@@ -250,16 +264,16 @@ impl Provenance {
                      not from NTU RGB+D{beside}.{see}"
                 ))
             }
-            DataSource::Unknown => Some(format!(
-                "**Unknown data{not_repro}.** The run record names no dataset import.{see}"
+            DataSource::NotRecorded => Some(format!(
+                "**Data source not recorded{not_repro}.** No artifact of this run has a provenance record, so what data these numbers come from is not known.{see}"
             )),
-            DataSource::Real { .. } if self.profile.as_deref().is_some_and(|p| p != "paper") => {
+            DataSource::Real if self.profile.as_deref().is_some_and(|p| p != "paper") => {
                 Some(format!(
                     "**Short schedule{not_repro}.** Real data, but{} not the paper's training schedule.{see}",
                     profile.trim_start_matches(',')
                 ))
             }
-            DataSource::Real { .. } => None,
+            DataSource::Real => None,
         }
     }
 
@@ -272,16 +286,17 @@ impl Provenance {
             names.join(" and ")
         };
         let mut out = Vec::new();
-        match &self.data {
-            DataSource::Synthetic { .. } | DataSource::Mixed { .. } => out.push(format!(
+        match self.data {
+            DataSource::Synthetic | DataSource::Mixed => out.push(format!(
                 "**This is not a reproduction of {names}.** The numbers come from skelflow's synthetic NTU-format corpus, \
                  not from NTU RGB+D: other (simpler, fewer) classes, subjects, cameras and far fewer samples. Absolute \
                  accuracies cannot be compared with the paper's; at most the layout and the order of the variants can."
             )),
-            DataSource::Unknown => out.push(format!(
-                "The run record names no dataset import, so it is not known what data these numbers come from: do not read them as a reproduction of {names}."
+            DataSource::NotRecorded => out.push(format!(
+                "The data source is not recorded (no artifact of this run has a `{}`), so it is not known what data these numbers come from: do not read them as a reproduction of {names}.",
+                files::PROVENANCE_JSON
             )),
-            DataSource::Real { .. } => {}
+            DataSource::Real => {}
         }
         let paper_epochs: Vec<String> = papers
             .iter()
@@ -317,7 +332,7 @@ impl Provenance {
             }
             out.push(s);
         }
-        if matches!(self.data, DataSource::Real { .. }) && !short_schedule {
+        if matches!(self.data, DataSource::Real) && !short_schedule {
             out.push(
                 "Same kind of data and the paper-scale profile: remaining differences come from our implementation, \
                  the backend, the seeds and the evaluation details listed under each table."
@@ -332,23 +347,90 @@ impl Provenance {
 mod tests {
     use super::*;
 
+    fn facts(origin: DataOrigin) -> DataFacts {
+        DataFacts {
+            dataset: "NTU RGB+D 60".into(),
+            origin,
+            files: 720,
+            samples: 718,
+            classes: 12,
+            file_list_digest: "0123456789abcdef0123".into(),
+            variant: "agcn_prenorm".into(),
+            frames: 64,
+        }
+    }
+
     #[test]
-    fn synth_counts_come_from_the_artifact_not_the_zero_params() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("synth.json");
-        std::fs::write(
-            &path,
-            r#"{"kind":"synth.ntu","seed":0,"files":720,
-                "plan":{"classes":12,"subjects":10,"setups":2,"replications":2,
-                        "sessions":[[1,1],[1,2],[2,3]]}}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            synth_plan(&path).unwrap(),
-            "12 classes, 10 subjects, 2 setups, 3 sessions, 720 files"
+    fn the_data_source_is_what_the_artifacts_recorded_and_nothing_else() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut run = RunRecord::new("p", tmp.path().join("p.yaml"), "flex");
+        run.vars = serde_json::json!({"profile": "quick"});
+        let (synth, import) = (tmp.path().join("synth"), tmp.path().join("import"));
+        std::fs::create_dir_all(&synth).unwrap();
+        std::fs::create_dir_all(&import).unwrap();
+        let artifacts = BTreeMap::from([
+            ("import".to_string(), import.clone()),
+            ("synth".to_string(), synth.clone()),
+        ]);
+        // No record: not recorded, whatever the stages are called.
+        let (p, w) = provenance(&run, &[], &artifacts);
+        assert_eq!((p.data, w.len()), (DataSource::NotRecorded, 0));
+        assert!(p.lines()[0].starts_with("**Dataset: not recorded.**"));
+        assert!(
+            p.callout(&[])
+                .unwrap()
+                .starts_with("**Data source not recorded.**")
         );
-        let params = serde_json::json!({"size": "quick", "classes": 0, "noise": 0.012});
-        assert_eq!(compact(&drop_counts(&params)), "noise=0.012, size=quick");
-        assert_eq!(synth_plan(&dir.path().join("absent.json")), None);
+
+        // The counts are the generator's resolved ones, as recorded.
+        let params = BTreeMap::from([
+            ("classes".to_string(), serde_json::json!(12)),
+            ("size".to_string(), serde_json::json!("quick")),
+        ]);
+        let synthetic = facts(DataOrigin::Synthetic {
+            generator: "synth.ntu".into(),
+            params,
+        });
+        synthetic
+            .write(&import.join(files::PROVENANCE_JSON))
+            .unwrap();
+        let (p, _) = provenance(&run, &[], &artifacts);
+        assert_eq!(p.data, DataSource::Synthetic);
+        assert_eq!(
+            p.lines()[0],
+            "**Dataset: synthetic.** skelflow's synthetic corpus in the NTU RGB+D 60 format \
+             (`synth.ntu`: classes=12, size=quick; 720 files → 718 samples, 12 classes, variant \
+             agcn_prenorm, 64 frames; file list blake3 `0123456789abcdef`; recorded by `import`) \
+             — not NTU RGB+D 60; not a reproduction."
+        );
+
+        // Real files: the root as the pipeline wrote it; with a synthetic record, mixed.
+        let real = facts(DataOrigin::Real {
+            root: "data/nturgb+d_skeletons".into(),
+        });
+        real.write(&synth.join(files::PROVENANCE_JSON)).unwrap();
+        let (p, _) = provenance(&run, &[], &artifacts);
+        assert_eq!(p.data, DataSource::Mixed);
+        assert!(
+            p.lines()[1].contains("real NTU RGB+D 60 files (720 files")
+                && p.lines()[1]
+                    .contains("root `data/nturgb+d_skeletons` as written in the pipeline"),
+            "{:?}",
+            p.lines()
+        );
+        std::fs::remove_file(import.join(files::PROVENANCE_JSON)).unwrap();
+        let (p, _) = provenance(&run, &[], &artifacts);
+        assert_eq!(p.data, DataSource::Real);
+        assert!(p.callout(&[]).unwrap().starts_with("**Short schedule.**"));
+
+        // A record that cannot be read is a warning naming the instance, not the path.
+        std::fs::write(synth.join(files::PROVENANCE_JSON), "{").unwrap();
+        let (p, w) = provenance(&run, &[], &artifacts);
+        assert_eq!(p.data, DataSource::NotRecorded);
+        assert!(
+            w[0].starts_with("`synth` provenance.json: not a provenance record"),
+            "{w:?}"
+        );
+        assert!(!w[0].contains(&tmp.path().display().to_string()), "{w:?}");
     }
 }

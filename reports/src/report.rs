@@ -9,17 +9,24 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
-use polars::prelude::*;
 use skelflow_cache::{InstanceState, RunRecord, RunStatus, Store};
+use skelflow_contract::files;
 
 use crate::ReportError;
 use crate::format::{escape_cell, fmt_duration, fmt_value, markdown_table, slug};
 use crate::papers::{Catalog, Paper};
+use crate::parquet_io::{Table, read_numbers, write_parquet};
 use crate::plots::{Series, bar_plot, line_plot};
 use crate::provenance::provenance;
-use crate::results::{Results, write_parquet};
+use crate::results::Results;
+use crate::spec::TableSpec;
 use crate::spec::{ReportSpec, SpecContext, paper_dirs, parse_spec};
-use crate::tables::{RenderedTable, render_table};
+use crate::tables::{Comparison, RenderedTable, render_table};
+
+/// The long results table, beside REPORT.md.
+const RESULTS_PARQUET: &str = "results.parquet";
+/// Every rendered table cell, beside REPORT.md.
+const COMPARISON_PARQUET: &str = "comparison.parquet";
 
 /// What [`write_report`] needs.
 #[derive(Debug, Clone, Copy)]
@@ -48,9 +55,9 @@ pub struct ReportOutcome {
     pub warnings: Vec<String>,
 }
 
-/// Where a pipeline's report goes: `<repo>/reports/<name>/` for a pipeline inside a
-/// skelflow repository (see [`crate::repo_root`]), else `reports/<name>/` beside the
-/// pipeline file.
+/// Where a pipeline's report goes: `<repo>/reports/<dir>/` for a pipeline inside a
+/// skelflow repository (see [`crate::repo_root`]), else `reports/<dir>/` beside the
+/// pipeline file, with `<dir>` = [`report_dir_name`] of the pipeline's name.
 pub fn report_dir(pipeline_file: &Path, pipeline: &str) -> PathBuf {
     let base = match crate::repo_root(pipeline_file) {
         Some(root) => root,
@@ -59,7 +66,40 @@ pub fn report_dir(pipeline_file: &Path, pipeline: &str) -> PathBuf {
             .map(Path::to_path_buf)
             .unwrap_or_default(),
     };
-    base.join("reports").join(slug(pipeline))
+    base.join("reports").join(report_dir_name(pipeline))
+}
+
+/// Names in `reports/` that belong to the reports crate (or to cargo): a report never
+/// writes over them.
+const CRATE_NAMES: &[&str] = &[
+    "src",
+    "papers",
+    "tests",
+    "examples",
+    "benches",
+    "target",
+    "Cargo.toml",
+    "Cargo.lock",
+    "README.md",
+    "build.rs",
+];
+
+/// The report directory's name for a pipeline: its [`slug`], except that a slug that is
+/// one of the crate's own names (`src`, `papers`, `tests`, `Cargo.toml`, …, compared
+/// without case), is only dots, or already starts with `pipeline-` gets `pipeline-` in
+/// front: `src` → `pipeline-src`, `pipeline-src` → `pipeline-pipeline-src`. Two pipelines
+/// with different slugs never share a directory.
+pub fn report_dir_name(pipeline: &str) -> String {
+    const PREFIX: &str = "pipeline-";
+    let name = slug(pipeline);
+    let taken = CRATE_NAMES.iter().any(|c| c.eq_ignore_ascii_case(&name))
+        || name.chars().all(|c| c == '.')
+        || name.starts_with(PREFIX);
+    if taken {
+        format!("{PREFIX}{name}")
+    } else {
+        name
+    }
 }
 
 /// Write `reports/<pipeline>/REPORT.md` with `results.parquet`, `comparison.parquet` and
@@ -86,11 +126,10 @@ pub fn write_report(input: &ReportInput) -> Result<ReportOutcome, ReportError> {
 
     let results = Results::collect(run, input.store)?;
     let mut warnings = results.warnings.clone();
-    let mut df = results
-        .to_dataframe()
-        .map_err(ReportError::polars("build the results table"))?;
-    let results_path = dir.join("results.parquet");
-    write_parquet(&mut df, &results_path)?;
+    let long = results.to_table();
+    let width = long.width();
+    let results_path = dir.join(RESULTS_PARQUET);
+    write_parquet(long, &results_path)?;
 
     // Tables.
     let mut rendered: Vec<RenderedTable> = Vec::new();
@@ -103,9 +142,7 @@ pub fn write_report(input: &ReportInput) -> Result<ReportOutcome, ReportError> {
         if !papers_used.iter().any(|p| p.id == paper.id) {
             papers_used.push(paper);
         }
-        let mut r = render_table(&df, t, table, &paper.short).map_err(ReportError::polars(
-            format!("render {} table {}", paper.short, table.id),
-        ))?;
+        let mut r = render_table(&results, t, table, &paper.short);
         if let Some(title) = &t.title {
             r.heading = format!("{} ({})", title, r.heading);
         }
@@ -115,10 +152,8 @@ pub fn write_report(input: &ReportInput) -> Result<ReportOutcome, ReportError> {
     let comparison = if rendered.is_empty() {
         None
     } else {
-        let path = dir.join("comparison.parquet");
-        let mut cmp = comparison_frame(&spec, &rendered)
-            .map_err(ReportError::polars("build the comparison table"))?;
-        write_parquet(&mut cmp, &path)?;
+        let path = dir.join(COMPARISON_PARQUET);
+        write_parquet(comparison_table(&spec, &rendered), &path)?;
         Some(path)
     };
 
@@ -128,7 +163,8 @@ pub fn write_report(input: &ReportInput) -> Result<ReportOutcome, ReportError> {
         .as_ref()
         .map(|l| l.kinds.clone())
         .unwrap_or_else(|| vec!["pretrain".to_string()]);
-    let prov = provenance(run, &kinds, &results.artifacts);
+    let (prov, mut unread) = provenance(run, &kinds, &results.artifacts);
+    warnings.append(&mut unread);
 
     // LaTeX, for the next paper.
     let mut latex_files: BTreeMap<usize, PathBuf> = BTreeMap::new();
@@ -216,7 +252,7 @@ pub fn write_report(input: &ReportInput) -> Result<ReportOutcome, ReportError> {
     }
     md.push_str(&format!(
         "- **Pipeline file:** {}.\n",
-        link(&rel_or_abs(&dir, &run.pipeline_file))
+        link(&relative(&dir, &run.pipeline_file))
     ));
     if !run.args.is_empty() {
         md.push_str(&format!("- **Command:** `{}`.\n", run.args.join(" ")));
@@ -224,7 +260,7 @@ pub fn write_report(input: &ReportInput) -> Result<ReportOutcome, ReportError> {
     md.push_str(&format!(
         "- **Results:** [results.parquet](results.parquet) — {} result row(s) in long format ({} columns: {}){}.\n",
         results.rows.len(),
-        df.width(),
+        width,
         results.columns().join(", "),
         if comparison.is_some() { "; [comparison.parquet](comparison.parquet) — every table cell, ours beside the paper's" } else { "" }
     ));
@@ -236,7 +272,14 @@ pub fn write_report(input: &ReportInput) -> Result<ReportOutcome, ReportError> {
         if let Some(u) = &p.url {
             s.push_str(&format!(" ({u})"));
         }
-        s.push_str(&format!("; tables transcribed in `{}`", p.origin));
+        // a file on disk is named relative to the report; `built-in a2mc.yaml` as it is
+        let origin = Path::new(&p.origin);
+        let origin = if origin.is_file() {
+            relative(&dir, origin).display().to_string()
+        } else {
+            p.origin.clone()
+        };
+        s.push_str(&format!("; tables transcribed in `{origin}`"));
         if !p.setup.is_empty() {
             let setup: Vec<String> = p
                 .setup
@@ -351,38 +394,52 @@ fn run_line(run: &RunRecord) -> String {
     s + "\n\n"
 }
 
-fn comparison_frame(spec: &ReportSpec, rendered: &[RenderedTable]) -> PolarsResult<DataFrame> {
-    let (mut paper, mut table, mut row, mut row_label, mut column, mut column_label, mut measure) =
-        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-    let (mut ours, mut std, mut n, mut seeds, mut paper_v, mut delta) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
-    for (t, r) in spec.tables.iter().zip(rendered) {
-        for c in &r.cells {
-            paper.push(t.paper.clone());
-            table.push(t.table.clone());
-            row.push(c.row.clone());
-            row_label.push(c.row_label.clone());
-            column.push(c.column.clone());
-            column_label.push(c.column_label.clone());
-            measure.push(if c.measure.is_empty() {
-                None
-            } else {
-                Some(c.measure.clone())
-            });
-            ours.push(c.ours.as_ref().map(|o| o.mean));
-            std.push(c.ours.as_ref().and_then(|o| o.std));
-            n.push(c.ours.as_ref().map_or(0, |o| o.n as u32));
-            seeds.push(c.ours.as_ref().map(|o| o.seeds.clone()));
-            paper_v.push(c.paper);
-            delta.push(c.delta());
-        }
-    }
-    df!(
-        "paper" => paper, "table" => table, "row" => row, "row_label" => row_label,
-        "column" => column, "column_label" => column_label, "measure" => measure,
-        "ours" => ours, "ours_std" => std, "n" => n, "seeds" => seeds,
-        "paper_value" => paper_v, "delta" => delta,
-    )
+fn comparison_table(spec: &ReportSpec, rendered: &[RenderedTable]) -> Table {
+    let cells: Vec<(&TableSpec, &Comparison)> = spec
+        .tables
+        .iter()
+        .zip(rendered)
+        .flat_map(|(t, r)| r.cells.iter().map(move |c| (t, c)))
+        .collect();
+    let mut t = Table::default();
+    t.text("paper", cells.iter().map(|(t, _)| Some(&t.paper)));
+    t.text("table", cells.iter().map(|(t, _)| Some(&t.table)));
+    t.text("row", cells.iter().map(|(_, c)| Some(&c.row)));
+    t.text("row_label", cells.iter().map(|(_, c)| Some(&c.row_label)));
+    t.text("column", cells.iter().map(|(_, c)| Some(&c.column)));
+    t.text(
+        "column_label",
+        cells.iter().map(|(_, c)| Some(&c.column_label)),
+    );
+    t.text(
+        "measure",
+        cells
+            .iter()
+            .map(|(_, c)| Some(&c.measure).filter(|m| !m.is_empty())),
+    );
+    t.float(
+        "ours",
+        cells.iter().map(|(_, c)| c.ours.as_ref().map(|o| o.mean)),
+    );
+    t.float(
+        "ours_std",
+        cells
+            .iter()
+            .map(|(_, c)| c.ours.as_ref().and_then(|o| o.std)),
+    );
+    t.count(
+        "n",
+        cells
+            .iter()
+            .map(|(_, c)| c.ours.as_ref().map_or(0, |o| o.n as u32)),
+    );
+    t.text(
+        "seeds",
+        cells.iter().map(|(_, c)| c.ours.as_ref().map(|o| &o.seeds)),
+    );
+    t.float("paper_value", cells.iter().map(|(_, c)| c.paper));
+    t.float("delta", cells.iter().map(|(_, c)| c.delta()));
+    t
 }
 
 /// A written loss plot and its caption.
@@ -410,7 +467,7 @@ fn loss_curves(
         let Some(artifact) = results.artifacts.get(&inst.id) else {
             continue;
         };
-        let path = artifact.join("epochs.parquet");
+        let path = artifact.join(files::EPOCHS_PARQUET);
         if !path.is_file() {
             continue;
         }
@@ -418,8 +475,9 @@ fn loss_curves(
             Ok(c) => c,
             Err(msg) => {
                 warnings.push(format!(
-                    "{}: {msg} (no loss curve for `{}`)",
-                    path.display(),
+                    "`{}` {}: {msg} (no loss curve for `{}`)",
+                    inst.id,
+                    files::EPOCHS_PARQUET,
                     inst.id
                 ));
                 continue;
@@ -484,19 +542,11 @@ fn loss_curves(
 }
 
 fn read_curve(path: &Path, column: &str) -> Result<Vec<(f64, f64)>, String> {
-    let file = fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    let df = ParquetReader::new(file)
-        .finish()
-        .map_err(|e| format!("not a readable Parquet file: {e}"))?;
-    let as_f64 = |name: &str| -> Result<Vec<Option<f64>>, String> {
-        let c = df.column(name).map_err(|_| format!("no `{name}` column"))?;
-        let c = c
-            .cast(&DataType::Float64)
-            .map_err(|e| format!("`{name}` is not numeric: {e}"))?;
-        Ok(c.f64().map_err(|e| e.to_string())?.iter().collect())
-    };
-    let epochs = as_f64("epoch")?;
-    let values = as_f64(column)?;
+    let mut read = read_numbers(path, &["epoch", column])?.into_iter();
+    let (epochs, values) = (
+        read.next().unwrap_or_default(),
+        read.next().unwrap_or_default(),
+    );
     let mut points: Vec<(f64, f64)> = epochs
         .into_iter()
         .zip(values)
@@ -574,7 +624,7 @@ fn stage_times(run: &RunRecord) -> String {
             fmt_duration(s.longest),
         ]);
     }
-    let header: Vec<String> = [
+    let header = [
         "stage",
         "kind",
         "instances",
@@ -583,9 +633,7 @@ fn stage_times(run: &RunRecord) -> String {
         "other",
         "compute time",
         "longest instance",
-    ]
-    .map(String::from)
-    .to_vec();
+    ];
     let numeric = [false, false, true, true, true, false, true, true];
     format!(
         "## Run time per stage\n\nCompute time of every instance (for cached ones, the time it took when it was computed; \
@@ -622,7 +670,7 @@ fn instances_table(run: &RunRecord, results: &Results, dir: &Path) -> String {
             Some(a) => format!(
                 "[`{}`]({})",
                 inst.key.short(),
-                link_target(&rel_or_abs(dir, a))
+                link_target(&relative(dir, a))
             ),
             None => match &inst.error {
                 Some(e) => format!("— ({})", escape_cell(e.lines().next().unwrap_or(""))),
@@ -637,20 +685,18 @@ fn instances_table(run: &RunRecord, results: &Results, dir: &Path) -> String {
             artifact,
         ]);
     }
-    let header: Vec<String> = ["instance", "state", "time", "tags", "artifact"]
-        .map(String::from)
-        .to_vec();
-    format!(
-        "<details><summary>Instances and their artifacts ({})</summary>\n\n{}\n</details>\n\n",
-        rows.len(),
-        markdown_table(&header, &[false, false, true, false, false], &rows)
+    details(
+        &format!("Instances and their artifacts ({})", rows.len()),
+        &["instance", "state", "time", "tags", "artifact"],
+        &[false, false, true, false, false],
+        &rows,
     )
 }
 
 /// Every result row, for reading without Python.
 fn all_metrics(run: &RunRecord, results: &Results) -> String {
     if results.rows.is_empty() {
-        return "No stage of this run wrote `metrics.json`.\n\n".to_string();
+        return format!("No stage of this run wrote `{}`.\n\n", files::METRICS_JSON);
     }
     let tags: BTreeMap<&str, &BTreeMap<String, String>> = run
         .instances
@@ -674,13 +720,22 @@ fn all_metrics(run: &RunRecord, results: &Results) -> String {
             fmt_value(r.value, 2),
         ]);
     }
-    let header: Vec<String> = ["instance", "metric", "dimensions", "seed", "value"]
-        .map(String::from)
-        .to_vec();
+    details(
+        &format!(
+            "All results ({} rows; also in {RESULTS_PARQUET})",
+            rows.len()
+        ),
+        &["instance", "metric", "dimensions", "seed", "value"],
+        &[false, false, false, true, true],
+        &rows,
+    )
+}
+
+/// A markdown table folded under a summary line.
+fn details(summary: &str, header: &[&str], numeric: &[bool], rows: &[Vec<String>]) -> String {
     format!(
-        "<details><summary>All results ({} rows; also in results.parquet)</summary>\n\n{}\n</details>\n\n",
-        rows.len(),
-        markdown_table(&header, &[false, false, false, true, true], &rows)
+        "<details><summary>{summary}</summary>\n\n{}\n</details>\n\n",
+        markdown_table(header, numeric, rows)
     )
 }
 
@@ -688,16 +743,16 @@ fn escape_md(s: &str) -> String {
     s.replace('<', "&lt;").replace('>', "&gt;")
 }
 
-/// `target` relative to `from_dir` when they share more than the filesystem root, else
-/// `target` itself.
-pub fn rel_or_abs(from_dir: &Path, target: &Path) -> PathBuf {
+/// `target` relative to `from_dir`, so that a report never prints a machine's absolute
+/// path. Paths with no common root (another drive) give `target`'s file name.
+pub fn relative(from_dir: &Path, target: &Path) -> PathBuf {
     let norm = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let (from, to) = (norm(from_dir), norm(target));
     let a: Vec<Component> = from.components().collect();
     let b: Vec<Component> = to.components().collect();
     let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    if common <= 1 {
-        return to;
+    if common == 0 {
+        return to.file_name().map(PathBuf::from).unwrap_or_default();
     }
     let mut rel = PathBuf::new();
     for _ in common..a.len() {

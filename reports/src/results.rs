@@ -7,15 +7,16 @@
 //! dimension wins over an instance tag of the same name (it is the more specific).
 //! `seed` is the instance's `seed` tag when it is an integer, else its key's seed.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use polars::prelude::*;
-use serde_json::Value;
 use skelflow_cache::{InstanceRecord, InstanceState, RunRecord, Store};
+use skelflow_contract::metrics::dims;
+use skelflow_contract::{MetricRow, MetricsError, MetricsFile, files};
 
 use crate::ReportError;
+use crate::parquet_io::Table;
 
 /// The columns every results table has, in order.
 pub const FIXED_COLUMNS: &[&str] = &[
@@ -37,15 +38,16 @@ pub const FIXED_COLUMNS: &[&str] = &[
     "seed",
 ];
 
-/// Metric-row dimensions the eval kinds write (ARTIFACTS.md), besides any others.
+/// Metric-row fields and the dimensions the eval kinds write (`skelflow_contract::metrics`),
+/// besides any others.
 pub const KNOWN_METRIC_DIMS: &[&str] = &[
     "metric",
     "value",
-    "protocol",
-    "at",
-    "k",
-    "split",
-    "label_fraction",
+    dims::PROTOCOL,
+    dims::AT,
+    dims::K,
+    dims::SPLIT,
+    dims::LABEL_FRACTION,
 ];
 
 /// Columns filled from the instance itself; a tag or dim of that name is ignored.
@@ -108,29 +110,43 @@ impl Results {
                 continue;
             };
             out.artifacts.insert(inst.id.clone(), artifact.dir.clone());
-            let path = artifact.dir.join("metrics.json");
+            let path = artifact.dir.join(files::METRICS_JSON);
             if !path.is_file() {
                 continue;
             }
-            match read_metrics(&path) {
-                Ok(metric_rows) => {
-                    for (i, row) in metric_rows.into_iter().enumerate() {
-                        match result_row(inst, row) {
-                            Ok(r) => out.rows.push(r),
-                            Err(msg) => out
-                                .warnings
-                                .push(format!("{} row {i}: {msg} (row skipped)", path.display())),
-                        }
-                    }
+            // Messages name the instance and the file, never the machine's cache path.
+            let file = format!("`{}` {}", inst.id, files::METRICS_JSON);
+            match MetricsFile::read(&path) {
+                Ok((rows, bad)) => {
+                    out.rows
+                        .extend(rows.into_iter().map(|row| result_row(inst, row)));
+                    out.warnings.extend(
+                        bad.into_iter()
+                            .map(|msg| format!("{file} {msg} (row skipped)")),
+                    );
                 }
-                Err(msg) => out.warnings.push(format!(
-                    "{}: {msg} (instance `{}` left out)",
-                    path.display(),
-                    inst.id
-                )),
+                Err(e) => {
+                    let msg = match e {
+                        MetricsError::Io { op, source, .. } => format!("cannot {op}: {source}"),
+                        MetricsError::Malformed { message, .. } => message,
+                    };
+                    out.warnings
+                        .push(format!("{file}: {msg} (instance `{}` left out)", inst.id));
+                }
             }
         }
         Ok(out)
+    }
+
+    /// A result's value in `column` as text: what `select`, `rows` and `columns` match.
+    pub fn text<'a>(&'a self, row: &'a ResultRow, column: &str) -> Option<Cow<'a, str>> {
+        match column {
+            "pipeline" => Some(Cow::Borrowed(&self.pipeline)),
+            "run_id" => Some(Cow::Borrowed(&self.run_id)),
+            "value" => Some(Cow::Owned(row.value.to_string())),
+            "seed" => row.seed.map(|s| Cow::Owned(s.to_string())),
+            _ => row.get(column).map(Cow::Borrowed),
+        }
     }
 
     /// Every column name, in table order.
@@ -151,114 +167,50 @@ impl Results {
             .collect()
     }
 
-    /// The long table as a polars DataFrame (what `results.parquet` holds).
-    pub fn to_dataframe(&self) -> PolarsResult<DataFrame> {
-        let mut columns = Vec::new();
+    /// The long table (what `results.parquet` holds).
+    pub fn to_table(&self) -> Table {
+        let mut t = Table::default();
         for name in self.columns() {
-            let column = match name.as_str() {
-                "pipeline" => {
-                    Column::new(name.into(), vec![self.pipeline.as_str(); self.rows.len()])
-                }
-                "run_id" => Column::new(name.into(), vec![self.run_id.as_str(); self.rows.len()]),
-                "value" => Column::new(
-                    name.into(),
-                    self.rows.iter().map(|r| r.value).collect::<Vec<f64>>(),
-                ),
-                "seed" => Column::new(
-                    name.into(),
-                    self.rows
-                        .iter()
-                        .map(|r| r.seed)
-                        .collect::<Vec<Option<i64>>>(),
-                ),
-                other => Column::new(
-                    name.clone().into(),
-                    self.rows
-                        .iter()
-                        .map(|r| r.get(other))
-                        .collect::<Vec<Option<&str>>>(),
-                ),
-            };
-            columns.push(column);
+            match name.as_str() {
+                "value" => t.float(&name, self.rows.iter().map(|r| Some(r.value))),
+                "seed" => t.int(&name, self.rows.iter().map(|r| r.seed)),
+                other => t.text(&name, self.rows.iter().map(|r| self.text(r, other))),
+            }
         }
-        DataFrame::new(self.rows.len(), columns)
+        t
     }
 }
 
-/// Write a frame as Parquet (zstd), atomically enough for a report: temp file + rename.
-pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<(), ReportError> {
-    let tmp = path.with_extension("parquet.tmp");
-    let file = fs::File::create(&tmp).map_err(|e| ReportError::io("create", &tmp, e))?;
-    ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
-        .finish(df)
-        .map_err(|e| ReportError::Polars {
-            context: format!("write {}", path.display()),
-            source: e,
-        })?;
-    fs::rename(&tmp, path).map_err(|e| ReportError::io("rename", path, e))
-}
-
-fn read_metrics(path: &Path) -> Result<Vec<serde_json::Map<String, Value>>, String> {
-    let text = fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
-    let json: Value = serde_json::from_str(&text).map_err(|e| format!("not valid JSON: {e}"))?;
-    let Some(rows) = json.get("rows").and_then(Value::as_array) else {
-        return Err("expected {\"rows\": [{\"metric\": …, \"value\": …}, …]}".to_string());
-    };
-    rows.iter()
-        .enumerate()
-        .map(|(i, r)| {
-            r.as_object()
-                .cloned()
-                .ok_or_else(|| format!("rows[{i}] is not an object"))
-        })
-        .collect()
-}
-
-fn result_row(
-    inst: &InstanceRecord,
-    row: serde_json::Map<String, Value>,
-) -> Result<ResultRow, String> {
-    let metric = match row.get("metric") {
-        Some(Value::String(s)) if !s.is_empty() => s.clone(),
-        _ => return Err("no string `metric`".to_string()),
-    };
-    let value = match row.get("value") {
-        Some(Value::Number(n)) => n.as_f64().ok_or("`value` is not a finite number")?,
-        _ => return Err(format!("metric `{metric}`: no numeric `value`")),
-    };
+fn result_row(inst: &InstanceRecord, row: MetricRow) -> ResultRow {
     let mut dims = BTreeMap::new();
     for (k, v) in &inst.tags {
         if !RESERVED.contains(&k.as_str()) {
             dims.insert(k.clone(), v.clone());
         }
     }
-    for (k, v) in &row {
-        if k == "metric" || RESERVED.contains(&k.as_str()) {
+    for (k, v) in &row.dims {
+        if RESERVED.contains(&k.as_str()) {
             continue;
         }
-        let text = match v {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            Value::Bool(b) => b.to_string(),
-            Value::Null => continue,
-            _ => return Err(format!("dimension `{k}` is not a string")),
-        };
-        dims.insert(k.clone(), text);
+        // `MetricsFile::read` returns only rows whose dimensions are text, numbers,
+        // booleans or null.
+        if let Ok(Some(text)) = MetricRow::dim_text(v) {
+            dims.insert(k.clone(), text);
+        }
     }
-    dims.insert("metric".to_string(), metric);
+    dims.insert("metric".to_string(), row.metric);
     let seed = inst
         .tags
         .get("seed")
         .and_then(|s| s.parse().ok())
         .or(i64::try_from(inst.components.seed).ok());
-    Ok(ResultRow {
+    ResultRow {
         instance: inst.id.clone(),
         stage: inst.stage.clone(),
         kind: inst.kind.clone(),
         key: inst.key.as_str().to_string(),
         dims,
-        value,
+        value: row.value,
         seed,
-    })
+    }
 }

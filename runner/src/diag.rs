@@ -51,6 +51,23 @@ impl Diag {
         self.help = Some(help.into());
         self
     }
+    /// An "unknown …" error: `message` at `span` labelled `label`, and a did-you-mean for
+    /// `name` among `candidates` (listed as `what`).
+    pub fn unknown<'a, I>(
+        message: impl Into<String>,
+        (span, label): (Span, &str),
+        name: &str,
+        candidates: I,
+        what: &str,
+    ) -> Diag
+    where
+        I: IntoIterator<Item = &'a str>,
+        I::IntoIter: Clone,
+    {
+        Diag::error(message)
+            .at(span, label)
+            .help(suggest(name, candidates, what))
+    }
     pub fn maybe_help(mut self, help: Option<String>) -> Diag {
         if help.is_some() {
             self.help = help;

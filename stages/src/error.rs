@@ -49,33 +49,12 @@ pub enum StageError {
         "the command succeeded but did not create declared outs under $OUT: {0}; write them to \"$OUT/<name>\""
     )]
     MissingOuts(String),
-    /// Transitional: a plain message / an I/O error with a free-form context. Being
-    /// replaced by the typed variants above; do not use in new code.
-    #[error("{0}")]
-    Failed(String),
-    #[error("{context}: {source}")]
-    IoContext {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
     /// The stage was asked to stop.
     #[error("interrupted")]
     Interrupted,
 }
 
 impl StageError {
-    /// Transitional (see [`StageError::Failed`]).
-    pub fn msg(m: impl Into<String>) -> Self {
-        StageError::Failed(m.into())
-    }
-    /// Transitional (see [`StageError::IoContext`]).
-    pub fn io_ctx(context: impl Into<String>, source: std::io::Error) -> Self {
-        StageError::IoContext {
-            context: context.into(),
-            source,
-        }
-    }
     pub fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         StageError::Io {
             op,
@@ -90,7 +69,11 @@ impl StageError {
             message: message.to_string(),
         }
     }
-    pub fn bad_line(path: impl Into<PathBuf>, line: usize, message: impl std::fmt::Display) -> Self {
+    pub fn bad_line(
+        path: impl Into<PathBuf>,
+        line: usize,
+        message: impl std::fmt::Display,
+    ) -> Self {
         StageError::BadFile {
             path: path.into(),
             line: Some(line),
@@ -110,9 +93,7 @@ impl StageError {
     /// Whether the filesystem ran out of space (the runner says so plainly).
     pub fn is_no_space(&self) -> bool {
         match self {
-            StageError::Io { source, .. } | StageError::IoContext { source, .. } => {
-                source.raw_os_error() == Some(libc::ENOSPC)
-            }
+            StageError::Io { source, .. } => source.raw_os_error() == Some(libc::ENOSPC),
             _ => false,
         }
     }
@@ -121,15 +102,10 @@ impl StageError {
 /// Attach the operation and path to an I/O result: `fs::write(p, b).at("write", p)?`.
 pub trait IoContext<T> {
     fn at(self, op: &'static str, path: &Path) -> Result<T, StageError>;
-    /// Transitional (see [`StageError::IoContext`]).
-    fn ctx(self, context: impl FnOnce() -> String) -> Result<T, StageError>;
 }
 
 impl<T> IoContext<T> for std::io::Result<T> {
     fn at(self, op: &'static str, path: &Path) -> Result<T, StageError> {
         self.map_err(|e| StageError::io(op, path, e))
-    }
-    fn ctx(self, context: impl FnOnce() -> String) -> Result<T, StageError> {
-        self.map_err(|e| StageError::io_ctx(context(), e))
     }
 }

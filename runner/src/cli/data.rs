@@ -81,7 +81,7 @@ fn artifact_of(
     vars: &VarArgs,
 ) -> Result<PathBuf, Failure> {
     let p = load(pipeline, vars)?;
-    let i = p.find_instance(instance).map_err(Failure::usage)?;
+    let i = p.find_instance(instance)?;
     let store = open_store(cli, Some(&p.dir))?;
     let k = keys(&p, &store, vars.backend.backend()?)?;
     match store.get(&k.keys[i]) {

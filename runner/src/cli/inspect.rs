@@ -60,7 +60,7 @@ pub fn status(cli: &Cli, a: &StatusArgs) -> Result<i32, Failure> {
 pub fn explain(cli: &Cli, a: &PipelineArgs, instance: &str) -> Result<i32, Failure> {
     let backend = a.vars.backend.backend()?;
     let p = load(&a.pipeline, &a.vars)?;
-    let i = p.find_instance(instance).map_err(Failure::usage)?;
+    let i = p.find_instance(instance)?;
     let store = open_store(cli, Some(&p.dir))?;
     let keys = keys(&p, &store, backend)?;
     let history = History::load(&store, &p.name);
@@ -153,7 +153,7 @@ fn explain_one(
 pub fn show(cli: &Cli, a: &PipelineArgs, instance: &str, full_log: bool) -> Result<i32, Failure> {
     let backend = a.vars.backend.backend()?;
     let p = load(&a.pipeline, &a.vars)?;
-    let i = p.find_instance(instance).map_err(Failure::usage)?;
+    let i = p.find_instance(instance)?;
     let store = open_store(cli, Some(&p.dir))?;
     let keys = keys(&p, &store, backend)?;
     let inst = &p.instances[i];

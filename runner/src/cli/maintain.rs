@@ -3,7 +3,6 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use skelflow_cache::RunStatus;
 use skelflow_stages::registry;
 
 use super::{Cli, VarArgs, keys, load, open_store};
@@ -27,7 +26,10 @@ pub fn gc(
         }
         None => (open_store(cli, None)?, Vec::new()),
     };
-    mark_dead_runs(&store);
+    // Runs that died (kill -9) no longer keep their artifacts; live ones do, in `gc` itself.
+    store
+        .mark_dead_runs()
+        .map_err(|e| Failure::cache(e.to_string()))?;
     let mut keep: BTreeSet<_> = store
         .keys_of_last_runs(keep_last)
         .map_err(|e| Failure::cache(e.to_string()))?;
@@ -50,23 +52,6 @@ pub fn gc(
         if dry_run { " (dry run)" } else { "" }
     );
     Ok(exit::OK)
-}
-
-/// Runs recorded as running whose process is gone (killed) are marked interrupted, so that
-/// `--keep-last` does not keep their artifacts forever.
-fn mark_dead_runs(store: &skelflow_cache::Store) {
-    for pipeline in store.pipelines().unwrap_or_default() {
-        for mut run in store.runs(&pipeline).unwrap_or_default() {
-            if run.status == RunStatus::Running
-                && !store
-                    .is_locked(&super::run::run_key(&run.id))
-                    .unwrap_or(true)
-            {
-                run.status = RunStatus::Interrupted;
-                let _ = store.save_run(&run);
-            }
-        }
-    }
 }
 
 pub fn verify(cli: &Cli, pipeline: Option<&Path>, vars: &VarArgs) -> Result<i32, Failure> {

@@ -275,6 +275,13 @@ pub fn main() -> i32 {
     }
 }
 
+/// An instance id on the command line that names none: a usage error.
+impl From<crate::pipeline::FindError> for Failure {
+    fn from(e: crate::pipeline::FindError) -> Failure {
+        Failure::usage(e.to_string())
+    }
+}
+
 fn diag_style() -> Style {
     use std::io::IsTerminal;
     if std::io::stderr().is_terminal() {

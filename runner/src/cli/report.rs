@@ -8,7 +8,8 @@ pub fn report(cli: &Cli, a: &PipelineArgs) -> Result<i32, Failure> {
     let p = load(&a.pipeline, &a.vars)?;
     let store = open_store(cli, Some(&p.dir))?;
     let spec = p.report.clone().unwrap_or(serde_json::Value::Null);
-    let out = report::write(&store, &p.name, None, &spec).map_err(Failure::cache)?;
+    let out =
+        report::write(&store, &p.name, None, &spec).map_err(|e| Failure::cache(e.to_string()))?;
     for w in &out.warnings {
         eprintln!("warning: {w}");
     }

@@ -1,6 +1,9 @@
 //! `skelflow run`: plan, then dispatch what is not cached.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use skelflow_cache::{CacheError, Key, Store};
 
 use super::{Cli, RunArgs, keys, load, open_store};
 use crate::events::{Bus, Console, EventLog, Recorder, ReportWriter, RunOutcome};
@@ -30,7 +33,7 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32, Failure> {
     }
     let mut force = BTreeSet::new();
     for f in &a.force {
-        force.insert(p.find_instance(f).map_err(Failure::usage)?);
+        force.insert(p.find_instance(f)?);
     }
     let only = targets(&p, &a.targets)?;
     let selected = |i: usize| only.as_ref().is_none_or(|o| o.contains(&i));
@@ -74,47 +77,40 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32, Failure> {
     }
 
     for &i in &force {
-        remove_artifact(&store, &keys.keys[i]).map_err(|e| {
-            Failure::cache(format!(
-                "cannot remove the artifact of {} to force it: {e}",
-                p.instances[i].id
-            ))
-        })?;
+        force_out(&store, &keys.keys[i], &p.instances[i].id)?;
     }
 
     let run_id = ulid::Ulid::new().to_string();
-    // Held while this run lives: `gc` tells a run that died (kill -9) from one in progress.
-    let _alive = store
-        .lock(&run_key(&run_id))
-        .map_err(|e| Failure::cache(format!("cannot lock the run: {e}")))?;
-    let mut bus = Bus::new();
-    bus.subscribe(Box::new(Console::new(cli.progress, cli.verbose > 0)));
-    let events_path = store.events_path(&p.name, &run_id);
-    match EventLog::create(&events_path) {
-        Ok(log) => bus.subscribe(Box::new(log)),
-        Err(e) => {
-            return Err(Failure::cache(format!(
-                "cannot create the event log {}: {e}",
-                events_path.display()
-            )));
-        }
-    }
-    bus.subscribe(Box::new(Recorder::new(
+    let recorder = Recorder::new(
         store.clone(),
         &p,
         &keys,
         &run_id,
         std::env::args().collect(),
         backend.name(),
-    )));
+    );
+    // Registered before the dispatcher looks at the cache, and live until this function
+    // returns: `gc` keeps every key this run names, and tells a run that died (kill -9)
+    // from one in progress.
+    let _live = store
+        .start_run(recorder.record())
+        .map_err(RunError::Register)?;
+    let mut bus = Bus::new();
+    bus.subscribe(Box::new(Console::new(cli.progress, cli.verbose > 0)));
+    let events_path = store.events_path(&p.name, &run_id);
+    let log = EventLog::create(&events_path).map_err(|source| RunError::EventLog {
+        path: events_path,
+        source,
+    })?;
+    bus.subscribe(Box::new(log));
+    bus.subscribe(Box::new(recorder));
     bus.subscribe(Box::new(ReportWriter::new(
         store.clone(),
         &p.name,
         &run_id,
         p.report.clone().unwrap_or(serde_json::Value::Null),
     )));
-    let mut executor = LocalExecutor::new()
-        .map_err(|e| Failure::cache(format!("cannot find the skelflow executable: {e}")))?;
+    let mut executor = LocalExecutor::new().map_err(RunError::Executable)?;
     let summary = Dispatcher::new(
         RunSpec {
             pipeline: &p,
@@ -140,9 +136,35 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32, Failure> {
     })
 }
 
-/// A lock key per run id: locked while the run's process is alive.
-pub(crate) fn run_key(run_id: &str) -> skelflow_cache::Key {
-    skelflow_cache::Key::of_bytes(format!("skelflow run {run_id}").as_bytes())
+/// What stops `skelflow run` before or around the dispatcher (a cache error, exit code 4).
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error(
+        "cannot remove the artifact of {instance} to force it: another skelflow process is using it"
+    )]
+    ForceBusy { instance: String },
+    #[error("cannot remove the artifact of {instance} to force it: {source}")]
+    Force {
+        instance: String,
+        #[source]
+        source: CacheError,
+    },
+    #[error("cannot register the run in the cache: {0}")]
+    Register(#[source] CacheError),
+    #[error("cannot create the event log {}: {source}", path.display())]
+    EventLog {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot find the skelflow executable: {0}")]
+    Executable(#[source] std::io::Error),
+}
+
+impl From<RunError> for Failure {
+    fn from(e: RunError) -> Failure {
+        Failure::cache(e.to_string())
+    }
 }
 
 /// The instances to run for `targets` (instance or stage ids) and all they need.
@@ -157,7 +179,7 @@ fn targets(
     for t in targets {
         match p.stages.iter().find(|s| &s.id == t) {
             Some(s) => stack.extend(s.instances.iter().copied()),
-            None => stack.push(p.find_instance(t).map_err(Failure::usage)?),
+            None => stack.push(p.find_instance(t)?),
         }
     }
     let mut only = BTreeSet::new();
@@ -220,25 +242,22 @@ fn parse_device(d: &str) -> Result<Vec<u32>, Failure> {
         .collect()
 }
 
-/// Take a committed artifact out of the cache (for `--force`), holding its key's lock: moved
-/// into tmp/ atomically (where `gc` also finds it if deleting fails), then deleted.
-/// (Kept here until skelflow-cache offers `Store::remove`.)
-fn remove_artifact(store: &skelflow_cache::Store, key: &skelflow_cache::Key) -> Result<(), String> {
+/// Take the committed artifact of `key` out of the cache (for `--force`), unless another
+/// process holds the key (it is computing or removing it).
+fn force_out(store: &Store, key: &Key, instance: &str) -> Result<(), RunError> {
+    let err = |source| RunError::Force {
+        instance: instance.to_string(),
+        source,
+    };
     if !store.contains(key) {
         return Ok(());
     }
     let lock = store
         .try_lock(key)
-        .map_err(|e| e.to_string())?
-        .ok_or("another skelflow process is using it")?;
-    let dir = store.object_dir(key);
-    let trash =
-        store
-            .root()
-            .join("tmp")
-            .join(format!("{}.forced.{}", key.as_str(), std::process::id()));
-    std::fs::rename(&dir, &trash).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let _ = std::fs::remove_dir_all(&trash);
-    drop(lock);
+        .map_err(err)?
+        .ok_or_else(|| RunError::ForceBusy {
+            instance: instance.to_string(),
+        })?;
+    store.remove(&lock).map_err(err)?;
     Ok(())
 }

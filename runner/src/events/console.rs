@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use skelflow_contract::Within;
+
 use super::{Event, RunOutcome, Subscriber};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -23,6 +25,8 @@ pub struct Console {
     bars: Option<Bars>,
     /// Last progress line printed per instance (lines mode prints at most one per 10 s).
     last_progress: HashMap<String, Instant>,
+    /// When each running instance started (for its ETA).
+    started: HashMap<String, Instant>,
 }
 
 struct Bars {
@@ -60,6 +64,7 @@ impl Console {
                 }
             }),
             last_progress: HashMap::new(),
+            started: HashMap::new(),
         }
     }
 
@@ -75,6 +80,7 @@ impl Console {
     }
 
     fn stop_bar(&mut self, instance: &str) {
+        self.started.remove(instance);
         if let Some(b) = &mut self.bars {
             if let Some(bar) = b.running.remove(instance) {
                 bar.finish_and_clear();
@@ -82,6 +88,54 @@ impl Console {
             }
             b.overall.inc(1);
         }
+    }
+}
+
+/// A running stage's message with where it is inside the current unit and an ETA:
+/// `step 40/312 · 212 samples/s · ETA 3m10s · loss 1.2345`. The ETA extrapolates the
+/// time so far over the fraction done (outer units plus the part of the current one).
+fn progress_detail(
+    done: u64,
+    total: u64,
+    within: Option<&Within>,
+    elapsed: Option<Duration>,
+    message: &str,
+) -> String {
+    let mut parts = Vec::new();
+    let mut fraction = if total > 0 {
+        done as f64 / total as f64
+    } else {
+        0.0
+    };
+    if let Some(w) = within {
+        parts.push(format!("{} {}/{}", w.unit, w.done, w.total));
+        if let Some(rate) = w.rate {
+            parts.push(format!("{rate:.0} samples/s"));
+        }
+        if total > 0 && w.total > 0 {
+            fraction += (w.done as f64 / w.total as f64) / total as f64;
+        }
+    }
+    if let Some(elapsed) = elapsed
+        && fraction > 0.0
+        && fraction < 1.0
+    {
+        let left = elapsed.as_secs_f64() * (1.0 - fraction) / fraction;
+        parts.push(format!("ETA {}", human_seconds(left)));
+    }
+    if !message.is_empty() {
+        parts.push(message.to_string());
+    }
+    parts.join(" · ")
+}
+
+/// `42s`, `3m10s`, `2h05m`.
+fn human_seconds(s: f64) -> String {
+    let s = s.round() as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
     }
 }
 
@@ -161,6 +215,7 @@ impl Subscriber for Console {
                     "start {instance} {} ({reason}; {cpus} cpu{gpu})",
                     short(key)
                 ));
+                self.started.insert(instance.clone(), Instant::now());
                 if let Some(b) = &mut self.bars {
                     let bar = b
                         .multi
@@ -179,7 +234,10 @@ impl Subscriber for Console {
                 done,
                 total,
                 message,
+                within,
             } => {
+                let elapsed = self.started.get(instance).map(Instant::elapsed);
+                let detail = progress_detail(*done, *total, within.as_ref(), elapsed, message);
                 if let Some(b) = &mut self.bars {
                     if let Some(bar) = b.running.get(instance) {
                         if *total > 0 && bar.length() != Some(*total) {
@@ -191,7 +249,7 @@ impl Subscriber for Console {
                             );
                         }
                         bar.set_position(*done);
-                        bar.set_message(message.clone());
+                        bar.set_message(detail);
                     }
                 } else {
                     let due = self
@@ -200,7 +258,7 @@ impl Subscriber for Console {
                         .is_none_or(|t| t.elapsed() >= Duration::from_secs(10));
                     if due || self.verbose || (done == total && *total > 0) {
                         self.last_progress.insert(instance.clone(), Instant::now());
-                        self.line(&format!("progress {instance} {done}/{total} {message}"));
+                        self.line(&format!("progress {instance} {done}/{total} {detail}"));
                     }
                 }
             }
@@ -264,5 +322,26 @@ impl Subscriber for Console {
                 self.line(&text);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_detail_shows_the_step_the_rate_and_an_eta() {
+        let w = Within {
+            done: 50,
+            total: 100,
+            unit: "step".into(),
+            rate: Some(212.4),
+        };
+        // 1.5 of 3 epochs in 30 s: 30 s left
+        let text = progress_detail(1, 3, Some(&w), Some(Duration::from_secs(30)), "loss 1.2");
+        assert_eq!(text, "step 50/100 · 212 samples/s · ETA 30s · loss 1.2");
+        assert_eq!(progress_detail(0, 0, None, None, "reading"), "reading");
+        assert_eq!(human_seconds(190.0), "3m10s");
+        assert_eq!(human_seconds(7500.0), "2h05m");
     }
 }

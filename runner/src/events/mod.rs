@@ -53,6 +53,9 @@ pub enum Event {
         done: u64,
         total: u64,
         message: String,
+        /// Where the current outer unit is (steps within the epoch), when the stage says.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        within: Option<skelflow_contract::Within>,
     },
     Finished {
         instance: String,

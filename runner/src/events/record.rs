@@ -77,6 +77,11 @@ impl Recorder {
         }
     }
 
+    /// The record as planned (status Running), for registering the run before it starts.
+    pub fn record(&self) -> &RunRecord {
+        &self.run
+    }
+
     fn save(&mut self) {
         if let Err(e) = self.store.save_run(&self.run) {
             eprintln!("skelflow: cannot save the run record: {e}");
@@ -150,11 +155,10 @@ impl Subscriber for Recorder {
                 return;
             }
         }
-        // A run that computes nothing is recorded once, at its end (one fsync less on the
-        // fully cached path); otherwise at the start too, so a crash leaves a record.
-        let start = matches!(event, Event::RunStarted { to_run, .. } if *to_run > 0);
+        // The record as planned was saved when the run was registered (`Store::start_run`),
+        // so a crash leaves one; progress is saved at most once a second, and at the end.
         let step = matches!(event, Event::Finished { .. } | Event::Failed { .. });
-        if start || (step && self.dirty && self.last_save.elapsed() >= Duration::from_secs(1)) {
+        if step && self.dirty && self.last_save.elapsed() >= Duration::from_secs(1) {
             self.save();
         }
     }

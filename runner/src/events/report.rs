@@ -41,29 +41,45 @@ impl Subscriber for ReportWriter {
     }
 }
 
+/// Why `REPORT.md` could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportWriteError {
+    #[error("{0}")]
+    Runs(#[from] skelflow_cache::CacheError),
+    #[error(
+        "no run of `{pipeline}` is recorded in the cache at {}: run `skelflow run` first",
+        .cache.display()
+    )]
+    NoRun {
+        pipeline: String,
+        cache: std::path::PathBuf,
+    },
+    #[error("{0}")]
+    Report(#[from] skelflow_reports::ReportError),
+}
+
 /// Write the report of run `run_id` (None: the newest finished run) of `pipeline`.
 pub fn write(
     store: &Store,
     pipeline: &str,
     run_id: Option<&str>,
     spec: &serde_json::Value,
-) -> Result<skelflow_reports::ReportOutcome, String> {
-    let runs = store.runs(pipeline).map_err(|e| e.to_string())?;
+) -> Result<skelflow_reports::ReportOutcome, ReportWriteError> {
+    let runs = store.runs(pipeline)?;
     let run = match run_id {
         Some(id) => runs.iter().find(|r| r.id == id),
         None => runs.iter().find(|r| r.finished.is_some()).or(runs.first()),
     }
-    .ok_or_else(|| {
-        format!(
-            "no run of `{pipeline}` is recorded in the cache at {}: run `skelflow run` first",
-            store.root().display()
-        )
+    .ok_or_else(|| ReportWriteError::NoRun {
+        pipeline: pipeline.to_string(),
+        cache: store.root().to_path_buf(),
     })?;
-    skelflow_reports::write_report(&skelflow_reports::ReportInput {
-        run,
-        store,
-        spec,
-        out_dir: None,
-    })
-    .map_err(|e| e.to_string())
+    Ok(skelflow_reports::write_report(
+        &skelflow_reports::ReportInput {
+            run,
+            store,
+            spec,
+            out_dir: None,
+        },
+    )?)
 }

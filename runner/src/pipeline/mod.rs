@@ -178,7 +178,7 @@ impl Pipeline {
 
     /// Resolve a user-given instance id, with a did-you-mean; a stage id with a single
     /// instance also works.
-    pub fn find_instance(&self, id: &str) -> Result<usize, String> {
+    pub fn find_instance(&self, id: &str) -> Result<usize, FindError> {
         if let Some(i) = self.instance(id) {
             return Ok(i);
         }
@@ -186,15 +186,14 @@ impl Pipeline {
             if s.instances.len() == 1 {
                 return Ok(s.instances[0]);
             }
-            let ids: Vec<&str> = s
-                .instances
-                .iter()
-                .map(|&i| self.instances[i].id.as_str())
-                .collect();
-            return Err(format!(
-                "stage `{id}` has a matrix; name one instance: {}",
-                ids.join(", ")
-            ));
+            return Err(FindError::Matrix {
+                stage: id.to_string(),
+                instances: s
+                    .instances
+                    .iter()
+                    .map(|&i| self.instances[i].id.clone())
+                    .collect(),
+            });
         }
         let ids: Vec<&str> = self.instances.iter().map(|i| i.id.as_str()).collect();
         let close = diag::did_you_mean(
@@ -204,15 +203,35 @@ impl Pipeline {
                 .map(|s| s.id.as_str())
                 .chain(ids.iter().copied()),
         );
-        let hint = match close {
-            Some(c) => format!("did you mean `{c}`? instances: {}", ids.join(", ")),
-            None => format!("instances: {}", ids.join(", ")),
-        };
-        Err(format!(
-            "no instance `{id}` in pipeline `{}`; {hint}",
-            self.name
-        ))
+        Err(FindError::Unknown {
+            id: id.to_string(),
+            pipeline: self.name.clone(),
+            close: close.map(str::to_string),
+            instances: ids.iter().map(|s| s.to_string()).collect(),
+        })
     }
+}
+
+/// A user-given instance id that names no single instance of the pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum FindError {
+    #[error("stage `{stage}` has a matrix; name one instance: {}", .instances.join(", "))]
+    Matrix {
+        stage: String,
+        instances: Vec<String>,
+    },
+    #[error(
+        "no instance `{id}` in pipeline `{pipeline}`; {}instances: {}",
+        .close.as_ref().map(|c| format!("did you mean `{c}`? ")).unwrap_or_default(),
+        .instances.join(", ")
+    )]
+    Unknown {
+        id: String,
+        pipeline: String,
+        /// The closest stage or instance id, if one is close.
+        close: Option<String>,
+        instances: Vec<String>,
+    },
 }
 
 /// Validate `report:` with the reports crate, pointing each problem at its YAML node. Tag
@@ -234,7 +253,7 @@ fn check_report(
         tags: tags.as_ref(),
     };
     for e in skelflow_reports::validate_spec_with(&report.to_json(), &ctx) {
-        let at = report.deepest(&report_path(&e.path));
+        let at = report.walk(&report_path(&e.path)).node;
         errors.push(
             Diag::error(format!("invalid `{}`: {}", e.path, e.message))
                 .at(at.span, "")

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 use serde_json::Value;
-use skelflow_cache::{KEY_SCHEMA_VERSION, Key, KeyComponents, Store};
+use skelflow_cache::{CacheError, KEY_SCHEMA_VERSION, Key, KeyComponents, Store};
 use skelflow_stages::{Backend, registry};
 
 use crate::diag::Diag;
@@ -45,14 +45,14 @@ pub fn compute(p: &Pipeline, store: &Store, backend: Backend) -> Result<Keys, Ke
     let mut unique: Vec<&String> = externals.iter().flatten().collect();
     unique.sort();
     unique.dedup();
-    let digests: Vec<(String, Result<String, String>)> = unique
+    let digests: Vec<(String, Result<String, Undigested>)> = unique
         .par_iter()
         .map(|e| {
             let path = p.dir.join(e);
             let r = if path.exists() {
-                store.digest_path(&path).map_err(|err| err.to_string())
+                store.digest_path(&path).map_err(Undigested::Unreadable)
             } else {
-                Err(String::new())
+                Err(Undigested::Missing)
             };
             ((*e).clone(), r)
         })
@@ -90,18 +90,16 @@ pub fn compute(p: &Pipeline, store: &Store, backend: Backend) -> Result<Keys, Ke
                 Ok(d) => ext.push((e.clone(), d.clone())),
                 Err(why) => {
                     let stage = &p.stages[inst.stage];
-                    let abs = p.dir.join(e);
-                    let msg = if why.is_empty() {
-                        format!(
+                    let msg = match why {
+                        Undigested::Missing => format!(
                             "stage `{}` depends on `{e}`, which does not exist ({})",
                             stage.id,
-                            abs.display()
-                        )
-                    } else {
-                        format!(
+                            p.dir.join(e).display()
+                        ),
+                        Undigested::Unreadable(why) => format!(
                             "stage `{}` depends on `{e}`, which cannot be read: {why}",
                             stage.id
-                        )
+                        ),
                     };
                     diags.push(
                         Diag::error(msg)
@@ -134,10 +132,24 @@ pub fn compute(p: &Pipeline, store: &Store, backend: Backend) -> Result<Keys, Ke
     Ok(Keys { keys, components })
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    /// External inputs that are missing or unreadable.
+    /// External inputs that are missing or unreadable (located diagnostics, one each).
+    #[error("{} missing or unreadable dependenc{}", .0.len(), if .0.len() == 1 { "y" } else { "ies" })]
     Inputs(Vec<Diag>),
+}
+
+/// Why an external input has no digest.
+enum Undigested {
+    Missing,
+    Unreadable(CacheError),
+}
+
+/// A `<artifact:KEY>` token whose artifact is not in the cache.
+#[derive(Debug, thiserror::Error)]
+#[error("the upstream artifact {} is not in the cache", .key.short())]
+pub struct MaterializeError {
+    pub key: Key,
 }
 
 fn replace_tokens(v: &mut Value, from: &str, to: &str) {
@@ -153,7 +165,7 @@ fn replace_tokens(v: &mut Value, from: &str, to: &str) {
 pub fn materialize(
     params: &Value,
     dir_of: &dyn Fn(&Key) -> Option<std::path::PathBuf>,
-) -> Result<Value, String> {
+) -> Result<Value, MaterializeError> {
     let mut out = params.clone();
     let mut err = None;
     walk_strings(&mut out, &mut |s| {
@@ -165,10 +177,7 @@ pub fn materialize(
             match dir_of(&key) {
                 Some(d) => s.replace_range(start..start + len + 1, &d.to_string_lossy()),
                 None => {
-                    err = Some(format!(
-                        "the upstream artifact {} is not in the cache",
-                        key.short()
-                    ));
+                    err = Some(MaterializeError { key });
                     break;
                 }
             }

@@ -3,5 +3,5 @@
 pub mod keys;
 pub mod state;
 
-pub use keys::{Keys, artifact_token, materialize};
+pub use keys::{KeyError, Keys, MaterializeError, artifact_token, materialize};
 pub use state::{History, State, Status};

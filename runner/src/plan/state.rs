@@ -152,11 +152,12 @@ pub fn changes(
         .iter()
         .map(|&u| (keys.keys[u].as_str(), p.instances[u].id.as_str()))
         .collect();
-    let then_ids: HashMap<&str, &str> = run
+    // The earlier run's instances: key -> id (for readable params), id -> key (for inputs).
+    let (then_ids, then): (HashMap<&str, &str>, HashMap<&str, &Key>) = run
         .instances
         .iter()
-        .map(|r| (r.key.as_str(), r.id.as_str()))
-        .collect();
+        .map(|r| ((r.key.as_str(), r.id.as_str()), (r.id.as_str(), &r.key)))
+        .unzip();
     let mut now = keys.components[i].clone();
     now.params = readable(&now.params, &now_ids);
     let mut before = rec.components.clone();
@@ -178,7 +179,7 @@ pub fn changes(
             }
         })
         .collect();
-    out.extend(input_changes(p, keys, i, run, rec));
+    out.extend(input_changes((p, keys), i, rec, &then));
     out
 }
 
@@ -277,19 +278,14 @@ fn readable(v: &serde_json::Value, ids: &HashMap<&str, &str>) -> serde_json::Val
     }
 }
 
-/// Upstream changes named by instance id.
+/// Upstream changes named by instance id; `then` maps the ids of the earlier run's
+/// instances to their keys.
 fn input_changes(
-    p: &Pipeline,
-    keys: &Keys,
+    (p, keys): (&Pipeline, &Keys),
     i: usize,
-    run: &RunRecord,
     rec: &InstanceRecord,
+    then: &HashMap<&str, &Key>,
 ) -> Vec<String> {
-    let then: HashMap<&str, &Key> = run
-        .instances
-        .iter()
-        .map(|r| (r.id.as_str(), &r.key))
-        .collect();
     let before: Vec<(&str, Option<&Key>)> = rec
         .needs
         .iter()

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
 
-use skelflow_cache::{ArtifactInfo, Key, KeyLock, Staging, Store};
+use skelflow_cache::{ArtifactInfo, CacheError, Key, KeyLock, Staging, Store, is_no_space};
 use skelflow_stages::{Backend, Input, StageContext};
 
 use super::executor::{ExecEvent, Executor, JobSpec, Outcome, Report};
@@ -21,7 +21,7 @@ use super::job::JobFile;
 use super::pool::{Free, Grant, Pool};
 use crate::events::{Bus, Event, RunOutcome};
 use crate::pipeline::Pipeline;
-use crate::plan::{Keys, materialize};
+use crate::plan::{Keys, MaterializeError, materialize};
 
 /// How long stopped stages get to exit after Ctrl-C before they are killed.
 const GRACE: Duration = Duration::from_secs(10);
@@ -82,15 +82,67 @@ struct Job {
     log: Option<PathBuf>,
 }
 
+/// Why the runner itself (not the stage) could not start a job or keep its result. The
+/// instance is named by the event that carries the error; the commit errors name it too.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("cannot lock its key: {0}")]
+    Lock(#[source] CacheError),
+    #[error("cannot create its staging directory: {0}")]
+    Staging(#[source] CacheError),
+    #[error("cannot create its work directory: {0}")]
+    WorkDir(#[source] CacheError),
+    #[error("the artifact of upstream {instance} ({key}) is missing from the cache")]
+    MissingUpstream { instance: String, key: String },
+    #[error(transparent)]
+    Materialize(#[from] MaterializeError),
+    #[error("cannot write the job file {}: {source}", path.display())]
+    JobFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the stage process: {0}")]
+    Spawn(#[source] std::io::Error),
+    #[error("cannot copy the log of {instance} into its artifact ({}): {source}", path.display())]
+    CopyLog {
+        instance: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot commit the artifact of {instance}: {source}")]
+    Commit {
+        instance: String,
+        #[source]
+        source: CacheError,
+    },
+}
+
+impl JobError {
+    /// Did it fail because the cache's filesystem is full?
+    pub fn is_no_space(&self) -> bool {
+        match self {
+            JobError::Lock(e) | JobError::Staging(e) | JobError::WorkDir(e) => e.is_no_space(),
+            JobError::Commit { source, .. } => source.is_no_space(),
+            JobError::JobFile { source, .. } | JobError::CopyLog { source, .. } => {
+                is_no_space(source)
+            }
+            JobError::Spawn(e) => is_no_space(e),
+            JobError::MissingUpstream { .. } | JobError::Materialize(_) => false,
+        }
+    }
+}
+
 enum Msg {
     Exec(ExecEvent),
     Lock {
         job: usize,
-        result: Result<KeyLock, String>,
+        result: Result<KeyLock, CacheError>,
     },
     Committed {
         job: usize,
-        result: Result<(), String>,
+        result: Result<(), JobError>,
     },
     Signal,
 }
@@ -292,8 +344,7 @@ impl<'a> Dispatcher<'a> {
                     }
                     Err(e) => {
                         self.free.give_back(grant);
-                        self.cache_error = true;
-                        self.fail(j, format!("cannot lock its key: {e}"));
+                        self.fail_job(j, JobError::Lock(e));
                         continue;
                     }
                 },
@@ -306,8 +357,7 @@ impl<'a> Dispatcher<'a> {
             }
             if let Err(e) = self.start(j, lock, grant.clone(), executor, report) {
                 self.free.give_back(grant);
-                self.cache_error = true;
-                self.fail(j, e);
+                self.fail_job(j, e);
             }
         }
     }
@@ -323,7 +373,7 @@ impl<'a> Dispatcher<'a> {
         let key = self.jobs[j].key.clone();
         let tx = self.tx.clone();
         std::thread::spawn(move || {
-            let result = store.lock(&key).map_err(|e| e.to_string());
+            let result = store.lock(&key);
             let _ = tx.send(Msg::Lock { job: j, result });
         });
     }
@@ -344,18 +394,14 @@ impl<'a> Dispatcher<'a> {
         grant: Grant,
         executor: &mut dyn Executor,
         report: &Report,
-    ) -> Result<(), String> {
+    ) -> Result<(), JobError> {
         let p = self.spec.pipeline;
         let producer = self.jobs[j].instances[0];
         let inst = &p.instances[producer];
         let key = self.jobs[j].key.clone();
         let store = self.spec.store.clone();
-        let staging = store
-            .begin(&lock)
-            .map_err(|e| format!("cannot create its staging directory: {e}"))?;
-        let work_dir = store
-            .work_dir(&key)
-            .map_err(|e| format!("cannot create its work directory: {e}"))?;
+        let staging = store.begin(&lock).map_err(JobError::Staging)?;
+        let work_dir = store.work_dir(&key).map_err(JobError::WorkDir)?;
         let mut inputs = Vec::new();
         let mut up_keys: Vec<(String, Key, usize)> = inst
             .needs
@@ -370,12 +416,9 @@ impl<'a> Dispatcher<'a> {
             .collect();
         up_keys.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         for (kind, k, u) in up_keys {
-            let dir = self.dir_of(&k).ok_or_else(|| {
-                format!(
-                    "the artifact of upstream {} ({}) is missing from the cache",
-                    p.instances[u].id,
-                    k.short()
-                )
+            let dir = self.dir_of(&k).ok_or_else(|| JobError::MissingUpstream {
+                instance: p.instances[u].id.clone(),
+                key: k.short().to_string(),
             })?;
             inputs.push(Input {
                 instance: p.instances[u].id.clone(),
@@ -413,7 +456,10 @@ impl<'a> Dispatcher<'a> {
             ctx,
         }
         .write(&job_file)
-        .map_err(|e| format!("cannot write the job file {}: {e}", job_file.display()))?;
+        .map_err(|source| JobError::JobFile {
+            path: job_file.clone(),
+            source,
+        })?;
         executor
             .start(
                 JobSpec {
@@ -428,7 +474,7 @@ impl<'a> Dispatcher<'a> {
                 },
                 report.clone(),
             )
-            .map_err(|e| format!("cannot start the stage process: {e}"))?;
+            .map_err(JobError::Spawn)?;
         self.bus.emit(Event::Started {
             instance: inst.id.clone(),
             key: key.as_str().to_string(),
@@ -456,6 +502,7 @@ impl<'a> Dispatcher<'a> {
                     done: line.done,
                     total: line.total,
                     message: line.message,
+                    within: line.within,
                 });
             }
             Msg::Exec(ExecEvent::Exited { job, outcome }) => self.exited(job as usize, outcome),
@@ -469,10 +516,7 @@ impl<'a> Dispatcher<'a> {
                         self.jobs[job].state = JobState::Ready;
                     }
                     Ok(_) => self.jobs[job].state = JobState::Interrupted,
-                    Err(e) => {
-                        self.cache_error = true;
-                        self.fail(job, format!("cannot lock its key: {e}"));
-                    }
+                    Err(e) => self.fail_job(job, JobError::Lock(e)),
                 }
             }
             Msg::Committed { job, result } => match result {
@@ -501,10 +545,7 @@ impl<'a> Dispatcher<'a> {
                     }
                     self.release_users(job);
                 }
-                Err(e) => {
-                    self.cache_error = true;
-                    self.fail(job, format!("cannot commit its artifact: {e}"));
-                }
+                Err(e) => self.fail_job(job, e),
             },
             Msg::Signal => {
                 self.interrupts += 1;
@@ -568,11 +609,7 @@ impl<'a> Dispatcher<'a> {
                 let key = self.jobs[j].key.clone();
                 let tx = self.tx.clone();
                 std::thread::spawn(move || {
-                    if let Some(log) = &log {
-                        // The stage's output travels with its artifact (for `show`).
-                        let _ = std::fs::copy(log, staging.dir().join(ARTIFACT_LOG));
-                    }
-                    let result = staging.commit(info).map(|_| ()).map_err(|e| e.to_string());
+                    let result = commit(staging, info, log.as_deref());
                     if result.is_ok() {
                         let _ = store.remove_work_dir(&key);
                     }
@@ -597,6 +634,21 @@ impl<'a> Dispatcher<'a> {
                 }
             }
         }
+    }
+
+    /// The runner could not run or keep job `j` (a cache error, exit code 4). A full disk is
+    /// said plainly, with the instance and what to do.
+    fn fail_job(&mut self, j: usize, error: JobError) {
+        self.cache_error = true;
+        let mut message = error.to_string();
+        if error.is_no_space() {
+            message.push_str(&format!(
+                " — no space left on device for {} in the cache at {}: free space (`skelflow gc` removes what no recent run needs) and run again; finished stages stay cached",
+                self.id(self.jobs[j].instances[0]),
+                self.spec.store.root().display()
+            ));
+        }
+        self.fail(j, message);
     }
 
     fn fail(&mut self, j: usize, error: String) {
@@ -717,3 +769,33 @@ impl<'a> Dispatcher<'a> {
 
 /// Name of the stage's log inside its committed artifact.
 pub const ARTIFACT_LOG: &str = "skelflow.log";
+
+/// Put the stage's log into its staging directory (its output travels with its artifact,
+/// for `show`) and commit. A log that cannot be copied fails the commit: on a full disk a
+/// cut-off copy must not become part of an artifact.
+fn commit(
+    staging: Staging,
+    info: ArtifactInfo,
+    log: Option<&std::path::Path>,
+) -> Result<(), JobError> {
+    if let Some(log) = log {
+        let dest = staging.dir().join(ARTIFACT_LOG);
+        match std::fs::copy(log, &dest) {
+            Ok(_) => {}
+            // A stage that never started writing has no log: nothing to copy.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !log.exists() => {}
+            Err(source) => {
+                return Err(JobError::CopyLog {
+                    instance: info.instance,
+                    path: dest,
+                    source,
+                });
+            }
+        }
+    }
+    let instance = info.instance.clone();
+    staging
+        .commit(info)
+        .map(|_| ())
+        .map_err(|source| JobError::Commit { instance, source })
+}

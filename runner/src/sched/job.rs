@@ -63,10 +63,40 @@ pub fn exec_main(job_file: &Path) -> i32 {
             code::INTERRUPTED
         }
         Err(e) => {
-            report_error(&e.to_string());
+            let mut message = e.to_string();
+            if let Some(free) = short_of_space(&job.ctx.out_dir) {
+                message.push_str(&format!(
+                    " — no space left on device: the filesystem of its output directory {} has {free} bytes free; free space (`skelflow gc` removes what no recent run needs) and run again; finished stages stay cached",
+                    job.ctx.out_dir.display()
+                ));
+            }
+            report_error(&message);
             code::STAGE_FAILED
         }
     }
+}
+
+/// Below this many free bytes, a failed stage is taken to have run out of space.
+const NEARLY_FULL: u64 = 1 << 20;
+
+/// The free bytes of the filesystem holding `dir`, if that is nearly nothing: a stage that
+/// fails there has most likely failed for lack of space (a shell command says so only in
+/// its log, and exits 1).
+fn short_of_space(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `path` is a valid C string and `st` a buffer statvfs fills in when it returns 0.
+    let st = unsafe {
+        if libc::statvfs(path.as_ptr(), st.as_mut_ptr()) != 0 {
+            return None;
+        }
+        st.assume_init()
+    };
+    // The field types differ between platforms.
+    #[allow(clippy::unnecessary_cast)]
+    let free = (st.f_bavail as u64).saturating_mul(st.f_frsize as u64);
+    (free < NEARLY_FULL).then_some(free)
 }
 
 fn report_error(msg: &str) {

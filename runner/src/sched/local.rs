@@ -105,8 +105,10 @@ impl Executor for LocalExecutor {
         let error: Arc<Mutex<Option<String>>> = Arc::default();
         let err_slot = error.clone();
         let err_thread = std::thread::spawn(move || {
-            copy_lines(BufReader::new(stderr), &err_log, |line| {
-                match StageLine::decode(line) {
+            copy_lines(
+                BufReader::new(stderr),
+                &err_log,
+                |line| match StageLine::decode(line) {
                     StageLine::Progress(p) => {
                         err_report(ExecEvent::Progress { job, line: p });
                         true
@@ -116,8 +118,8 @@ impl Executor for LocalExecutor {
                         true
                     }
                     StageLine::Log(_) => false,
-                }
-            })
+                },
+            )
         });
         let running = self.running.clone();
         std::thread::spawn(move || {

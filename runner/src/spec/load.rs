@@ -195,11 +195,13 @@ fn merge_file(
                 )),
             },
             "report" => report = Some(e.value.clone()),
-            other => errors.push(
-                Diag::error(format!("unknown top-level key `{other}`"))
-                    .at(e.key_span, "unknown key")
-                    .help(suggest(other, TOP_LEVEL_KEYS, "top-level keys")),
-            ),
+            other => errors.push(Diag::unknown(
+                format!("unknown top-level key `{other}`"),
+                (e.key_span, "unknown key"),
+                other,
+                TOP_LEVEL_KEYS,
+                "top-level keys",
+            )),
         }
     }
 

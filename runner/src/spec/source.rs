@@ -63,7 +63,7 @@ pub struct SourceFile {
 impl SourceFile {
     /// 1-based line and column (column in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
+        let offset = self.text.floor_char_boundary(offset);
         let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
         let start = self.line_starts[line];
         let col = self.text[start..offset].chars().count() + 1;
@@ -133,9 +133,11 @@ impl SourceMap {
         format!("{}:{l}:{c}", f.name)
     }
 
+    /// The text of a span (a span that cuts a character is widened to whole characters).
     pub fn text(&self, span: Span) -> &str {
-        let f = self.file(span.file);
-        &f.text[span.start.min(f.text.len())..span.end.min(f.text.len())]
+        let t = &self.file(span.file).text;
+        let start = t.floor_char_boundary(span.start);
+        &t[start..t.ceil_char_boundary(span.end).max(start)]
     }
 }
 
@@ -182,5 +184,9 @@ mod tests {
         assert_eq!(f.line_col(8), (2, 3));
         assert_eq!(f.line_text(2), "bé: 2");
         assert_eq!(f.byte_of_char(7), 8);
+        // an offset inside é (found by the loader's property test) is not a panic
+        assert_eq!(f.line_col(7), (2, 2));
+        assert_eq!(sm.text(Span::new(id, 6, 7)), "é");
+        assert_eq!(sm.text(Span::new(id, 99, 120)), "");
     }
 }

@@ -1,7 +1,7 @@
 //! The shape of one stage in the YAML: which keys it may have and their types. Values are
 //! kept as spanned nodes: interpolation and the kind's own checks come later.
 
-use crate::diag::{Diag, suggest};
+use crate::diag::Diag;
 use crate::spec::load::{StageNode, type_error};
 use crate::spec::source::{Span, Spanned};
 use crate::spec::yaml::{Node, Value};
@@ -16,6 +16,9 @@ pub const STAGE_KEYS: [&str; 8] = [
     "tags",
     "desc",
 ];
+
+/// The keys of `resources:`.
+pub const RESOURCE_KEYS: [&str; 4] = ["cpus", "gpus", "mem", "time"];
 
 #[derive(Clone, Debug)]
 pub struct StageSpec {
@@ -149,19 +152,14 @@ pub fn check(s: &StageNode, errors: &mut Vec<Diag>) -> Option<StageSpec> {
             "resources" => match &v.value {
                 Value::Map(m) => {
                     for r in m {
-                        if !["cpus", "gpus", "mem", "time"].contains(&r.key.as_str()) {
-                            errors.push(
-                                Diag::error(format!(
-                                    "unknown resource `{}` in stage `{}`",
-                                    r.key, s.id
-                                ))
-                                .at(r.key_span, "unknown resource")
-                                .help(suggest(
-                                    &r.key,
-                                    ["cpus", "gpus", "mem", "time"],
-                                    "resources",
-                                )),
-                            );
+                        if !RESOURCE_KEYS.contains(&r.key.as_str()) {
+                            errors.push(Diag::unknown(
+                                format!("unknown resource `{}` in stage `{}`", r.key, s.id),
+                                (r.key_span, "unknown resource"),
+                                &r.key,
+                                RESOURCE_KEYS,
+                                "resources",
+                            ));
                         }
                     }
                     spec.resources = Some(v.clone());
@@ -183,11 +181,13 @@ pub fn check(s: &StageNode, errors: &mut Vec<Diag>) -> Option<StageSpec> {
                 )),
             },
             "desc" => spec.desc = v.scalar_text(),
-            other => errors.push(
-                Diag::error(format!("unknown key `{other}` in stage `{}`", s.id))
-                    .at(e.key_span, "unknown key")
-                    .help(suggest(other, STAGE_KEYS, "stage keys")),
-            ),
+            other => errors.push(Diag::unknown(
+                format!("unknown key `{other}` in stage `{}`", s.id),
+                (e.key_span, "unknown key"),
+                other,
+                STAGE_KEYS,
+                "stage keys",
+            )),
         }
     }
     if spec.kind.is_none() && !entries.iter().any(|e| e.key == "kind") {

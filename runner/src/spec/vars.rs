@@ -245,32 +245,23 @@ impl<'a> VarScope<'a> {
         if !self.has_root(segs[0]) {
             return Ok(None);
         }
-        let mut cur = self.vars;
-        for (i, seg) in segs.iter().enumerate() {
-            let next = match &cur.value {
-                Value::Map(m) => m.iter().find(|e| e.key == *seg).map(|e| &e.value),
-                Value::Seq(items) => seg.parse::<usize>().ok().and_then(|i| items.get(i)),
-                _ => None,
+        let w = self.vars.walk(&segs);
+        let cur = w.node;
+        if w.depth < segs.len() {
+            let seg = segs[w.depth];
+            let here = segs[..w.depth].join(".");
+            let help = match cur.as_map() {
+                Some(m) => suggest(
+                    seg,
+                    m.iter().map(|e| e.key.as_str()),
+                    &format!("keys of `{here}`"),
+                ),
+                None => format!("`{here}` is {}, it has no field `{seg}`", cur.type_name()),
             };
-            cur = match next {
-                Some(n) => n,
-                None => {
-                    let here = segs[..i].join(".");
-                    let known: Vec<&str> = cur
-                        .as_map()
-                        .map(|m| m.iter().map(|e| e.key.as_str()).collect())
-                        .unwrap_or_default();
-                    let help = if cur.as_map().is_some() {
-                        suggest(seg, known.iter().copied(), &format!("keys of `{here}`"))
-                    } else {
-                        format!("`{here}` is {}, it has no field `{seg}`", cur.type_name())
-                    };
-                    return Err(Diag::error(format!("unknown variable `{path}`"))
-                        .at(span, "")
-                        .note(cur.span, format!("`{here}` is defined here"))
-                        .help(help));
-                }
-            };
+            return Err(Diag::error(format!("unknown variable `{path}`"))
+                .at(span, "")
+                .note(cur.span, format!("`{here}` is defined here"))
+                .help(help));
         }
         if !contains_template(cur) {
             return Ok(Some(cur.clone()));

@@ -30,6 +30,48 @@ pub struct Entry {
     pub value: Node,
 }
 
+/// How far a path went into a tree ([`Node::walk`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Walk<'a> {
+    /// The deepest node reached (the root if not even the first step was possible).
+    pub node: &'a Node,
+    /// How many segments of the path were followed.
+    pub depth: usize,
+    /// The mapping entry whose value `node` is (None for the root and list items).
+    pub entry: Option<&'a Entry>,
+}
+
+/// One segment of a path into a tree: a mapping key, a list index, or text that is either
+/// (`${a.b.0}`: `0` indexes a list, and is a key in a mapping).
+pub trait Seg {
+    fn key(&self) -> Option<&str>;
+    fn index(&self) -> Option<usize>;
+}
+
+impl Seg for skelflow_contract::PathSeg {
+    fn key(&self) -> Option<&str> {
+        match self {
+            skelflow_contract::PathSeg::Key(k) => Some(k),
+            skelflow_contract::PathSeg::Index(_) => None,
+        }
+    }
+    fn index(&self) -> Option<usize> {
+        match self {
+            skelflow_contract::PathSeg::Key(_) => None,
+            skelflow_contract::PathSeg::Index(i) => Some(*i),
+        }
+    }
+}
+
+impl Seg for &str {
+    fn key(&self) -> Option<&str> {
+        Some(self)
+    }
+    fn index(&self) -> Option<usize> {
+        self.parse().ok()
+    }
+}
+
 impl Node {
     pub fn new(span: Span, value: Value) -> Node {
         Node { span, value }
@@ -59,24 +101,40 @@ impl Node {
             .map(|e| &e.value)
     }
 
-    /// Follow a path of keys and indices as far as the tree goes: the deepest node on it.
-    pub fn deepest(&self, path: &[skelflow_contract::PathSeg]) -> &Node {
-        use skelflow_contract::PathSeg;
-        let mut cur = self;
+    /// Follow a path of mapping keys and list indices as far as the tree goes. This is the
+    /// one path lookup on the tree: param errors, `${a.b.0}` references into vars and
+    /// matrix values, and report errors all go through it.
+    pub fn walk<'a, S: Seg>(&'a self, path: &[S]) -> Walk<'a> {
+        let mut w = Walk {
+            node: self,
+            depth: 0,
+            entry: None,
+        };
         for seg in path {
-            let next = match (seg, &cur.value) {
-                (PathSeg::Key(k), Value::Map(m)) => {
-                    m.iter().find(|e| &e.key == k).map(|e| &e.value)
-                }
-                (PathSeg::Index(i), Value::Seq(s)) => s.get(*i),
-                _ => None,
+            let (node, entry) = match &w.node.value {
+                Value::Map(m) => match seg.key().and_then(|k| m.iter().find(|e| e.key == k)) {
+                    Some(e) => (&e.value, Some(e)),
+                    None => break,
+                },
+                Value::Seq(items) => match seg.index().and_then(|i| items.get(i)) {
+                    Some(n) => (n, None),
+                    None => break,
+                },
+                _ => break,
             };
-            match next {
-                Some(n) => cur = n,
-                None => break,
-            }
+            w = Walk {
+                node,
+                depth: w.depth + 1,
+                entry,
+            };
         }
-        cur
+        w
+    }
+
+    /// The node at the end of `path`, if the tree goes all the way.
+    pub fn lookup<S: Seg>(&self, path: &[S]) -> Option<&Node> {
+        let w = self.walk(path);
+        (w.depth == path.len()).then_some(w.node)
     }
 
     /// `a mapping`, `a string`, … for messages.
@@ -204,8 +262,13 @@ pub fn parse(sources: &SourceMap, id: FileId) -> Result<Node, Diag> {
         } else {
             "fix the YAML syntax (indentation, `key: value`, quotes and brackets must balance)"
         };
+        // One character wide (a byte could cut a multi-byte character in two).
+        let end = file.text[at..]
+            .chars()
+            .next()
+            .map_or(at, |c| at + c.len_utf8());
         Diag::error(message)
-            .at(Span::new(id, at, at + 1), label)
+            .at(Span::new(id, at, end), label)
             .help(help)
     })?;
     match docs.len() {
@@ -362,6 +425,40 @@ mod tests {
         let m = n.as_map().unwrap();
         assert_eq!(sm.location(m[1].key_span), "t.yaml:2:1");
         assert_eq!(sm.text(n.get("b").unwrap().span), "\"1\"");
+    }
+
+    #[test]
+    fn one_walk_serves_keys_indices_and_text_paths() {
+        use skelflow_contract::PathSeg;
+        let (sm, n) = load("a: {b: [x, {c: 1}]}\nd: 2\n");
+        let n = n.unwrap();
+        let path = [
+            PathSeg::Key("a".into()),
+            PathSeg::Key("b".into()),
+            PathSeg::Index(1),
+            PathSeg::Key("c".into()),
+        ];
+        let w = n.walk(&path);
+        assert_eq!((w.depth, w.node.value.clone()), (4, Value::Int(1)));
+        assert_eq!(sm.text(w.entry.unwrap().key_span), "c");
+        assert_eq!(n.lookup(&["a", "b", "1", "c"]), Some(w.node));
+        // as far as it goes: `b` has no index 5; a key does not index a list
+        let w = n.walk(&["a", "b", "5"]);
+        assert_eq!(
+            (w.depth, w.node.to_json()),
+            (2, serde_json::json!(["x", {"c": 1}]))
+        );
+        assert_eq!(
+            n.walk(&[
+                PathSeg::Key("a".into()),
+                PathSeg::Key("b".into()),
+                PathSeg::Key("0".into())
+            ])
+            .depth,
+            2
+        );
+        assert_eq!(n.lookup(&["d", "e"]), None);
+        assert!(n.walk::<&str>(&[]).entry.is_none());
     }
 
     #[test]

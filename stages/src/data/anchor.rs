@@ -11,9 +11,9 @@ use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::dataset::{Dataset, Part, Stream, write_json};
+use super::dataset::{DATASET_JSON, Dataset, Part, Stream, write_json};
 use crate::params::{ParamError, Params};
-use crate::{Kind, StageContext, StageError};
+use crate::{IoContext, Kind, StageContext, StageError};
 
 pub use skelflow_contract::files::{ANCHOR_JSON as ANCHOR_META, ANCHOR_NPY as ANCHOR_FILE};
 
@@ -59,10 +59,13 @@ pub fn average_motion(
 ) -> Result<(Vec<f32>, usize), StageError> {
     let rows = ds.split(benchmark, Part::Train)?;
     if rows.is_empty() {
-        return Err(StageError::msg(format!(
-            "{}: the training split of {benchmark} is empty",
-            ds.dir().display()
-        )));
+        return Err(StageError::param(
+            "benchmark",
+            format!(
+                "the training split of {benchmark} in {} is empty: choose a benchmark with training samples",
+                ds.dir().display()
+            ),
+        ));
     }
     let len = ds.sample_len();
     let sum = rows
@@ -97,23 +100,19 @@ pub fn average_motion(
 /// Write a float32 C-order `.npy` file.
 pub fn write_npy(path: &Path, shape: &[u64], data: &[f32]) -> Result<(), StageError> {
     use npyz::WriterBuilder;
-    let file = std::fs::File::create(path)
-        .map_err(|e| StageError::io_ctx(format!("cannot create {}", path.display()), e))?;
+    let file = std::fs::File::create(path).at("create", path)?;
     let mut w = npyz::WriteOptions::new()
         .default_dtype()
         .shape(shape)
         .writer(std::io::BufWriter::new(file))
         .begin_nd()
-        .map_err(|e| StageError::io_ctx(format!("cannot write {}", path.display()), e))?;
-    w.extend(data.iter().copied())
-        .map_err(|e| StageError::io_ctx(format!("cannot write {}", path.display()), e))?;
-    w.finish()
-        .map_err(|e| StageError::io_ctx(format!("cannot write {}", path.display()), e))
+        .at("write", path)?;
+    w.extend(data.iter().copied()).at("write", path)?;
+    w.finish().at("write", path)
 }
 
 /// Read an anchor artifact: its description and the mean sequence (3, T, 25, 2).
 pub fn read_anchor(dir: &Path) -> Result<(AnchorMeta, Vec<f32>), StageError> {
-    use crate::IoContext;
     let p = dir.join(ANCHOR_META);
     let text = std::fs::read_to_string(&p).at("read", &p)?;
     let meta: AnchorMeta = serde_json::from_str(&text)
@@ -127,7 +126,11 @@ pub fn read_anchor(dir: &Path) -> Result<(AnchorMeta, Vec<f32>), StageError> {
     if data.len() != meta.shape.iter().product::<usize>() {
         return Err(StageError::bad_file(
             &p,
-            format!("{} values for the shape {:?} of {ANCHOR_META}", data.len(), meta.shape),
+            format!(
+                "{} values for the shape {:?} of {ANCHOR_META}",
+                data.len(),
+                meta.shape
+            ),
         ));
     }
     Ok((meta, data))
@@ -141,7 +144,7 @@ impl Kind for AverageMotion {
     const VERSION: u32 = 1;
     const ABOUT: &'static str = "ActCLR static anchor: the mean training sequence of a dataset (variant, stream) as anchor.npy";
     fn run(&self, ctx: &StageContext, p: AnchorParams) -> Result<(), StageError> {
-        let input = ctx.input_with_file(super::dataset::META_FILE)?;
+        let input = ctx.input_with_file(DATASET_JSON)?;
         let ds = Dataset::open(&input.dir)?;
         let (mean, count) = average_motion(&ds, &p.benchmark, p.stream)?;
         let shape = vec![3, ds.frames(), 25, 2];

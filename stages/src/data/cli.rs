@@ -11,7 +11,7 @@ use super::dataset::{Dataset, Part, Stream, Variant};
 use super::ntu_format::read_skeleton_file;
 use super::ntu_import::{ImportOptions, OnError, import_ntu};
 use super::preprocess::{apply_stream, prepare};
-use crate::StageError;
+use crate::{IoContext, StageError};
 
 /// A human-readable summary of a dataset artifact: counts per split and class, a histogram
 /// of the source files' frame counts, bodies per sample.
@@ -147,9 +147,8 @@ pub fn convert(
     out: &Path,
 ) -> Result<ConvertReport, StageError> {
     if input.is_file() {
-        let seq = read_skeleton_file(input).map_err(|e| StageError::msg(e.to_string()))?;
-        let p = prepare(&seq, variant)
-            .map_err(|e| StageError::msg(format!("{}: {e}", input.display())))?;
+        let seq = read_skeleton_file(input)?;
+        let p = prepare(&seq, variant).map_err(|e| StageError::bad_file(input, e))?;
         let mut data = vec![0f32; p.data.len()];
         apply_stream(&p.data, stream, &mut data);
         let shape = vec![3, variant.frames() as u64, 25, 2];
@@ -165,7 +164,7 @@ pub fn convert(
         });
     }
     if !input.is_dir() {
-        return Err(StageError::msg(format!(
+        return Err(StageError::input(format!(
             "{}: no such file or directory; give a .skeleton file or a folder of them",
             input.display()
         )));
@@ -178,20 +177,19 @@ pub fn convert(
         let ds = Dataset::open(&tmp)?;
         let shape = vec![ds.len() as u64, 3, ds.frames() as u64, 25, 2];
         // Streamed sample by sample: a 10 GB array never sits in memory.
-        let io = |e| StageError::io_ctx(format!("cannot write {}", out.display()), e);
-        let file = std::fs::File::create(out).map_err(io)?;
+        let file = std::fs::File::create(out).at("create", out)?;
         let mut w = npyz::WriteOptions::new()
             .default_dtype()
             .shape(&shape)
             .writer(std::io::BufWriter::new(file))
             .begin_nd()
-            .map_err(io)?;
+            .at("write", out)?;
         let mut buf = vec![0f32; ds.sample_len()];
         for i in 0..ds.len() {
             ds.sample_into(i, stream, &mut buf);
-            w.extend(buf.iter().copied()).map_err(io)?;
+            w.extend(buf.iter().copied()).at("write", out)?;
         }
-        w.finish().map_err(io)?;
+        w.finish().at("write", out)?;
         let names: Vec<String> = (0..ds.len()).map(|i| ds.name(i).to_string()).collect();
         let labels: Vec<usize> = (0..ds.len()).map(|i| ds.label(i)).collect();
         let side = out.with_extension("json");
@@ -215,14 +213,6 @@ fn tempdir_beside(out: &Path) -> Result<PathBuf, StageError> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let dir = parent.join(format!(".skelflow-convert-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        StageError::io_ctx(
-            format!(
-                "cannot create a scratch folder beside {} (is the folder writable?)",
-                out.display()
-            ),
-            e,
-        )
-    })?;
+    std::fs::create_dir_all(&dir).at("create the scratch folder", &dir)?;
     Ok(dir)
 }

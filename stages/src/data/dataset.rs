@@ -12,6 +12,7 @@
 //! - `dataset.json`: [`DatasetMeta`] (variant, T, classes, counts, benchmarks).
 //! - `splits/<benchmark>.json`: `{"benchmark": …, "train": [row, …], "test": [row, …]}`.
 //! - `bad_files.json`: the files skipped under `on_error: skip`, each with its error.
+//! - `provenance.json`: what the import really read ([`super::provenance`]).
 //!
 //! Python, without skelflow:
 //! ```python
@@ -44,8 +45,8 @@ use super::preprocess::{FRAME50, MAX_FRAMES, apply_stream};
 use super::skeleton::{CHANNELS, MAX_BODIES, NUM_JOINTS};
 use crate::{IoContext, StageError};
 
-pub const DATA_FILE: &str = "dataset.arrow";
-pub const META_FILE: &str = "dataset.json";
+pub use skelflow_contract::files::{DATASET_ARROW, DATASET_JSON};
+
 pub const SPLITS_DIR: &str = "splits";
 pub const BAD_FILES: &str = "bad_files.json";
 pub const FORMAT: &str = "skelflow-dataset";
@@ -233,17 +234,12 @@ pub struct DatasetWriter {
 
 impl DatasetWriter {
     pub fn create(dir: &Path, variant: Variant) -> Result<DatasetWriter, StageError> {
-        std::fs::create_dir_all(dir).ctx(|| format!("cannot create {}", dir.display()))?;
-        let path = dir.join(DATA_FILE);
-        let file = File::create(&path).ctx(|| format!("cannot create {}", path.display()))?;
+        std::fs::create_dir_all(dir).at("create", dir)?;
+        let path = dir.join(DATASET_ARROW);
+        let file = File::create(&path).at("create", &path)?;
         let schema = schema(variant);
         let writer = FileWriter::try_new(BufWriter::with_capacity(1 << 20, file), &schema)
-            .map_err(|e| {
-                StageError::msg(format!(
-                    "{}: cannot start the Arrow file: {e}",
-                    path.display()
-                ))
-            })?;
+            .map_err(|e| arrow_io("write", &path, e))?;
         Ok(DatasetWriter {
             dir: dir.to_path_buf(),
             variant,
@@ -311,13 +307,14 @@ impl DatasetWriter {
         let ints = |f: fn(&SampleInfo) -> i32| {
             Arc::new(Int32Array::from_iter_values(infos.iter().map(f))) as ArrayRef
         };
+        // Both only fail on lengths or types that do not match, checked above and by `schema`.
         let x = FixedSizeListArray::try_new(
             Arc::new(Field::new("item", DataType::Float32, false)),
             len as i32,
             Arc::new(Float32Array::from(values)),
             None,
         )
-        .map_err(|e| StageError::msg(format!("cannot build the coordinate column: {e}")))?;
+        .expect("the coordinates fill whole rows");
         let batch = RecordBatch::try_new(
             self.schema.clone(),
             vec![
@@ -335,13 +332,10 @@ impl DatasetWriter {
                 Arc::new(x),
             ],
         )
-        .map_err(|e| StageError::msg(format!("cannot build a record batch: {e}")))?;
-        self.writer.write(&batch).map_err(|e| {
-            StageError::msg(format!(
-                "{}: cannot write: {e}",
-                self.dir.join(DATA_FILE).display()
-            ))
-        })?;
+        .expect("the columns follow the schema");
+        self.writer
+            .write(&batch)
+            .map_err(|e| arrow_io("write", &self.dir.join(DATASET_ARROW), e))?;
         self.infos.extend(infos);
         Ok(())
     }
@@ -354,22 +348,16 @@ impl DatasetWriter {
         splits: &[SplitFile],
         bad_files: &[BadFile],
     ) -> Result<Vec<SampleInfo>, StageError> {
-        self.writer.finish().map_err(|e| {
-            StageError::msg(format!(
-                "{}: cannot finish: {e}",
-                self.dir.join(DATA_FILE).display()
-            ))
-        })?;
-        let inner = self.writer.get_mut();
+        let data_path = self.dir.join(DATASET_ARROW);
+        self.writer
+            .finish()
+            .map_err(|e| arrow_io("write", &data_path, e))?;
         use std::io::Write;
-        inner
-            .flush()
-            .ctx(|| format!("cannot write {}", self.dir.join(DATA_FILE).display()))?;
+        self.writer.get_mut().flush().at("write", &data_path)?;
         // No fsync here: committing the artifact (fsync + rename) is the cache's job.
 
         let splits_dir = self.dir.join(SPLITS_DIR);
-        std::fs::create_dir_all(&splits_dir)
-            .ctx(|| format!("cannot create {}", splits_dir.display()))?;
+        std::fs::create_dir_all(&splits_dir).at("create", &splits_dir)?;
         for s in splits {
             write_json(&splits_dir.join(format!("{}.json", s.benchmark)), s)?;
         }
@@ -387,7 +375,7 @@ impl DatasetWriter {
         meta.count = self.infos.len();
         meta.benchmarks = splits.iter().map(|s| s.benchmark.clone()).collect();
         meta.bad_files = bad_files.len();
-        write_json(&self.dir.join(META_FILE), &meta)?;
+        write_json(&self.dir.join(DATASET_JSON), &meta)?;
         Ok(self.infos)
     }
 }
@@ -417,7 +405,16 @@ impl DatasetMeta {
 
 pub(crate) fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<(), StageError> {
     let text = serde_json::to_string_pretty(value).expect("plain data serialises");
-    std::fs::write(path, text + "\n").ctx(|| format!("cannot write {}", path.display()))
+    std::fs::write(path, text + "\n").at("write", path)
+}
+
+/// An Arrow writer's error as the I/O error it is (no space left, …), or wrapped as one.
+fn arrow_io(op: &'static str, path: &Path, e: arrow::error::ArrowError) -> StageError {
+    let source = match e {
+        arrow::error::ArrowError::IoError(_, source) => source,
+        other => std::io::Error::other(other),
+    };
+    StageError::io(op, path, source)
 }
 
 /// A dataset artifact, memory-mapped: opening is cheap whatever its size, samples are read
@@ -445,7 +442,7 @@ impl Dataset {
     /// Open an artifact directory written by `ntu.import` or `pku.import`.
     pub fn open(dir: &Path) -> Result<Dataset, StageError> {
         let bad = |what: String| {
-            StageError::msg(format!(
+            StageError::input(format!(
                 "{}: {what}; expected a dataset artifact written by `ntu.import` or `pku.import` \
                  (dataset.arrow, dataset.json, splits/): point to that stage's output",
                 dir.display()
@@ -454,46 +451,46 @@ impl Dataset {
         if !dir.is_dir() {
             return Err(bad("no such directory".into()));
         }
-        let meta_path = dir.join(META_FILE);
+        let meta_path = dir.join(DATASET_JSON);
         let text = std::fs::read_to_string(&meta_path)
-            .map_err(|e| bad(format!("cannot read {META_FILE}: {e}")))?;
+            .map_err(|e| bad(format!("cannot read {DATASET_JSON}: {e}")))?;
         let meta: DatasetMeta = serde_json::from_str(&text)
-            .map_err(|e| bad(format!("{META_FILE} is not a dataset description: {e}")))?;
+            .map_err(|e| bad(format!("{DATASET_JSON} is not a dataset description: {e}")))?;
         if meta.format != FORMAT || meta.format_version > FORMAT_VERSION {
             return Err(bad(format!(
-                "{META_FILE} has format `{}` version {}, this skelflow reads `{FORMAT}` up to version {FORMAT_VERSION}",
+                "{DATASET_JSON} has format `{}` version {}, this skelflow reads `{FORMAT}` up to version {FORMAT_VERSION}",
                 meta.format, meta.format_version
             )));
         }
         if meta.frames != meta.variant.frames() {
             return Err(bad(format!(
-                "{META_FILE} says {} frames for variant {}",
+                "{DATASET_JSON} says {} frames for variant {}",
                 meta.frames, meta.variant
             )));
         }
 
-        let data_path = dir.join(DATA_FILE);
+        let data_path = dir.join(DATASET_ARROW);
         let file =
-            File::open(&data_path).map_err(|e| bad(format!("cannot open {DATA_FILE}: {e}")))?;
+            File::open(&data_path).map_err(|e| bad(format!("cannot open {DATASET_ARROW}: {e}")))?;
         let len = file
             .metadata()
-            .map_err(|e| bad(format!("cannot stat {DATA_FILE}: {e}")))?
+            .map_err(|e| bad(format!("cannot stat {DATASET_ARROW}: {e}")))?
             .len() as usize;
         if len < 16 {
             return Err(bad(format!(
-                "{DATA_FILE} is too short ({len} bytes) to be an Arrow file"
+                "{DATASET_ARROW} is too short ({len} bytes) to be an Arrow file"
             )));
         }
         // SAFETY: artifacts are immutable once committed; the map is read-only.
         let mmap = unsafe { memmap2::Mmap::map(&file) }
-            .map_err(|e| bad(format!("cannot map {DATA_FILE}: {e}")))?;
+            .map_err(|e| bad(format!("cannot map {DATASET_ARROW}: {e}")))?;
         let ptr = NonNull::new(mmap.as_ptr() as *mut u8).expect("a mapping is never null");
         // SAFETY: the buffer keeps the mapping alive through its Arc owner.
         let buffer = unsafe { Buffer::from_custom_allocation(ptr, mmap.len(), Arc::new(mmap)) };
 
         let arrow_err = |e: String| {
             bad(format!(
-                "{DATA_FILE} is not a readable Arrow IPC file ({e})"
+                "{DATASET_ARROW} is not a readable Arrow IPC file ({e})"
             ))
         };
         let trailer = len - 10;
@@ -511,7 +508,7 @@ impl Dataset {
         let expected = self::schema(meta.variant);
         if schema.fields() != expected.fields() {
             return Err(bad(format!(
-                "{DATA_FILE} does not have the columns of a {} dataset (found {:?})",
+                "{DATASET_ARROW} does not have the columns of a {} dataset (found {:?})",
                 meta.variant,
                 schema
                     .fields()
@@ -550,7 +547,7 @@ impl Dataset {
         }
         if infos.len() != meta.count {
             return Err(bad(format!(
-                "{DATA_FILE} has {} rows but {META_FILE} says {}",
+                "{DATASET_ARROW} has {} rows but {DATASET_JSON} says {}",
                 infos.len(),
                 meta.count
             )));
@@ -670,11 +667,14 @@ impl Dataset {
     /// Row indices of `part` of `benchmark` (e.g. `ntu60-xsub`).
     pub fn split(&self, benchmark: &str, part: Part) -> Result<Vec<usize>, StageError> {
         let s = self.splits.get(benchmark).ok_or_else(|| {
-            StageError::msg(format!(
-                "{}: no benchmark `{benchmark}` in this dataset; it has: {}",
-                self.dir.display(),
-                self.benchmarks().join(", ")
-            ))
+            StageError::param(
+                "benchmark",
+                format!(
+                    "no benchmark `{benchmark}` in the dataset {}; it has: {}",
+                    self.dir.display(),
+                    self.benchmarks().join(", ")
+                ),
+            )
         })?;
         Ok(match part {
             Part::Train => s.train.clone(),

@@ -14,7 +14,8 @@
 //! Building blocks: [`skeleton`] (joint names, ST-GCN links, bone pairs, the ST-GCN spatial
 //! graph), [`ntu_format`] (the `.skeleton` parser), [`preprocess`] (variants and streams,
 //! each matching its reference), [`dataset`] (artifact layout, writer, the [`Dataset`]
-//! reader), [`splits`], and [`cli`] (`skelflow data show` / `data convert`).
+//! reader), [`splits`], [`provenance`] (what an import really read, `provenance.json`),
+//! and [`cli`] (`skelflow data show` / `data convert`).
 //!
 //! The artifact needs nothing from skelflow to be read. In Python:
 //! ```python
@@ -32,12 +33,33 @@ pub mod ntu_format;
 pub mod ntu_import;
 pub mod pku;
 pub mod preprocess;
+pub mod provenance;
 pub mod skeleton;
 pub mod splits;
 pub mod synth;
 
 pub use cli::{convert, show};
 pub use dataset::{Dataset, Part, Stream, Variant};
+
+use crate::StageError;
+
+/// The worker threads of a data stage (`threads` 0: rayon's default).
+fn worker_pool(threads: usize) -> Result<rayon::ThreadPool, StageError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| StageError::Backend {
+            backend: "cpu".into(),
+            message: format!(
+                "cannot start {} worker threads ({e}); lower the stage's `resources.cpus`",
+                if threads == 0 {
+                    "its".to_string()
+                } else {
+                    threads.to_string()
+                }
+            ),
+        })
+}
 
 #[cfg(test)]
 mod tests {

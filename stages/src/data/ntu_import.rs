@@ -6,6 +6,8 @@
 //! streamed into the Arrow file one record batch per chunk: memory holds one chunk whatever
 //! the corpus size. Bad files are collected and reported together at the end; with
 //! `on_error: skip` the good ones are imported and the bad ones listed in `bad_files.json`.
+//! `provenance.json` records what was read: the NTU release, real files under `root` or a
+//! `synth.ntu` corpus, the files and a digest of their names.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -14,10 +16,12 @@ use std::sync::mpsc;
 use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use skelflow_contract::{DataFacts, DataOrigin};
 
 use super::dataset::{BadFile, DatasetMeta, DatasetWriter, SampleInfo, Variant};
 use super::ntu_format::{NtuName, bad_name_message, read_skeleton_file_with};
 use super::preprocess::prepare_into;
+use super::provenance::{self, SynthCorpus, file_list_digest, file_name, ntu_dataset};
 use super::splits::{missing_list, ntu_benchmarks};
 use crate::params::{ParamError, Params};
 use crate::{IoContext, Kind, StageContext, StageError};
@@ -109,6 +113,9 @@ pub struct ImportOptions {
     pub limit: usize,
     /// Worker threads (0: rayon's default).
     pub threads: usize,
+    /// `root` as the pipeline wrote it, recorded in `provenance.json` for real data (never
+    /// a resolved absolute path); `None`: the `root` given to [`import_ntu`].
+    pub root_as_written: Option<String>,
 }
 
 impl ImportOptions {
@@ -121,6 +128,7 @@ impl ImportOptions {
             actions: Vec::new(),
             limit: 0,
             threads: 0,
+            root_as_written: None,
         }
     }
 }
@@ -140,15 +148,18 @@ pub struct ImportReport {
 /// The `.skeleton` files of `root` in name order, and how many other files were ignored.
 pub fn list_skeleton_files(root: &Path) -> Result<(Vec<PathBuf>, usize), StageError> {
     let entries = std::fs::read_dir(root).map_err(|e| {
-        StageError::io_ctx(
-            format!("cannot list the raw NTU directory {} (set `root` to the folder of .skeleton files)", root.display()),
-            e,
+        StageError::param(
+            "root",
+            format!(
+                "cannot list the raw NTU directory {} ({e}); set `root` to the folder of .skeleton files",
+                root.display()
+            ),
         )
     })?;
     let mut files = Vec::new();
     let mut ignored = 0;
     for e in entries {
-        let e = e.ctx(|| format!("cannot list {}", root.display()))?;
+        let e = e.at("list", root)?;
         let path = e.path();
         if path.extension().is_some_and(|x| x == "skeleton") {
             files.push(path);
@@ -170,13 +181,18 @@ pub fn import_ntu(
 ) -> Result<ImportReport, StageError> {
     let (files, ignored) = list_skeleton_files(root)?;
     if files.is_empty() {
-        return Err(StageError::msg(format!(
-            "{}: no .skeleton files there ({ignored} other files); point `root` to the extracted nturgb+d_skeletons folder",
-            root.display()
-        )));
+        return Err(StageError::param(
+            "root",
+            format!(
+                "{}: no .skeleton files there ({ignored} other files); point `root` to the extracted \
+                 nturgb+d_skeletons folder",
+                root.display()
+            ),
+        ));
     }
+    let corpus = SynthCorpus::read(root)?;
     let list = match opts.missing_list.as_str() {
-        "auto" if root.join("synth.json").is_file() => "none",
+        "auto" if corpus.is_some() => "none",
         "auto" => "ntu120",
         other => other,
     };
@@ -188,11 +204,7 @@ pub fn import_ntu(
     };
     let mut todo: Vec<(PathBuf, Option<NtuName>)> = Vec::new();
     for f in files {
-        let file_name = f
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let name = NtuName::parse(&file_name);
+        let name = NtuName::parse(&file_name(&f));
         if let Some(n) = name {
             if missing.contains(&n.stem()) {
                 report.skipped_missing += 1;
@@ -212,10 +224,7 @@ pub fn import_ntu(
     let mut writer = DatasetWriter::create(out_dir, variant)?;
     // ~32 MB of coordinates per record batch.
     let chunk = (32usize << 20).div_ceil(variant.sample_len() * 4).max(16);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads)
-        .build()
-        .map_err(|e| StageError::msg(format!("cannot start worker threads: {e}")))?;
+    let pool = super::worker_pool(opts.threads)?;
     let total = todo.len();
 
     // Parse chunk k+1 while a writer thread writes chunk k; at most two chunks wait.
@@ -272,14 +281,14 @@ pub fn import_ntu(
     let writer = write_result?;
 
     if !report.bad_files.is_empty() && opts.on_error == OnError::Fail {
-        return Err(StageError::msg(bad_files_summary(
+        return Err(StageError::input(bad_files_summary(
             root,
             &report.bad_files,
             total,
         )));
     }
     if writer.is_empty() {
-        return Err(StageError::msg(format!(
+        return Err(StageError::input(format!(
             "{}: none of the {total} selected files could be imported{}",
             root.display(),
             if report.bad_files.is_empty() {
@@ -301,15 +310,31 @@ pub fn import_ntu(
     meta.extra
         .insert("ignored_files".into(), report.ignored.into());
     // A synth.ntu corpus names its classes.
-    if let Some(names) = std::fs::read_to_string(root.join("synth.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v.get("class_names").cloned())
-    {
-        meta.extra.insert("class_names".into(), names);
+    if let Some(names) = corpus.as_ref().and_then(SynthCorpus::class_names) {
+        meta.extra.insert("class_names".into(), names.clone());
     }
     let infos = writer.finish(meta, &splits, &report.bad_files)?;
     report.samples = infos.len();
+    let origin = match &corpus {
+        Some(c) => c.origin(),
+        None => DataOrigin::Real {
+            root: opts
+                .root_as_written
+                .clone()
+                .unwrap_or_else(|| root.display().to_string()),
+        },
+    };
+    let facts = DataFacts {
+        dataset: ntu_dataset(todo.iter().filter_map(|(_, name)| name.as_ref())).into(),
+        origin,
+        files: total,
+        samples: report.samples,
+        classes: num_classes,
+        file_list_digest: file_list_digest(todo.iter().map(|(path, _)| file_name(path))),
+        variant: variant.name().into(),
+        frames: variant.frames(),
+    };
+    provenance::write(out_dir, &facts)?;
     Ok(report)
 }
 
@@ -327,12 +352,11 @@ fn import_one(
         error,
     };
     let Some(name) = name else {
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
         return (
-            Err(bad(format!("{shown}: {}", bad_name_message(&file_name)))),
+            Err(bad(format!(
+                "{shown}: {}",
+                bad_name_message(&file_name(path))
+            ))),
             0,
         );
     };
@@ -394,11 +418,11 @@ impl NtuImport {
         let synth: Vec<_> = ctx.inputs_of(super::synth::KIND).collect();
         match synth.as_slice() {
             [one] => Ok(one.dir.clone()),
-            _ => Err(StageError::msg(format!(
-                "{}: `root` is not set and there is no single upstream `synth.ntu` stage; set `root` to the folder of \
-                 .skeleton files (e.g. `root: /data/nturgb+d_skeletons` or `root: ${{synth.output}}`)",
-                ctx.instance
-            ))),
+            _ => Err(StageError::param(
+                "root",
+                "is not set and there is no single upstream `synth.ntu` stage; set it to the folder of .skeleton \
+                 files (e.g. `root: /data/nturgb+d_skeletons` or `root: ${synth.output}`)",
+            )),
         }
     }
 }
@@ -406,7 +430,8 @@ impl NtuImport {
 impl Kind for NtuImport {
     type Params = NtuImportParams;
     const NAME: &'static str = "ntu.import";
-    const VERSION: u32 = 1;
+    // 2: the artifact records provenance.json.
+    const VERSION: u32 = 2;
     const ABOUT: &'static str = "raw NTU RGB+D .skeleton files -> Arrow dataset (stgcn_raw | agcn_prenorm | frame50) + NTU-60/120 splits";
     fn external_inputs(&self, p: &NtuImportParams) -> Vec<PathBuf> {
         let mut out = Vec::new();
@@ -431,6 +456,7 @@ impl Kind for NtuImport {
             actions: p.actions.clone(),
             limit: p.limit,
             threads: ctx.threads,
+            root_as_written: (!p.root.is_empty()).then(|| p.root.clone()),
         };
         let report = import_ntu(&root, &ctx.out_dir, &opts, |done, total| {
             ctx.progress(done as u64, total as u64, &format!("{done}/{total} files"))

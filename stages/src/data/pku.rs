@@ -14,7 +14,8 @@
 //! `pku_read_skeleton.py`); `agcn_prenorm` takes `seq[start:end]` (0-based slicing with the
 //! 1-based numbers, i.e. one frame later) truncated to 300, both persons as listed, then
 //! `pre_normalization` (CMD `pku_gendata.py`). Names are AimCLR's:
-//! `A0aaN0nnVvvvCcccLiii` (phase 2) and `FfffVvvvCcccLiii` (phase 1).
+//! `A0aaN0nnVvvvCcccLiii` (phase 2) and `FfffVvvvCcccLiii` (phase 1). `provenance.json`
+//! records the release (phase), `root` as the pipeline wrote it and the videos read.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -22,11 +23,13 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use skelflow_contract::{DataFacts, DataOrigin};
 
 use super::dataset::{BadFile, DatasetMeta, DatasetWriter, SampleInfo, SplitFile, Variant};
 use super::ntu_format::{ParseError, SkeletonSequence, parse_values};
 use super::ntu_import::{OnError, bad_files_summary};
 use super::preprocess::{MAX_FRAMES, pre_normalized, prepare};
+use super::provenance::{self, file_list_digest, file_name, pku_dataset};
 use super::skeleton::NUM_JOINTS;
 use crate::params::{ParamError, Params};
 use crate::{Kind, StageContext, StageError};
@@ -332,7 +335,8 @@ fn split_names(phase: u8) -> [(&'static str, &'static str); 2] {
     }
 }
 
-/// Import a PKU-MMD folder.
+/// Import a PKU-MMD folder. `p.root` is what `provenance.json` records as the origin; the
+/// files are read from `root` (`p.root` resolved).
 pub fn import_pku(
     root: &Path,
     out_dir: &Path,
@@ -343,9 +347,12 @@ pub fn import_pku(
     let label_dir = root.join(&p.label_dir);
     let mut videos: Vec<PathBuf> = std::fs::read_dir(&skel_dir)
         .map_err(|e| {
-            StageError::io_ctx(
-                format!("cannot list {} (set `root` to the PKU-MMD folder, `skeleton_dir` to its skeleton folder)", skel_dir.display()),
-                e,
+            StageError::param(
+                "root",
+                format!(
+                    "cannot list {} ({e}); set `root` to the PKU-MMD folder, `skeleton_dir` to its skeleton folder",
+                    skel_dir.display()
+                ),
             )
         })?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -353,26 +360,28 @@ pub fn import_pku(
         .collect();
     videos.sort();
     if videos.is_empty() {
-        return Err(StageError::msg(format!(
-            "{}: no .txt skeleton files there",
-            skel_dir.display()
-        )));
+        return Err(StageError::param(
+            "skeleton_dir",
+            format!(
+                "{}: no .txt skeleton files there; set `root` to the PKU-MMD folder, `skeleton_dir` to its skeleton folder",
+                skel_dir.display()
+            ),
+        ));
     }
     // Split files first: a missing one is a setup error, not a bad file.
     let mut splits_train = Vec::new();
     for (bench, file) in split_names(p.phase) {
         let path = root.join(&p.split_dir).join(file);
         let text = std::fs::read_to_string(&path).map_err(|e| {
-            StageError::io_ctx(
+            StageError::param(
+                "split_dir",
                 format!(
-                    "cannot read the PKU-MMD split file {} (set `split_dir`)",
+                    "cannot read the PKU-MMD split file {} ({e}); set `split_dir` to the folder of the split files",
                     path.display()
                 ),
-                e,
             )
         })?;
-        let (train, _test) =
-            parse_split_file(&text, &path).map_err(|e| StageError::msg(e.to_string()))?;
+        let (train, _test) = parse_split_file(&text, &path)?;
         splits_train.push((format!("pku{}-{bench}", p.phase), train));
     }
 
@@ -382,12 +391,9 @@ pub fn import_pku(
         ..Default::default()
     };
     let mut video_of = Vec::new();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| StageError::msg(format!("cannot start worker threads: {e}")))?;
+    let pool = super::worker_pool(threads)?;
     for chunk in videos.chunks(16) {
-        let results: Vec<Result<Vec<(SampleInfo, Vec<f32>)>, BadFile>> = pool.install(|| {
+        let results: Vec<Result<VideoInstances, BadFile>> = pool.install(|| {
             chunk
                 .par_iter()
                 .map(|v| one_video(v, &label_dir, p))
@@ -410,14 +416,14 @@ pub fn import_pku(
         writer.write_batch(rows)?;
     }
     if !report.bad_files.is_empty() && p.on_error == OnError::Fail {
-        return Err(StageError::msg(bad_files_summary(
+        return Err(StageError::input(bad_files_summary(
             &skel_dir,
             &report.bad_files,
             videos.len(),
         )));
     }
     if writer.is_empty() {
-        return Err(StageError::msg(format!(
+        return Err(StageError::input(format!(
             "{}: no instance could be imported",
             root.display()
         )));
@@ -451,14 +457,30 @@ pub fn import_pku(
     meta.extra.insert("videos".into(), videos.len().into());
     let infos = writer.finish(meta, &splits, &report.bad_files)?;
     report.samples = infos.len();
+    let facts = DataFacts {
+        dataset: pku_dataset(p.phase).into(),
+        origin: DataOrigin::Real {
+            root: p.root.clone(),
+        },
+        files: videos.len(),
+        samples: report.samples,
+        classes: num_classes,
+        file_list_digest: file_list_digest(videos.iter().map(|v| file_name(v))),
+        variant: p.variant.name().into(),
+        frames: p.variant.frames(),
+    };
+    provenance::write(out_dir, &facts)?;
     Ok(report)
 }
+
+/// The action instances of one video: each with its clip's values.
+type VideoInstances = Vec<(SampleInfo, Vec<f32>)>;
 
 fn one_video(
     path: &Path,
     label_dir: &Path,
     p: &PkuImportParams,
-) -> Result<Vec<(SampleInfo, Vec<f32>)>, BadFile> {
+) -> Result<VideoInstances, BadFile> {
     let shown = path.display().to_string();
     let bad = |error: String| BadFile {
         file: shown.clone(),
@@ -516,8 +538,10 @@ pub struct PkuImport;
 impl Kind for PkuImport {
     type Params = PkuImportParams;
     const NAME: &'static str = "pku.import";
-    const VERSION: u32 = 1;
-    const ABOUT: &'static str = "PKU-MMD phase 1/2 skeleton + label + split files -> Arrow dataset of action instances";
+    // 2: the artifact records provenance.json.
+    const VERSION: u32 = 2;
+    const ABOUT: &'static str =
+        "PKU-MMD phase 1/2 skeleton + label + split files -> Arrow dataset of action instances";
     fn external_inputs(&self, p: &PkuImportParams) -> Vec<PathBuf> {
         vec![PathBuf::from(&p.root)]
     }

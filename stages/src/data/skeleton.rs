@@ -70,34 +70,19 @@ pub const NEIGHBOR_LINKS_1BASED: [(usize, usize); 24] = [
 pub const GRAPH_CENTER: usize = 20;
 
 /// Bone pairs of the bone stream (AimCLR / ActCLR / CMD `Bone`), 1-based (v1, v2):
-/// `bone[v1] = x[v1] − x[v2]`. J21 pairs with itself, so its bone is zero.
-pub const BONE_PAIRS_1BASED: [(usize, usize); NUM_JOINTS] = [
-    (1, 2),
-    (2, 21),
-    (3, 21),
-    (4, 3),
-    (5, 21),
-    (6, 5),
-    (7, 6),
-    (8, 7),
-    (9, 21),
-    (10, 9),
-    (11, 10),
-    (12, 11),
-    (13, 1),
-    (14, 13),
-    (15, 14),
-    (16, 15),
-    (17, 1),
-    (18, 17),
-    (19, 18),
-    (20, 19),
-    (21, 21),
-    (22, 23),
-    (23, 8),
-    (24, 25),
-    (25, 12),
-];
+/// `bone[v1] = x[v1] − x[v2]`, one per joint in joint order. They are the neighbour links
+/// (each of which lists its child joint first) plus J21 paired with itself, so its bone is
+/// zero.
+pub const BONE_PAIRS_1BASED: [(usize, usize); NUM_JOINTS] = {
+    let mut pairs = [(GRAPH_CENTER + 1, GRAPH_CENTER + 1); NUM_JOINTS];
+    let mut i = 0;
+    while i < NEIGHBOR_LINKS_1BASED.len() {
+        let (child, parent) = NEIGHBOR_LINKS_1BASED[i];
+        pairs[child - 1] = (child, parent);
+        i += 1;
+    }
+    pairs
+};
 
 /// Bone pairs 0-based: `bone[v] = x[v] − x[BONE_PARENT[v]]`.
 pub const BONE_PARENT: [usize; NUM_JOINTS] = {
@@ -192,6 +177,18 @@ mod tests {
         assert_eq!(BONE_PARENT[20], 20); // J21 − J21
         assert_eq!(BONE_PARENT[24], 11); // J25 − J12
         assert_eq!(joint_index("spine-shoulder"), Some(20));
+    }
+
+    /// The pairs as AimCLR / ActCLR / CMD write them out.
+    #[test]
+    fn bone_pairs_are_the_references() {
+        #[rustfmt::skip]
+        let reference = [
+            (1, 2), (2, 21), (3, 21), (4, 3), (5, 21), (6, 5), (7, 6), (8, 7), (9, 21),
+            (10, 9), (11, 10), (12, 11), (13, 1), (14, 13), (15, 14), (16, 15), (17, 1),
+            (18, 17), (19, 18), (20, 19), (21, 21), (22, 23), (23, 8), (24, 25), (25, 12),
+        ];
+        assert_eq!(BONE_PAIRS_1BASED, reference);
     }
 
     #[test]

@@ -47,10 +47,13 @@ pub fn missing_list(spec: &str, base: &Path) -> Result<HashSet<String>, StageErr
                 base.join(path)
             };
             let text = std::fs::read_to_string(&p).map_err(|e| {
-                StageError::msg(format!(
-                    "missing_list `{}`: cannot read it ({e}); use `ntu120`, `ntu60`, `none` or a file with one sample name per line",
-                    p.display()
-                ))
+                StageError::param(
+                    "missing_list",
+                    format!(
+                        "cannot read {} ({e}); use `ntu120`, `ntu60`, `none` or a file with one sample name per line",
+                        p.display()
+                    ),
+                )
             })?;
             Ok(text
                 .lines()

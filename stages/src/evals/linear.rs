@@ -21,8 +21,8 @@ use super::{InputFeatures, input_features, topk_accuracy};
 use crate::learn::artifact::{EpochRow, write_epochs_parquet, write_metrics};
 use crate::learn::data::{derive_seed, label_tensor};
 use crate::learn::device::device;
-use crate::learn::optim::{OptimParams, OptimizerKind, ScheduleKind};
 use crate::learn::losses::cross_entropy;
+use crate::learn::optim::{OptimParams, OptimizerKind, ScheduleKind};
 use crate::params::{ParamError, Params};
 use crate::{Kind, StageContext, StageError};
 
@@ -122,7 +122,7 @@ impl Params for LinearParams {
         if s.batch == 0 {
             e.push(ParamError::at("batch", "must be >= 1"));
         }
-        if !(s.lr > 0.0) {
+        if s.lr.is_nan() || s.lr <= 0.0 {
             e.push(ParamError::at("lr", "must be > 0"));
         }
         if s.test_every == 0 {
@@ -252,7 +252,8 @@ impl Kind for EvalLinear {
     type Params = LinearParams;
     const NAME: &'static str = "eval.linear";
     const VERSION: u32 = 1;
-    const ABOUT: &'static str = "linear evaluation on frozen features (protocols aimclr | cmd); top-1/top-5, best and last";
+    const ABOUT: &'static str =
+        "linear evaluation on frozen features (protocols aimclr | cmd); top-1/top-5, best and last";
     const USES_BACKEND: bool = true;
     fn run(&self, ctx: &StageContext, p: LinearParams) -> Result<(), StageError> {
         let spec = p.resolved();

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use skelflow_contract::{MetricRow, MetricsError, MetricsFile};
 
 use super::encoders::{Encoder, EncoderConfig};
-use crate::{IoContext, StageError};
 use super::method::{load_module, save_module};
+use crate::{IoContext, StageError};
 
 /// `encoder.json`: what the weights are and how they were made.
 #[derive(Clone, Debug, Serialize, Deserialize)]

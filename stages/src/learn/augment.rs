@@ -699,7 +699,10 @@ pub fn aimclr_extras(noise: f32) -> Vec<Aug> {
 /// flip, rotate, Gaussian noise of std `noise`, blur, axis mask, interpolate, rescale.
 pub fn actclr_strong(noise: f32) -> Vec<Aug> {
     [
-        vec![Aug::TemporalCrop { ratio: 6 }, Aug::Shear { r: 0.5, p: 1.0 }],
+        vec![
+            Aug::TemporalCrop { ratio: 6 },
+            Aug::Shear { r: 0.5, p: 1.0 },
+        ],
         aimclr_extras(noise),
         actclr_extras(),
     ]

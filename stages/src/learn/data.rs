@@ -114,7 +114,9 @@ pub fn batch_clips(
                 .collect()
         })
         .collect();
-    let mut by_view: Vec<Vec<Clip>> = (0..views.len()).map(|_| Vec::with_capacity(ids.len())).collect();
+    let mut by_view: Vec<Vec<Clip>> = (0..views.len())
+        .map(|_| Vec::with_capacity(ids.len()))
+        .collect();
     for per in per_sample {
         for (vi, clip) in per.into_iter().enumerate() {
             by_view[vi].push(clip);
@@ -127,7 +129,12 @@ pub fn batch_clips(
 }
 
 /// Stack clips (all of one shape per view) into tensors on `device`.
-pub fn to_batch(clips: BatchClips, source: &dyn ClipSource, ids: &[usize], device: &Device) -> Batch {
+pub fn to_batch(
+    clips: BatchClips,
+    source: &dyn ClipSource,
+    ids: &[usize],
+    device: &Device,
+) -> Batch {
     let views = clips
         .views
         .into_iter()

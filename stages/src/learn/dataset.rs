@@ -86,10 +86,7 @@ fn open_arrow(dir: &Path, benchmark: &str) -> Result<Splits, StageError> {
             ds: ds.clone(),
             rows: train,
         }),
-        test: Box::new(DatasetPart {
-            ds,
-            rows: test,
-        }),
+        test: Box::new(DatasetPart { ds, rows: test }),
         frames,
         describe,
     })

@@ -43,8 +43,7 @@ impl Kind for EncoderInit {
     const NAME: &'static str = "encoder.init";
     // 2: the reference initialisation (`init: reference`)
     const VERSION: u32 = 2;
-    const ABOUT: &'static str =
-        "a randomly initialised encoder (the random-init baseline), in the pretrain artifact layout";
+    const ABOUT: &'static str = "a randomly initialised encoder (the random-init baseline), in the pretrain artifact layout";
     const USES_BACKEND: bool = true;
 
     fn canonical(&self, mut p: EncoderInitParams) -> Result<EncoderInitParams, Vec<ParamError>> {
@@ -53,7 +52,10 @@ impl Kind for EncoderInit {
     }
 
     fn run(&self, ctx: &StageContext, p: EncoderInitParams) -> Result<(), StageError> {
-        let cfg = p.encoder.resolve().map_err(|e| StageError::param("encoder", e))?;
+        let cfg = p
+            .encoder
+            .resolve()
+            .map_err(|e| StageError::param("encoder", e))?;
         let dev = device(ctx.backend, false, ctx.threads)?;
         dev.seed(derive_seed(ctx.seed, &[0x1417]));
         let enc = cfg.init(&dev);

@@ -112,14 +112,12 @@ impl Kind for Extract {
                     FeatureKind::Projection => enc.project(f),
                 };
                 dim = f.dims()[1];
-                data.extend(
-                    f.into_data()
-                        .try_into_vec::<f32>()
-                        .map_err(|e| StageError::Backend {
-                            backend: ctx.backend.name().into(),
-                            message: format!("cannot read the features back: {e:?}"),
-                        })?,
-                );
+                data.extend(f.into_data().try_into_vec::<f32>().map_err(|e| {
+                    StageError::Backend {
+                        backend: ctx.backend.name().into(),
+                        message: format!("cannot read the features back: {e:?}"),
+                    }
+                })?);
                 ctx.progress(
                     bi as u64 + 1,
                     ids.len().div_ceil(p.batch) as u64,

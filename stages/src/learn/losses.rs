@@ -15,4 +15,3 @@ pub fn cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
     let lp = log_softmax(logits, 1);
     lp.gather(1, labels.reshape([n, 1])).mean().neg()
 }
-

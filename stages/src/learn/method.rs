@@ -156,13 +156,13 @@ impl MethodSetup<'_> {
 }
 
 /// Save / load a module as a burnpack file.
-pub fn save_module<M: burn::module::Module>(m: &M, path: &Path) -> Result<(), StageError> {
+pub fn save_module<M: Module>(m: &M, path: &Path) -> Result<(), StageError> {
     m.clone()
         .save_file(path)
         .map_err(|e| StageError::bad_file(path, format!("cannot write the weights: {e:?}")))
 }
 
-pub fn load_module<M: burn::module::Module>(m: M, path: &Path) -> Result<M, StageError> {
+pub fn load_module<M: Module>(m: M, path: &Path) -> Result<M, StageError> {
     m.try_load_file(path)
         .map_err(|e| StageError::bad_file(path, format!("cannot read the weights: {e:?}")))
 }

@@ -67,8 +67,11 @@ impl OptimParams {
         let mut e = Vec::new();
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             e.push(
-                ParamError::at("lr", format!("lr must be a positive number, got {}", self.lr))
-                    .with_hint("e.g. lr: 0.1"),
+                ParamError::at(
+                    "lr",
+                    format!("lr must be a positive number, got {}", self.lr),
+                )
+                .with_hint("e.g. lr: 0.1"),
             );
         }
         if !(0.0..1.0).contains(&self.momentum) {

@@ -1,37 +1,11 @@
 //! `skelflow model summary`: a torchinfo-like table of an encoder's layers, output shapes
 //! and parameter counts (trainable = PyTorch's count; total adds BN running statistics).
 
-use std::collections::BTreeMap;
-
-use burn::module::{ModuleVisitor, Param};
 use burn::prelude::*;
 
-use super::encoders::{BackboneConfig, EncoderConfig, ParamCount, count_params, is_running_stat};
-
-struct PathCounter {
-    path: Vec<String>,
-    counts: BTreeMap<String, ParamCount>,
-}
-
-impl ModuleVisitor for PathCounter {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.push(name.to_string());
-    }
-    fn exit_module(&mut self, _: &str, _: &str) {
-        self.path.pop();
-    }
-    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-        let n = p.lazy_shape().num_elements();
-        let e = self
-            .counts
-            .entry(format!(".{}.", self.path.join(".")))
-            .or_default();
-        e.total += n;
-        if !is_running_stat(&self.path) {
-            e.trainable += n;
-        }
-    }
-}
+use super::encoders::{
+    BackboneConfig, EncoderConfig, ParamCount, count_params, count_params_by_path,
+};
 
 /// The summary of `config` for inputs of `frames` frames (default: 50 for ST-GCN, 64 for
 /// the recurrent encoders), as a text table.
@@ -54,11 +28,7 @@ pub fn model_summary(config: &EncoderConfig, frames: Option<usize>) -> String {
         rows.push(("projector".into(), p.dims().to_vec()));
     }
 
-    let mut pc = PathCounter {
-        path: Vec::new(),
-        counts: BTreeMap::new(),
-    };
-    enc.visit(&mut pc);
+    let counts = count_params_by_path(&enc);
     let owners = |row: &str| -> Vec<String> {
         let mut own = vec![format!(".{row}.")];
         if let Some(i) = row.strip_prefix("blocks.") {
@@ -107,7 +77,7 @@ pub fn model_summary(config: &EncoderConfig, frames: Option<usize>) -> String {
     for (name, shape) in &rows {
         let mut pcnt = ParamCount::default();
         for own in owners(name) {
-            for (path, cnt) in &pc.counts {
+            for (path, cnt) in &counts {
                 if path.contains(&own) {
                     pcnt.trainable += cnt.trainable;
                     pcnt.total += cnt.total;
@@ -164,7 +134,7 @@ pub fn group(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

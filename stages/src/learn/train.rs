@@ -118,7 +118,8 @@ pub fn train(method: &mut dyn Method, spec: TrainSpec) -> Result<Trained, StageE
         spec.device
             .seed(derive_seed(spec.seed, &[0xd0, epoch as u64]));
         let order = epoch_order(&spec.indices, spec.seed, epoch);
-        let mut views_rng = ChaCha8Rng::seed_from_u64(derive_seed(spec.seed, &[0xc0de, epoch as u64]));
+        let mut views_rng =
+            ChaCha8Rng::seed_from_u64(derive_seed(spec.seed, &[0xc0de, epoch as u64]));
         let epoch_views = method.epoch_views(&spec.views, epoch, &mut views_rng);
         let views = epoch_views.as_deref().unwrap_or(&spec.views);
         let t0 = Instant::now();

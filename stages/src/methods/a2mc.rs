@@ -112,17 +112,17 @@ use super::blocks::{
 };
 use super::{MethodEntry, no_inputs, typed_params};
 use crate::IoContext;
-use crate::learn::data::derive_seed;
-use crate::learn::method::{
-    Method, MethodSetup, StepAt, StepOutput, load_matrix, load_module, load_optim, save_matrix,
-    save_module, save_optim,
-};
 use crate::StageError;
 use crate::learn::augment::{
     Aug, ViewSpec, a2mc_code_appearance, aimclr_extras, cmd_appearance, cmd_crop,
 };
 use crate::learn::data::Batch;
+use crate::learn::data::derive_seed;
 use crate::learn::encoders::Encoder;
+use crate::learn::method::{
+    Method, MethodSetup, StepAt, StepOutput, load_matrix, load_module, load_optim, save_matrix,
+    save_module, save_optim,
+};
 use crate::params::{ParamError, Params, PathSeg, check_typed};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -110,9 +110,7 @@ use super::actclr_blocks::{
 use super::blocks::{Queue, detached_copy, ema_update, l2_normalize};
 use super::{MethodEntry, PretrainView, typed_params};
 use crate::data::Stream;
-use crate::learn::augment::{
-    Aug, Clip, ViewSpec, actclr_extras, aimclr_extras, stream_of,
-};
+use crate::learn::augment::{Aug, Clip, ViewSpec, actclr_extras, aimclr_extras, stream_of};
 use crate::learn::data::Batch;
 use crate::learn::encoders::{BackboneConfig, Encoder, FeatureMap};
 use crate::learn::method::{
@@ -264,7 +262,11 @@ impl ActclrParams {
     pub fn actionlet_spec(&self) -> ActionletSpec {
         let code = self.variant == ActclrVariant::Code;
         ActionletSpec {
-            cosine: self.cosine.unwrap_or(if code { Cosine::Head } else { Cosine::Embedding }),
+            cosine: self.cosine.unwrap_or(if code {
+                Cosine::Head
+            } else {
+                Cosine::Embedding
+            }),
             smoothing: self.smoothing.unwrap_or(if code {
                 Smoothing::BodyParts
             } else {
@@ -358,7 +360,10 @@ pub fn check(params: &serde_json::Value) -> Result<serde_json::Value, Vec<ParamE
 pub fn views_for(p: &ActclrParams) -> Vec<Vec<Aug>> {
     let base = || {
         if p.t_act {
-            vec![Aug::TemporalCrop { ratio: 6 }, Aug::Shear { r: 0.5, p: 1.0 }]
+            vec![
+                Aug::TemporalCrop { ratio: 6 },
+                Aug::Shear { r: 0.5, p: 1.0 },
+            ]
         } else {
             vec![]
         }
@@ -388,7 +393,11 @@ pub fn views_for(p: &ActclrParams) -> Vec<Vec<Aug>> {
 /// Problems with the upstream stages: the anchor (`anchor: dataset` needs exactly one
 /// `anchor.average_motion` in `needs`, averaged over this stage's benchmark, its dataset's
 /// preprocessing and frames, in joints or this stage's stream) and the encoder (ST-GCN).
-pub fn check_inputs(params: &serde_json::Value, view: &PretrainView, inputs: &[Upstream]) -> Vec<ParamError> {
+pub fn check_inputs(
+    params: &serde_json::Value,
+    view: &PretrainView,
+    inputs: &[Upstream],
+) -> Vec<ParamError> {
     let mut e = Vec::new();
     if !matches!(view.encoder.backbone, BackboneConfig::Stgcn(_)) {
         e.push(
@@ -534,7 +543,12 @@ pub const ENTRY: MethodEntry = MethodEntry {
         let p: ActclrParams = serde_json::from_value(params.clone()).unwrap_or_default();
         views_for(&p).into_iter().map(ViewSpec::List).collect()
     },
-    build: |params, setup| Ok(Box::new(Actclr::new(typed_params("actclr", params)?, setup)?)),
+    build: |params, setup| {
+        Ok(Box::new(Actclr::new(
+            typed_params("actclr", params)?,
+            setup,
+        )?))
+    },
 };
 
 /// How often each component's code path ran: the switches are tested against these.
@@ -661,7 +675,14 @@ impl Actclr {
             (true, Some(a)) => {
                 self.counters.online_actionlets += 1;
                 self.counters.safp_pools += 1;
-                let m = actionlet(frozen, fm.map.clone().detach(), persons, a.clone(), &self.spec).mask;
+                let m = actionlet(
+                    frozen,
+                    fm.map.clone().detach(),
+                    persons,
+                    a.clone(),
+                    &self.spec,
+                )
+                .mask;
                 let s = self.q.project(safp_pool(fm.map, m, persons));
                 let w = self.params.safp_weight;
                 avg * (1.0 - w) + s * w
@@ -698,9 +719,7 @@ impl Actclr {
         let (x_pt, x_ps, x_pc) = (&v[4], &v[5], &v[6]);
         let mut terms: Vec<(String, f32)> = Vec::new();
         self.k = ema_update(self.k.clone(), &self.q, p.momentum).no_grad();
-        let anchor = p
-            .needs_actionlet()
-            .then(|| self.anchor_embedding(x_k));
+        let anchor = p.needs_actionlet().then(|| self.anchor_embedding(x_k));
         // key: GAP, or blended with SAFP by the key's own actionlet
         let fm_k = self.k.feature_map(x_k.clone().detach());
         let persons = fm_k.persons;
@@ -825,7 +844,10 @@ impl Actclr {
         terms.push(("loss_view3".into(), l3.clone().into_scalar::<f32>()));
         terms.push((
             "pos_sim".into(),
-            (q1.detach() * key.clone()).sum_dim(1).mean().into_scalar::<f32>(),
+            (q1.detach() * key.clone())
+                .sum_dim(1)
+                .mean()
+                .into_scalar::<f32>(),
         ));
         Ok(StepParts {
             loss: l1 + l2 + l3,
@@ -903,14 +925,14 @@ impl Method for Actclr {
                         .filter(|&i| !is_base(&view[i]) && !matches!(view[i], Aug::Stream))
                         .collect();
                     let keep_n = extras.len().saturating_sub(2 * stage);
-                    let mut kept: Vec<usize> =
-                        sample(rng, extras.len(), keep_n).into_iter().map(|j| extras[j]).collect();
+                    let mut kept: Vec<usize> = sample(rng, extras.len(), keep_n)
+                        .into_iter()
+                        .map(|j| extras[j])
+                        .collect();
                     kept.sort_unstable();
                     view.iter()
                         .enumerate()
-                        .filter(|(i, a)| {
-                            is_base(a) || matches!(a, Aug::Stream) || kept.contains(i)
-                        })
+                        .filter(|(i, a)| is_base(a) || matches!(a, Aug::Stream) || kept.contains(i))
                         .map(|(_, a)| a.clone())
                         .collect()
                 })
@@ -953,9 +975,7 @@ impl Method for Actclr {
                 SwapMask::Single(m) => (m, m),
                 SwapMask::Pair { parts, window } => (parts, window),
             };
-            clips
-                .extras
-                .put("swap3_partners", Extra::Indices(partners));
+            clips.extras.put("swap3_partners", Extra::Indices(partners));
             for (name, m) in [("swap3_mask_p", mp), ("swap3_mask_c", mc)] {
                 clips.extras.put(
                     name,

@@ -30,7 +30,10 @@ fn matrix(data: Vec<f32>, rows: usize, cols: usize, device: &Device) -> Tensor<2
 
 /// The tensor's values (f32).
 pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 tensor")
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 tensor")
 }
 
 // ------------------------------------------------------------------------------------ AimCLR
@@ -66,7 +69,10 @@ pub fn simam_drop(x: Tensor<4>, keep_prob: f64, e_lambda: f64) -> Tensor<4> {
 /// divided by the temperature) of the extreme view or its dropped version.
 pub fn ddm_loss(student_logits: Tensor<2>, teacher_probs: Tensor<2>) -> Tensor<1> {
     let n = student_logits.dims()[0] as f64;
-    (teacher_probs.detach() * log_softmax(student_logits, 1)).sum().neg() / n
+    (teacher_probs.detach() * log_softmax(student_logits, 1))
+        .sum()
+        .neg()
+        / n
 }
 
 /// The teacher of the DDM loss: `softmax(logits)` of the normal view, detached.
@@ -233,7 +239,10 @@ pub fn actionlet(
     let w = g.clone().mean_dim(3).mean_dim(2); // (NM, C, 1, 1)
     let cam = relu((w * h).mean_dim(1)); // (NM, 1, T', V)
     let s_mat = matrix(spec.smoothing.matrix(), v, v, &device);
-    let cam = cam.reshape([nm * t, v]).matmul(s_mat).reshape([nm, 1, t, v]);
+    let cam = cam
+        .reshape([nm * t, v])
+        .matmul(s_mat)
+        .reshape([nm, 1, t, v]);
     let mask = (cam.clone() / spec.threshold).clamp(0.0, 1.0);
     Actionlet {
         mask,
@@ -316,7 +325,10 @@ pub fn safp_pool(map: Tensor<4>, mask: Tensor<4>, persons: usize) -> Tensor<2> {
     let n = nm / persons;
     let num = (map * mask.clone()).reshape([nm, c, t * v]).sum_dim(2); // (NM, C, 1)
     let den = mask.reshape([nm, 1, t * v]).sum_dim(2) + 1e-5; // (NM, 1, 1)
-    (num / den).reshape([n, persons, c]).mean_dim(1).reshape([n, c])
+    (num / den)
+        .reshape([n, persons, c])
+        .mean_dim(1)
+        .reshape([n, c])
 }
 
 /// `actclr._mask_pool(exp(R/τ), mask, randidx)` on the CPU: the shares of the partner and
@@ -362,7 +374,13 @@ pub fn mask_pool(
 /// row i) or, with `broadcast`, as the code's `k * c + k[randidx] * p` computes it with c,
 /// p of shape (N,) against k (N, D): PyTorch broadcasts them along the last axis, so
 /// `c_j` weights column j (it runs only when N = D).
-pub fn mix_keys(key: Tensor<2>, partners: &[usize], p: Vec<f32>, c: Vec<f32>, broadcast: bool) -> Tensor<2> {
+pub fn mix_keys(
+    key: Tensor<2>,
+    partners: &[usize],
+    p: Vec<f32>,
+    c: Vec<f32>,
+    broadcast: bool,
+) -> Tensor<2> {
     let [n, d] = key.dims();
     let dev = key.device();
     let perm = Tensor::<1, Int>::from_data(

@@ -127,7 +127,12 @@ pub const ENTRY: MethodEntry = MethodEntry {
             ViewSpec::Preset("normal".into()),
         ]
     },
-    build: |params, setup| Ok(Box::new(Aimclr::new(typed_params("aimclr", params)?, setup)?)),
+    build: |params, setup| {
+        Ok(Box::new(Aimclr::new(
+            typed_params("aimclr", params)?,
+            setup,
+        )?))
+    },
 };
 
 pub struct Aimclr {
@@ -159,7 +164,11 @@ impl Aimclr {
     }
 
     /// The loss of one batch and its named terms (no update).
-    pub fn loss(&mut self, batch: &Batch, at: &StepAt) -> Result<(Tensor<1>, Tensor<2>, Vec<(String, f32)>), StageError> {
+    pub fn loss(
+        &mut self,
+        batch: &Batch,
+        at: &StepAt,
+    ) -> Result<(Tensor<1>, Tensor<2>, Vec<(String, f32)>), StageError> {
         if batch.views.len() != 3 {
             return Err(StageError::param(
                 "views",
@@ -213,11 +222,17 @@ impl Aimclr {
         let mut terms = vec![
             (
                 "pos_sim".to_string(),
-                (q.detach() * k.clone()).sum_dim(1).mean().into_scalar::<f32>(),
+                (q.detach() * k.clone())
+                    .sum_dim(1)
+                    .mean()
+                    .into_scalar::<f32>(),
             ),
             ("loss_nce".to_string(), nce.clone().into_scalar::<f32>()),
             ("loss_ddm_e".to_string(), ddm_e.clone().into_scalar::<f32>()),
-            ("loss_ddm_ed".to_string(), ddm_ed.clone().into_scalar::<f32>()),
+            (
+                "loss_ddm_ed".to_string(),
+                ddm_ed.clone().into_scalar::<f32>(),
+            ),
         ];
         terms.push(("mining".to_string(), if mining { 1.0 } else { 0.0 }));
         let loss = nce + (ddm_e + ddm_ed) * 0.5;

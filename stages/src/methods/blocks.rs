@@ -222,7 +222,7 @@ impl MemoryBank {
 /// `Module::no_grad()` first; `x` may require grad (attacks take d logits / d x).
 pub fn frozen_head_logits(
     encoder: &crate::learn::encoders::Encoder,
-    head: &burn::nn::Linear,
+    head: &nn::Linear,
     x: Tensor<5>,
 ) -> Tensor<2> {
     head.forward(encoder.features(x))

@@ -46,8 +46,11 @@ pub struct MethodEntry {
     /// Problems with the upstream stages (a missing anchor) known before anything runs;
     /// paths are relative to `method_params`.
     pub check_inputs: fn(&Value, &PretrainView, &[Upstream]) -> Vec<ParamError>,
-    pub build: fn(&Value, &MethodSetup) -> Result<Box<dyn Method>, StageError>,
+    pub build: BuildMethod,
 }
+
+/// Makes a method from its canonical params and the stage's setup.
+pub type BuildMethod = fn(&Value, &MethodSetup) -> Result<Box<dyn Method>, StageError>;
 
 /// For methods that need nothing beyond the dataset.
 pub fn no_inputs(_: &Value, _: &PretrainView, _: &[Upstream]) -> Vec<ParamError> {

@@ -198,21 +198,20 @@ impl Kind for Pretrain {
                 if let Some(theirs) = one.params.get("encoder")
                     && let Ok(theirs) = serde_json::from_value::<EncoderSpec>(theirs.clone())
                     && let Ok(theirs) = theirs.resolve()
+                    && !cfg.same_architecture(&theirs, p.init == InitMode::Encoder)
                 {
-                    if !cfg.same_architecture(&theirs, p.init == InitMode::Encoder) {
-                        e.push(
-                            ParamError::at(
-                                "init",
-                                format!(
-                                    "the init encoder `{}` is {} but this stage's `encoder` is {}",
-                                    one.instance,
-                                    theirs.describe(),
-                                    cfg.describe()
-                                ),
-                            )
-                            .with_hint("give both stages the same `encoder` (or `init: backbone` when only the head differs)"),
-                        );
-                    }
+                    e.push(
+                        ParamError::at(
+                            "init",
+                            format!(
+                                "the init encoder `{}` is {} but this stage's `encoder` is {}",
+                                one.instance,
+                                theirs.describe(),
+                                cfg.describe()
+                            ),
+                        )
+                        .with_hint("give both stages the same `encoder` (or `init: backbone` when only the head differs)"),
+                    );
                 }
             }
             (_, many) => e.push(
@@ -266,7 +265,11 @@ impl Kind for Pretrain {
             .map(|v| v.resolve())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| StageError::param("views", e))?;
-        let anchor = match ctx.inputs.iter().find(|i| i.dir.join(files::ANCHOR_JSON).is_file()) {
+        let anchor = match ctx
+            .inputs
+            .iter()
+            .find(|i| i.dir.join(files::ANCHOR_JSON).is_file())
+        {
             Some(input) => {
                 let (meta, data) = read_anchor(&input.dir)?;
                 let [c, t, v, m] = meta.shape[..] else {

@@ -14,13 +14,13 @@ use serde::{Deserialize, Serialize};
 
 use super::{MethodEntry, no_inputs, typed_params};
 use crate::StageError;
+use crate::learn::augment::ViewSpec;
+use crate::learn::data::Batch;
+use crate::learn::encoders::Encoder;
 use crate::learn::losses::cross_entropy;
 use crate::learn::method::{
     Method, MethodSetup, StepAt, StepOutput, load_module, load_optim, save_module, save_optim,
 };
-use crate::learn::augment::ViewSpec;
-use crate::learn::data::Batch;
-use crate::learn::encoders::Encoder;
 use crate::params::{Params, check_typed};
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]

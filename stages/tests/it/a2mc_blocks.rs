@@ -11,13 +11,7 @@ use skelflow_stages::learn::encoders::{
 use skelflow_stages::methods::a2mc_blocks::*;
 use skelflow_stages::methods::blocks::{MemoryBank, cross_entropy, l2_normalize};
 
-/// The flex device RNG is process-wide: tests that draw from it hold this lock, so that
-/// each sees the same weights and inputs whatever runs beside it.
-static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    RNG.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::learn_common::rng_lock;
 
 fn close(a: f32, b: f32, tol: f32) -> bool {
     (a - b).abs() <= tol

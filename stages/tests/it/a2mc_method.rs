@@ -1,23 +1,17 @@
 //! The A2MC method: each switch removes exactly its component (counted where the code path
 //! runs), B1 is MoCo v2, the canonical params, and a checkpoint continues identically.
 
-
 use burn::prelude::*;
+use skelflow_stages::data::Stream;
 use skelflow_stages::learn::augment::Clip;
 use skelflow_stages::learn::data::{Batch, MemSource, make_batch};
 use skelflow_stages::learn::encoders::{BackboneConfig, BiGruConfig, EncoderConfig, StgcnConfig};
+use skelflow_stages::learn::method::{Method, MethodSetup, StepAt};
 use skelflow_stages::learn::optim::{OptimParams, ScheduleKind};
 use skelflow_stages::methods::a2mc::{self, A2mc, A2mcCounters, A2mcParams, Negatives};
 use skelflow_stages::methods::moco::{Moco, MocoParams};
-use skelflow_stages::data::Stream;
-use skelflow_stages::learn::method::{Method, MethodSetup, StepAt};
 
-/// The flex device RNG is process-wide: tests that draw from it hold this lock.
-static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    RNG.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::learn_common::rng_lock;
 
 fn encoder() -> EncoderConfig {
     EncoderConfig {
@@ -96,11 +90,7 @@ fn at(s: usize) -> StepAt {
 }
 
 fn build(p: A2mcParams, dev: &Device) -> A2mc {
-    A2mc::new(
-        p,
-        &setup(&encoder(), &optim(), dev),
-    )
-    .unwrap()
+    A2mc::new(p, &setup(&encoder(), &optim(), dev)).unwrap()
 }
 
 /// Run `steps` steps; return the counters and the loss-term names of the last step.
@@ -247,7 +237,10 @@ fn a2mc_b1_is_moco_v2() {
     let src = source(32, 24);
     for s in 0..3 {
         let b = batch(&p, &src, s, &dev);
-        let (lm, la) = (moco.step(&b, &at(0)).unwrap().loss, b1.step(&b, &at(0)).unwrap().loss);
+        let (lm, la) = (
+            moco.step(&b, &at(0)).unwrap().loss,
+            b1.step(&b, &at(0)).unwrap().loss,
+        );
         assert!(
             (lm - la).abs() < 1e-5 * lm.abs(),
             "step {s}: MoCo {lm} vs B1 {la}"
@@ -354,11 +347,7 @@ fn a2mc_the_full_model_runs_on_st_gcn_too() {
     let src = source(32, 24);
     for variant in ["paper", "code"] {
         let p = params(serde_json::json!({"variant": variant, "queue": 16, "frames": 16}));
-        let mut m = A2mc::new(
-            p.clone(),
-            &setup(&enc, &optim(), &dev),
-        )
-        .unwrap();
+        let mut m = A2mc::new(p.clone(), &setup(&enc, &optim(), &dev)).unwrap();
         for s in 0..3 {
             let out = m.step(&batch(&p, &src, s, &dev), &at(0)).unwrap();
             assert!(out.loss.is_finite(), "{variant}: {}", out.loss);

@@ -2,10 +2,7 @@
 //! finite and does not diverge, writes the per-component loss curves, and its linear
 //! evaluation beats the random-init encoder's.
 
-
 use crate::learn_common::*;
-use skelflow_stages::evals::knn::EvalKnn;
-use skelflow_stages::learn::encoder_init::EncoderInit;
 use skelflow_stages::methods::pretrain::Pretrain;
 
 const FRAMES: usize = 16;
@@ -42,16 +39,7 @@ fn a2mc_pretraining_is_finite_and_beats_random_init() {
     let data = root.join("data");
     write_dataset(&data, 256, 128, 40, 8);
     let view = serde_json::json!([{"op": "center_crop_resize", "frames": FRAMES, "ratio": 0.95}]);
-    let random = run(
-        &EncoderInit,
-        &context(
-            &EncoderInit,
-            root,
-            "random",
-            serde_json::json!({"encoder": encoder()}),
-            &[],
-        ),
-    );
+    let random = random_encoder(root, encoder());
     let mut results = Vec::new();
     for (name, variant, switches) in [
         ("a2mc", "paper", serde_json::json!({})),
@@ -130,16 +118,7 @@ fn a2mc_pretraining_is_finite_and_beats_random_init() {
             serde_json::json!({"benchmark": "synthetic", "view": view}),
             serde_json::json!({"protocol": "cmd", "epochs": 40, "milestones": [30]}),
         );
-        let knn = run(
-            &EvalKnn,
-            &context(
-                &EvalKnn,
-                root,
-                &format!("knn-{name}"),
-                serde_json::json!({"k": []}),
-                &[("extract", &feats)],
-            ),
-        );
+        let knn = eval_knn(root, name, &feats, serde_json::json!({"k": []}));
         let best = metric(&lin, "top1", &[("at", "best")]);
         let nn1 = metric(&knn, "top1", &[("protocol", "knn-1nn-cosine")]);
         println!("{name}: linear top-1 {best:.2}, 1-NN {nn1:.2}");

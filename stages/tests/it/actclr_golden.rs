@@ -18,9 +18,10 @@ fn golden(name: &str) -> Value {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/it/goldens")
         .join(format!("{name}.json"));
-    serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| {
-        panic!("{}: {e} (run scripts/actclr_reference.py)", p.display())
-    }))
+    serde_json::from_str(
+        &std::fs::read_to_string(&p)
+            .unwrap_or_else(|e| panic!("{}: {e} (run scripts/actclr_reference.py)", p.display())),
+    )
     .unwrap()
 }
 
@@ -85,7 +86,10 @@ fn actclr_golden_attention_drop() {
     let grads = out.sum().backward();
     let gx = x.grad(&grads).unwrap();
     assert_close("simam grad", &vals(gx), &data(&g["grad"]), TOL);
-    assert!(g["spatial_dropped"].as_u64().unwrap() > 0, "the golden drops joints");
+    assert!(
+        g["spatial_dropped"].as_u64().unwrap() > 0,
+        "the golden drops joints"
+    );
 }
 
 #[test]
@@ -187,7 +191,12 @@ fn actclr_golden_actionlet() {
             &[scalar(&g["embedding_similarity"])],
             TOL,
         );
-        assert_close("grad", &vals(a.grad.clone()), &data(&g["embedding_grad"]), TOL);
+        assert_close(
+            "grad",
+            &vals(a.grad.clone()),
+            &data(&g["embedding_grad"]),
+            TOL,
+        );
         assert_close(
             &format!("{name} cam"),
             &vals(a.cam.clone()),
@@ -202,7 +211,10 @@ fn actclr_golden_actionlet() {
             TOL,
         );
         let area = mask.iter().sum::<f32>() / mask.len() as f32;
-        assert!(area > 0.05 && area < 0.95, "{name}: a non-trivial actionlet ({area})");
+        assert!(
+            area > 0.05 && area < 0.95,
+            "{name}: a non-trivial actionlet ({area})"
+        );
     }
     // HEAD: the normalisation over a size-1 axis leaves no gradient (up to rounding) — in
     // PyTorch as here
@@ -212,7 +224,9 @@ fn actclr_golden_actionlet() {
         threshold: 1e-8,
     };
     let a = actionlet(&enc, y, m, anchor, &spec);
-    let ours = vals(a.grad.clone()).iter().fold(0f32, |x, v| x.max(v.abs()));
+    let ours = vals(a.grad.clone())
+        .iter()
+        .fold(0f32, |x, v| x.max(v.abs()));
     let full = scalar(&g["embedding_grad_max_abs"]);
     let theirs = scalar(&g["head_grad_max_abs"]);
     println!("HEAD max |grad|: ours {ours:e}, PyTorch {theirs:e}, intended {full:e}");
@@ -265,8 +279,18 @@ fn actclr_golden_mats() {
         panic!("resize gives two masks")
     };
     assert_close("paste mask", &paste.data, &data(&g["paste_mask"]), 0.0);
-    assert_close("resize mask_p", &parts.data, &data(&g["interp_mask_p"]), 0.0);
-    assert_close("resize mask_c", &window.data, &data(&g["interp_mask_c"]), 0.0);
+    assert_close(
+        "resize mask_p",
+        &parts.data,
+        &data(&g["interp_mask_p"]),
+        0.0,
+    );
+    assert_close(
+        "resize mask_c",
+        &window.data,
+        &data(&g["interp_mask_c"]),
+        0.0,
+    );
     // _mask_pool of exp(pm / 0.1)
     let pm = data(&g["pm"]);
     let lambda = g["mixup_lambda"].as_f64().unwrap() as f32;
@@ -277,8 +301,18 @@ fn actclr_golden_mats() {
         ("mixup", &mix, &mix),
     ] {
         let (p, c) = mask_pool(&pm, 2, 0.1, &partners, mp, mc);
-        assert_close(&format!("{name} p"), &p, &data(&g[&format!("{name}_p")]), TOL);
-        assert_close(&format!("{name} c"), &c, &data(&g[&format!("{name}_c")]), TOL);
+        assert_close(
+            &format!("{name} p"),
+            &p,
+            &data(&g[&format!("{name}_p")]),
+            TOL,
+        );
+        assert_close(
+            &format!("{name} c"),
+            &c,
+            &data(&g[&format!("{name}_c")]),
+            TOL,
+        );
     }
 }
 
@@ -302,9 +336,19 @@ fn actclr_golden_safp_and_loss() {
         .collect();
     let (p, c) = (data(&g["p"]), data(&g["c"]));
     let kc = mix_keys(k.clone(), &partners, p.clone(), c.clone(), false);
-    assert_close("kc per sample", &vals(kc.clone()), &data(&g["kc_sample"]), TOL);
+    assert_close(
+        "kc per sample",
+        &vals(kc.clone()),
+        &data(&g["kc_sample"]),
+        TOL,
+    );
     let kcb = mix_keys(k.clone(), &partners, p, c, true);
-    assert_close("kc HEAD broadcast", &vals(kcb), &data(&g["kc_broadcast"]), TOL);
+    assert_close(
+        "kc HEAD broadcast",
+        &vals(kcb),
+        &data(&g["kc_broadcast"]),
+        TOL,
+    );
     let topk = g["topk"].as_u64().unwrap() as usize;
     let students: Vec<Tensor<2>> = ["q", "qt", "pc"]
         .iter()
@@ -313,7 +357,12 @@ fn actclr_golden_safp_and_loss() {
     let sims = |x: &Tensor<2>| l2(x.clone()).matmul(queue.clone().transpose()).square();
     let (kn_top, idx) = select_topk(k.matmul(queue.clone().transpose()), topk, 0.95);
     let (kc_top, idx3) = select_topk(kc.matmul(queue.clone().transpose()), topk, 0.95);
-    let l1 = kl_to_teacher(gather_topk(sims(&students[0]), idx.clone()), kn_top.clone(), 0.1, 0.04);
+    let l1 = kl_to_teacher(
+        gather_topk(sims(&students[0]), idx.clone()),
+        kn_top.clone(),
+        0.1,
+        0.04,
+    );
     let l2_ = kl_to_teacher(gather_topk(sims(&students[1]), idx), kn_top, 0.1, 0.04);
     let l3 = kl_to_teacher(gather_topk(sims(&students[2]), idx3), kc_top, 0.1, 0.04);
     for (name, l) in [("l1", &l1), ("l2", &l2_), ("l3", &l3)] {

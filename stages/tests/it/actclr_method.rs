@@ -137,7 +137,14 @@ impl Fixture {
         Actclr::new(p, &self.setup(stream)).unwrap()
     }
     /// Batch `b` of N clips: the method's views of the epoch, then its batch-level views.
-    fn batch(&self, m: &dyn Method, views: &[Vec<Aug>], stream: Stream, b: usize, at: &StepAt) -> Batch {
+    fn batch(
+        &self,
+        m: &dyn Method,
+        views: &[Vec<Aug>],
+        stream: Stream,
+        b: usize,
+        at: &StepAt,
+    ) -> Batch {
         let ids: Vec<usize> = (b * N..b * N + N).collect();
         let mut rng = ChaCha8Rng::seed_from_u64(100 + b as u64);
         let views = m
@@ -194,10 +201,17 @@ fn actclr_each_switch_removes_its_component() {
     );
     // Table 7: the strong view on the full area needs no query actionlet
     let full_area = c(serde_json::json!({"strong_region": "full"}));
-    assert_eq!((full_area.query_actionlets, full_area.strong_mixes), (0, per_step(1)));
+    assert_eq!(
+        (full_area.query_actionlets, full_area.strong_mixes),
+        (0, per_step(1))
+    );
     let mix_full = c(serde_json::json!({"mix_region": "full"}));
     assert_eq!(
-        (mix_full.positive_actionlets, mix_full.skeleton_mixes, mix_full.teacher_mixes),
+        (
+            mix_full.positive_actionlets,
+            mix_full.skeleton_mixes,
+            mix_full.teacher_mixes
+        ),
         (0, per_step(2), per_step(1))
     );
     // Table 8
@@ -212,16 +226,27 @@ fn actclr_each_switch_removes_its_component() {
         ),
         (0, 0, 0, 0, 0)
     );
-    assert_eq!((no_tnon.adains, no_tnon.key_actionlets), (per_step(1), per_step(1)));
+    assert_eq!(
+        (no_tnon.adains, no_tnon.key_actionlets),
+        (per_step(1), per_step(1))
+    );
     let no_adain = c(serde_json::json!({"t_non": false, "skeleton_mix": false, "adain": false}));
     assert_eq!(no_adain.adains, 0);
     // Table 9
     let none = c(serde_json::json!({"safp": "none"}));
     assert_eq!((none.key_actionlets, none.safp_pools), (0, 0));
-    assert_eq!(none.query_actionlets, per_step(1), "MATS keeps its actionlets");
+    assert_eq!(
+        none.query_actionlets,
+        per_step(1),
+        "MATS keeps its actionlets"
+    );
     let online = c(serde_json::json!({"safp": "online"}));
     assert_eq!(
-        (online.key_actionlets, online.online_actionlets, online.safp_pools),
+        (
+            online.key_actionlets,
+            online.online_actionlets,
+            online.safp_pools
+        ),
         (0, per_step(3), per_step(3))
     );
     let both = c(serde_json::json!({"safp": "both"}));
@@ -260,7 +285,11 @@ fn actclr_switches_act_on_the_views() {
         m.batch_views(&mut clips, &a, &mut ChaCha8Rng::seed_from_u64(3));
         assert_eq!(clips.views.len(), 7, "{switches}");
         let v = &clips.views;
-        assert_eq!(v[4] == v[2], !adain, "{switches}: AdaIN makes view 2's input");
+        assert_eq!(
+            v[4] == v[2],
+            !adain,
+            "{switches}: AdaIN makes view 2's input"
+        );
         assert_eq!(v[5] == v[4], !mix, "{switches}: skeleton mix of view 2");
         // joint stream: view 3 cut-mixes the AdaIN'd clips (the reference's in-place
         // ske_trans)
@@ -392,7 +421,10 @@ fn actclr_default_views_follow_t_act_and_t_non() {
     let n = |v: &[Aug], f: fn(&Aug) -> bool| v.iter().filter(|a| f(a)).count();
     let is_noise = |a: &Aug| matches!(a, Aug::GaussNoise { .. });
     let full = actclr::views_for(&params(serde_json::json!({"noise": 0.1})));
-    assert_eq!(full.iter().map(|v| v.len()).collect::<Vec<_>>(), [9, 7, 2, 2]);
+    assert_eq!(
+        full.iter().map(|v| v.len()).collect::<Vec<_>>(),
+        [9, 7, 2, 2]
+    );
     assert!(full[0].contains(&Aug::GaussNoise { std: 0.1, p: 0.5 }));
     assert!(full[1].contains(&Aug::GaussNoise { std: 0.01, p: 0.5 }));
     let no_t = actclr::views_for(&params(serde_json::json!({"t_act": false})));
@@ -421,14 +453,25 @@ fn actclr_curriculum_drops_two_extra_ops_per_stage() {
     assert_eq!(lens(102, &mut rng), [7, 5, 2, 2]);
     assert_eq!(lens(202, &mut rng), [5, 3, 2, 2]);
     assert_eq!(lens(301, &mut rng), [5, 3, 2, 2]);
-    assert_eq!(lens(302, &mut rng), [0, 0, 0, 0], "no augmentation, not even crop and shear");
+    assert_eq!(
+        lens(302, &mut rng),
+        [0, 0, 0, 0],
+        "no augmentation, not even crop and shear"
+    );
     // the subsets are random per epoch and keep the ops' order
-    let a = m.epoch_views(&views, 150, &mut ChaCha8Rng::seed_from_u64(1)).unwrap();
-    let b = m.epoch_views(&views, 150, &mut ChaCha8Rng::seed_from_u64(2)).unwrap();
+    let a = m
+        .epoch_views(&views, 150, &mut ChaCha8Rng::seed_from_u64(1))
+        .unwrap();
+    let b = m
+        .epoch_views(&views, 150, &mut ChaCha8Rng::seed_from_u64(2))
+        .unwrap();
     assert_ne!(a, b);
     let pos = |x: &Aug| views[0].iter().position(|y| y == x).unwrap();
     assert!(a[0].windows(2).all(|w| pos(&w[0]) < pos(&w[1])));
-    let off = f.actclr(params(serde_json::json!({"curriculum": false})), Stream::Joint);
+    let off = f.actclr(
+        params(serde_json::json!({"curriculum": false})),
+        Stream::Joint,
+    );
     assert!(off.epoch_views(&views, 302, &mut rng).is_none());
 }
 
@@ -530,15 +573,27 @@ fn a_key_encoder_copy_keeps_its_own_batchnorm_statistics() {
     let f = Fixture::new();
     let m = f.actclr(params(serde_json::json!({})), Stream::Joint);
     let stats = |e: &skelflow_stages::learn::encoders::Encoder| match &e.backbone {
-        skelflow_stages::learn::encoders::Backbone::Stgcn(s) => {
-            s.data_bn.running_mean.value().into_data().to_vec::<f32>().unwrap()
-        }
+        skelflow_stages::learn::encoders::Backbone::Stgcn(s) => s
+            .data_bn
+            .running_mean
+            .value()
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap(),
         _ => unreachable!(),
     };
     let before = stats(&m.q);
-    let x = Tensor::<5>::random([2, 3, T, 25, 2], burn::tensor::Distribution::Normal(1.0, 1.0), &f.dev);
+    let x = Tensor::<5>::random(
+        [2, 3, T, 25, 2],
+        burn::tensor::Distribution::Normal(1.0, 1.0),
+        &f.dev,
+    );
     let _ = m.k.embed(x.clone());
-    assert_eq!(stats(&m.q), before, "the key encoder's forward left q's statistics alone");
+    assert_eq!(
+        stats(&m.q),
+        before,
+        "the key encoder's forward left q's statistics alone"
+    );
     // whereas burn's `clone` shares them (what `detached_copy` avoids)
     let shared = m.q.clone().no_grad();
     let _ = shared.embed(x);
@@ -557,7 +612,12 @@ fn up(instance: &str, kind: &str, params: serde_json::Value, inputs: Vec<Upstrea
 }
 
 fn import(instance: &str, variant: &str) -> Upstream {
-    up(instance, "ntu.import", serde_json::json!({"variant": variant, "root": ""}), vec![])
+    up(
+        instance,
+        "ntu.import",
+        serde_json::json!({"variant": variant, "root": ""}),
+        vec![],
+    )
 }
 
 fn anchor(instance: &str, bench: &str, stream: &str, data: Upstream) -> Upstream {
@@ -593,7 +653,10 @@ fn actclr_inputs_are_checked_before_anything_runs() {
     let data = import("import", "frame50");
     let ok = anchor("anchor", "ntu60-xview", "joint", data.clone());
     assert_eq!(
-        input_errors(actclr_stage(serde_json::json!({})), &[data.clone(), ok.clone()]),
+        input_errors(
+            actclr_stage(serde_json::json!({})),
+            &[data.clone(), ok.clone()]
+        ),
         Vec::<String>::new()
     );
     // an anchor in the stage's own stream is fine too
@@ -603,18 +666,27 @@ fn actclr_inputs_are_checked_before_anything_runs() {
     let e = input_errors(actclr_stage(serde_json::json!({})), &[data.clone()]);
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(
-        e[0].starts_with("param `method_params.anchor`: `anchor: dataset` needs an `anchor.average_motion` stage"),
+        e[0].starts_with(
+            "param `method_params.anchor`: `anchor: dataset` needs an `anchor.average_motion` stage"
+        ),
         "{e:?}"
     );
-    assert!(input_errors(actclr_stage(serde_json::json!({"anchor": "batch"})), &[data.clone()]).is_empty());
+    assert!(
+        input_errors(
+            actclr_stage(serde_json::json!({"anchor": "batch"})),
+            &[data.clone()]
+        )
+        .is_empty()
+    );
     // an anchor of another preprocessing (and so another frame count)
     let other = import("import_agcn", "agcn_prenorm");
     let wrong = anchor("anchor", "ntu60-xview", "joint", other);
     let e = input_errors(actclr_stage(serde_json::json!({})), &[data.clone(), wrong]);
     assert!(
-        e.iter().any(|t| t.starts_with("param `method_params.anchor`")
-            && t.contains("agcn_prenorm, 300 frames")
-            && t.contains("frame50, 50 frames")),
+        e.iter()
+            .any(|t| t.starts_with("param `method_params.anchor`")
+                && t.contains("agcn_prenorm, 300 frames")
+                && t.contains("frame50, 50 frames")),
         "{e:?}"
     );
     // another benchmark, another stream
@@ -632,7 +704,10 @@ fn actclr_inputs_are_checked_before_anything_runs() {
     let mut bigru = actclr_stage(serde_json::json!({"anchor": "batch"}));
     bigru["encoder"] = serde_json::json!("bigru");
     let e = input_errors(bigru, &[data.clone()]);
-    assert!(e.iter().any(|t| t.contains("needs an ST-GCN encoder")), "{e:?}");
+    assert!(
+        e.iter().any(|t| t.contains("needs an ST-GCN encoder")),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -650,7 +725,10 @@ fn an_init_encoder_of_another_architecture_is_an_error_at_init() {
     let mut stage = actclr_stage(serde_json::json!({}));
     stage["init"] = serde_json::json!("encoder");
     assert!(input_errors(stage.clone(), &[data.clone(), ok.clone(), aimclr("stgcn")]).is_empty());
-    let e = input_errors(stage.clone(), &[data.clone(), ok.clone(), aimclr("stgcn64")]);
+    let e = input_errors(
+        stage.clone(),
+        &[data.clone(), ok.clone(), aimclr("stgcn64")],
+    );
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(
         e[0].starts_with("param `init`: the init encoder `aimclr` is stgcn"),
@@ -658,5 +736,8 @@ fn an_init_encoder_of_another_architecture_is_an_error_at_init() {
     );
     // `init: encoder` without an encoder upstream
     let e = input_errors(stage, &[data, ok]);
-    assert!(e[0].starts_with("param `init`: needs one upstream encoder"), "{e:?}");
+    assert!(
+        e[0].starts_with("param `init`: needs one upstream encoder"),
+        "{e:?}"
+    );
 }

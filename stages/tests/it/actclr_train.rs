@@ -4,9 +4,9 @@
 //! encoder in linear evaluation.
 
 use crate::learn_common::*;
+use skelflow_stages::data::Stream;
 use skelflow_stages::data::Variant;
 use skelflow_stages::data::anchor::{ANCHOR_FILE, ANCHOR_META, AnchorMeta, write_npy};
-use skelflow_stages::data::Stream;
 use skelflow_stages::learn::encoder_init::EncoderInit;
 use skelflow_stages::methods::pretrain::Pretrain;
 
@@ -81,7 +81,11 @@ fn aimclr_then_actclr_train_and_beat_random_init() {
             &Pretrain,
             root,
             "aimclr",
-            pretrain("aimclr", serde_json::json!({"queue": 128, "mining_epoch": 1}), "none"),
+            pretrain(
+                "aimclr",
+                serde_json::json!({"queue": 128, "mining_epoch": 1}),
+                "none",
+            ),
             &[("shell", &data)],
         ),
     );
@@ -94,7 +98,10 @@ fn aimclr_then_actclr_train_and_beat_random_init() {
     assert_eq!(epoch_column(&curves, "mining"), [0.0, 0.0, 1.0]);
     let mut results = vec![("aimclr", aimclr.clone()), ("random", random)];
     for (name, mp) in [
-        ("actclr", serde_json::json!({"queue": 128, "topk": 32, "curriculum_epochs": [0, 1, 1]})),
+        (
+            "actclr",
+            serde_json::json!({"queue": 128, "topk": 32, "curriculum_epochs": [0, 1, 1]}),
+        ),
         (
             "actclr_code",
             serde_json::json!({"variant": "code", "queue": 128, "topk": 32}),
@@ -108,14 +115,28 @@ fn aimclr_then_actclr_train_and_beat_random_init() {
         }
         let out = run(
             &Pretrain,
-            &context(&Pretrain, root, name, pretrain("actclr", mp, "encoder"), &inputs),
+            &context(
+                &Pretrain,
+                root,
+                name,
+                pretrain("actclr", mp, "encoder"),
+                &inputs,
+            ),
         );
         let curves = epoch_columns(&out.join("epochs.parquet"));
         let loss = epoch_column(&curves, "loss");
-        println!("{name}: {:.1} s, loss {loss:.4?}", t0.elapsed().as_secs_f64());
+        println!(
+            "{name}: {:.1} s, loss {loss:.4?}",
+            t0.elapsed().as_secs_f64()
+        );
         assert!(loss.iter().all(|l| l.is_finite()));
         let cols: Vec<&str> = curves.iter().map(|(n, _)| n.as_str()).collect();
-        for c in ["loss_view1", "loss_view2", "loss_view3", "key_actionlet_area"] {
+        for c in [
+            "loss_view1",
+            "loss_view2",
+            "loss_view3",
+            "key_actionlet_area",
+        ] {
             assert!(cols.contains(&c), "{c} missing from {cols:?}");
         }
         if name == "actclr" {

@@ -431,6 +431,7 @@ fn ske_trans_motion_has_partner_statistics_by_hand() {
 
 #[test]
 fn ske_trans_bone_takes_partner_norms() {
+    let _rng = crate::learn_common::rng_lock();
     // by hand: (3,4,0)·10/5 = (6,8,0); (0,0,.5)·3/.5 = (0,0,3)
     let own = Clip::new(3, 1, 2, 1, vec![3., 0., 4., 0., 0., 0.5]);
     let partner = Clip::new(3, 1, 2, 1, vec![0., 1., 0., 2., 10., 2.]);

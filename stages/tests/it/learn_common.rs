@@ -150,7 +150,17 @@ pub fn test_backend() -> Backend {
         .unwrap_or(Backend::Flex)
 }
 
+/// The flex device RNG is process-wide and every test module runs in this one binary:
+/// tests that seed it or draw from it (building models, running learning kinds) hold this
+/// lock, so that a parallel test cannot interleave its draws.
+static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub fn run(kind: &dyn StageKind, ctx: &StageContext) -> PathBuf {
+    let _rng = rng_lock();
     kind.run_stage(ctx)
         .unwrap_or_else(|e| panic!("{}: {e}", ctx.instance));
     ctx.out_dir.clone()
@@ -242,6 +252,36 @@ pub fn extract_and_linear(
         ),
     );
     (feats, lin)
+}
+
+/// A randomly initialised `encoder` (the random-init row), as the instance `random`.
+pub fn random_encoder(root: &Path, encoder: serde_json::Value) -> PathBuf {
+    use skelflow_stages::learn::encoder_init::EncoderInit;
+    run(
+        &EncoderInit,
+        &context(
+            &EncoderInit,
+            root,
+            "random",
+            serde_json::json!({ "encoder": encoder }),
+            &[],
+        ),
+    )
+}
+
+/// `eval.knn` with `params` on the features of `feats`, as the instance `knn-<name>`.
+pub fn eval_knn(root: &Path, name: &str, feats: &Path, params: serde_json::Value) -> PathBuf {
+    use skelflow_stages::evals::knn::EvalKnn;
+    run(
+        &EvalKnn,
+        &context(
+            &EvalKnn,
+            root,
+            &format!("knn-{name}"),
+            params,
+            &[("extract", feats)],
+        ),
+    )
 }
 
 /// Every Float64 column of an `epochs.parquet`, by name, in file order.

@@ -20,6 +20,7 @@ fn stgcn() -> EncoderConfig {
 
 #[test]
 fn stgcn16_parameter_counts_equal_the_reference() {
+    let _rng = crate::learn_common::rng_lock();
     let dev = dev();
     // backbone alone (ML-FACTS §2.1): 821,380
     assert_eq!(backbone_params(&stgcn()).trainable, 821_380);
@@ -39,6 +40,7 @@ fn stgcn16_parameter_counts_equal_the_reference() {
 
 #[test]
 fn recurrent_parameter_counts_equal_the_reference() {
+    let _rng = crate::learn_common::rng_lock();
     let dev = dev();
     // the GRU alone: 44,998,656 (no input BN, no head)
     let gru = BiGruConfig {
@@ -63,6 +65,7 @@ fn recurrent_parameter_counts_equal_the_reference() {
 
 #[test]
 fn output_shapes() {
+    let _rng = crate::learn_common::rng_lock();
     let dev = dev();
     let x = Tensor::<5>::random(
         [2, 3, 16, 25, 2],
@@ -173,6 +176,7 @@ fn check_grad(name: &str, analytic: &[f32], base: &[f32], f: &dyn Fn(&[f32]) -> 
 
 #[test]
 fn graph_conv_gradients_match_finite_differences() {
+    let _rng = crate::learn_common::rng_lock();
     use skelflow_stages::learn::encoders::stgcn::graph_conv;
     let ad = dev().autodiff();
     let plain = dev();
@@ -235,6 +239,7 @@ fn graph_conv_gradients_match_finite_differences() {
 
 #[test]
 fn temporal_conv_as_unfold_equals_conv2d() {
+    let _rng = crate::learn_common::rng_lock();
     use burn::nn::PaddingConfig2d;
     use burn::nn::conv::Conv2dConfig;
     use skelflow_stages::learn::encoders::stgcn::temporal_conv_unfold;

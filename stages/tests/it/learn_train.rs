@@ -2,15 +2,12 @@
 //! a clear error, kill -9 + rerun resumes from the last finished epoch, and MoCo
 //! pre-training beats a random-init encoder in linear evaluation.
 
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::learn_common::*;
 use skelflow_stages::StageKind;
-use skelflow_stages::evals::knn::EvalKnn;
-use skelflow_stages::learn::encoder_init::EncoderInit;
 use skelflow_stages::methods::pretrain::Pretrain;
 
 /// A small ST-GCN-16 pretrain config for tests (short clips, small queue).
@@ -206,16 +203,7 @@ fn moco_pretraining_beats_random_init_in_linear_eval() {
     let mut params = pretrain_params(8);
     params["benchmark"] = "ntu60-xsub".into();
     params["max_samples"] = 192.into();
-    let random = run(
-        &EncoderInit,
-        &context(
-            &EncoderInit,
-            root,
-            "random",
-            serde_json::json!({"encoder": "stgcn"}),
-            &[],
-        ),
-    );
+    let random = random_encoder(root, serde_json::json!("stgcn"));
     let moco = run(
         &Pretrain,
         &context(&Pretrain, root, "moco", params, &[("ntu.import", &data)]),
@@ -231,16 +219,7 @@ fn moco_pretraining_beats_random_init_in_linear_eval() {
             serde_json::json!({"benchmark": "ntu60-xsub"}),
             serde_json::json!({"protocol": "aimclr", "epochs": 40, "milestones": [30]}),
         );
-        let knn = run(
-            &EvalKnn,
-            &context(
-                &EvalKnn,
-                root,
-                &format!("knn-{name}"),
-                serde_json::json!({}),
-                &[("extract", &feats)],
-            ),
-        );
+        let knn = eval_knn(root, name, &feats, serde_json::json!({}));
         let best = metric(&lin, "top1", &[("at", "best")]);
         let nn1 = metric(&knn, "top1", &[("protocol", "knn-1nn-cosine")]);
         let w20 = metric(&knn, "top1", &[("protocol", "knn-weighted"), ("k", "20")]);

@@ -10,6 +10,8 @@ pub mod rnn;
 pub mod spec;
 pub mod stgcn;
 
+use std::collections::BTreeMap;
+
 use burn::module::{ModuleVisitor, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
@@ -18,8 +20,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use init::InitScheme;
-pub use spec::EncoderSpec;
 pub use rnn::{BiGruConfig, BiGruEncoder, FrameOrder, GruDrive, LstmConfig, LstmEncoder};
+pub use spec::EncoderSpec;
 pub use stgcn::{Stgcn, StgcnConfig};
 
 /// Called with (layer name, output shape) after each layer; `model summary` records them,
@@ -101,7 +103,8 @@ impl EncoderConfig {
     }
 
     /// The preset names [`EncoderConfig::preset`] knows.
-    pub const PRESETS: &'static [&'static str] = &["stgcn", "stgcn16", "stgcn64", "bigru", "lstm", "ascal_lstm"];
+    pub const PRESETS: &'static [&'static str] =
+        &["stgcn", "stgcn16", "stgcn64", "bigru", "lstm", "ascal_lstm"];
 
     /// Named presets users can type instead of a config.
     pub fn preset(name: &str) -> Option<EncoderConfig> {
@@ -185,6 +188,8 @@ impl EncoderConfig {
     }
 }
 
+// One backbone per model, never many in a collection: boxing the large variant gains nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Backbone {
     Stgcn(Stgcn),
@@ -301,37 +306,45 @@ pub fn is_running_stat(path: &[String]) -> bool {
     )
 }
 
-struct Counter {
-    path: Vec<String>,
-    trainable: usize,
-    total: usize,
-}
-
-impl ModuleVisitor for Counter {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.push(name.to_string());
+/// Float parameter counts per module path (`.blocks.0.gcn.conv.`: the dotted path with a
+/// dot on each side, so that a prefix match selects whole modules).
+pub fn count_params_by_path<M: Module>(m: &M) -> BTreeMap<String, ParamCount> {
+    struct PathCounter {
+        path: Vec<String>,
+        counts: BTreeMap<String, ParamCount>,
     }
-    fn exit_module(&mut self, _: &str, _: &str) {
-        self.path.pop();
-    }
-    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-        let n = p.lazy_shape().num_elements();
-        self.total += n;
-        if !is_running_stat(&self.path) {
-            self.trainable += n;
+    impl ModuleVisitor for PathCounter {
+        fn enter_module(&mut self, name: &str, _: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _: &str, _: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            let n = p.lazy_shape().num_elements();
+            let e = self
+                .counts
+                .entry(format!(".{}.", self.path.join(".")))
+                .or_default();
+            e.total += n;
+            if !is_running_stat(&self.path) {
+                e.trainable += n;
+            }
         }
     }
+    let mut c = PathCounter {
+        path: Vec::new(),
+        counts: BTreeMap::new(),
+    };
+    m.visit(&mut c);
+    c.counts
 }
 
 pub fn count_params<M: Module>(m: &M) -> ParamCount {
-    let mut c = Counter {
-        path: Vec::new(),
-        trainable: 0,
-        total: 0,
-    };
-    m.visit(&mut c);
-    ParamCount {
-        trainable: c.trainable,
-        total: c.total,
-    }
+    count_params_by_path(m)
+        .values()
+        .fold(ParamCount::default(), |a, c| ParamCount {
+            trainable: a.trainable + c.trainable,
+            total: a.total + c.total,
+        })
 }

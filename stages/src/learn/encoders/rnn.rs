@@ -302,7 +302,10 @@ impl BiGruEncoder {
         let feat = if self.per_frame {
             map.slice(s![0..n, 0..d, t - 1..t, 0..1]).reshape([n, d])
         } else {
-            let hf = map.clone().slice(s![0..n, 0..h, t - 1..t, 0..1]).reshape([n, h]);
+            let hf = map
+                .clone()
+                .slice(s![0..n, 0..h, t - 1..t, 0..1])
+                .reshape([n, h]);
             let hb = map.slice(s![0..n, h..d, 0..1, 0..1]).reshape([n, h]);
             Tensor::cat(vec![hf, hb], 1)
         };

@@ -1,0 +1,155 @@
+//! How ours compares with the paper, in plain words: how many cells, above or below and
+//! by how much, whether our rows come in the paper's order, and gains over the baseline.
+
+use super::Comparison;
+use crate::format::fmt_delta;
+use crate::papers::PaperTable;
+use crate::spec::TableSpec;
+
+/// Plain-words comparison of one table: how many cells, above/below, mean Δ, and whether
+/// our rows come in the paper's order.
+pub(crate) fn summarize(
+    what: &str,
+    spec: &TableSpec,
+    table: &PaperTable,
+    cells: &[Comparison],
+    decimals: usize,
+) -> Vec<String> {
+    let both: Vec<&Comparison> = cells
+        .iter()
+        .filter(|c| c.measure.is_empty() && c.delta().is_some())
+        .collect();
+    let paper_cells = table
+        .rows
+        .iter()
+        .flat_map(|r| r.values.iter())
+        .filter(|v| v.value().is_some())
+        .count();
+    let ran = cells
+        .iter()
+        .filter(|c| c.measure.is_empty() && c.ours.is_some())
+        .count();
+    let mut out = Vec::new();
+    if both.is_empty() {
+        out.push(format!(
+            "{what}: {ran} cell(s) of ours, none beside a paper number{}.",
+            if table.missing.is_some() {
+                " (the paper's numbers are not transcribed)"
+            } else {
+                ""
+            }
+        ));
+        return out;
+    }
+    let deltas: Vec<f64> = both.iter().filter_map(|c| c.delta()).collect();
+    let below = deltas.iter().filter(|d| **d < 0.0).count();
+    let above = deltas.iter().filter(|d| **d > 0.0).count();
+    let mean = deltas.iter().sum::<f64>() / deltas.len() as f64;
+    let min = deltas.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = deltas.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    out.push(format!(
+        "{what}: {} of the paper's {paper_cells} numbers have ours beside them; ours is lower in {below} and higher in {above}, by {} on average (from {} to {}).",
+        both.len(),
+        fmt_delta(mean, decimals),
+        fmt_delta(min, decimals),
+        fmt_delta(max, decimals)
+    ));
+    // Order of rows per column, and gains over the baseline row.
+    let baseline = spec
+        .baseline
+        .clone()
+        .or_else(|| table.rows.first().map(|r| r.id.clone()));
+    for col in &table.columns {
+        let in_col: Vec<&&Comparison> = both.iter().filter(|c| c.column == col.id).collect();
+        if in_col.len() < 3 {
+            continue;
+        }
+        let ours: Vec<f64> = in_col
+            .iter()
+            .map(|c| c.ours.as_ref().map_or(f64::NAN, |o| o.mean))
+            .collect();
+        let paper: Vec<f64> = in_col.iter().map(|c| c.paper.unwrap_or(f64::NAN)).collect();
+        let rho = spearman(&ours, &paper);
+        let mut sentence = format!(
+            "{} {}: rank correlation with the paper's order of the {} rows ρ = {:.2}",
+            what,
+            col.header(),
+            in_col.len(),
+            rho
+        );
+        if let Some(base) = baseline
+            .as_deref()
+            .and_then(|b| in_col.iter().find(|c| c.row == b))
+        {
+            let (bo, bp) = (
+                base.ours.as_ref().map_or(f64::NAN, |o| o.mean),
+                base.paper.unwrap_or(f64::NAN),
+            );
+            let others: Vec<_> = in_col.iter().filter(|c| c.row != base.row).collect();
+            let agree = others
+                .iter()
+                .filter(|c| {
+                    let go = c.ours.as_ref().map_or(f64::NAN, |o| o.mean) - bo;
+                    let gp = c.paper.unwrap_or(f64::NAN) - bp;
+                    go.signum() == gp.signum() && go != 0.0
+                })
+                .count();
+            sentence.push_str(&format!(
+                "; the gain over {} has the paper's sign for {agree} of {} rows",
+                base.row_label,
+                others.len()
+            ));
+        }
+        sentence.push('.');
+        out.push(sentence);
+    }
+    out
+}
+
+/// Spearman's ρ with average ranks for ties.
+pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
+    fn ranks(x: &[f64]) -> Vec<f64> {
+        let mut idx: Vec<usize> = (0..x.len()).collect();
+        idx.sort_by(|&i, &j| x[i].total_cmp(&x[j]));
+        let mut r = vec![0.0; x.len()];
+        let mut i = 0;
+        while i < idx.len() {
+            let mut j = i;
+            while j + 1 < idx.len() && x[idx[j + 1]] == x[idx[i]] {
+                j += 1;
+            }
+            let avg = (i + j) as f64 / 2.0 + 1.0;
+            for k in i..=j {
+                r[idx[k]] = avg;
+            }
+            i = j + 1;
+        }
+        r
+    }
+    let (ra, rb) = (ranks(a), ranks(b));
+    let n = ra.len() as f64;
+    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
+    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = ra.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = rb.iter().map(|y| (y - mb).powi(2)).sum();
+    if va == 0.0 || vb == 0.0 {
+        0.0
+    } else {
+        cov / (va * vb).sqrt()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spearman_ranks_with_ties() {
+        assert!((spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]) - 1.0).abs() < 1e-12);
+        assert!((spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+        // ties get the average rank: ranks (1.5, 1.5, 3) vs (1, 2, 3)
+        let rho = spearman(&[5.0, 5.0, 7.0], &[1.0, 2.0, 3.0]);
+        assert!((rho - 0.866_025_403_784_438_6).abs() < 1e-9, "{rho}");
+        assert_eq!(spearman(&[1.0, 1.0], &[1.0, 2.0]), 0.0);
+    }
+}

@@ -1,0 +1,11 @@
+//! The runner's integration tests, one binary: the real `skelflow` binary on real
+//! pipelines (runs, crashes and concurrency, every bad-pipeline message, full disks, `gc`
+//! beside a run) and property tests of the pipeline loader.
+
+mod common;
+mod crash;
+mod disk;
+mod fuzz;
+mod gc;
+mod run;
+mod validation;
