@@ -143,6 +143,15 @@ pub struct Aimclr {
     pub optim: ModuleOptimizer,
 }
 
+/// What [`Aimclr::loss`] computes for one batch.
+pub struct BatchLoss {
+    pub loss: Tensor<1>,
+    /// The normalised key embeddings (N, D), enqueued after the update.
+    pub keys: Tensor<2>,
+    /// Named terms of the loss (columns of `epochs.parquet`).
+    pub terms: Vec<(String, f32)>,
+}
+
 impl Aimclr {
     pub fn new(params: AimclrParams, setup: &MethodSetup) -> Result<Aimclr, StageError> {
         let q = setup.initial_encoder();
@@ -163,12 +172,8 @@ impl Aimclr {
         epoch.saturating_sub(1) > self.params.mining_epoch
     }
 
-    /// The loss of one batch and its named terms (no update).
-    pub fn loss(
-        &mut self,
-        batch: &Batch,
-        at: &StepAt,
-    ) -> Result<(Tensor<1>, Tensor<2>, Vec<(String, f32)>), StageError> {
+    /// The loss of one batch, the keys to enqueue and the loss's named terms (no update).
+    pub fn loss(&mut self, batch: &Batch, at: &StepAt) -> Result<BatchLoss, StageError> {
         if batch.views.len() != 3 {
             return Err(StageError::param(
                 "views",
@@ -236,13 +241,21 @@ impl Aimclr {
         ];
         terms.push(("mining".to_string(), if mining { 1.0 } else { 0.0 }));
         let loss = nce + (ddm_e + ddm_ed) * 0.5;
-        Ok((loss, k, terms))
+        Ok(BatchLoss {
+            loss,
+            keys: k,
+            terms,
+        })
     }
 }
 
 impl Method for Aimclr {
     fn step(&mut self, batch: &Batch, at: &StepAt) -> Result<StepOutput, StageError> {
-        let (loss, k, terms) = self.loss(batch, at)?;
+        let BatchLoss {
+            loss,
+            keys: k,
+            terms,
+        } = self.loss(batch, at)?;
         let value = loss.clone().into_scalar::<f32>();
         if value.is_finite() {
             let grads = GradientsParams::from_grads(loss.backward(), &self.q);

@@ -149,8 +149,8 @@ fn head_encoder(g: &Value, dev: &Device) -> Encoder {
         feature_dim: c,
         ..Default::default()
     };
-    let mut hidden = burn::nn::LinearConfig::new(c, c).init(dev);
-    let mut out = burn::nn::LinearConfig::new(c, d).init(dev);
+    let mut hidden = nn::LinearConfig::new(c, c).init(dev);
+    let mut out = nn::LinearConfig::new(c, d).init(dev);
     // burn's Linear weight is (in, out): the transpose of PyTorch's
     hidden.weight = burn::module::Param::from_tensor(tensor::<2>(&g["w1"], dev).transpose());
     hidden.bias = Some(burn::module::Param::from_tensor(tensor::<1>(&g["b1"], dev)));

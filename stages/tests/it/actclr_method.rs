@@ -578,7 +578,7 @@ fn a_key_encoder_copy_keeps_its_own_batchnorm_statistics() {
             .running_mean
             .value()
             .into_data()
-            .to_vec::<f32>()
+            .try_to_vec::<f32>()
             .unwrap(),
         _ => unreachable!(),
     };
@@ -663,7 +663,10 @@ fn actclr_inputs_are_checked_before_anything_runs() {
     let motion = anchor("anchor", "ntu60-xview", "motion", data.clone());
     assert!(input_errors(actclr_stage(serde_json::json!({})), &[data.clone(), motion]).is_empty());
     // no anchor with `anchor: dataset`
-    let e = input_errors(actclr_stage(serde_json::json!({})), &[data.clone()]);
+    let e = input_errors(
+        actclr_stage(serde_json::json!({})),
+        std::slice::from_ref(&data),
+    );
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(
         e[0].starts_with(
@@ -674,7 +677,7 @@ fn actclr_inputs_are_checked_before_anything_runs() {
     assert!(
         input_errors(
             actclr_stage(serde_json::json!({"anchor": "batch"})),
-            &[data.clone()]
+            std::slice::from_ref(&data)
         )
         .is_empty()
     );
@@ -703,7 +706,7 @@ fn actclr_inputs_are_checked_before_anything_runs() {
     // ActCLR's actionlet needs ST-GCN
     let mut bigru = actclr_stage(serde_json::json!({"anchor": "batch"}));
     bigru["encoder"] = serde_json::json!("bigru");
-    let e = input_errors(bigru, &[data.clone()]);
+    let e = input_errors(bigru, std::slice::from_ref(&data));
     assert!(
         e.iter().any(|t| t.contains("needs an ST-GCN encoder")),
         "{e:?}"
