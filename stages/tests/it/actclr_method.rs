@@ -4,6 +4,7 @@
 //! the curriculum, the batch-level views, checkpoints, AimCLR's mining epoch, and the
 //! validation-time errors about the anchor and the init encoder.
 
+use crate::learn_common::rng_lock;
 use burn::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -19,13 +20,6 @@ use skelflow_stages::methods::aimclr::{Aimclr, AimclrParams};
 use skelflow_stages::methods::blocks::{Queue, ema_update, l2_normalize};
 use skelflow_stages::methods::pretrain::Pretrain;
 use skelflow_stages::{StageKind, Upstream};
-
-/// The flex device RNG is process-wide: tests that draw from it hold this lock.
-static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    RNG.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 const T: usize = 24;
 const N: usize = 8;
