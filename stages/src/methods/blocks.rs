@@ -156,6 +156,15 @@ impl ModuleMapper for Ema {
     }
 }
 
+/// A copy of `m` that shares nothing with it, written into `fresh` (a module of the same
+/// structure, e.g. a newly initialised one). burn's `clone` shares BatchNorm running
+/// statistics (`RunningState` holds them behind an `Arc`), so a key encoder made as
+/// `q.clone()` would write its own batch statistics into the query encoder's (the exported
+/// one's) running statistics; PyTorch's `encoder_k` has its own buffers.
+pub fn detached_copy<M: Module>(m: &M, fresh: M) -> M {
+    fresh.load_record(m.clone().into_record())
+}
+
 /// `θ_target ← m·θ_target + (1-m)·θ_online` over parameters (not BN running statistics).
 pub fn ema_update<M: Module>(target: M, online: &M, m: f64) -> M {
     let mut c = Collect {
