@@ -107,16 +107,15 @@ use super::actclr_blocks::{
     ActionletSpec, Cosine, Region, Smoothing, actionlet, gather_topk, keep_mask, kl_to_teacher,
     mask_pool, mix_by_mask, mix_keys, safp_pool, select_topk, values,
 };
-use super::blocks::{Queue, detached_copy, ema_update, l2_normalize};
+use super::blocks::{
+    Queue, detached_copy, ema_update, l2_normalize, load_momentum_state, save_momentum_state,
+};
 use super::{MethodEntry, PretrainView, typed_params};
 use crate::data::Stream;
 use crate::learn::augment::{Aug, Clip, ViewSpec, actclr_extras, aimclr_extras, stream_of};
 use crate::learn::data::Batch;
 use crate::learn::encoders::{BackboneConfig, Encoder, FeatureMap};
-use crate::learn::method::{
-    BatchClips, Extra, Method, MethodSetup, StepAt, StepOutput, load_matrix, load_module,
-    load_optim, save_matrix, save_module, save_optim,
-};
+use crate::learn::method::{BatchClips, Extra, Method, MethodSetup, StepAt, StepOutput};
 use crate::learn::skeleton_mix::{SwapMask, TransMode, ske_swap, ske_trans};
 use crate::params::{ParamError, Params, check_typed};
 use crate::{IoContext, StageError, Upstream};
@@ -1015,15 +1014,7 @@ impl Method for Actclr {
     }
 
     fn save(&self, dir: &Path) -> Result<(), StageError> {
-        save_module(&self.q, &dir.join("encoder_q.bpk"))?;
-        save_module(&self.k, &dir.join("encoder_k.bpk"))?;
-        save_optim(&self.optim, &dir.join("optim.bpk"))?;
-        save_matrix(
-            dir,
-            "queue",
-            &self.queue.keys,
-            serde_json::json!({"ptr": self.queue.ptr}),
-        )?;
+        save_momentum_state(dir, &self.q, &self.k, &self.optim, &self.queue)?;
         let p = dir.join("actclr.json");
         std::fs::write(
             &p,
@@ -1033,14 +1024,13 @@ impl Method for Actclr {
     }
 
     fn load(&mut self, dir: &Path) -> Result<(), StageError> {
-        self.q = load_module(self.q.clone(), &dir.join("encoder_q.bpk"))?;
-        self.k = load_module(self.k.clone(), &dir.join("encoder_k.bpk"))?.no_grad();
-        self.optim = load_optim(self.optim.clone(), &dir.join("optim.bpk"))?;
-        let (keys, header) = load_matrix(dir, "queue", &self.queue.keys.device())?;
-        self.queue = Queue {
-            keys,
-            ptr: header["ptr"].as_u64().unwrap_or(0) as usize,
-        };
+        load_momentum_state(
+            dir,
+            &mut self.q,
+            &mut self.k,
+            &mut self.optim,
+            &mut self.queue,
+        )?;
         let p = dir.join("actclr.json");
         let text = std::fs::read_to_string(&p).at("read", &p)?;
         self.counters = serde_json::from_str(&text)
