@@ -266,11 +266,7 @@ impl MemoryBank {
 
 /// Class logits of a frozen encoder and a head: `head(features(x))`. Freeze with
 /// `Module::no_grad()` first; `x` may require grad (attacks take d logits / d x).
-pub fn frozen_head_logits(
-    encoder: &Encoder,
-    head: &nn::Linear,
-    x: Tensor<5>,
-) -> Tensor<2> {
+pub fn frozen_head_logits(encoder: &Encoder, head: &nn::Linear, x: Tensor<5>) -> Tensor<2> {
     head.forward(encoder.features(x))
 }
 
