@@ -25,8 +25,9 @@ pub struct Console {
     bars: Option<Bars>,
     /// Last progress line printed per instance (lines mode prints at most one per 10 s).
     last_progress: HashMap<String, Instant>,
-    /// When each running instance started (for its ETA).
-    started: HashMap<String, Instant>,
+    /// Per running instance, when its first progress line came and how far it was then:
+    /// the ETA extrapolates only what this process did (a resumed stage starts part-way).
+    eta_origin: HashMap<String, (Instant, f64)>,
 }
 
 struct Bars {
@@ -64,7 +65,7 @@ impl Console {
                 }
             }),
             last_progress: HashMap::new(),
-            started: HashMap::new(),
+            eta_origin: HashMap::new(),
         }
     }
 
@@ -80,7 +81,7 @@ impl Console {
     }
 
     fn stop_bar(&mut self, instance: &str) {
-        self.started.remove(instance);
+        self.eta_origin.remove(instance);
         if let Some(b) = &mut self.bars {
             if let Some(bar) = b.running.remove(instance) {
                 bar.finish_and_clear();
@@ -91,36 +92,37 @@ impl Console {
     }
 }
 
+/// How much of a stage is done: outer units plus the part of the current one.
+fn fraction_done(done: u64, total: u64, within: Option<&Within>) -> f64 {
+    if total == 0 {
+        return 0.0;
+    }
+    let inner = within
+        .filter(|w| w.total > 0)
+        .map_or(0.0, |w| w.done as f64 / w.total as f64);
+    (done as f64 + inner) / total as f64
+}
+
 /// A running stage's message with where it is inside the current unit and an ETA:
 /// `step 40/312 · 212 samples/s · ETA 3m10s · loss 1.2345`. The ETA extrapolates the
-/// time so far over the fraction done (outer units plus the part of the current one).
+/// progress made since `origin` (when, and at which fraction, the first line came) to the
+/// fraction still left.
 fn progress_detail(
-    done: u64,
-    total: u64,
     within: Option<&Within>,
-    elapsed: Option<Duration>,
+    (since, at_origin): (Instant, f64),
+    fraction: f64,
     message: &str,
 ) -> String {
     let mut parts = Vec::new();
-    let mut fraction = if total > 0 {
-        done as f64 / total as f64
-    } else {
-        0.0
-    };
     if let Some(w) = within {
         parts.push(format!("{} {}/{}", w.unit, w.done, w.total));
         if let Some(rate) = w.rate {
             parts.push(format!("{rate:.0} samples/s"));
         }
-        if total > 0 && w.total > 0 {
-            fraction += (w.done as f64 / w.total as f64) / total as f64;
-        }
     }
-    if let Some(elapsed) = elapsed
-        && fraction > 0.0
-        && fraction < 1.0
-    {
-        let left = elapsed.as_secs_f64() * (1.0 - fraction) / fraction;
+    let gained = fraction - at_origin;
+    if gained > 0.0 && fraction < 1.0 {
+        let left = since.elapsed().as_secs_f64() * (1.0 - fraction) / gained;
         parts.push(format!("ETA {}", human_seconds(left)));
     }
     if !message.is_empty() {
@@ -215,7 +217,6 @@ impl Subscriber for Console {
                     "start {instance} {} ({reason}; {cpus} cpu{gpu})",
                     short(key)
                 ));
-                self.started.insert(instance.clone(), Instant::now());
                 if let Some(b) = &mut self.bars {
                     let bar = b
                         .multi
@@ -236,8 +237,12 @@ impl Subscriber for Console {
                 message,
                 within,
             } => {
-                let elapsed = self.started.get(instance).map(Instant::elapsed);
-                let detail = progress_detail(*done, *total, within.as_ref(), elapsed, message);
+                let now = fraction_done(*done, *total, within.as_ref());
+                let origin = *self
+                    .eta_origin
+                    .entry(instance.clone())
+                    .or_insert((Instant::now(), now));
+                let detail = progress_detail(within.as_ref(), origin, now, message);
                 if let Some(b) = &mut self.bars {
                     if let Some(bar) = b.running.get(instance) {
                         if *total > 0 && bar.length() != Some(*total) {
@@ -337,10 +342,15 @@ mod tests {
             unit: "step".into(),
             rate: Some(212.4),
         };
-        // 1.5 of 3 epochs in 30 s: 30 s left
-        let text = progress_detail(1, 3, Some(&w), Some(Duration::from_secs(30)), "loss 1.2");
-        assert_eq!(text, "step 50/100 · 212 samples/s · ETA 30s · loss 1.2");
-        assert_eq!(progress_detail(0, 0, None, None, "reading"), "reading");
+        // 1.5 of 3 epochs done, 0.5 of them in the last 30 s (a resumed stage): 90 s left
+        let now = fraction_done(1, 3, Some(&w));
+        assert_eq!(now, 0.5);
+        let origin = (Instant::now() - Duration::from_secs(30), 1.0 / 3.0);
+        let text = progress_detail(Some(&w), origin, now, "loss 1.2");
+        assert_eq!(text, "step 50/100 · 212 samples/s · ETA 1m30s · loss 1.2");
+        // no progress since the first line yet: no ETA
+        let fresh = (Instant::now(), 0.0);
+        assert_eq!(progress_detail(None, fresh, 0.0, "reading"), "reading");
         assert_eq!(human_seconds(190.0), "3m10s");
         assert_eq!(human_seconds(7500.0), "2h05m");
     }
