@@ -49,8 +49,7 @@ class DropBlockT_1d(nn.Module):  # AimCLR net/att_drop.py
     def forward(self, input, mask):
         n, c, t, v = input.size()
         input1 = input.permute(0, 1, 3, 2).contiguous().view(n, c * v, t)
-        mask[mask >= self.keep_prob] = 0.0
-        mask[mask < self.keep_prob] = 1.0
+        mask = (mask < self.keep_prob).float()  # the reference's three in-place writes
         return (input1 * mask * mask.numel() / mask.sum()).view(n, c, v, t).permute(0, 1, 3, 2)
 
 
@@ -62,8 +61,7 @@ class DropBlock_Ske(nn.Module):
 
     def forward(self, input, mask):
         n, c, t, v = input.size()
-        mask[mask >= self.keep_prob] = 0.0
-        mask[mask < self.keep_prob] = 1.0
+        mask = (mask < self.keep_prob).float()
         mask = mask.view(n, 1, 1, self.num_point)
         return input * mask * mask.numel() / mask.sum()
 
