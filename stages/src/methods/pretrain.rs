@@ -204,10 +204,11 @@ impl Kind for Pretrain {
                         ParamError::at(
                             "init",
                             format!(
-                                "the init encoder `{}` is {} but this stage's `encoder` is {}",
+                                "the init encoder `{}` is {} but this stage's `encoder` is {} (differs in {})",
                                 one.instance,
                                 theirs.describe(),
-                                cfg.describe()
+                                cfg.describe(),
+                                cfg.differences(&theirs).join(", ")
                             ),
                         )
                         .with_hint("give both stages the same `encoder` (or `init: backbone` when only the head differs)"),
@@ -356,10 +357,11 @@ fn init_encoder(
         return Err(StageError::param(
             "init",
             format!(
-                "the encoder of `{}` is {} but this stage's `encoder` is {}",
+                "the encoder of `{}` is {} but this stage's `encoder` is {} (differs in {})",
                 input.instance,
                 meta.encoder.describe(),
-                cfg.describe()
+                cfg.describe(),
+                cfg.differences(&meta.encoder).join(", ")
             ),
         ));
     }

@@ -240,7 +240,10 @@ fn actclr_golden_actionlet() {
     // the mask is cam / 1e-8 clipped to [0, 1]: a rounding-level gradient leaves every
     // joint far below 1 (the intended actionlet above has whole parts at 1)
     let most = vals(a.mask).iter().fold(0f32, |x, v| x.max(*v));
-    assert!(most < 0.05, "HEAD's actionlet is (almost) empty: max {most}");
+    assert!(
+        most < 0.05,
+        "HEAD's actionlet is (almost) empty: max {most}"
+    );
 }
 
 #[test]

@@ -731,6 +731,11 @@ fn an_init_encoder_of_another_architecture_is_an_error_at_init() {
         e[0].starts_with("param `init`: the init encoder `aimclr` is stgcn"),
         "{e:?}"
     );
+    // the message names the field that differs (the short descriptions can coincide)
+    assert!(
+        e[0].contains("differs in backbone.hidden 16 here, 64 there"),
+        "{e:?}"
+    );
     // `init: encoder` without an encoder upstream
     let e = input_errors(stage, &[data, ok]);
     assert!(
