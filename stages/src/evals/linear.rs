@@ -153,7 +153,7 @@ pub fn linear_probe(
     seed: u64,
     device: &Device,
     progress: &dyn Fn(u64, u64, &str),
-) -> LinearResult {
+) -> Result<LinearResult, StageError> {
     let n = train.1.len();
     let x_train = Tensor::<2>::from_data(TensorData::new(train.0.to_vec(), [n, dim]), device);
     let x_test = Tensor::<2>::from_data(
@@ -202,8 +202,19 @@ pub fn linear_probe(
                 device,
             );
             let loss = cross_entropy(head.forward(xb), yb);
-            loss_sum += loss.clone().into_scalar::<f32>() as f64;
+            let value = loss.clone().into_scalar::<f32>();
             steps += 1;
+            // a diverged probe predicts one class: reporting that as an accuracy would
+            // pass chance off as a result
+            if !value.is_finite() {
+                return Err(StageError::Diverged {
+                    what: if value.is_nan() { "NaN" } else { "infinite" },
+                    epoch,
+                    step: steps,
+                    lr,
+                });
+            }
+            loss_sum += value as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &head);
             head = opt.step(lr, head, grads);
         }
@@ -236,13 +247,13 @@ pub fn linear_probe(
             extra,
         });
     }
-    LinearResult {
+    Ok(LinearResult {
         best_top1: best1,
         best_top5: best5,
         last_top1: last1,
         last_top5: last5,
         rows,
-    }
+    })
 }
 
 /// `eval.linear`.
@@ -274,7 +285,7 @@ impl Kind for EvalLinear {
             ctx.seed,
             &dev,
             &progress,
-        );
+        )?;
         let proto = p.protocol.label();
         let row = |metric: &str, value: f64, at: &str| {
             MetricRow::new(metric, value)

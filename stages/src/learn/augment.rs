@@ -132,11 +132,49 @@ pub enum Aug {
         masked: usize,
         p: f32,
     },
+    /// ActCLR's `interpolate(ratio)` ('8'): with probability `p`, resize all T frames to
+    /// `max(1, int(T·r))` frames, r ~ U(0, 1)·ratio + 1/(ratio + 1) (half-pixel linear, cv2
+    /// INTER_LINEAR), then keep the first T of them or pad the tail with zeros.
+    Interpolate { ratio: f32, p: f32 },
+    /// ActCLR's `rescale(rate)` ('9'): with probability `p` (the reference: always), every
+    /// bone `x[v] - x[parent]` of the input is rebuilt from the root outwards with its
+    /// length times `rate·U(0, 1)` (one draw per bone, shared by all frames and persons).
+    Rescale { rate: f32, p: f32 },
     /// Compute the stage's stream (motion, bone) here, so that the ops after it act on
     /// the stream (A²MC converts right after its crop-resize). A view without it gets its
     /// stream after its last op, as AimCLR/ActCLR's `view_gen` does.
     Stream,
 }
+
+/// ActCLR `feeder/tools.py` `rescale`'s bone list (1-based `(joint, parent)`), in its
+/// root-to-leaf order: the order of the rebuild and of the random draws.
+pub const RESCALE_BONES_1BASED: [(usize, usize); 25] = [
+    (21, 21),
+    (2, 21),
+    (3, 21),
+    (9, 21),
+    (5, 21),
+    (1, 2),
+    (4, 3),
+    (6, 5),
+    (7, 6),
+    (8, 7),
+    (10, 9),
+    (11, 10),
+    (12, 11),
+    (13, 1),
+    (14, 13),
+    (15, 14),
+    (16, 15),
+    (17, 1),
+    (18, 17),
+    (19, 18),
+    (20, 19),
+    (23, 8),
+    (22, 23),
+    (25, 12),
+    (24, 25),
+];
 
 fn hit(rng: &mut ChaCha8Rng, p: f32) -> bool {
     p >= 1.0 || rng.random::<f32>() < p
@@ -274,6 +312,23 @@ impl Aug {
                 }
                 let picked: Vec<usize> = sample(rng, blocks, masked.min(blocks)).into_vec();
                 temporal_mask(clip, blocks, &picked)
+            }
+            Aug::Interpolate { ratio, p } => {
+                if !hit(rng, p) {
+                    return clip;
+                }
+                let r = rng.random::<f32>() * ratio + 1.0 / (ratio + 1.0);
+                let size = ((clip.t as f32 * r) as usize).max(1);
+                interpolate(&clip, size)
+            }
+            Aug::Rescale { rate, p } => {
+                if !hit(rng, p) {
+                    return clip;
+                }
+                let draws: Vec<f32> = (0..RESCALE_BONES_1BASED.len())
+                    .map(|_| rng.random::<f32>())
+                    .collect();
+                rescale_bones(&clip, rate, &draws)
             }
             // the stream is computed by `apply_view_in`, which knows which one
             Aug::Stream => clip,
@@ -460,6 +515,43 @@ pub fn crop_resize(clip: &Clip, start: usize, len: usize, out: usize) -> Clip {
     res
 }
 
+/// `interpolate` with a drawn size: all T frames resized to `size` (half-pixel linear),
+/// then the first min(size, T) of them in a T-frame clip whose tail is zero.
+pub fn interpolate(clip: &Clip, size: usize) -> Clip {
+    let tmp = crop_resize(clip, 0, clip.t, size.max(1));
+    let keep = tmp.t.min(clip.t);
+    let mut out = Clip::zeros(clip.c, clip.t, clip.v, clip.m);
+    let vm = clip.v * clip.m;
+    for c in 0..clip.c {
+        let from = c * tmp.t * vm;
+        let to = c * clip.t * vm;
+        out.data[to..to + keep * vm].copy_from_slice(&tmp.data[from..from + keep * vm]);
+    }
+    out
+}
+
+/// `rescale` with given draws (one per entry of [`RESCALE_BONES_1BASED`], in its order):
+/// bones of the input, then `x[v] = x[parent] (already rebuilt) + bone[v]·rate·draw`.
+pub fn rescale_bones(clip: &Clip, rate: f32, draws: &[f32]) -> Clip {
+    assert_eq!(clip.v, 25, "rescale needs the 25-joint NTU skeleton");
+    assert_eq!(draws.len(), RESCALE_BONES_1BASED.len(), "one draw per bone");
+    let mut out = clip.clone();
+    for (&(v1, v2), &u) in RESCALE_BONES_1BASED.iter().zip(draws) {
+        let (v, par) = (v1 - 1, v2 - 1);
+        let f = rate * u;
+        for c in 0..clip.c {
+            for t in 0..clip.t {
+                for m in 0..clip.m {
+                    let bone = clip.at(c, t, v, m) - clip.at(c, t, par, m);
+                    let i = out.idx(c, t, v, m);
+                    out.data[i] = out.at(c, t, par, m) + bone * f;
+                }
+            }
+        }
+    }
+    out
+}
+
 pub fn zero_joints(mut clip: Clip, joints: &[usize]) -> Clip {
     for c in 0..clip.c {
         for t in 0..clip.t {
@@ -550,8 +642,9 @@ pub fn preset_view(name: &str) -> Option<Vec<Aug>> {
         "weak" | "normal" => vec![crop, shear],
         // AimCLR extreme view: crop, shear, flip, rotate, noise 0.01, blur, axis mask
         "extreme" => [vec![crop, shear], aimclr_extras(0.01)].concat(),
-        // ActCLR strong view (its {1..5} subset; noise std 0.05)
-        "strong" => [vec![crop, shear], aimclr_extras(0.05)].concat(),
+        // ActCLR strong view: crop, shear, then '1234589' (noise std 0.05, interpolate,
+        // rescale)
+        "strong" => actclr_strong(0.05),
         // CMD intra-modal view: crop-resize 64, then 50 % joint corruption, else shear
         "cmd" => [vec![cmd_crop(64)], cmd_appearance()].concat(),
         // A2MC view (§4.3): the stream is computed right after the crop-resize
@@ -599,6 +692,28 @@ pub fn aimclr_extras(noise: f32) -> Vec<Aug> {
             p: 0.5,
         },
         Aug::AxisMask { p: 0.5 },
+    ]
+}
+
+/// ActCLR's `_strong_aug` with every op of `strong_aug_method = '1234589'`: crop, shear,
+/// flip, rotate, Gaussian noise of std `noise`, blur, axis mask, interpolate, rescale.
+pub fn actclr_strong(noise: f32) -> Vec<Aug> {
+    [
+        vec![
+            Aug::TemporalCrop { ratio: 6 },
+            Aug::Shear { r: 0.5, p: 1.0 },
+        ],
+        aimclr_extras(noise),
+        actclr_extras(),
+    ]
+    .concat()
+}
+
+/// ActCLR's '8' and '9': interpolate (ratio 1, p 0.5) and rescale (0.5, always).
+pub fn actclr_extras() -> Vec<Aug> {
+    vec![
+        Aug::Interpolate { ratio: 1.0, p: 0.5 },
+        Aug::Rescale { rate: 0.5, p: 1.0 },
     ]
 }
 

@@ -10,7 +10,7 @@ use std::path::Path;
 use burn::prelude::*;
 use rand_chacha::ChaCha8Rng;
 
-use super::augment::Clip;
+use super::augment::{Aug, Clip};
 use super::data::Batch;
 use super::encoders::{Encoder, EncoderConfig};
 use super::optim::OptimParams;
@@ -89,6 +89,17 @@ impl Extras {
 /// A pre-training method: owns its modules (query/key encoders, heads), its state (queues,
 /// memory banks) and its optimiser.
 pub trait Method {
+    /// The per-sample views of (1-based) `epoch`, given the stage's views: a method's
+    /// augmentation curriculum (ActCLR's, which draws once per epoch which ops each view
+    /// keeps). `rng` is seeded by (stage seed, epoch). `None` (the default) keeps them.
+    fn epoch_views(
+        &self,
+        _views: &[Vec<Aug>],
+        _epoch: usize,
+        _rng: &mut ChaCha8Rng,
+    ) -> Option<Vec<Vec<Aug>>> {
+        None
+    }
     /// Batch-level view transforms (ActCLR's `ske_trans` / `ske_swap`), run on the CPU
     /// after the per-sample augmentations and the stream conversion, with an RNG seeded by
     /// (stage seed, epoch, step). The default leaves the views as they are.
@@ -103,11 +114,14 @@ pub trait Method {
     fn load(&mut self, dir: &Path) -> Result<(), StageError>;
 }
 
-/// ActCLR's static anchor: the mean training sequence (joint coordinates, (C, T, V, M)),
-/// from an `anchor.average_motion` artifact.
+/// ActCLR's static anchor: the mean training sequence (C, T, V, M) in `stream`, from an
+/// `anchor.average_motion` artifact.
 #[derive(Clone, Debug)]
 pub struct Anchor {
     pub clip: Clip,
+    /// The stream the artifact averaged (a joint anchor can be converted to any stream:
+    /// motion and bone are linear in the joints, so the mean commutes with them).
+    pub stream: Stream,
     /// How many training samples were averaged.
     pub count: usize,
 }

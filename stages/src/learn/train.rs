@@ -118,6 +118,10 @@ pub fn train(method: &mut dyn Method, spec: TrainSpec) -> Result<Trained, StageE
         spec.device
             .seed(derive_seed(spec.seed, &[0xd0, epoch as u64]));
         let order = epoch_order(&spec.indices, spec.seed, epoch);
+        let mut views_rng =
+            ChaCha8Rng::seed_from_u64(derive_seed(spec.seed, &[0xc0de, epoch as u64]));
+        let epoch_views = method.epoch_views(&spec.views, epoch, &mut views_rng);
+        let views = epoch_views.as_deref().unwrap_or(&spec.views);
         let t0 = Instant::now();
         let mut last_report = t0;
         let mut loss_sum = 0.0f64;
@@ -131,8 +135,7 @@ pub fn train(method: &mut dyn Method, spec: TrainSpec) -> Result<Trained, StageE
                 lr,
             };
             let ids = &order[step * batch..((step + 1) * batch).min(n)];
-            let mut clips =
-                batch_clips(spec.source, ids, &spec.views, spec.stream, spec.seed, epoch);
+            let mut clips = batch_clips(spec.source, ids, views, spec.stream, spec.seed, epoch);
             let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(
                 spec.seed,
                 &[0xba7c, epoch as u64, step as u64],

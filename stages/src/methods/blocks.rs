@@ -2,13 +2,20 @@
 //! queues, momentum (EMA) encoders, similarity distributions, InfoNCE, KL to a teacher,
 //! gradients w.r.t. inputs, memory banks updated by hand-written gradients.
 
+use std::path::Path;
+
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::{log_softmax, softmax};
 
-use crate::learn::encoders::is_running_stat;
+use crate::StageError;
+use crate::learn::encoders::{Encoder, is_running_stat};
 pub use crate::learn::losses::{cross_entropy, l2_normalize};
+use crate::learn::method::{
+    load_matrix, load_module, load_optim, save_matrix, save_module, save_optim,
+};
 
 /// Cross-entropy with the positive at column 0 (MoCo's `labels = zeros`).
 pub fn cross_entropy_first(logits: Tensor<2>) -> Tensor<1> {
@@ -106,6 +113,45 @@ impl Queue {
     }
 }
 
+/// Saves what a momentum-contrast method (query and key encoders, optimiser, queue of keys)
+/// resumes from: `encoder_q.bpk`, `encoder_k.bpk`, `optim.bpk` and the queue with its pointer.
+pub fn save_momentum_state(
+    dir: &Path,
+    q: &Encoder,
+    k: &Encoder,
+    optim: &ModuleOptimizer,
+    queue: &Queue,
+) -> Result<(), StageError> {
+    save_module(q, &dir.join("encoder_q.bpk"))?;
+    save_module(k, &dir.join("encoder_k.bpk"))?;
+    save_optim(optim, &dir.join("optim.bpk"))?;
+    save_matrix(
+        dir,
+        "queue",
+        &queue.keys,
+        serde_json::json!({"ptr": queue.ptr}),
+    )
+}
+
+/// Restores what [`save_momentum_state`] wrote (the key encoder without gradients).
+pub fn load_momentum_state(
+    dir: &Path,
+    q: &mut Encoder,
+    k: &mut Encoder,
+    optim: &mut ModuleOptimizer,
+    queue: &mut Queue,
+) -> Result<(), StageError> {
+    *q = load_module(q.clone(), &dir.join("encoder_q.bpk"))?;
+    *k = load_module(k.clone(), &dir.join("encoder_k.bpk"))?.no_grad();
+    *optim = load_optim(optim.clone(), &dir.join("optim.bpk"))?;
+    let (keys, header) = load_matrix(dir, "queue", &queue.keys.device())?;
+    *queue = Queue {
+        keys,
+        ptr: header["ptr"].as_u64().unwrap_or(0) as usize,
+    };
+    Ok(())
+}
+
 struct Collect {
     path: Vec<String>,
     out: Vec<Tensor<1>>,
@@ -154,6 +200,15 @@ impl ModuleMapper for Ema {
             (t.detach() * m + s * (1.0 - m)).detach()
         })
     }
+}
+
+/// A copy of `m` that shares nothing with it, written into `fresh` (a module of the same
+/// structure, e.g. a newly initialised one). burn's `clone` shares BatchNorm running
+/// statistics (`RunningState` holds them behind an `Arc`), so a key encoder made as
+/// `q.clone()` would write its own batch statistics into the query encoder's (the exported
+/// one's) running statistics; PyTorch's `encoder_k` has its own buffers.
+pub fn detached_copy<M: Module>(m: &M, fresh: M) -> M {
+    fresh.load_record(m.clone().into_record())
 }
 
 /// `θ_target ← m·θ_target + (1-m)·θ_online` over parameters (not BN running statistics).
@@ -211,11 +266,7 @@ impl MemoryBank {
 
 /// Class logits of a frozen encoder and a head: `head(features(x))`. Freeze with
 /// `Module::no_grad()` first; `x` may require grad (attacks take d logits / d x).
-pub fn frozen_head_logits(
-    encoder: &crate::learn::encoders::Encoder,
-    head: &nn::Linear,
-    x: Tensor<5>,
-) -> Tensor<2> {
+pub fn frozen_head_logits(encoder: &Encoder, head: &nn::Linear, x: Tensor<5>) -> Tensor<2> {
     head.forward(encoder.features(x))
 }
 

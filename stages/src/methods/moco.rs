@@ -9,16 +9,15 @@ use burn::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::blocks::{Queue, ema_update, info_nce, l2_normalize};
+use super::blocks::{
+    Queue, ema_update, info_nce, l2_normalize, load_momentum_state, save_momentum_state,
+};
 use super::{MethodEntry, no_inputs, typed_params};
 use crate::StageError;
 use crate::learn::augment::ViewSpec;
 use crate::learn::data::Batch;
 use crate::learn::encoders::Encoder;
-use crate::learn::method::{
-    Method, MethodSetup, StepAt, StepOutput, load_matrix, load_module, load_optim, save_matrix,
-    save_module, save_optim,
-};
+use crate::learn::method::{Method, MethodSetup, StepAt, StepOutput};
 use crate::params::{Params, check_typed};
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -127,26 +126,17 @@ impl Method for Moco {
     }
 
     fn save(&self, dir: &Path) -> Result<(), StageError> {
-        save_module(&self.q, &dir.join("encoder_q.bpk"))?;
-        save_module(&self.k, &dir.join("encoder_k.bpk"))?;
-        save_optim(&self.optim, &dir.join("optim.bpk"))?;
-        save_matrix(
-            dir,
-            "queue",
-            &self.queue.keys,
-            serde_json::json!({"ptr": self.queue.ptr}),
-        )
+        save_momentum_state(dir, &self.q, &self.k, &self.optim, &self.queue)
     }
 
     fn load(&mut self, dir: &Path) -> Result<(), StageError> {
-        self.q = load_module(self.q.clone(), &dir.join("encoder_q.bpk"))?;
-        self.k = load_module(self.k.clone(), &dir.join("encoder_k.bpk"))?.no_grad();
-        self.optim = load_optim(self.optim.clone(), &dir.join("optim.bpk"))?;
-        let (keys, header) = load_matrix(dir, "queue", &self.queue.keys.device())?;
-        self.queue = Queue {
-            keys,
-            ptr: header["ptr"].as_u64().unwrap_or(0) as usize,
-        };
+        load_momentum_state(
+            dir,
+            &mut self.q,
+            &mut self.k,
+            &mut self.optim,
+            &mut self.queue,
+        )?;
         Ok(())
     }
 }

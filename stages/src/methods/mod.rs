@@ -6,6 +6,9 @@
 
 pub mod a2mc;
 pub mod a2mc_blocks;
+pub mod actclr;
+pub mod actclr_blocks;
+pub mod aimclr;
 pub mod blocks;
 pub mod moco;
 pub mod pretrain;
@@ -55,7 +58,13 @@ pub fn no_inputs(_: &Value, _: &PretrainView, _: &[Upstream]) -> Vec<ParamError>
 }
 
 /// The known methods. One line per method.
-pub const METHODS: &[MethodEntry] = &[moco::ENTRY, a2mc::ENTRY, supervised::ENTRY];
+pub const METHODS: &[MethodEntry] = &[
+    moco::ENTRY,
+    a2mc::ENTRY,
+    supervised::ENTRY,
+    aimclr::ENTRY,
+    actclr::ENTRY,
+];
 
 pub fn method(name: &str) -> Option<&'static MethodEntry> {
     METHODS.iter().find(|m| m.name == name)

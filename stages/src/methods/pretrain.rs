@@ -150,7 +150,7 @@ impl Kind for Pretrain {
     const NAME: &'static str = "pretrain";
     // 3: streams from the augmented joint clips; `init`; method versions in the key
     const VERSION: u32 = 3;
-    const ABOUT: &'static str = "pre-training of an encoder with a method (moco | a2mc | supervised); checkpoints every epoch and resumes after a kill; `init` starts from an upstream encoder";
+    const ABOUT: &'static str = "pre-training of an encoder with a method (moco | a2mc | aimclr | actclr | supervised); checkpoints every epoch and resumes after a kill; `init` starts from an upstream encoder";
     const USES_BACKEND: bool = true;
 
     fn canonical(&self, mut p: PretrainParams) -> Result<PretrainParams, Vec<ParamError>> {
@@ -204,10 +204,11 @@ impl Kind for Pretrain {
                         ParamError::at(
                             "init",
                             format!(
-                                "the init encoder `{}` is {} but this stage's `encoder` is {}",
+                                "the init encoder `{}` is {} but this stage's `encoder` is {} (differs in {})",
                                 one.instance,
                                 theirs.describe(),
-                                cfg.describe()
+                                cfg.describe(),
+                                cfg.differences(&theirs).join(", ")
                             ),
                         )
                         .with_hint("give both stages the same `encoder` (or `init: backbone` when only the head differs)"),
@@ -280,6 +281,7 @@ impl Kind for Pretrain {
                 };
                 Some(Anchor {
                     clip: Clip::new(c, t, v, m, data),
+                    stream: meta.stream,
                     count: meta.count,
                 })
             }
@@ -355,10 +357,11 @@ fn init_encoder(
         return Err(StageError::param(
             "init",
             format!(
-                "the encoder of `{}` is {} but this stage's `encoder` is {}",
+                "the encoder of `{}` is {} but this stage's `encoder` is {} (differs in {})",
                 input.instance,
                 meta.encoder.describe(),
-                cfg.describe()
+                cfg.describe(),
+                cfg.differences(&meta.encoder).join(", ")
             ),
         ));
     }

@@ -3,6 +3,9 @@
 mod a2mc_blocks;
 mod a2mc_method;
 mod a2mc_train;
+mod actclr_golden;
+mod actclr_method;
+mod actclr_train;
 mod data_conformance;
 mod data_import;
 mod data_pku;

@@ -142,6 +142,22 @@ impl EncoderConfig {
             && (!head || (self.proj_dim == other.proj_dim && self.mlp == other.mlp))
     }
 
+    /// The architecture fields in which `other` differs from this config, as
+    /// `backbone.hidden 4 here, 8 there`, for messages where the short descriptions
+    /// coincide.
+    pub fn differences(&self, other: &EncoderConfig) -> Vec<String> {
+        let json = |c: &EncoderConfig| {
+            serde_json::json!({
+                "backbone": serde_json::to_value(&c.backbone).unwrap_or_default(),
+                "proj_dim": c.proj_dim,
+                "mlp": c.mlp,
+            })
+        };
+        let mut out = Vec::new();
+        diff_values("", &json(self), &json(other), &mut out);
+        out
+    }
+
     /// A short description for messages (`stgcn (hidden 16, 256-d) + MLP → 128`).
     pub fn describe(&self) -> String {
         let bb = serde_json::to_value(&self.backbone).unwrap_or_default();
@@ -347,4 +363,31 @@ pub fn count_params<M: Module>(m: &M) -> ParamCount {
             trainable: a.trainable + c.trainable,
             total: a.total + c.total,
         })
+}
+
+/// Leaf-by-leaf differences of two JSON values, paths joined with `.`.
+fn diff_values(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
+    match (a, b) {
+        (serde_json::Value::Object(x), serde_json::Value::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let null = serde_json::Value::Null;
+                let sub = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                diff_values(
+                    &sub,
+                    x.get(k).unwrap_or(&null),
+                    y.get(k).unwrap_or(&null),
+                    out,
+                );
+            }
+        }
+        _ if a != b => out.push(format!("{path} {a} here, {b} there")),
+        _ => {}
+    }
 }
