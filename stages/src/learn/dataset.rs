@@ -76,6 +76,17 @@ fn open_arrow(dir: &Path, benchmark: &str) -> Result<Splits, StageError> {
     let ds = Arc::new(Dataset::open(dir)?);
     let train = ds.split(benchmark, Part::Train)?;
     let test = ds.split(benchmark, Part::Test)?;
+    if train.is_empty() {
+        // every learning stage trains on it; an empty one would only fail deeper down
+        return Err(StageError::param(
+            "benchmark",
+            format!(
+                "`{benchmark}` has no training clips in this import ({} clips, {} in its test part): import files of the benchmark's training subjects or cameras, or choose another benchmark",
+                ds.len(),
+                test.len()
+            ),
+        ));
+    }
     let describe = serde_json::json!({
         "format": "arrow", "variant": ds.variant().name(), "frames": ds.frames(), "classes": ds.num_classes(),
         "source": ds.meta().source, "train": train.len(), "test": test.len(),
