@@ -55,6 +55,19 @@ pub enum StageError {
 }
 
 impl StageError {
+    /// `Diverged` when a training loss is not finite (NaN or ±∞), else `Ok`.
+    pub fn check_finite(loss: f32, epoch: usize, step: usize, lr: f64) -> Result<(), StageError> {
+        if loss.is_finite() {
+            return Ok(());
+        }
+        Err(StageError::Diverged {
+            what: if loss.is_nan() { "NaN" } else { "infinite" },
+            epoch,
+            step,
+            lr,
+        })
+    }
+
     pub fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         StageError::Io {
             op,

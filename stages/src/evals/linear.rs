@@ -206,14 +206,7 @@ pub fn linear_probe(
             steps += 1;
             // a diverged probe predicts one class: reporting that as an accuracy would
             // pass chance off as a result
-            if !value.is_finite() {
-                return Err(StageError::Diverged {
-                    what: if value.is_nan() { "NaN" } else { "infinite" },
-                    epoch,
-                    step: steps,
-                    lr,
-                });
-            }
+            StageError::check_finite(value, epoch, steps, lr)?;
             loss_sum += value as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &head);
             head = opt.step(lr, head, grads);

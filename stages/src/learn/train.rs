@@ -146,14 +146,7 @@ pub fn train(method: &mut dyn Method, spec: TrainSpec) -> Result<Trained, StageE
                 b.views = b.views.into_iter().map(|v| v * f32::NAN).collect();
             }
             let out = method.step(&b, &at)?;
-            if !out.loss.is_finite() {
-                return Err(StageError::Diverged {
-                    what: if out.loss.is_nan() { "NaN" } else { "infinite" },
-                    epoch,
-                    step: step + 1,
-                    lr,
-                });
-            }
+            StageError::check_finite(out.loss, epoch, step + 1, lr)?;
             loss_sum += out.loss as f64;
             for (k, v) in out.terms {
                 match term_sums.iter_mut().find(|(n, _)| *n == k) {

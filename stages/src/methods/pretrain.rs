@@ -208,7 +208,7 @@ impl Kind for Pretrain {
                                 one.instance,
                                 theirs.describe(),
                                 cfg.describe(),
-                                cfg.differences(&theirs).join(", ")
+                                cfg.differences(&theirs, p.init == InitMode::Encoder).join(", ")
                             ),
                         )
                         .with_hint("give both stages the same `encoder` (or `init: backbone` when only the head differs)"),
@@ -361,7 +361,7 @@ fn init_encoder(
                 input.instance,
                 meta.encoder.describe(),
                 cfg.describe(),
-                cfg.differences(&meta.encoder).join(", ")
+                cfg.differences(&meta.encoder, false).join(", ")
             ),
         ));
     }

@@ -138,20 +138,23 @@ impl EncoderConfig {
     /// Whether weights of `other` fit this architecture: the backbone, and with `head`
     /// the projection head too (the initialisation scheme does not matter).
     pub fn same_architecture(&self, other: &EncoderConfig, head: bool) -> bool {
-        self.backbone == other.backbone
-            && (!head || (self.proj_dim == other.proj_dim && self.mlp == other.mlp))
+        self.differences(other, head).is_empty()
     }
 
-    /// The architecture fields in which `other` differs from this config, as
-    /// `backbone.hidden 4 here, 8 there`, for messages where the short descriptions
-    /// coincide.
-    pub fn differences(&self, other: &EncoderConfig) -> Vec<String> {
+    /// The architecture fields (with `head`, the projection head's too) in which `other`
+    /// differs from this config, as `backbone.hidden 4 here, 8 there`: what
+    /// [`Self::same_architecture`] compares, named for messages where the short
+    /// descriptions coincide.
+    pub fn differences(&self, other: &EncoderConfig, head: bool) -> Vec<String> {
         let json = |c: &EncoderConfig| {
-            serde_json::json!({
+            let mut v = serde_json::json!({
                 "backbone": serde_json::to_value(&c.backbone).unwrap_or_default(),
-                "proj_dim": c.proj_dim,
-                "mlp": c.mlp,
-            })
+            });
+            if head {
+                v["proj_dim"] = c.proj_dim.into();
+                v["mlp"] = c.mlp.into();
+            }
+            v
         };
         let mut out = Vec::new();
         diff_values("", &json(self), &json(other), &mut out);
