@@ -49,6 +49,11 @@ impl ParamError {
         self.hint = Some(hint.into());
         self
     }
+    /// The same error one level down: a nested struct's `lr` becomes `optimizer.lr`.
+    pub fn under(mut self, key: &str) -> Self {
+        self.path.insert(0, PathSeg::Key(key.to_string()));
+        self
+    }
     /// `a.b[2].c`
     pub fn path_string(&self) -> String {
         let mut s = String::new();

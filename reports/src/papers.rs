@@ -42,9 +42,23 @@ pub struct Paper {
     /// The paper's training setup, free text by key (`pretrain_epochs: "450"`): what a
     /// report compares the run's own setup with.
     pub setup: BTreeMap<String, String>,
+    /// What a run must match to be called the paper's scale, as data.
+    pub scale: Option<PaperScale>,
     pub tables: Vec<PaperTable>,
     /// Where the file was read from, for messages.
     pub origin: String,
+}
+
+/// The paper's pretraining scale: a run is at the paper's scale only when every one of its
+/// pretrainings has at least these epochs, this batch and an encoder with these settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaperScale {
+    pub pretrain_epochs: u64,
+    pub batch: u64,
+    /// Settings of the pretraining's `encoder.backbone` (`{arch: bigru, hidden: 1024}`).
+    #[serde(default)]
+    pub encoder: BTreeMap<String, serde_json::Value>,
 }
 
 /// One results table in the paper's layout.
@@ -228,6 +242,7 @@ struct PaperFile {
     method: Option<String>,
     #[serde(default)]
     setup: BTreeMap<String, Scalar>,
+    scale: Option<PaperScale>,
     tables: Vec<TableFile>,
 }
 
@@ -337,6 +352,7 @@ pub fn parse_paper(text: &str, origin: &str) -> Result<Paper, PaperError> {
         source: file.source,
         method: file.method,
         setup: texts(file.setup),
+        scale: file.scale,
         tables,
         origin: origin.to_string(),
     })

@@ -45,6 +45,8 @@ pub struct Provenance {
     /// `epochs` params of the pretraining instances.
     pub pretrain_epochs: BTreeSet<i64>,
     pub pretrain_batch: BTreeSet<i64>,
+    /// Canonical params of every pretraining instance, for the scale check.
+    pub pretrain_params: Vec<Value>,
 }
 
 /// `artifacts`: instance id → artifact dir; each one's `provenance.json` is read. The
@@ -89,12 +91,14 @@ pub fn provenance(
     };
     let mut epochs = BTreeSet::new();
     let mut batch = BTreeSet::new();
+    let mut pretrain_params = Vec::new();
     for inst in run
         .instances
         .iter()
         .filter(|i| pretrain_kinds.contains(&i.kind))
     {
         let params = &inst.components.params;
+        pretrain_params.push(params.clone());
         if let Some(e) = params.get("epochs").and_then(Value::as_i64) {
             epochs.insert(e);
         }
@@ -118,6 +122,7 @@ pub fn provenance(
         backend: run.backend.clone(),
         pretrain_epochs: epochs,
         pretrain_batch: batch,
+        pretrain_params,
     };
     (prov, warnings)
 }
@@ -171,6 +176,14 @@ fn compact(params: &BTreeMap<String, Value>) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `1024`, `bigru`.
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 fn list(set: &BTreeSet<i64>) -> String {
@@ -233,6 +246,59 @@ impl Provenance {
         out
     }
 
+    /// How this run's pretrainings fall short of the papers' scale (`scale:` in their
+    /// files): epochs, batch, a subset of the clips, encoder settings. `None` when no paper
+    /// records its scale, so that nothing is claimed either way.
+    pub fn scale_gaps(&self, papers: &[&Paper]) -> Option<Vec<String>> {
+        let scaled: Vec<_> = papers
+            .iter()
+            .filter_map(|p| p.scale.as_ref().map(|s| (p.short.as_str(), s)))
+            .collect();
+        if scaled.is_empty() {
+            return None;
+        }
+        let mut gaps: Vec<String> = Vec::new();
+        let mut add = |g: String| {
+            if !gaps.contains(&g) {
+                gaps.push(g);
+            }
+        };
+        if self.pretrain_params.is_empty() {
+            add("no pretraining is recorded in this run".to_string());
+        }
+        for (paper, scale) in scaled {
+            for p in &self.pretrain_params {
+                let int = |k: &str| p.get(k).and_then(Value::as_u64);
+                if let Some(e) = int("epochs").filter(|e| *e < scale.pretrain_epochs) {
+                    add(format!(
+                        "pretraining ran {e} epochs ({paper}: {})",
+                        scale.pretrain_epochs
+                    ));
+                }
+                if let Some(b) = int("batch").filter(|b| *b != scale.batch) {
+                    add(format!("batch {b} ({paper}: {})", scale.batch));
+                }
+                if let Some(n) = int("max_samples").filter(|n| *n > 0) {
+                    add(format!(
+                        "each pretraining epoch used at most {n} training clips, not all"
+                    ));
+                }
+                let backbone = p.get("encoder").and_then(|e| e.get("backbone"));
+                for (k, want) in &scale.encoder {
+                    let ours = backbone.and_then(|b| b.get(k));
+                    if ours != Some(want) {
+                        add(format!(
+                            "encoder {k} {} ({paper}: {})",
+                            ours.map_or("not recorded".to_string(), scalar),
+                            scalar(want)
+                        ));
+                    }
+                }
+            }
+        }
+        Some(gaps)
+    }
+
     /// One warning for the top of the report, when its numbers must not be read as the
     /// paper's setting.
     pub fn callout(&self, papers: &[&Paper]) -> Option<String> {
@@ -267,13 +333,18 @@ impl Provenance {
             DataSource::NotRecorded => Some(format!(
                 "**Data source not recorded{not_repro}.** No artifact of this run has a provenance record, so what data these numbers come from is not known.{see}"
             )),
-            DataSource::Real if self.profile.as_deref().is_some_and(|p| p != "paper") => {
-                Some(format!(
-                    "**Short schedule{not_repro}.** Real data, but{} not the paper's training schedule.{see}",
-                    profile.trim_start_matches(',')
-                ))
-            }
-            DataSource::Real => None,
+            DataSource::Real => match self.scale_gaps(papers) {
+                Some(gaps) if !gaps.is_empty() => Some(format!(
+                    "**Not the paper's scale{not_repro}.** Real data, but {}.{see}",
+                    gaps.join("; ")
+                )),
+                Some(_) => None,
+                None if names.is_empty() => None,
+                None => Some(format!(
+                    "**Scale not checked.** Real data; the paper file{} record no scale to check this run against (`scale:` in reports/papers/), so this report does not claim the paper's scale.{see}",
+                    if names.len() == 1 { " does" } else { "s do" }
+                )),
+            },
         }
     }
 
@@ -306,8 +377,11 @@ impl Provenance {
                     .map(|e| format!("{} pretrains for {e} epochs", p.short))
             })
             .collect();
-        let short_schedule = self.profile.as_deref().is_some_and(|p| p != "paper");
-        if short_schedule || !self.pretrain_epochs.is_empty() {
+        let gaps = self.scale_gaps(papers);
+        // the paper's scale only where a paper's scale data says so
+        let below_scale = gaps.as_ref().is_some_and(|g| !g.is_empty());
+        let at_scale = gaps.as_ref().is_some_and(Vec::is_empty);
+        if below_scale || !self.pretrain_epochs.is_empty() {
             let mut s = String::new();
             if !self.pretrain_epochs.is_empty() {
                 s.push_str(&format!(
@@ -324,17 +398,20 @@ impl Provenance {
                 s.push_str(&format!("; {}", paper_epochs.join("; ")));
             }
             s.push('.');
-            if short_schedule {
+            if below_scale {
                 s.push_str(
-                    " A schedule this short leaves every variant far from converged, so differences between \
+                    " A run below the paper's scale leaves every variant far from converged, so differences between \
                      variants that are smaller than the spread over seeds say nothing about the methods.",
                 );
             }
             out.push(s);
         }
-        if matches!(self.data, DataSource::Real) && !short_schedule {
+        if let Some(g) = gaps.filter(|g| !g.is_empty()) {
+            out.push(format!("Not the paper's scale: {}.", g.join("; ")));
+        }
+        if matches!(self.data, DataSource::Real) && at_scale {
             out.push(
-                "Same kind of data and the paper-scale profile: remaining differences come from our implementation, \
+                "Same kind of data at the paper's scale: remaining differences come from our implementation, \
                  the backend, the seeds and the evaluation details listed under each table."
                     .to_string(),
             );
@@ -421,7 +498,8 @@ mod tests {
         std::fs::remove_file(import.join(files::PROVENANCE_JSON)).unwrap();
         let (p, _) = provenance(&run, &[], &artifacts);
         assert_eq!(p.data, DataSource::Real);
-        assert!(p.callout(&[]).unwrap().starts_with("**Short schedule.**"));
+        // real data and no paper to check the scale against: nothing claimed
+        assert_eq!(p.callout(&[]), None);
 
         // A record that cannot be read is a warning naming the instance, not the path.
         std::fs::write(synth.join(files::PROVENANCE_JSON), "{").unwrap();

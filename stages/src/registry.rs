@@ -19,6 +19,7 @@ impl Registry {
             Box::new(crate::learn::encoder_init::EncoderInit),
             Box::new(crate::methods::pretrain::Pretrain),
             Box::new(crate::learn::extract::Extract),
+            Box::new(crate::learn::extract_raw::ExtractRaw),
             Box::new(crate::evals::linear::EvalLinear),
             Box::new(crate::evals::knn::EvalKnn),
         ];

@@ -87,6 +87,9 @@ pub struct TableSpec {
     pub decimals: Option<usize>,
     /// The row gains are measured from (default: the paper's first row).
     pub baseline: Option<String>,
+    /// Rows of ours that are floors, not methods (`random-init`, `raw-input`): the summary
+    /// says which rows fall below them.
+    pub floors: Vec<String>,
     /// Draw the accuracy-vs-paper bar chart.
     pub plot: bool,
 }

@@ -196,6 +196,7 @@ struct RawTable {
     layout: Field<Layout>,
     decimals: Field<Decimals>,
     baseline: Field<Text>,
+    floors: Field<Texts>,
     plot: Field<Flag>,
 }
 
@@ -670,6 +671,7 @@ impl Parser<'_> {
         let layout = self.take(raw.layout, &format!("{path}.layout"));
         let decimals = self.take(raw.decimals, &format!("{path}.decimals"));
         let baseline = self.text(raw.baseline, &format!("{path}.baseline"));
+        let floors = self.texts(raw.floors, &format!("{path}.floors"));
         let plot = self.flag(raw.plot, &format!("{path}.plot"), true);
         Some(TableSpec {
             index,
@@ -685,6 +687,7 @@ impl Parser<'_> {
             layout: layout.unwrap_or_default(),
             decimals: decimals.map(|d| usize::from(d.0)),
             baseline,
+            floors,
             plot,
         })
     }

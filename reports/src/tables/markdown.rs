@@ -53,6 +53,15 @@ pub(crate) fn table_markdown(
     md.push_str(&grid.markdown());
     md.push('\n');
     let mut lines = vec![describe_measures(spec, measures, table)];
+    if measures
+        .iter()
+        .any(|(_, sel)| sel.get("at").is_some_and(|v| v.iter().any(|a| a == "best")))
+    {
+        lines.push(
+            "`at=best`: the best test accuracy over the evaluation epochs, as the reference code reports it (the last epoch's is `at=last`)."
+                .to_string(),
+        );
+    }
     if !notes.hidden.is_empty() {
         lines.push(format!(
             "Results matching no paper row or column, not shown (`unmatched: hide`): {}.",

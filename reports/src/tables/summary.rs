@@ -2,6 +2,7 @@
 //! by how much, whether our rows come in the paper's order, and gains over the baseline.
 
 use super::Comparison;
+use super::placement::EXTRA;
 use crate::format::fmt_delta;
 use crate::papers::PaperTable;
 use crate::spec::TableSpec;
@@ -29,7 +30,7 @@ pub(crate) fn summarize(
         .iter()
         .filter(|c| c.measure.is_empty() && c.ours.is_some())
         .count();
-    let mut out = Vec::new();
+    let mut out = floor_sentences(what, spec, cells, decimals);
     if both.is_empty() {
         out.push(format!(
             "{what}: {ran} cell(s) of ours, none beside a paper number{}.",
@@ -102,6 +103,64 @@ pub(crate) fn summarize(
         }
         sentence.push('.');
         out.push(sentence);
+    }
+    out
+}
+
+/// Per column and floor row (`floors:`): which of our other rows fall below the floor, in
+/// words, since a pretrained row below the raw input or an untrained encoder learned
+/// nothing a linear classifier can use.
+fn floor_sentences(
+    what: &str,
+    spec: &TableSpec,
+    cells: &[Comparison],
+    decimals: usize,
+) -> Vec<String> {
+    let ours = |c: &Comparison| c.ours.as_ref().map(|o| o.mean);
+    // a floor names one value of the row (`random-init` in `random-init / joint`)
+    let is_floor = |c: &Comparison| {
+        let values: Vec<&str> = c.row.trim_start_matches(EXTRA).split(" / ").collect();
+        spec.floors
+            .iter()
+            .any(|f| *f == c.row_label || values.contains(&f.as_str()))
+    };
+    let mut out = Vec::new();
+    let mut columns: Vec<(&str, &str)> = Vec::new();
+    for c in cells.iter().filter(|c| c.measure.is_empty()) {
+        if !columns.iter().any(|(id, _)| *id == c.column) {
+            columns.push((&c.column, &c.column_label));
+        }
+    }
+    for (col, label) in columns {
+        let in_col: Vec<&Comparison> = cells
+            .iter()
+            .filter(|c| c.measure.is_empty() && c.column == col && ours(c).is_some())
+            .collect();
+        let methods: Vec<&&Comparison> = in_col.iter().filter(|c| !is_floor(c)).collect();
+        for floor in in_col.iter().filter(|c| is_floor(c)) {
+            let level = ours(floor).unwrap_or(f64::NAN);
+            let below: Vec<String> = methods
+                .iter()
+                .filter(|c| ours(c).is_some_and(|m| m < level))
+                .map(|c| format!("{} ({:.*})", c.row_label, decimals, ours(c).unwrap_or(f64::NAN)))
+                .collect();
+            let head = format!(
+                "{what} {label}: the {} floor is {level:.*}",
+                floor.row_label, decimals
+            );
+            out.push(if methods.is_empty() {
+                format!("{head}; no other row to compare with it.")
+            } else if below.is_empty() {
+                format!("{head}; all {} other rows are above it.", methods.len())
+            } else {
+                format!(
+                    "{head}; {} of the {} other rows fall below it: {}. Their features serve a linear classifier worse than the floor's, so their training has not learned what a comparison with the paper assumes.",
+                    below.len(),
+                    methods.len(),
+                    below.join(", ")
+                )
+            });
+        }
     }
     out
 }

@@ -43,6 +43,9 @@ pub struct Stage {
     pub desc: Option<String>,
     /// Where each `resources:` entry (`cpus`, `gpus`, `mem`) is written, for resource errors.
     pub resource_spans: Vec<(String, Span)>,
+    /// Each top-level param as written (`root: "${data.root}"`): name, value span, and the
+    /// text of a string value, for messages about a param's value.
+    pub param_sources: Vec<(String, Span, Option<String>)>,
     /// Indices into `Pipeline::stages`.
     pub needs: Vec<usize>,
     pub axes: Vec<String>,

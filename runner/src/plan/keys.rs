@@ -90,22 +90,46 @@ pub fn compute(p: &Pipeline, store: &Store, backend: Backend) -> Result<Keys, Ke
                 Ok(d) => ext.push((e.clone(), d.clone())),
                 Err(why) => {
                     let stage = &p.stages[inst.stage];
+                    // The param that names the path, and the `${var}` it came from.
+                    let param = inst.params.as_object().and_then(|m| {
+                        m.iter()
+                            .find(|(_, v)| v.as_str() == Some(e.as_str()))
+                            .map(|(k, _)| k.as_str())
+                    });
+                    let written = param.and_then(|k| {
+                        stage.param_sources.iter().find(|(name, _, _)| name == k)
+                    });
+                    let var = written
+                        .and_then(|(_, _, raw)| raw.as_deref())
+                        .and_then(|raw| raw.strip_prefix("${")?.strip_suffix('}'))
+                        .filter(|v| !v.contains("${"));
+                    let from = match (param, var) {
+                        (Some(k), Some(v)) => format!(" (param `{k}`, from `${{{v}}}`)"),
+                        (Some(k), None) => format!(" (param `{k}`)"),
+                        _ => String::new(),
+                    };
                     let msg = match why {
                         Undigested::Missing => format!(
-                            "stage `{}` depends on `{e}`, which does not exist ({})",
+                            "stage `{}` depends on `{e}`{from}, which does not exist ({})",
                             stage.id,
                             p.dir.join(e).display()
                         ),
                         Undigested::Unreadable(why) => format!(
-                            "stage `{}` depends on `{e}`, which cannot be read: {why}",
+                            "stage `{}` depends on `{e}`{from}, which cannot be read: {why}",
                             stage.id
                         ),
                     };
-                    diags.push(
-                        Diag::error(msg)
-                            .at(stage.id_span, "declared in this stage's params")
-                            .help("dependency paths are relative to the pipeline file's directory; create the file or fix the path"),
-                    );
+                    let help = match var {
+                        Some(v) => format!(
+                            "relative paths start at the pipeline file's directory; set `{v}` to an existing path (`--set {v}=PATH`)"
+                        ),
+                        None => "dependency paths are relative to the pipeline file's directory; create the file or fix the path".to_string(),
+                    };
+                    let (span, label) = match written {
+                        Some((_, span, _)) => (*span, "set here"),
+                        None => (stage.id_span, "declared in this stage's params"),
+                    };
+                    diags.push(Diag::error(msg).at(span, label).help(help));
                 }
             }
         }

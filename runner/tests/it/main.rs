@@ -1,9 +1,10 @@
 //! The runner's integration tests, one binary: the real `skelflow` binary on real
-//! pipelines (runs, crashes and concurrency, every bad-pipeline message, full disks, `gc`
-//! beside a run) and property tests of the pipeline loader.
+//! pipelines (runs, crashes and concurrency, what data a pipeline reads, every bad-pipeline
+//! message, full disks, `gc` beside a run) and property tests of the pipeline loader.
 
 mod common;
 mod crash;
+mod data_source;
 mod disk;
 mod fuzz;
 mod gc;

@@ -8,6 +8,10 @@
 //! `on_error: skip` the good ones are imported and the bad ones listed in `bad_files.json`.
 //! `provenance.json` records what was read: the NTU release, real files under `root` or a
 //! `synth.ntu` corpus, the files and a digest of their names.
+//!
+//! With `root` empty the stage generates skelflow's synthetic corpus (`synthetic`, the
+//! `synth.ntu` generator's params) into a scratch folder and imports that: a pipeline run on
+//! real files has no synthetic stage anywhere in its DAG or its keys.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -22,8 +26,10 @@ use super::dataset::{BadFile, DatasetMeta, DatasetWriter, SampleInfo, Variant};
 use super::ntu_format::{NtuName, bad_name_message, read_skeleton_file_with};
 use super::preprocess::prepare_into;
 use super::provenance::{self, SynthCorpus, file_list_digest, file_name, ntu_dataset};
+use super::synth::{self, SynthParams, SynthSize};
 use super::splits::{missing_list, ntu_benchmarks};
 use crate::params::{ParamError, Params};
+use crate::kind::Upstream;
 use crate::{IoContext, Kind, StageContext, StageError};
 
 /// What to do with a file that cannot be read.
@@ -37,13 +43,53 @@ pub enum OnError {
     Skip,
 }
 
+/// The synthetic corpus an import without `root` generates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Synthetic {
+    /// A size preset, `quick` | `small` | `ntu60`; `""`: not set (`quick` when `root` is
+    /// empty).
+    Size(String),
+    /// Every param of the `synth.ntu` generator (`{size: small, classes: 20}`).
+    Corpus(SynthParams),
+}
+
+impl Default for Synthetic {
+    fn default() -> Self {
+        Synthetic::Size(String::new())
+    }
+}
+
+impl Synthetic {
+    fn is_unset(&self) -> bool {
+        matches!(self, Synthetic::Size(s) if s.is_empty())
+    }
+
+    /// The generator's params; `Err` names the sizes for an unknown one.
+    fn resolve(&self) -> Result<SynthParams, String> {
+        match self {
+            Synthetic::Corpus(p) => Ok(p.clone()),
+            Synthetic::Size(s) if s.is_empty() => Ok(SynthParams::default()),
+            Synthetic::Size(s) => serde_json::from_value::<SynthSize>(serde_json::json!(s))
+                .map(|size| SynthParams {
+                    size,
+                    ..Default::default()
+                })
+                .map_err(|_| format!("`{s}` is not a corpus size: use quick, small or ntu60")),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct NtuImportParams {
     /// Directory of raw `.skeleton` files, relative to the pipeline file (e.g.
-    /// `${synth.output}` or `/data/nturgb+d_skeletons`). Empty: the output of the upstream
-    /// `synth.ntu` stage in `needs`.
+    /// `/data/nturgb+d_skeletons`, or `${synth.output}` for a `synth.ntu` stage's files).
+    /// Empty: generate skelflow's synthetic corpus (`synthetic`) and import it.
     pub root: String,
+    /// The synthetic corpus to generate when `root` is empty: a size (`quick` | `small` |
+    /// `ntu60`; empty: quick) or the `synth.ntu` params. Must stay empty when `root` is set.
+    pub synthetic: Synthetic,
     /// Preprocessing: `stgcn_raw` (ST-GCN), `agcn_prenorm` (CMD / ISC / A2MC) or `frame50`
     /// (AimCLR / ActCLR).
     pub variant: Variant,
@@ -64,6 +110,7 @@ impl Default for NtuImportParams {
     fn default() -> Self {
         NtuImportParams {
             root: String::new(),
+            synthetic: Synthetic::default(),
             variant: Variant::Frame50,
             missing_list: "auto".into(),
             on_error: OnError::Fail,
@@ -76,6 +123,25 @@ impl Default for NtuImportParams {
 impl Params for NtuImportParams {
     fn validate(&self) -> Vec<ParamError> {
         let mut errs = Vec::new();
+        if !self.root.is_empty() && !self.synthetic.is_unset() {
+            errs.push(
+                ParamError::at(
+                    "synthetic",
+                    format!(
+                        "a synthetic corpus is asked for together with the data root `{}`",
+                        self.root
+                    ),
+                )
+                .with_hint(
+                    "give one: clear `synthetic` (the pipelines' `data.synthetic`) to import the files under the root, \
+                     or clear `root` (`data.root`) to generate the synthetic corpus",
+                ),
+            );
+        }
+        match self.synthetic.resolve() {
+            Err(m) => errs.push(ParamError::at("synthetic", m)),
+            Ok(p) => errs.extend(p.validate().into_iter().map(|e| e.under("synthetic"))),
+        }
         if self.missing_list.trim().is_empty() {
             errs.push(
                 ParamError::at("missing_list", "is empty").with_hint(
@@ -410,29 +476,43 @@ pub fn bad_files_summary(root: &Path, bad: &[BadFile], total: usize) -> String {
 
 pub struct NtuImport;
 
-impl NtuImport {
-    fn root(ctx: &StageContext, p: &NtuImportParams) -> Result<PathBuf, StageError> {
-        if !p.root.is_empty() {
-            return Ok(ctx.resolve(&p.root));
-        }
-        let synth: Vec<_> = ctx.inputs_of(super::synth::KIND).collect();
-        match synth.as_slice() {
-            [one] => Ok(one.dir.clone()),
-            _ => Err(StageError::param(
-                "root",
-                "is not set and there is no single upstream `synth.ntu` stage; set it to the folder of .skeleton \
-                 files (e.g. `root: /data/nturgb+d_skeletons` or `root: ${synth.output}`)",
-            )),
-        }
-    }
-}
+/// Folder of an import's generated synthetic corpus, inside its artifact while it runs.
+const SYNTHETIC_SCRATCH: &str = "synthetic-corpus.tmp";
 
 impl Kind for NtuImport {
     type Params = NtuImportParams;
     const NAME: &'static str = "ntu.import";
-    // 2: the artifact records provenance.json.
-    const VERSION: u32 = 2;
-    const ABOUT: &'static str = "raw NTU RGB+D .skeleton files -> Arrow dataset (stgcn_raw | agcn_prenorm | frame50) + NTU-60/120 splits";
+    // 2: the artifact records provenance.json. 3: `root` empty generates the synthetic
+    // corpus (was: read an upstream synth.ntu stage).
+    const VERSION: u32 = 3;
+    const ABOUT: &'static str = "raw NTU RGB+D .skeleton files (or, without a root, skelflow's synthetic corpus) -> Arrow dataset (stgcn_raw | agcn_prenorm | frame50) + NTU-60/120 splits";
+    /// Without a root, the synthetic corpus is spelled out (`quick` = its default params),
+    /// so that every way of asking for one corpus gets one key.
+    fn canonical(&self, mut p: NtuImportParams) -> Result<NtuImportParams, Vec<ParamError>> {
+        if p.root.is_empty() {
+            let corpus = p.synthetic.resolve().map_err(|m| vec![ParamError::at("synthetic", m)])?;
+            p.synthetic = Synthetic::Corpus(corpus);
+        }
+        Ok(p)
+    }
+    fn check_inputs(&self, p: &NtuImportParams, inputs: &[Upstream]) -> Vec<ParamError> {
+        match inputs.iter().find(|u| u.kind == synth::KIND) {
+            Some(u) if p.root.is_empty() => vec![
+                ParamError::at(
+                    "root",
+                    format!(
+                        "is empty, so this import generates its own synthetic corpus and would ignore the `{}` stage in `needs`",
+                        u.instance
+                    ),
+                )
+                .with_hint(format!(
+                    "set `root: ${{{}.output}}` to import that stage's files, or drop it from `needs` and give the corpus as `synthetic`",
+                    u.instance
+                )),
+            ],
+            _ => Vec::new(),
+        }
+    }
     fn external_inputs(&self, p: &NtuImportParams) -> Vec<PathBuf> {
         let mut out = Vec::new();
         if !p.root.is_empty() {
@@ -447,7 +527,22 @@ impl Kind for NtuImport {
         out
     }
     fn run(&self, ctx: &StageContext, p: NtuImportParams) -> Result<(), StageError> {
-        let root = Self::root(ctx, &p)?;
+        let scratch = ctx.out_dir.join(SYNTHETIC_SCRATCH);
+        let root = if p.root.is_empty() {
+            let corpus = p.synthetic.resolve().map_err(|m| StageError::param("synthetic", m))?;
+            let r = synth::generate(&corpus, ctx.seed, &scratch, ctx.threads, |done, total| {
+                ctx.progress(done as u64, total as u64, &format!("generating {done}/{total} synthetic files"))
+            })?;
+            eprintln!(
+                "{}: generated the synthetic corpus ({} files, {:.1} MB)",
+                ctx.instance,
+                r.files,
+                r.bytes as f64 / 1e6
+            );
+            scratch.clone()
+        } else {
+            ctx.resolve(&p.root)
+        };
         let opts = ImportOptions {
             variant: p.variant,
             missing_list: p.missing_list.clone(),
@@ -461,6 +556,9 @@ impl Kind for NtuImport {
         let report = import_ntu(&root, &ctx.out_dir, &opts, |done, total| {
             ctx.progress(done as u64, total as u64, &format!("{done}/{total} files"))
         })?;
+        if p.root.is_empty() {
+            std::fs::remove_dir_all(&scratch).at("remove", &scratch)?;
+        }
         eprintln!(
             "{}: imported {} samples ({}), {} on the missing list, {} bad files skipped",
             ctx.instance,

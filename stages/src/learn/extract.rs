@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use skelflow_contract::files;
 
 use super::artifact::{ENCODER_JSON, FeatureSet, read_encoder, write_features_arrow, write_json};
-use super::augment::{ViewSpec, apply_view_in};
+use super::augment::{Aug, ViewSpec, apply_view_in};
 use super::data::{ClipSource, derive_seed};
 use super::dataset::open_splits;
 use super::device::device;
@@ -84,8 +84,53 @@ impl Kind for Extract {
             Some(s) => s,
             None => serde_json::from_value(meta.input["stream"].clone()).unwrap_or_default(),
         };
-        let splits = open_splits(ctx, &p.benchmark)?;
         let view = p.view.resolve().map_err(|e| StageError::param("view", e))?;
+        let input = ViewedInput {
+            benchmark: &p.benchmark,
+            view: &view,
+            stream,
+            batch: p.batch,
+        };
+        input.extract(
+            ctx,
+            |flat, shape| {
+                let x = Tensor::<5>::from_data(TensorData::new(flat, shape), &dev);
+                let f = enc.features(x);
+                let f = match p.feature {
+                    FeatureKind::Backbone => f,
+                    FeatureKind::Projection => enc.project(f),
+                };
+                let dim = f.dims()[1];
+                let rows = f.into_data().try_into_vec::<f32>().map_err(|e| StageError::Backend {
+                    backend: ctx.backend.name().into(),
+                    message: format!("cannot read the features back: {e:?}"),
+                })?;
+                Ok((dim, rows))
+            },
+            serde_json::json!({"feature": p.feature, "encoder": {"method": meta.method, "epochs": meta.epochs}}),
+        )
+    }
+}
+
+/// The clips of a benchmark's two parts as an encoder sees them at extraction: the view
+/// applied (seeded per clip), the stream computed from the viewed joints.
+pub(crate) struct ViewedInput<'a> {
+    pub benchmark: &'a str,
+    pub view: &'a [Aug],
+    pub stream: Stream,
+    pub batch: usize,
+}
+
+impl ViewedInput<'_> {
+    /// Map every batch, shaped (N, C, T, V, M), to `(dim, N·dim rows)` with `encode`, and
+    /// write `features.arrow` and `features.json` (`about` merged into the latter).
+    pub(crate) fn extract(
+        &self,
+        ctx: &StageContext,
+        mut encode: impl FnMut(Vec<f32>, [usize; 5]) -> Result<(usize, Vec<f32>), StageError>,
+        about: serde_json::Value,
+    ) -> Result<(), StageError> {
+        let splits = open_splits(ctx, self.benchmark)?;
         let mut parts = Vec::new();
         let mut dim = 0;
         for (name, src) in [
@@ -93,34 +138,23 @@ impl Kind for Extract {
             ("test", splits.test.as_ref() as &dyn ClipSource),
         ] {
             let ids: Vec<usize> = (0..src.len()).collect();
-            let mut data = Vec::with_capacity(ids.len() * 256);
-            for (bi, chunk) in ids.chunks(p.batch).enumerate() {
+            let mut data = Vec::new();
+            for (bi, chunk) in ids.chunks(self.batch).enumerate() {
                 let clips: Vec<_> = chunk
                     .iter()
                     .map(|&i| {
                         let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(ctx.seed, &[i as u64]));
-                        apply_view_in(&view, src.clip(i), src.valid_frames(i), stream, &mut rng)
+                        apply_view_in(self.view, src.clip(i), src.valid_frames(i), self.stream, &mut rng)
                     })
                     .collect();
                 let (c, t, v, m) = (clips[0].c, clips[0].t, clips[0].v, clips[0].m);
                 let flat: Vec<f32> = clips.iter().flat_map(|x| x.data.iter().copied()).collect();
-                let x =
-                    Tensor::<5>::from_data(TensorData::new(flat, [chunk.len(), c, t, v, m]), &dev);
-                let f = enc.features(x);
-                let f = match p.feature {
-                    FeatureKind::Backbone => f,
-                    FeatureKind::Projection => enc.project(f),
-                };
-                dim = f.dims()[1];
-                data.extend(f.into_data().try_into_vec::<f32>().map_err(|e| {
-                    StageError::Backend {
-                        backend: ctx.backend.name().into(),
-                        message: format!("cannot read the features back: {e:?}"),
-                    }
-                })?);
+                let (d, rows) = encode(flat, [chunk.len(), c, t, v, m])?;
+                dim = d;
+                data.extend(rows);
                 ctx.progress(
                     bi as u64 + 1,
-                    ids.len().div_ceil(p.batch) as u64,
+                    ids.len().div_ceil(self.batch) as u64,
                     &format!("{name} features"),
                 );
             }
@@ -132,13 +166,13 @@ impl Kind for Extract {
             });
         }
         write_features_arrow(&ctx.out_dir.join(files::FEATURES_ARROW), dim, &parts)?;
-        write_json(
-            &ctx.out_dir.join(files::FEATURES_JSON),
-            &serde_json::json!({
-                "dim": dim, "benchmark": p.benchmark, "stream": stream, "feature": p.feature,
-                "classes": splits.train.num_classes(), "train": parts[0].index.len(), "test": parts[1].index.len(),
-                "encoder": {"method": meta.method, "epochs": meta.epochs},
-            }),
-        )
+        let mut json = serde_json::json!({
+            "dim": dim, "benchmark": self.benchmark, "stream": self.stream,
+            "classes": splits.train.num_classes(), "train": parts[0].index.len(), "test": parts[1].index.len(),
+        });
+        if let (Some(out), serde_json::Value::Object(extra)) = (json.as_object_mut(), about) {
+            out.extend(extra);
+        }
+        write_json(&ctx.out_dir.join(files::FEATURES_JSON), &json)
     }
 }

@@ -1,6 +1,6 @@
 //! The learning core: devices, encoders, augmentations, data loading, the training loop,
 //! the method seam ([`method`]), checkpoints and the encoder artifact, and the kinds
-//! `encoder.init` and `extract`. It knows no particular method: those live in
+//! `encoder.init`, `extract` and `extract.raw`. It knows no particular method: those live in
 //! `crate::methods` (with the `pretrain` kind), evaluations in `crate::evals`; both depend
 //! on this module, never the other way round.
 
@@ -12,6 +12,7 @@ pub mod device;
 pub mod encoder_init;
 pub mod encoders;
 pub mod extract;
+pub mod extract_raw;
 pub mod graph;
 pub mod losses;
 pub mod method;

@@ -95,11 +95,6 @@ impl Default for PretrainParams {
     }
 }
 
-fn nested(prefix: &str, mut e: ParamError) -> ParamError {
-    e.path.insert(0, PathSeg::Key(prefix.into()));
-    e
-}
-
 impl Params for PretrainParams {
     fn validate(&self) -> Vec<ParamError> {
         let mut e = self.encoder.errors("encoder");
@@ -110,7 +105,7 @@ impl Params for PretrainParams {
             ),
             Some(m) => {
                 if let Err(errs) = (m.check)(&self.method_params) {
-                    e.extend(errs.into_iter().map(|err| nested("method_params", err)));
+                    e.extend(errs.into_iter().map(|err| err.under("method_params")));
                 }
             }
         }
@@ -232,7 +227,7 @@ impl Kind for Pretrain {
             e.extend(
                 (m.check_inputs)(&p.method_params, &view, inputs)
                     .into_iter()
-                    .map(|err| nested("method_params", err)),
+                    .map(|err| err.under("method_params")),
             );
         }
         e

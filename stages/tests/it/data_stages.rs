@@ -93,6 +93,42 @@ fn params_are_checked() {
             .contains("at most 60 classes")
     );
     assert_eq!(k.external_inputs(&canon), vec![PathBuf::from("raw")]);
+
+    // With a root the key holds no synthetic corpus; without one, the corpus spelled out,
+    // one key for every way of asking for it.
+    assert_eq!(canon["synthetic"], "", "{canon}");
+    let quick = k.check(&json!({})).unwrap();
+    assert_eq!(quick["synthetic"]["size"], "quick");
+    assert_eq!(quick, k.check(&json!({"synthetic": "quick"})).unwrap());
+    assert_eq!(quick, k.check(&json!({"synthetic": {"size": "quick"}})).unwrap());
+    assert_ne!(quick, k.check(&json!({"synthetic": "small"})).unwrap());
+    assert!(k.external_inputs(&quick).is_empty());
+    // A root and a corpus together, an unknown size, a bad corpus param: errors at the param.
+    let text = |p: serde_json::Value| -> Vec<String> {
+        k.check(&p).unwrap_err().iter().map(|e| e.to_string()).collect()
+    };
+    let both = text(json!({"root": "/data/ntu", "synthetic": "small"}));
+    assert!(
+        both[0].starts_with("param `synthetic`: a synthetic corpus is asked for together with the data root `/data/ntu`")
+            && both[0].contains("`data.synthetic`"),
+        "{both:?}"
+    );
+    let size = text(json!({"synthetic": "huge"}));
+    assert!(size[0].contains("`huge` is not a corpus size: use quick, small or ntu60"), "{size:?}");
+    let nested = text(json!({"synthetic": {"classes": 61}}));
+    assert!(nested[0].starts_with("param `synthetic.classes`: at most 60 classes"), "{nested:?}");
+    // An empty root beside a synth.ntu stage in `needs` would ignore that stage.
+    let upstream = skelflow_stages::Upstream {
+        instance: "synth".into(),
+        kind: "synth.ntu".into(),
+        ..Default::default()
+    };
+    let e = k.check_inputs(&quick, &[upstream]);
+    assert!(
+        e[0].to_string().contains("would ignore the `synth` stage in `needs`")
+            && e[0].to_string().contains("`root: ${synth.output}`"),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -109,17 +145,24 @@ fn synth_import_anchor_chain_show_and_convert() {
         t,
     );
     run(&c, "synth.ntu");
-    // ntu.import with `root` unset reads the upstream synth.ntu artifact.
+    // ntu.import without a root generates the same corpus itself (same params, same seed)
+    // and keeps none of its files.
     let import_out = t.join("import");
     let c = ctx(
         "import",
         "ntu.import",
-        serde_json::json!({"variant": "frame50"}),
-        vec![input("synth", "synth.ntu", &synth_out)],
+        serde_json::json!({"variant": "frame50", "synthetic": {"classes": 6, "subjects": 4, "replications": 1}}),
+        vec![],
         &import_out,
         t,
     );
     run(&c, "ntu.import");
+    let left: Vec<_> = std::fs::read_dir(&import_out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("synthetic") || n.ends_with(".skeleton"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
     let ds = Dataset::open(&import_out).unwrap();
     assert_eq!(ds.len(), 6 * 4 * 3);
     assert_eq!(ds.meta().extra["missing_list"], "none");
@@ -183,6 +226,23 @@ fn synth_import_anchor_chain_show_and_convert() {
     );
     run(&c, "ntu.import");
     assert_eq!(Dataset::open(&import2).unwrap().len(), 10);
+    // The synth.ntu stage's files imported from `root` are the corpus the import generated.
+    let import3 = t.join("import3");
+    let c = ctx(
+        "import3",
+        "ntu.import",
+        serde_json::json!({"root": "synth", "variant": "frame50"}),
+        vec![],
+        &import3,
+        t,
+    );
+    run(&c, "ntu.import");
+    assert_eq!(provenance(&import3), provenance(&import_out));
+    let ds3 = Dataset::open(&import3).unwrap();
+    assert_eq!(ds3.len(), ds.len());
+    for i in [0, 17, ds.len() - 1] {
+        assert_eq!(ds3.sample(i, Stream::Joint), ds.sample(i, Stream::Joint));
+    }
 
     // anchor.average_motion: the mean motion of the x-sub training split.
     let anchor_out = t.join("anchor");

@@ -173,21 +173,11 @@ fn nan_loss_stops_pretraining_with_a_clear_error() {
 #[test]
 fn moco_pretraining_beats_random_init_in_linear_eval() {
     use skelflow_stages::data::ntu_import::NtuImport;
-    use skelflow_stages::data::synth::SynthNtu;
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let t0 = Instant::now();
-    // the embedded synthetic corpus through the real import: synth.ntu quick → ntu.import frame50
-    let synth = run(
-        &SynthNtu,
-        &context(
-            &SynthNtu,
-            root,
-            "synth",
-            serde_json::json!({"size": "quick"}),
-            &[],
-        ),
-    );
+    // the embedded synthetic corpus through the real import: ntu.import frame50 without a
+    // root generates the quick corpus and imports it
     let data = run(
         &NtuImport,
         &context(
@@ -195,7 +185,7 @@ fn moco_pretraining_beats_random_init_in_linear_eval() {
             root,
             "import",
             serde_json::json!({"variant": "frame50"}),
-            &[("synth.ntu", &synth)],
+            &[],
         ),
     );
     let t_data = t0.elapsed();

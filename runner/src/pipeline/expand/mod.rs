@@ -59,6 +59,16 @@ pub(super) fn expand(
                 .and_then(|r| r.as_map())
                 .map(|m| m.iter().map(|e| (e.key.clone(), e.value.span)).collect())
                 .unwrap_or_default(),
+            param_sources: s
+                .params
+                .as_ref()
+                .and_then(|r| r.as_map())
+                .map(|m| {
+                    m.iter()
+                        .map(|e| (e.key.clone(), e.value.span, e.value.as_str().map(str::to_string)))
+                        .collect()
+                })
+                .unwrap_or_default(),
             needs: needs[i].clone(),
             axes: axes[i]
                 .as_deref()

@@ -21,7 +21,7 @@ pub enum SynthSize {
     Ntu60,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SynthParams {
     /// `quick` | `small` | `ntu60`: default counts (each overridable below).
