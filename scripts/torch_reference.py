@@ -4,7 +4,9 @@
 ST-GCN-16 exactly as AimCLR/ActCLR configure it (net/st_gcn.py: hidden 16, 10 blocks,
 temporal kernel 9, spatial partition graph, edge importance, data BN over V*C shared across
 persons, dropout 0.5, 256-d feature) with the pre-training MLP head, and the ISC/CMD BiGRU
-(150 inputs, 1024 hidden, 3 layers, bidirectional, input BN, 2048 -> MLP head). One
+(150 inputs, 1024 hidden, 3 layers, bidirectional, input BN, 2048 -> MLP head), run as a true
+bidirectional pass (`--gru-drive bidirectional`, the default here) or frame by frame as CMD's
+code does (`--gru-drive per_frame`, skelflow's default; scripts/gru_reference.py). One
 training step = forward + backward + SGD(momentum 0.9, wd 1e-4) on a cross-entropy over
 the 128-d head output (the same work as a MoCo query step without the queue).
 
@@ -119,8 +121,9 @@ class StGcn(nn.Module):
 
 
 class BiGru(nn.Module):
-    def __init__(self, hidden=1024, layers=3, proj=128):
+    def __init__(self, hidden=1024, layers=3, proj=128, drive='bidirectional'):
         super().__init__()
+        self.drive = drive
         self.input_norm = nn.BatchNorm1d(150)
         self.gru = nn.GRU(150, hidden, num_layers=layers, bidirectional=True, batch_first=True)
         self.fc = nn.Sequential(nn.Linear(2 * hidden, 2 * hidden), nn.ReLU(), nn.Linear(2 * hidden, proj))
@@ -129,9 +132,16 @@ class BiGru(nn.Module):
         N, C, T, V, M = x.size()
         x = x.permute(0, 2, 3, 1, 4).reshape(N, T, -1)
         x = self.input_norm(x.permute(0, 2, 1)).permute(0, 2, 1)
-        _, h = self.gru(x)
-        # last layer's final states, forward and reverse
-        feat = torch.cat([h[-2], h[-1]], dim=1)
+        if self.drive == 'per_frame':
+            # CMD's EncoderRNN: one frame per call, hidden carried; the last frame's output
+            h = None
+            for t in range(T):
+                out, h = self.gru(x[:, t:t + 1], h)
+            feat = out[:, 0]
+        else:
+            _, h = self.gru(x)
+            # last layer's final states, forward and reverse
+            feat = torch.cat([h[-2], h[-1]], dim=1)
         return self.fc(feat)
 
 
@@ -167,6 +177,7 @@ def main():
     ap.add_argument('--gru-batch', type=int, default=64)
     ap.add_argument('--gru-frames', type=int, default=64)
     ap.add_argument('--gru-hidden', type=int, default=1024)
+    ap.add_argument('--gru-drive', choices=['bidirectional', 'per_frame'], default='bidirectional')
     ap.add_argument('--params', action='store_true', help='print trainable parameter counts and exit')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -179,8 +190,8 @@ def main():
         r = bench(StGcn(), a.stgcn_batch, a.stgcn_frames, a.steps, a.warmup)
         print(json.dumps({"model": "stgcn16", "batch": a.stgcn_batch, "frames": a.stgcn_frames, "threads": a.threads, **r}))
     if a.model in ('bigru', 'all'):
-        r = bench(BiGru(a.gru_hidden), a.gru_batch, a.gru_frames, a.steps, a.warmup)
-        print(json.dumps({"model": "bigru", "batch": a.gru_batch, "frames": a.gru_frames, "hidden": a.gru_hidden, "threads": a.threads, **r}))
+        r = bench(BiGru(a.gru_hidden, drive=a.gru_drive), a.gru_batch, a.gru_frames, a.steps, a.warmup)
+        print(json.dumps({"model": f"bigru {a.gru_drive}", "batch": a.gru_batch, "frames": a.gru_frames, "hidden": a.gru_hidden, "threads": a.threads, **r}))
 
 
 if __name__ == '__main__':

@@ -1,7 +1,8 @@
 //! Training-speed benchmark of the encoders (run by `scripts/bench-train`, which puts the
 //! PyTorch reference beside it): one step = forward + cross-entropy on the 128-d head
 //! output + backward + SGD (momentum 0.9, wd 1e-4), the same work as
-//! `scripts/torch_reference.py`. Prints one JSON line per model.
+//! `scripts/torch_reference.py`. Prints one JSON line per model. The BiGRU runs
+//! `--gru-drive bidirectional` (default, as the PyTorch side's default) or `per_frame`.
 //!
 //! cargo run --release -p skelflow-stages --example bench_train -- --backend flex --threads 2
 
@@ -13,7 +14,7 @@ use burn::tensor::Distribution;
 use skelflow_stages::Backend;
 use skelflow_stages::learn::data::label_tensor;
 use skelflow_stages::learn::device::device;
-use skelflow_stages::learn::encoders::{BackboneConfig, BiGruConfig, EncoderConfig};
+use skelflow_stages::learn::encoders::{BackboneConfig, BiGruConfig, EncoderConfig, GruDrive};
 use skelflow_stages::learn::optim::OptimParams;
 use skelflow_stages::methods::blocks::cross_entropy;
 
@@ -28,6 +29,7 @@ struct Args {
     gru_batch: usize,
     gru_frames: usize,
     gru_hidden: usize,
+    gru_drive: GruDrive,
     checkpointing: bool,
 }
 
@@ -43,6 +45,8 @@ fn parse() -> Args {
         gru_batch: 64,
         gru_frames: 64,
         gru_hidden: 1024,
+        // explicit, as torch_reference.py's: the PyTorch side runs the same drive
+        gru_drive: GruDrive::Bidirectional,
         checkpointing: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -64,6 +68,10 @@ fn parse() -> Args {
             "--gru-batch" => a.gru_batch = n(),
             "--gru-frames" => a.gru_frames = n(),
             "--gru-hidden" => a.gru_hidden = n(),
+            "--gru-drive" => {
+                a.gru_drive = serde_json::from_value(serde_json::Value::String(v()))
+                    .unwrap_or_else(|e| panic!("--gru-drive: {e}"))
+            }
             "--checkpointing" => {
                 a.checkpointing = true;
                 i -= 1;
@@ -157,10 +165,15 @@ fn main() {
         let cfg = EncoderConfig {
             backbone: BackboneConfig::Bigru(BiGruConfig {
                 hidden: a.gru_hidden,
+                drive: a.gru_drive,
                 ..Default::default()
             }),
             ..Default::default()
         };
-        bench("bigru", cfg, a.gru_batch, a.gru_frames, &a);
+        let name = match a.gru_drive {
+            GruDrive::Bidirectional => "bigru bidirectional",
+            GruDrive::PerFrame => "bigru per_frame",
+        };
+        bench(name, cfg, a.gru_batch, a.gru_frames, &a);
     }
 }

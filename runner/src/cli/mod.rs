@@ -120,7 +120,8 @@ pub enum ModelCommand {
     /// total with BN running statistics), like torchinfo
     Summary {
         /// A preset (stgcn, stgcn64, bigru, lstm), a YAML file, or inline YAML such as
-        /// `{arch: bigru, hidden: 256}`: the `encoder` param of `pretrain`
+        /// `{arch: bigru, hidden: 256}`: the `encoder` param of `pretrain` (a BiGRU is
+        /// `drive: per_frame`, the reference code's, unless it says `drive: bidirectional`)
         config: String,
         /// Input frames [default: 50 for ST-GCN, 64 for the recurrent encoders]
         #[arg(long)]

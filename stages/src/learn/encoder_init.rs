@@ -14,7 +14,8 @@ use crate::{Kind, StageContext, StageError};
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct EncoderInitParams {
-    /// Encoder preset or config.
+    /// Encoder preset or config, as `pretrain`'s (a BiGRU is `drive: per_frame` unless it
+    /// says `drive: bidirectional`).
     pub encoder: EncoderSpec,
     /// The stream the encoder will be fed (recorded for `extract`).
     pub stream: Stream,

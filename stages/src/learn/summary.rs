@@ -50,9 +50,15 @@ pub fn model_summary(config: &EncoderConfig, frames: Option<usize>) -> String {
         BackboneConfig::Stgcn(c) => {
             format!("ST-GCN (hidden {}, feature {})", c.hidden, c.feature_dim)
         }
+        // the drive as a config spells it (`drive: per_frame`)
         BackboneConfig::Bigru(c) => format!(
-            "BiGRU ({} layers × {} hidden, {:?})",
-            c.layers, c.hidden, c.drive
+            "BiGRU ({} layers × {} hidden, drive: {})",
+            c.layers,
+            c.hidden,
+            serde_json::to_value(c.drive)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
         ),
         BackboneConfig::Lstm(c) => format!("LSTM ({} layer(s) × {} hidden)", c.layers, c.hidden),
     };

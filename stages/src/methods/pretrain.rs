@@ -48,7 +48,10 @@ pub struct PretrainParams {
     pub method: String,
     /// The method's own params (queue, momentum, temperature, switches, …).
     pub method_params: serde_json::Value,
-    /// Encoder preset (`stgcn`, `stgcn64`, `bigru`, `lstm`) or config.
+    /// Encoder preset (`stgcn`, `stgcn64`, `bigru`, `lstm`) or config. A BiGRU is driven as
+    /// the CMD/ISC code drives it (`drive: per_frame`, the default: frame by frame, both
+    /// directions forward in time, feature = last frame's output); `drive: bidirectional`
+    /// gives a true bidirectional pass.
     pub encoder: EncoderSpec,
     /// Start from an upstream encoder: `none`, `encoder` or `backbone`.
     pub init: InitMode,

@@ -25,7 +25,7 @@ fn golden(name: &str) -> Value {
     .unwrap()
 }
 
-fn shape(v: &Value) -> Vec<usize> {
+pub(crate) fn shape(v: &Value) -> Vec<usize> {
     v["shape"]
         .as_array()
         .unwrap()
@@ -34,7 +34,7 @@ fn shape(v: &Value) -> Vec<usize> {
         .collect()
 }
 
-fn data(v: &Value) -> Vec<f32> {
+pub(crate) fn data(v: &Value) -> Vec<f32> {
     v["data"]
         .as_array()
         .unwrap()
@@ -43,7 +43,7 @@ fn data(v: &Value) -> Vec<f32> {
         .collect()
 }
 
-fn tensor<const D: usize>(v: &Value, dev: &Device) -> Tensor<D> {
+pub(crate) fn tensor<const D: usize>(v: &Value, dev: &Device) -> Tensor<D> {
     let s: [usize; D] = shape(v).try_into().unwrap();
     Tensor::from_data(TensorData::new(data(v), s), dev)
 }

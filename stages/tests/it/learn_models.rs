@@ -1,9 +1,12 @@
 //! Encoders: parameter counts against the reference implementations, output shapes, the
-//! model summary, and a finite-difference gradient check of a graph-conv block.
+//! model summary, a finite-difference gradient check of a graph-conv block, the BiGRU's two
+//! drives against PyTorch (`scripts/gru_reference.py`), and which keys the BiGRU's default
+//! drive moves.
 
 use burn::prelude::*;
 use skelflow_stages::learn::encoders::*;
 use skelflow_stages::learn::summary::{backbone_params, model_summary};
+use skelflow_stages::methods::actclr_blocks;
 
 /// The backend under test (`SKELFLOW_TEST_BACKEND=tch-cpu` in scripts/test-tch).
 fn dev() -> Device {
@@ -86,16 +89,17 @@ fn output_shapes() {
     let g = small.init(&dev);
     assert_eq!(g.features(x.clone()).dims(), [2, 16]);
     assert_eq!(g.embed(x.clone()).dims(), [2, 128]);
-    let per_frame = EncoderConfig {
+    // the default drive is per_frame; the other one pools differently
+    let bidirectional = EncoderConfig {
         backbone: BackboneConfig::Bigru(BiGruConfig {
             hidden: 8,
             layers: 1,
-            drive: GruDrive::PerFrame,
+            drive: GruDrive::Bidirectional,
             ..Default::default()
         }),
         ..Default::default()
     };
-    assert_eq!(per_frame.init(&dev).features(x.clone()).dims(), [2, 16]);
+    assert_eq!(bidirectional.init(&dev).features(x.clone()).dims(), [2, 16]);
     let lstm = EncoderConfig {
         backbone: BackboneConfig::Lstm(LstmConfig {
             hidden: 8,
@@ -121,6 +125,12 @@ fn summary_lists_layers_and_reference_totals() {
     assert!(s.contains("Total params: trainable 920,068"), "{s}");
     let l = model_summary(&EncoderConfig::preset("lstm").unwrap(), None);
     assert!(l.contains("Total params: trainable 417,792"), "{l}");
+    let g = EncoderConfig::parse("{arch: bigru, hidden: 8, layers: 1}").unwrap();
+    let g = model_summary(&g, None);
+    assert!(
+        g.contains("BiGRU (1 layers × 8 hidden, drive: per_frame)"),
+        "{g}"
+    );
 }
 
 #[test]
@@ -265,4 +275,145 @@ fn temporal_conv_as_unfold_equals_conv2d() {
         let diff = (a - b).abs().max().into_scalar::<f32>();
         assert!(diff < 1e-4, "stride {stride}: max diff {diff}");
     }
+}
+
+fn bigru_golden() -> serde_json::Value {
+    let p =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/goldens/bigru_drive.json");
+    serde_json::from_str(
+        &std::fs::read_to_string(&p)
+            .unwrap_or_else(|e| panic!("{}: {e} (run scripts/gru_reference.py)", p.display())),
+    )
+    .unwrap()
+}
+
+/// skelflow's BiGRU with the golden's PyTorch weights (`gru.weight_ih_l{k}[_reverse]`,
+/// (3H, in), gates r, z, n) and input-BN statistics.
+fn bigru_from_golden(g: &serde_json::Value, drive: GruDrive, dev: &Device) -> BiGruEncoder {
+    use crate::actclr_golden::tensor;
+    use burn::module::{Param, RunningState};
+    let hidden = g["hidden"].as_u64().unwrap() as usize;
+    let layers = g["layers"].as_u64().unwrap() as usize;
+    let w = &g["weights"];
+    let mut enc = BiGruConfig {
+        hidden,
+        layers,
+        drive,
+        ..Default::default()
+    }
+    .init(dev);
+    for l in 0..layers {
+        for (cells, sfx) in [
+            (&mut enc.forward_cells, ""),
+            (&mut enc.backward_cells, "_reverse"),
+        ] {
+            let c = &mut cells[l];
+            let m = |k: &str| {
+                Param::from_tensor(tensor::<2>(&w[format!("{k}_l{l}{sfx}")], dev).transpose())
+            };
+            let b = |k: &str| Param::from_tensor(tensor::<1>(&w[format!("{k}_l{l}{sfx}")], dev));
+            (c.w_ih, c.w_hh, c.b_ih, c.b_hh) =
+                (m("weight_ih"), m("weight_hh"), b("bias_ih"), b("bias_hh"));
+        }
+    }
+    let bn = enc.input_bn.as_mut().expect("CMD's input BN");
+    bn.gamma = Param::from_tensor(tensor::<1>(&w["bn.weight"], dev));
+    bn.beta = Param::from_tensor(tensor::<1>(&w["bn.bias"], dev));
+    bn.running_mean = RunningState::new(tensor::<1>(&w["bn.running_mean"], dev));
+    bn.running_var = RunningState::new(tensor::<1>(&w["bn.running_var"], dev));
+    enc
+}
+
+/// Max |a - b| / max(|b|, 0.01) (a feature near 0 is judged on |a - b| ≤ 1e-6), with
+/// the max |a - b|.
+fn max_rel_error(got: &[f32], want: &[f32]) -> (f32, f32) {
+    assert_eq!(got.len(), want.len());
+    got.iter().zip(want).fold((0f32, 0f32), |(r, a), (x, y)| {
+        let d = (x - y).abs();
+        (r.max(d / y.abs().max(0.01)), a.max(d))
+    })
+}
+
+#[test]
+fn bigru_drives_equal_pytorch() {
+    use crate::actclr_golden::{data, tensor};
+    let _rng = crate::learn_common::rng_lock();
+    let dev = dev();
+    let g = bigru_golden();
+    let x = tensor::<5>(&g["x"], &dev);
+    for tag in ["h8_l1", "h16_l2"] {
+        for (drive, key, other) in [
+            (GruDrive::PerFrame, "per_frame", "bidirectional"),
+            (GruDrive::Bidirectional, "bidirectional", "per_frame"),
+        ] {
+            let mut enc = bigru_from_golden(&g[tag], drive, &dev);
+            let got = actclr_blocks::values(enc.forward(x.clone(), &mut no_tap()));
+            let (rel, abs) = max_rel_error(&got, &data(&g[tag][key]));
+            println!("{tag} {key}: max relative error {rel:.2e}, max absolute {abs:.2e}");
+            assert!(rel <= 1e-4, "{tag} {key}: relative error {rel} > 1e-4");
+            // the golden tells the drives and the frame orders apart
+            let (rel, _) = max_rel_error(&got, &data(&g[tag][other]));
+            assert!(rel > 0.1, "{tag}: {key} also matches {other} ({rel})");
+            enc.vcm = false;
+            let cvm = actclr_blocks::values(enc.forward(x.clone(), &mut no_tap()));
+            let (rel, _) = max_rel_error(&cvm, &data(&g[tag][key]));
+            assert!(
+                rel > 0.1,
+                "{tag} {key}: frame order c*50+v*2+m matches too ({rel})"
+            );
+        }
+    }
+}
+
+/// The canonical `encoder` of a `pretrain` with `encoder` (what enters its key), and the
+/// key of those canonical params with nothing upstream.
+fn pretrain_encoder_key(encoder: serde_json::Value) -> (String, String) {
+    use skelflow_stages::StageKind;
+    use skelflow_stages::methods::pretrain::Pretrain;
+    let canon = Pretrain
+        .check(&serde_json::json!({"encoder": encoder}))
+        .unwrap();
+    let comps = skelflow_cache::KeyComponents {
+        parts: Pretrain.part_versions(&canon),
+        ..skelflow_cache::KeyComponents::new("pretrain", Pretrain.version(), canon.clone())
+    };
+    (canon["encoder"].to_string(), comps.key().to_string())
+}
+
+#[test]
+fn only_a_bigru_without_a_drive_changes_its_key() {
+    use serde_json::json;
+    // computed on main before per_frame became the default drive (the keys also move
+    // with pretrain's other defaults and the key schema)
+    const STGCN: &str = r#"{"backbone":{"arch":"stgcn","dropout":0.5,"edge_importance":true,"feature_dim":256,"hidden":16,"in_channels":3,"temporal_kernel":9},"init":"reference","mlp":true,"proj_dim":128}"#;
+    const STGCN_KEY: &str = "31ead9ee6dc84ae9f0fdf5240317c09f8f7942df6eb382efed8ff4ee5dadfb87";
+    const LSTM: &str = r#"{"backbone":{"arch":"lstm","frame_order":"cvm","hidden":256,"input_size":150,"layers":1},"init":"reference","mlp":false,"proj_dim":0}"#;
+    const BIGRU_BEFORE: &str = r#"{"backbone":{"arch":"bigru","drive":"bidirectional","frame_order":"vcm","hidden":64,"input_bn":true,"input_size":150,"layers":1},"init":"reference","mlp":true,"proj_dim":128}"#;
+    const BIGRU_KEY_BEFORE: &str =
+        "090cedc4fddfd43b2d53a3b2e1968f4809f66f6e4f52bcf06821a161be11edea";
+    let stgcn = pretrain_encoder_key(json!("stgcn"));
+    let spelled = pretrain_encoder_key(json!({"backbone": {"arch": "stgcn"}}));
+    let lstm = pretrain_encoder_key(json!("lstm"));
+    let small = json!({"arch": "bigru", "hidden": 64, "layers": 1});
+    let mut bidir = small.clone();
+    bidir["drive"] = json!("bidirectional");
+    let explicit = pretrain_encoder_key(json!({"backbone": bidir}));
+    let default = pretrain_encoder_key(json!({"backbone": small}));
+    println!("stgcn {stgcn:?}\nlstm {lstm:?}\nbidirectional {explicit:?}\ndefault {default:?}");
+    assert_eq!(stgcn, (STGCN.to_string(), STGCN_KEY.to_string()));
+    assert_eq!(spelled, stgcn, "the preset and its config share a key");
+    assert_eq!(lstm.0, LSTM);
+    // `drive: bidirectional` keeps the key a default BiGRU had
+    assert_eq!(
+        explicit,
+        (BIGRU_BEFORE.to_string(), BIGRU_KEY_BEFORE.to_string())
+    );
+    // a BiGRU that names no drive is the reference's now
+    assert_eq!(
+        default.0,
+        BIGRU_BEFORE.replace("\"bidirectional\"", "\"per_frame\"")
+    );
+    assert_ne!(default.1, explicit.1);
+    let preset = pretrain_encoder_key(json!("bigru"));
+    assert!(preset.0.contains("\"drive\":\"per_frame\""), "{}", preset.0);
 }

@@ -106,7 +106,8 @@ impl EncoderConfig {
     pub const PRESETS: &'static [&'static str] =
         &["stgcn", "stgcn16", "stgcn64", "bigru", "lstm", "ascal_lstm"];
 
-    /// Named presets users can type instead of a config.
+    /// Named presets users can type instead of a config; each is the reference code's
+    /// encoder (`bigru`: CMD's, `drive: per_frame`).
     pub fn preset(name: &str) -> Option<EncoderConfig> {
         let bb = match name {
             "stgcn" | "stgcn16" => BackboneConfig::Stgcn(StgcnConfig::default()),
@@ -114,6 +115,7 @@ impl EncoderConfig {
                 hidden: 64,
                 ..Default::default()
             }),
+            // CMD's 150→1024×3 with input BN, driven frame by frame as its code does
             "bigru" => BackboneConfig::Bigru(BiGruConfig::default()),
             "lstm" | "ascal_lstm" => {
                 return Some(EncoderConfig {

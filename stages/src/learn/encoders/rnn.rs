@@ -1,4 +1,5 @@
-//! Recurrent encoders: the BiGRU of ISC / CMD (ML-FACTS §2.2) and the LSTM of AS-CAL (§2.4).
+//! Recurrent encoders: the BiGRU of ISC / CMD (ML-FACTS §2.2), driven frame by frame as their
+//! code does unless `drive: bidirectional`, and the LSTM of AS-CAL (§2.4).
 //!
 //! The cells are written with fused gates (one input matmul over all time steps, one hidden
 //! matmul per step) instead of burn's `Gru`/`Lstm`, which do six matmuls and a
@@ -19,12 +20,14 @@ use super::Tap;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GruDrive {
-    /// A true bidirectional GRU (the papers): the reverse direction reads the sequence
-    /// backwards; the feature is the last layer's final state of both directions.
-    #[default]
+    /// A true bidirectional pass (what the papers describe): the reverse direction reads the
+    /// sequence backwards; the feature is the last layer's final state of both directions
+    /// (forward after the last frame, reverse after the first). Opt-in: `drive: bidirectional`.
     Bidirectional,
-    /// CMD/ISC code: the GRU is fed one frame at a time, so both directions run forward in
-    /// time; the feature is the output at the last frame (ML-FACTS §2.2 quirk).
+    /// What the CMD / ISC code runs, so the default: the GRU is fed one frame at a time with
+    /// the hidden state carried, so both directions run forward in time (each with its own
+    /// weights); the feature is the output at the last frame (ML-FACTS §2.2).
+    #[default]
     PerFrame,
 }
 
@@ -48,6 +51,8 @@ pub struct BiGruConfig {
     pub layers: usize,
     /// CMD's `BatchNorm1d(150)` over the input features (ISC has none).
     pub input_bn: bool,
+    /// `per_frame` (default, the reference code) or `bidirectional` (a true bidirectional
+    /// pass).
     pub drive: GruDrive,
     pub frame_order: FrameOrder,
 }
@@ -59,7 +64,7 @@ impl Default for BiGruConfig {
             hidden: 1024,
             layers: 3,
             input_bn: true,
-            drive: GruDrive::Bidirectional,
+            drive: GruDrive::PerFrame,
             frame_order: FrameOrder::Vcm,
         }
     }
