@@ -57,6 +57,11 @@ impl History {
         }
     }
 
+    /// No runs: there is no cache yet.
+    pub fn empty() -> History {
+        History { runs: Vec::new() }
+    }
+
     /// The newest run in which `instance` was computed or reused, and its record there.
     pub fn last_done(&self, instance: &str) -> Option<(&RunRecord, &InstanceRecord)> {
         self.runs.iter().find_map(|r| {
@@ -82,11 +87,15 @@ impl History {
 }
 
 /// States of every instance. `history` is only read for instances that are not cached.
-pub fn assess(p: &Pipeline, keys: &Keys, store: &Store, locks: bool) -> Vec<Status> {
+/// No store (there is no cache yet): nothing is cached.
+pub fn assess(p: &Pipeline, keys: &Keys, store: Option<&Store>, locks: bool) -> Vec<Status> {
     let mut history: Option<History> = None;
     (0..p.instances.len())
         .map(|i| {
             let key = &keys.keys[i];
+            let Some(store) = store else {
+                return why_not_cached(p, keys, i, &History::empty());
+            };
             if store.contains(key) {
                 return Status {
                     state: State::Cached,
