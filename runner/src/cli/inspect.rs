@@ -26,7 +26,11 @@ pub fn status(cli: &Cli, a: &StatusArgs) -> Result<i32, Failure> {
             .zip(&states)
             .enumerate()
             .map(|(i, (inst, s))| {
-                serde_json::json!({"instance": inst.id, "state": s.state, "key": keys.keys[i], "reasons": s.reasons})
+                let mut row = serde_json::json!({"instance": inst.id, "state": s.state, "key": keys.keys[i], "reasons": s.reasons});
+                if let Some(r) = &s.resume {
+                    row["resume"] = serde_json::json!(r);
+                }
+                row
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&rows).expect("json"));
@@ -121,7 +125,7 @@ fn explain_one(
         );
         return;
     }
-    let status = state::why_not_cached(p, keys, i, h);
+    let status = state::why_not_cached(p, keys, i, h, store);
     match h.last_done(&inst.id) {
         Some((run, rec)) if status.state == State::Stale => {
             let _ = writeln!(
@@ -253,7 +257,7 @@ pub fn show(cli: &Cli, a: &PipelineArgs, instance: &str, full_log: bool) -> Resu
         }
         None => {
             let h = store.map_or_else(History::empty, |s| History::load(s, &p.name));
-            let s = state::why_not_cached(&p, &keys, i, &h);
+            let s = state::why_not_cached(&p, &keys, i, &h, store);
             let _ = writeln!(out, "state      {} ({})", s.state.name(), s.reason_line());
             if let Some((run, rec)) = h.last_seen(&inst.id) {
                 let _ = writeln!(out, "last run   {} ({:?})", run.id, rec.state);

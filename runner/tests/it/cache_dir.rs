@@ -1,11 +1,11 @@
 //! Which cache the commands use, through the real binary: one per project, found walking up
 //! from anywhere inside it; only `run` creates one; the others say which one they used, or
-//! fail saying where they looked.
+//! fail saying where they looked. And `status` of a stage stopped after a checkpoint.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Output, Stdio};
 
-use crate::common::{Work, ok, pipeline, shell, text, with_event};
+use crate::common::{Work, ok, pipeline, shell, text, wait_for, with_event};
 
 /// `b` needs `a`; `c` is on its own: 3 artifacts.
 fn three() -> String {
@@ -215,4 +215,78 @@ fn an_older_cache_beside_the_pipeline_keeps_serving_its_runs_and_is_named_from_a
         text(&out.stderr)
     );
     assert_eq!(caches(w.path()), [PathBuf::from("pipelines/.skelflow")]);
+}
+
+/// `t` records a checkpoint after epoch 2 of 5 the way a stage does (`resume.json` in its
+/// work dir), then fails, or waits for `../go`.
+fn checkpointing(then: &str) -> String {
+    let cmd = format!(
+        r#"printf '{{"done":2,"total":5,"unit":"epoch"}}' > "$SKELFLOW_WORK_DIR/resume.json"; touch ../started; {then}; echo t > $OUT/t.txt"#
+    );
+    pipeline("ckpt", "", &[shell("t", &[], &cmd, "t.txt")])
+}
+
+fn line_of<'a>(status: &'a str, id: &str) -> &'a str {
+    status
+        .lines()
+        .find(|l| l.starts_with(&format!("{id} ")))
+        .unwrap_or_default()
+}
+
+#[test]
+fn status_says_how_far_a_stage_got_before_it_failed_or_was_killed() {
+    let w = Work::new();
+    w.write("p/ckpt.yaml", &checkpointing("exit 1"));
+    let out = w.run(&["run", "p/ckpt.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let st = ok(&w.run(&["status", "p/ckpt.yaml"]));
+    let t = line_of(&st, "t");
+    assert!(
+        t.contains("missing")
+            && t.contains("failed after epoch 2/5, will resume from its checkpoint"),
+        "{st}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&w.run(&["status", "p/ckpt.yaml", "--json"]))).unwrap();
+    assert_eq!(
+        json[0]["resume"],
+        serde_json::json!({"done": 2, "total": 5, "unit": "epoch"})
+    );
+
+    // Killed with the runner (kill -9): interrupted.
+    std::fs::remove_file(w.path().join("started")).unwrap();
+    w.write(
+        "p/ckpt.yaml",
+        &checkpointing("while [ ! -f ../go ]; do sleep 0.05; done"),
+    );
+    let mut run = w
+        .cmd()
+        .args(["run", "p/ckpt.yaml"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(30.0, "t to checkpoint", || {
+        w.path().join("started").exists()
+    });
+    run.kill().unwrap();
+    run.wait().unwrap();
+    wait_for(10.0, "t's lock to be released", || {
+        let st = ok(&w.run(&["status", "p/ckpt.yaml"]));
+        line_of(&st, "t").contains("missing")
+    });
+    let st = ok(&w.run(&["status", "p/ckpt.yaml"]));
+    assert!(
+        line_of(&st, "t").contains("interrupted after epoch 2/5, will resume from its checkpoint"),
+        "{st}"
+    );
+    let show = ok(&w.run(&["show", "p/ckpt.yaml", "t"]));
+    assert!(show.contains("interrupted after epoch 2/5"), "{show}");
+
+    // Finished: the work dir is gone, and so is the note.
+    w.write("go", "");
+    ok(&w.run(&["run", "p/ckpt.yaml"]));
+    let st = ok(&w.run(&["status", "p/ckpt.yaml"]));
+    assert!(line_of(&st, "t").contains("cached"), "{st}");
+    assert!(!st.contains("epoch"), "{st}");
 }
