@@ -24,14 +24,13 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::MutexGuard;
+use std::sync::{Mutex, MutexGuard};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CacheError, IoContext, Result};
 use crate::fsutil::{hash_reader, write_atomic};
-use crate::store::Store;
 
 pub(crate) const DIGESTS_FILE: &str = "digests.json";
 const DIGESTS_VERSION: u32 = 1;
@@ -85,8 +84,9 @@ pub struct DigestStats {
     pub cache_hits: u64,
 }
 
-pub(crate) struct DigestCache {
-    path: PathBuf,
+struct DigestCache {
+    /// `digests.json`; None: a cache in memory only (no store to keep it in).
+    path: Option<PathBuf>,
     loaded: bool,
     entries: HashMap<String, Entry>,
     updated: HashSet<String>,
@@ -95,7 +95,7 @@ pub(crate) struct DigestCache {
 }
 
 impl DigestCache {
-    pub(crate) fn new(path: PathBuf) -> DigestCache {
+    fn new(path: Option<PathBuf>) -> DigestCache {
         DigestCache {
             path,
             loaded: false,
@@ -108,7 +108,9 @@ impl DigestCache {
 
     fn ensure_loaded(&mut self) -> Result<()> {
         if !self.loaded {
-            self.entries = read_digests_file(&self.path)?;
+            if let Some(path) = &self.path {
+                self.entries = read_digests_file(path)?;
+            }
             self.loaded = true;
         }
         Ok(())
@@ -151,7 +153,27 @@ impl Item {
     }
 }
 
-impl Store {
+/// Content digests with their stat cache: a store's (kept in its `digests.json`), or one
+/// in memory only, for computing keys where there is no cache yet (and none may be
+/// created, e.g. `skelflow status` of a pipeline never run). `Send + Sync`.
+pub struct Digests {
+    cache: Mutex<DigestCache>,
+}
+
+impl Digests {
+    pub(crate) fn in_file(path: PathBuf) -> Digests {
+        Digests {
+            cache: Mutex::new(DigestCache::new(Some(path))),
+        }
+    }
+
+    /// A stat cache that lives as long as this value and is never written anywhere.
+    pub fn in_memory() -> Digests {
+        Digests {
+            cache: Mutex::new(DigestCache::new(None)),
+        }
+    }
+
     /// Content digest of a file or directory outside the cache (blake3 hex); see the
     /// module docs of `digest` for the directory format, symlinks and special files.
     /// Unchanged files cost one stat. Thread-safe.
@@ -173,12 +195,15 @@ impl Store {
 
     /// Persist the stat cache (also done when the store is dropped). Entries written by
     /// other processes meanwhile are kept.
-    pub fn flush_digests(&self) -> Result<()> {
+    pub fn flush(&self) -> Result<()> {
         let mut cache = self.digest_cache();
+        let Some(path) = cache.path.clone() else {
+            return Ok(());
+        };
         if cache.updated.is_empty() && cache.removed.is_empty() {
             return Ok(());
         }
-        let mut files = read_digests_file(&cache.path)?;
+        let mut files = read_digests_file(&path)?;
         for k in &cache.removed {
             files.remove(k);
         }
@@ -192,22 +217,22 @@ impl Store {
             files,
         })
         .map_err(|source| CacheError::Json {
-            path: cache.path.clone(),
+            path: path.clone(),
             source,
         })?;
-        write_atomic(&cache.path, &json)?;
+        write_atomic(&path, &json)?;
         cache.updated.clear();
         cache.removed.clear();
         Ok(())
     }
 
     /// What digests cost so far in this process.
-    pub fn digest_stats(&self) -> DigestStats {
+    pub fn stats(&self) -> DigestStats {
         self.digest_cache().stats
     }
 
     /// Drop stat-cache entries whose file is gone or changed (called by gc), and save.
-    pub(crate) fn prune_digests(&self) -> Result<()> {
+    pub(crate) fn prune(&self) -> Result<()> {
         {
             let mut cache = self.digest_cache();
             cache.ensure_loaded()?;
@@ -227,12 +252,12 @@ impl Store {
                 cache.removed.insert(p);
             }
         }
-        self.flush_digests()
+        self.flush()
     }
 
     fn digest_cache(&self) -> MutexGuard<'_, DigestCache> {
         // The cache stays consistent entry by entry, so a panic elsewhere does not taint it.
-        self.digests
+        self.cache
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }

@@ -1,6 +1,7 @@
 //! skelflow's content-addressed artifact store.
 //!
-//! Layout under the cache root (`.skelflow/` beside the pipeline, or `$SKELFLOW_CACHE`):
+//! Layout under the cache root (where it is, `.skelflow/` at a project's root by default, is
+//! the runner's choice; [`Store::is_store`] tells a cache by its `LAYOUT` file):
 //!
 //! ```text
 //! LAYOUT                    layout version ("skelflow-cache-layout 1"); newer ones are refused
@@ -38,7 +39,7 @@ mod store;
 #[cfg(test)]
 mod testutil;
 
-pub use digest::DigestStats;
+pub use digest::{DigestStats, Digests};
 pub use error::{CacheError, Result, is_no_space};
 pub use key::{ABSENT, ComponentChange, KEY_SCHEMA_VERSION, Key, KeyComponents};
 pub use lock::KeyLock;

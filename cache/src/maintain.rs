@@ -282,7 +282,7 @@ impl Store {
 
         if !dry_run {
             self.remove_idle_lock_files()?;
-            self.prune_digests()?;
+            self.digests.prune()?;
         }
         Ok(report)
     }

@@ -1,12 +1,7 @@
 //! The store: layout, lookups, locks, staging and work directories.
 //! (`verify`/`gc` are in `maintain.rs`, run records in `run.rs`, digests in `digest.rs`.)
 
-use std::fs;
-use std::io;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-
-use crate::digest::DigestCache;
+use crate::digest::{DigestStats, Digests};
 use crate::error::{CacheError, IoContext, Result};
 use crate::fsutil::{
     create_dir_durable, fsync_dir, remove_tree, tree_bytes, unique_suffix, write_atomic,
@@ -15,6 +10,9 @@ use crate::key::Key;
 use crate::lock::{self, KeyLock};
 use crate::manifest::{Artifact, Manifest, manifest_path};
 use crate::staging::Staging;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
 
 /// The layout this code writes and understands; a cache with a higher number is refused.
 pub const LAYOUT_VERSION: u32 = 1;
@@ -36,7 +34,7 @@ const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
 /// between threads by reference or `Arc`.
 pub struct Store {
     pub(crate) root: PathBuf,
-    pub(crate) digests: Mutex<DigestCache>,
+    pub(crate) digests: Digests,
 }
 
 impl std::fmt::Debug for Store {
@@ -62,20 +60,39 @@ impl Store {
         if !tag.exists() {
             write_atomic(&tag, CACHEDIR_TAG.as_bytes())?;
         }
-        let digests = Mutex::new(DigestCache::new(root.join(crate::digest::DIGESTS_FILE)));
+        let digests = Digests::in_file(root.join(crate::digest::DIGESTS_FILE));
         Ok(Store { root, digests })
     }
 
-    /// `$SKELFLOW_CACHE` if set (and not empty), else `<pipeline_dir>/.skelflow`.
-    pub fn default_root(pipeline_dir: &Path) -> PathBuf {
-        match std::env::var_os("SKELFLOW_CACHE") {
-            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-            _ => pipeline_dir.join(".skelflow"),
-        }
+    /// Is `dir` a skelflow cache? Its `LAYOUT` file says so: every cache has had one since
+    /// the first layout, and it is written when the cache is created. Reads one small file,
+    /// creates nothing.
+    pub fn is_store(dir: &Path) -> bool {
+        fs::read_to_string(dir.join(LAYOUT_FILE)).is_ok_and(|c| c.starts_with(LAYOUT_PREFIX))
     }
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The stat-cached digests of files outside the cache (kept in `digests.json`).
+    pub fn digests(&self) -> &Digests {
+        &self.digests
+    }
+
+    /// [`Digests::digest_path`] with this store's stat cache.
+    pub fn digest_path(&self, path: &Path) -> Result<String> {
+        self.digests.digest_path(path)
+    }
+
+    /// Save the stat cache (also done when the store is dropped).
+    pub fn flush_digests(&self) -> Result<()> {
+        self.digests.flush()
+    }
+
+    /// What digests cost so far in this process.
+    pub fn digest_stats(&self) -> DigestStats {
+        self.digests.stats()
     }
 
     /// Where the artifact of `key` lives (or would live).
@@ -240,6 +257,13 @@ impl Store {
     pub fn remove_work_dir(&self, key: &Key) -> Result<()> {
         check_key(key)?;
         remove_tree(&self.work_path(key))
+    }
+
+    /// The key's work directory if it exists (e.g. to read what an interrupted stage left
+    /// there); creates nothing.
+    pub fn existing_work_dir(&self, key: &Key) -> Option<PathBuf> {
+        let dir = self.work_path(key);
+        (key.is_well_formed() && dir.is_dir()).then_some(dir)
     }
 
     pub(crate) fn work_path(&self, key: &Key) -> PathBuf {

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use crate::common::*;
-use skelflow_cache::{CacheError, DigestStats, Store};
+use skelflow_cache::{CacheError, DigestStats, Digests, Store};
 
 /// Files older than the racy window, as real inputs usually are.
 fn age(path: &Path) {
@@ -157,6 +157,26 @@ fn an_unchanged_tree_costs_only_stats_even_after_reopening() {
     age(&f);
     assert_ne!(store.digest_path(&d).unwrap(), first);
     assert_eq!(store.digest_stats().files_hashed, 1);
+}
+
+#[test]
+fn digests_in_memory_equal_a_stores_and_write_nothing() {
+    let (tmp, store) = temp_store();
+    let d = tmp.path().join("data");
+    tree(&d, 20);
+    let before = names(tmp.path());
+    let mem = Digests::in_memory();
+    assert_eq!(mem.digest_path(&d).unwrap(), store.digest_path(&d).unwrap());
+    assert_eq!(mem.digest_path(&d).unwrap(), store.digest_path(&d).unwrap());
+    assert_eq!(mem.stats().files_hashed, 20);
+    assert_eq!(
+        mem.stats().cache_hits,
+        20,
+        "the stat cache works in memory too"
+    );
+    mem.flush().unwrap();
+    drop(mem);
+    assert_eq!(names(tmp.path()), before);
 }
 
 #[test]

@@ -3,7 +3,6 @@
 //! property tests of the manifest reader.
 
 mod common;
-mod default_root;
 mod digest;
 mod fuzz;
 mod processes;

@@ -65,6 +65,31 @@ fn open_refuses_a_newer_layout_and_a_foreign_layout_file() {
 }
 
 #[test]
+fn a_cache_is_told_by_its_layout_file_and_looking_creates_nothing() {
+    let (tmp, store) = temp_store();
+    assert!(Store::is_store(store.root()));
+    let plain = tmp.path().join("plain");
+    fs::create_dir(&plain).unwrap();
+    assert!(!Store::is_store(&plain));
+    fs::write(plain.join("LAYOUT"), "not ours\n").unwrap();
+    assert!(!Store::is_store(&plain), "a foreign LAYOUT file");
+    let missing = tmp.path().join("missing");
+    assert!(!Store::is_store(&missing));
+    assert!(!missing.exists());
+}
+
+#[test]
+fn existing_work_dir_never_creates_one() {
+    let (_tmp, store) = temp_store();
+    let k = key("w");
+    assert_eq!(store.existing_work_dir(&k), None);
+    assert!(!store.root().join("work").join(k.as_str()).exists());
+    let dir = store.work_dir(&k).unwrap();
+    assert_eq!(store.existing_work_dir(&k), Some(dir));
+    assert_eq!(store.existing_work_dir(&Key("../x".into())), None);
+}
+
+#[test]
 fn relative_root_is_made_absolute() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(tmp.path().join("a/../b")).unwrap();

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 use skelflow_stages::data::dataset::{Stream, Variant};
 
-use super::{Cli, VarArgs, keys, load, open_store};
+use super::{Cli, VarArgs, keys, load, require_cache};
 use crate::exit::{self, Failure};
 
 #[derive(Subcommand, Debug)]
@@ -82,8 +82,8 @@ fn artifact_of(
 ) -> Result<PathBuf, Failure> {
     let p = load(pipeline, vars)?;
     let i = p.find_instance(instance)?;
-    let store = open_store(cli, Some(&p.dir))?;
-    let k = keys(&p, &store, vars.backend.backend()?)?;
+    let store = require_cache(cli, Some(&p.dir))?.store;
+    let k = keys(&p, Some(&store), vars.backend.backend()?)?;
     match store.get(&k.keys[i]) {
         Ok(Some(a)) => Ok(a.dir),
         Ok(None) => Err(Failure::usage(format!(

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use super::{Cli, PipelineArgs, StatusArgs, keys, load, open_store};
+use super::{Cli, PipelineArgs, StatusArgs, existing_cache, keys, load};
 use crate::exit::{self, Failure};
 use crate::pipeline::Pipeline;
 use crate::plan::Keys;
@@ -14,9 +14,11 @@ use crate::sched::ARTIFACT_LOG;
 pub fn status(cli: &Cli, a: &StatusArgs) -> Result<i32, Failure> {
     let backend = a.pipeline.vars.backend.backend()?;
     let p = load(&a.pipeline.pipeline, &a.pipeline.vars)?;
-    let store = open_store(cli, Some(&p.dir))?;
-    let keys = keys(&p, &store, backend)?;
-    let states = state::assess(&p, &keys, &store, true);
+    // A pipeline never run has no cache yet: every instance is missing, and none is created.
+    let cache = existing_cache(cli, Some(&p.dir))?;
+    let store = cache.as_ref().ok().map(|c| &*c.store);
+    let keys = keys(&p, store, backend)?;
+    let states = state::assess(&p, &keys, store, true);
     if a.json {
         let rows: Vec<serde_json::Value> = p
             .instances
@@ -24,11 +26,19 @@ pub fn status(cli: &Cli, a: &StatusArgs) -> Result<i32, Failure> {
             .zip(&states)
             .enumerate()
             .map(|(i, (inst, s))| {
-                serde_json::json!({"instance": inst.id, "state": s.state, "key": keys.keys[i], "reasons": s.reasons})
+                let mut row = serde_json::json!({"instance": inst.id, "state": s.state, "key": keys.keys[i], "reasons": s.reasons});
+                if let Some(r) = &s.resume {
+                    row["resume"] = serde_json::json!(r);
+                }
+                row
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&rows).expect("json"));
         return Ok(exit::OK);
+    }
+    match &cache {
+        Ok(c) => println!("{}", c.line()),
+        Err(none) => println!("{}", none.line()),
     }
     let rows: Vec<Vec<String>> = p
         .instances
@@ -61,12 +71,13 @@ pub fn explain(cli: &Cli, a: &PipelineArgs, instance: &str) -> Result<i32, Failu
     let backend = a.vars.backend.backend()?;
     let p = load(&a.pipeline, &a.vars)?;
     let i = p.find_instance(instance)?;
-    let store = open_store(cli, Some(&p.dir))?;
-    let keys = keys(&p, &store, backend)?;
-    let history = History::load(&store, &p.name);
+    let cache = existing_cache(cli, Some(&p.dir))?;
+    let store = cache.as_ref().ok().map(|c| &*c.store);
+    let keys = keys(&p, store, backend)?;
+    let history = store.map_or_else(History::empty, |s| History::load(s, &p.name));
     let mut out = String::new();
     let mut seen = BTreeSet::new();
-    explain_one(&p, &keys, &store, &history, i, 0, &mut seen, &mut out);
+    explain_one(&p, &keys, store, &history, i, 0, &mut seen, &mut out);
     if cli.verbose > 0 {
         let _ = writeln!(out, "\nkey components of {}:", p.instances[i].id);
         let _ = writeln!(
@@ -83,7 +94,7 @@ pub fn explain(cli: &Cli, a: &PipelineArgs, instance: &str) -> Result<i32, Failu
 fn explain_one(
     p: &Pipeline,
     keys: &Keys,
-    store: &skelflow_cache::Store,
+    store: Option<&skelflow_cache::Store>,
     h: &History,
     i: usize,
     depth: usize,
@@ -97,7 +108,7 @@ fn explain_one(
         let _ = writeln!(out, "{pad}{} (see above)", inst.id);
         return;
     }
-    if store.contains(key) {
+    if let Some(store) = store.filter(|s| s.contains(key)) {
         let when = match store.get(key) {
             Ok(Some(a)) => format!(
                 ", computed {} in {:.1}s",
@@ -114,7 +125,7 @@ fn explain_one(
         );
         return;
     }
-    let status = state::why_not_cached(p, keys, i, h);
+    let status = state::why_not_cached(p, keys, i, h, store);
     match h.last_done(&inst.id) {
         Some((run, rec)) if status.state == State::Stale => {
             let _ = writeln!(
@@ -154,8 +165,9 @@ pub fn show(cli: &Cli, a: &PipelineArgs, instance: &str, full_log: bool) -> Resu
     let backend = a.vars.backend.backend()?;
     let p = load(&a.pipeline, &a.vars)?;
     let i = p.find_instance(instance)?;
-    let store = open_store(cli, Some(&p.dir))?;
-    let keys = keys(&p, &store, backend)?;
+    let cache = existing_cache(cli, Some(&p.dir))?;
+    let store = cache.as_ref().ok().map(|c| &*c.store);
+    let keys = keys(&p, store, backend)?;
     let inst = &p.instances[i];
     let key = &keys.keys[i];
     let mut out = String::new();
@@ -190,8 +202,20 @@ pub fn show(cli: &Cli, a: &PipelineArgs, instance: &str, full_log: bool) -> Resu
             crate::pipeline::format_bytes(r.mem)
         }
     );
+    let _ = writeln!(
+        out,
+        "cache      {}",
+        match &cache {
+            Ok(c) => c.at.describe(&super::cwd_or_root()),
+            Err(none) => format!("none ({})", none.why),
+        }
+    );
     let mut log = None;
-    match store.get(key).map_err(|e| Failure::cache(e.to_string()))? {
+    let artifact = match store {
+        Some(s) => s.get(key).map_err(|e| Failure::cache(e.to_string()))?,
+        None => None,
+    };
+    match artifact {
         Some(art) => {
             let m = &art.manifest;
             let _ = writeln!(out, "state      cached");
@@ -232,8 +256,8 @@ pub fn show(cli: &Cli, a: &PipelineArgs, instance: &str, full_log: bool) -> Resu
             }
         }
         None => {
-            let h = History::load(&store, &p.name);
-            let s = state::why_not_cached(&p, &keys, i, &h);
+            let h = store.map_or_else(History::empty, |s| History::load(s, &p.name));
+            let s = state::why_not_cached(&p, &keys, i, &h, store);
             let _ = writeln!(out, "state      {} ({})", s.state.name(), s.reason_line());
             if let Some((run, rec)) = h.last_seen(&inst.id) {
                 let _ = writeln!(out, "last run   {} ({:?})", run.id, rec.state);

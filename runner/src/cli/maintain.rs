@@ -5,7 +5,7 @@ use std::path::Path;
 
 use skelflow_stages::registry;
 
-use super::{Cli, VarArgs, keys, load, open_store};
+use super::{Cli, Opened, VarArgs, keys, load, require_cache};
 use crate::exit::{self, Failure};
 use crate::pipeline::format_bytes;
 use crate::render::table;
@@ -17,15 +17,17 @@ pub fn gc(
     keep_last: usize,
     dry_run: bool,
 ) -> Result<i32, Failure> {
-    let (store, current) = match pipeline {
+    let (cache, current) = match pipeline {
         Some(path) => {
             let p = load(path, vars)?;
-            let store = open_store(cli, Some(&p.dir))?;
-            let k = keys(&p, &store, vars.backend.backend()?)?;
-            (store, k.keys)
+            let cache = require_cache(cli, Some(&p.dir))?;
+            let k = keys(&p, Some(&cache.store), vars.backend.backend()?)?;
+            (cache, k.keys)
         }
-        None => (open_store(cli, None)?, Vec::new()),
+        None => (require_cache(cli, None)?, Vec::new()),
     };
+    announce(&cache)?;
+    let store = cache.store;
     // Runs that died (kill -9) no longer keep their artifacts; live ones do, in `gc` itself.
     store
         .mark_dead_runs()
@@ -55,18 +57,24 @@ pub fn gc(
 }
 
 pub fn verify(cli: &Cli, pipeline: Option<&Path>, vars: &VarArgs) -> Result<i32, Failure> {
-    let (store, only) = match pipeline {
+    let (cache, only) = match pipeline {
         Some(path) => {
             let p = load(path, vars)?;
-            let store = open_store(cli, Some(&p.dir))?;
-            let k = keys(&p, &store, vars.backend.backend()?)?;
-            let mut cached: Vec<_> = k.keys.into_iter().filter(|k| store.contains(k)).collect();
+            let cache = require_cache(cli, Some(&p.dir))?;
+            let k = keys(&p, Some(&cache.store), vars.backend.backend()?)?;
+            let mut cached: Vec<_> = k
+                .keys
+                .into_iter()
+                .filter(|k| cache.store.contains(k))
+                .collect();
             cached.sort();
             cached.dedup();
-            (store, Some(cached))
+            (cache, Some(cached))
         }
-        None => (open_store(cli, None)?, None),
+        None => (require_cache(cli, None)?, None),
     };
+    announce(&cache)?;
+    let store = cache.store;
     let report = store
         .verify(only.as_deref())
         .map_err(|e| Failure::cache(e.to_string()))?;
@@ -91,6 +99,26 @@ pub fn verify(cli: &Cli, pipeline: Option<&Path>, vars: &VarArgs) -> Result<i32,
         );
         Ok(exit::CORRUPT)
     }
+}
+
+/// Say which cache this is; and if it holds nothing at all, that it may not be the one the
+/// runs used (older versions kept a cache beside each pipeline, and their `verify` and `gc`
+/// left an empty one in the working directory).
+fn announce(cache: &Opened) -> Result<(), Failure> {
+    println!("{}", cache.line());
+    let store = &cache.store;
+    let empty = store
+        .pipelines()
+        .and_then(|p| Ok(p.is_empty() && store.list()?.is_empty()))
+        .map_err(|e| Failure::cache(e.to_string()))?;
+    if empty {
+        eprintln!(
+            "note: this cache holds no runs and no artifacts; if your runs used another one \
+             (skelflow used to keep a cache beside each pipeline, e.g. pipelines/.skelflow), \
+             pass it to --cache"
+        );
+    }
+    Ok(())
 }
 
 pub fn kinds(kind: Option<&str>) -> Result<i32, Failure> {

@@ -3,6 +3,7 @@
 
 mod data;
 mod inspect;
+pub mod locate;
 mod maintain;
 mod report;
 mod run;
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use skelflow_cache::Store;
+use skelflow_cache::{Digests, Store};
 use skelflow_stages::Backend;
 
 use crate::diag::Style;
@@ -31,7 +32,9 @@ use crate::spec::vars::Overrides;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    /// Cache directory [default: $SKELFLOW_CACHE, else .skelflow/ beside the pipeline]
+    /// Cache directory [default: $SKELFLOW_CACHE, else the first .skelflow/ found walking up
+    /// from the pipeline's directory (without a pipeline: the working directory) to the top of
+    /// the git work tree; `run` creates one there if there is none]
     #[arg(long, global = true, value_name = "DIR")]
     pub cache: Option<PathBuf>,
     /// More output (repeat for more)
@@ -329,27 +332,160 @@ pub(crate) fn load(path: &Path, vars: &VarArgs) -> Result<Pipeline, Failure> {
     })
 }
 
-pub(crate) fn open_store(cli: &Cli, pipeline_dir: Option<&Path>) -> Result<Arc<Store>, Failure> {
-    let root = match (&cli.cache, pipeline_dir) {
-        (Some(c), _) => c.clone(),
-        (None, Some(d)) => Store::default_root(d),
-        (None, None) => match std::env::var_os("SKELFLOW_CACHE") {
-            Some(c) => PathBuf::from(c),
-            None => PathBuf::from(".skelflow"),
-        },
-    };
-    Store::open(&root)
-        .map(Arc::new)
-        .map_err(|e| Failure::cache(format!("cannot open the cache at {}: {e}", root.display())))
+/// A cache in use and how it was chosen.
+pub(crate) struct Opened {
+    pub store: Arc<Store>,
+    pub at: locate::Located,
 }
 
-/// Keys of a loaded pipeline; missing dependency files are pipeline errors.
+impl Opened {
+    /// `cache: .skelflow (found walking up from pipelines/)`
+    pub fn line(&self) -> String {
+        format!("cache: {}", self.at.describe(&cwd_or_root()))
+    }
+}
+
+/// Why a command that creates no cache has none: the message names where it looked.
+#[derive(Debug)]
+pub(crate) struct NoCache {
+    why: String,
+    what_to_do: String,
+}
+
+impl NoCache {
+    /// `cache: none: no skelflow cache found in ./ or any parent` (for `status`).
+    pub fn line(&self) -> String {
+        format!("cache: none ({})", self.why)
+    }
+}
+
+impl From<NoCache> for Failure {
+    fn from(n: NoCache) -> Failure {
+        Failure::cache(format!("{}; {}", n.why, n.what_to_do))
+    }
+}
+
+fn cwd_or_root() -> PathBuf {
+    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))
+}
+
+fn cwd() -> Result<PathBuf, Failure> {
+    std::env::current_dir()
+        .map_err(|e| Failure::cache(format!("cannot read the working directory: {e}")))
+}
+
+fn lookup(cli: &Cli, start: &Path) -> locate::Lookup {
+    locate::lookup(
+        cli.cache.as_deref(),
+        std::env::var_os("SKELFLOW_CACHE").as_deref(),
+        start,
+    )
+}
+
+fn open_at(at: locate::Located) -> Result<Opened, Failure> {
+    let store = Store::open(&at.root).map_err(|e| {
+        Failure::cache(format!(
+            "cannot open the cache at {}: {e}",
+            at.root.display()
+        ))
+    })?;
+    Ok(Opened {
+        store: Arc::new(store),
+        at,
+    })
+}
+
+/// The cache of a command that computes (`run`): found as [`locate`] says, else created
+/// where [`locate::new_root`] says.
+pub(crate) fn cache_for_run(cli: &Cli, pipeline_dir: &Path) -> Result<Opened, Failure> {
+    match lookup(cli, pipeline_dir) {
+        locate::Lookup::At(at) => open_at(at),
+        locate::Lookup::NotFound { start, .. } => {
+            let (root, place) = locate::new_root(&cwd()?, pipeline_dir);
+            let opened = open_at(locate::Located {
+                root,
+                origin: locate::Origin::Created { from: start, place },
+            })?;
+            eprintln!("{}", opened.line());
+            Ok(opened)
+        }
+    }
+}
+
+/// The cache of a command that only reads or maintains one, found from `start` (a
+/// pipeline's directory; None: the working directory). Never creates one: if there is none,
+/// the answer says where it looked.
+pub(crate) fn existing_cache(
+    cli: &Cli,
+    start: Option<&Path>,
+) -> Result<Result<Opened, NoCache>, Failure> {
+    let cwd = cwd()?;
+    let start = start.unwrap_or(&cwd);
+    match lookup(cli, start) {
+        locate::Lookup::At(at) if Store::is_store(&at.root) => open_at(at).map(Ok),
+        locate::Lookup::At(at) => {
+            let by = match at.origin {
+                locate::Origin::Env => "$SKELFLOW_CACHE",
+                _ => "--cache",
+            };
+            Ok(Err(NoCache {
+                why: format!("no skelflow cache at {} (named by {by})", at.root.display()),
+                what_to_do: "run a pipeline with it first, or name another".into(),
+            }))
+        }
+        locate::Lookup::NotFound { start, ceiling } => {
+            let up_to = match &ceiling {
+                Some(top) if *top != start => format!(
+                    " up to {}, the top of the git work tree",
+                    locate::shown_dir(top, &cwd)
+                ),
+                Some(_) => " (the top of the git work tree)".into(),
+                None => " or any parent".into(),
+            };
+            let mut what_to_do =
+                "run a pipeline first, or pass --cache DIR / set SKELFLOW_CACHE".to_string();
+            let nested = locate::nested(&start);
+            if !nested.is_empty() {
+                let names: Vec<String> = nested.iter().map(|n| locate::shown(n, &cwd)).collect();
+                what_to_do = format!(
+                    "{what_to_do} (found below it: {}, where an older skelflow kept a \
+                     pipeline's cache; pass it to --cache, or move it here to make it the \
+                     project's cache)",
+                    names.join(", ")
+                );
+            }
+            Ok(Err(NoCache {
+                why: format!(
+                    "no skelflow cache found in {}{up_to}",
+                    locate::shown_dir(&start, &cwd)
+                ),
+                what_to_do,
+            }))
+        }
+    }
+}
+
+/// [`existing_cache`], where having none is an error (exit code 4).
+pub(crate) fn require_cache(cli: &Cli, start: Option<&Path>) -> Result<Opened, Failure> {
+    Ok(existing_cache(cli, start)??)
+}
+
+/// Keys of a loaded pipeline, digesting external inputs through the cache's stat cache (no
+/// cache: one in memory); missing dependency files are pipeline errors.
 pub(crate) fn keys(
     p: &Pipeline,
-    store: &Store,
+    store: Option<&Store>,
     backend: Backend,
 ) -> Result<crate::plan::Keys, Failure> {
-    crate::plan::keys::compute(p, store, backend).map_err(
+    let in_memory;
+    let digests = match store {
+        Some(s) => s.digests(),
+        None => {
+            in_memory = Digests::in_memory();
+            &in_memory
+        }
+    };
+    crate::plan::keys::compute(p, digests, backend).map_err(
         |crate::plan::keys::KeyError::Inputs(diags)| {
             eprint!("{}", crate::diag::render(&diags, &p.sources, diag_style()));
             Failure::new(

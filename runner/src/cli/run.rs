@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use skelflow_cache::{CacheError, Key, Store};
 
-use super::{Cli, RunArgs, keys, load, open_store};
+use super::{Cli, RunArgs, cache_for_run, existing_cache, keys, load};
 use crate::events::{Bus, Console, EventLog, Recorder, ReportWriter, RunOutcome};
 use crate::exit::{self, Failure};
 use crate::pipeline::parse_bytes;
@@ -37,9 +37,14 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32, Failure> {
     }
     let only = targets(&p, &a.targets)?;
     let selected = |i: usize| only.as_ref().is_none_or(|o| o.contains(&i));
-    let store = open_store(cli, Some(&p.dir))?;
-    let keys = keys(&p, &store, backend)?;
-    let states = state::assess(&p, &keys, &store, false);
+    // A dry run computes nothing, so it creates no cache either.
+    let store = if a.dry_run {
+        existing_cache(cli, Some(&p.dir))?.ok().map(|c| c.store)
+    } else {
+        Some(cache_for_run(cli, &p.dir)?.store)
+    };
+    let keys = keys(&p, store.as_deref(), backend)?;
+    let states = state::assess(&p, &keys, store.as_deref(), false);
     let reasons: Vec<String> = states
         .iter()
         .enumerate()
@@ -76,6 +81,7 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32, Failure> {
         return Ok(exit::OK);
     }
 
+    let store = store.expect("a run that computes has opened its cache");
     for &i in &force {
         force_out(&store, &keys.keys[i], &p.instances[i].id)?;
     }

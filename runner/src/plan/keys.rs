@@ -4,11 +4,9 @@
 //! do not depend on where the cache lives. The real path replaces the token only when the
 //! stage runs ([`materialize`]).
 
-use std::path::Path;
-
 use rayon::prelude::*;
 use serde_json::Value;
-use skelflow_cache::{CacheError, KEY_SCHEMA_VERSION, Key, KeyComponents, Store};
+use skelflow_cache::{CacheError, Digests, KEY_SCHEMA_VERSION, Key, KeyComponents};
 use skelflow_stages::{Backend, registry};
 
 use crate::diag::Diag;
@@ -24,9 +22,9 @@ pub fn artifact_token(key: &Key) -> String {
     format!("<artifact:{}>", key.as_str())
 }
 
-/// Compute every key. External inputs are digested through the store's stat cache.
-/// Missing external inputs are reported as diagnostics (all of them).
-pub fn compute(p: &Pipeline, store: &Store, backend: Backend) -> Result<Keys, KeyError> {
+/// Compute every key. External inputs are digested through `digests` (a store's stat
+/// cache, or one in memory). Missing external inputs are reported as diagnostics (all of them).
+pub fn compute(p: &Pipeline, digests: &Digests, backend: Backend) -> Result<Keys, KeyError> {
     let reg = registry();
 
     // Digest all external inputs first, in parallel (stat-cached: cheap when unchanged).
@@ -45,12 +43,12 @@ pub fn compute(p: &Pipeline, store: &Store, backend: Backend) -> Result<Keys, Ke
     let mut unique: Vec<&String> = externals.iter().flatten().collect();
     unique.sort();
     unique.dedup();
-    let digests: Vec<(String, Result<String, Undigested>)> = unique
+    let digested: Vec<(String, Result<String, Undigested>)> = unique
         .par_iter()
         .map(|e| {
             let path = p.dir.join(e);
             let r = if path.exists() {
-                store.digest_path(&path).map_err(Undigested::Unreadable)
+                digests.digest_path(&path).map_err(Undigested::Unreadable)
             } else {
                 Err(Undigested::Missing)
             };
@@ -58,7 +56,7 @@ pub fn compute(p: &Pipeline, store: &Store, backend: Backend) -> Result<Keys, Ke
         })
         .collect();
     let digest_of = |e: &str| {
-        digests
+        digested
             .iter()
             .find(|(x, _)| x == e)
             .map(|(_, r)| r)
@@ -148,7 +146,7 @@ pub fn compute(p: &Pipeline, store: &Store, backend: Backend) -> Result<Keys, Ke
         keys.push(comps.key());
         components.push(comps);
     }
-    let _ = store.flush_digests();
+    let _ = digests.flush();
     if !diags.is_empty() {
         crate::diag::normalize(&mut diags);
         return Err(KeyError::Inputs(diags));
@@ -219,13 +217,5 @@ fn walk_strings(v: &mut Value, f: &mut dyn FnMut(&mut String)) {
         Value::Array(a) => a.iter_mut().for_each(|x| walk_strings(x, f)),
         Value::Object(o) => o.values_mut().for_each(|x| walk_strings(x, f)),
         _ => {}
-    }
-}
-
-/// The cache root for a pipeline: `--cache`, else `$SKELFLOW_CACHE`, else `.skelflow/` beside it.
-pub fn cache_root(explicit: Option<&Path>, pipeline_dir: &Path) -> std::path::PathBuf {
-    match explicit {
-        Some(p) => p.to_path_buf(),
-        None => Store::default_root(pipeline_dir),
     }
 }

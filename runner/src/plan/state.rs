@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use skelflow_cache::{InstanceRecord, InstanceState, Key, RunRecord, Store};
+use skelflow_contract::ResumePoint;
 
 use super::keys::Keys;
 use crate::pipeline::Pipeline;
@@ -37,6 +38,9 @@ pub struct Status {
     pub state: State,
     /// Why it is not cached: changed key components, most specific first.
     pub reasons: Vec<String>,
+    /// How far the newest checkpoint of an unfinished computation of this key got.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume: Option<ResumePoint>,
 }
 
 impl Status {
@@ -55,6 +59,11 @@ impl History {
         History {
             runs: store.runs(pipeline).unwrap_or_default(),
         }
+    }
+
+    /// No runs: there is no cache yet.
+    pub fn empty() -> History {
+        History { runs: Vec::new() }
     }
 
     /// The newest run in which `instance` was computed or reused, and its record there.
@@ -82,36 +91,79 @@ impl History {
 }
 
 /// States of every instance. `history` is only read for instances that are not cached.
-pub fn assess(p: &Pipeline, keys: &Keys, store: &Store, locks: bool) -> Vec<Status> {
+/// No store (there is no cache yet): nothing is cached.
+pub fn assess(p: &Pipeline, keys: &Keys, store: Option<&Store>, locks: bool) -> Vec<Status> {
     let mut history: Option<History> = None;
     (0..p.instances.len())
         .map(|i| {
             let key = &keys.keys[i];
+            let Some(store) = store else {
+                return why_not_cached(p, keys, i, &History::empty(), None);
+            };
             if store.contains(key) {
                 return Status {
                     state: State::Cached,
                     reasons: Vec::new(),
+                    resume: None,
                 };
             }
             if locks && store.is_locked(key).unwrap_or(false) {
+                let resume = resume_point(store, key);
+                let mut reason = "being computed by another skelflow process".to_string();
+                if let Some(r) = &resume {
+                    reason.push_str(&format!(" (checkpointed after {})", r.at()));
+                }
                 return Status {
                     state: State::Running,
-                    reasons: vec!["being computed by another skelflow process".into()],
+                    reasons: vec![reason],
+                    resume,
                 };
             }
             let h = history.get_or_insert_with(|| History::load(store, &p.name));
-            why_not_cached(p, keys, i, h)
+            why_not_cached(p, keys, i, h, Some(store))
         })
         .collect()
 }
 
-/// Why instance `i` has no artifact, against the last run that had one.
-pub fn why_not_cached(p: &Pipeline, keys: &Keys, i: usize, h: &History) -> Status {
+/// What a stage that checkpoints left in the key's work directory ([`ResumePoint`]).
+fn resume_point(store: &Store, key: &Key) -> Option<ResumePoint> {
+    ResumePoint::read(&store.existing_work_dir(key)?)
+}
+
+/// Why instance `i` has no artifact, against the last run that had one; and, if a
+/// computation of its current key stopped after a checkpoint, how far it got.
+pub fn why_not_cached(
+    p: &Pipeline,
+    keys: &Keys,
+    i: usize,
+    h: &History,
+    store: Option<&Store>,
+) -> Status {
+    let mut status = past_runs(p, keys, i, h);
+    let key = &keys.keys[i];
+    if let Some(r) = store.and_then(|s| resume_point(s, key)) {
+        let how = match h.last_seen(&p.instances[i].id) {
+            Some((_, rec)) if rec.key == *key && rec.state == InstanceState::Failed => "failed",
+            _ => "interrupted",
+        };
+        let line = format!("{how} after {}, will resume from its checkpoint", r.at());
+        match status.state {
+            // "never computed" or "artifact removed" no longer tell the whole story
+            State::Missing => status.reasons = vec![line],
+            _ => status.reasons.insert(0, line),
+        }
+        status.resume = Some(r);
+    }
+    status
+}
+
+fn past_runs(p: &Pipeline, keys: &Keys, i: usize, h: &History) -> Status {
     let inst = &p.instances[i];
     match h.last_done(&inst.id) {
         None => Status {
             state: State::Missing,
             reasons: vec!["never computed".into()],
+            resume: None,
         },
         Some((run, rec)) if rec.key == keys.keys[i] => Status {
             state: State::Missing,
@@ -120,6 +172,7 @@ pub fn why_not_cached(p: &Pipeline, keys: &Keys, i: usize, h: &History) -> Statu
                 rec.key.short(),
                 run.id
             )],
+            resume: None,
         },
         Some((run, rec)) => {
             let mut reasons = changes(p, keys, i, run, rec);
@@ -133,6 +186,7 @@ pub fn why_not_cached(p: &Pipeline, keys: &Keys, i: usize, h: &History) -> Statu
             Status {
                 state: State::Stale,
                 reasons,
+                resume: None,
             }
         }
     }

@@ -10,7 +10,16 @@ pub struct Work {
 }
 
 impl Work {
+    /// A temp dir that is a project's root (it has a `.git`): where `run` puts the cache,
+    /// and where looking for one stops, so no cache above the temp dir is ever used.
     pub fn new() -> Work {
+        let w = Work::bare();
+        std::fs::create_dir(w.path().join(".git")).unwrap();
+        w
+    }
+
+    /// A temp dir that is not a project's root.
+    pub fn bare() -> Work {
         Work {
             dir: tempfile::tempdir().expect("temp dir"),
         }
@@ -51,7 +60,7 @@ impl Work {
         self.cmd().args(args).output().expect("run skelflow")
     }
 
-    /// Events of the newest run of `pipeline` in the default cache beside the pipelines.
+    /// Events of the newest run of `pipeline` in the project's cache.
     pub fn last_events(&self, pipeline: &str) -> Vec<serde_json::Value> {
         events(&self.path().join(".skelflow"), pipeline, 0)
     }

@@ -35,7 +35,7 @@ fn spawn(w: &Work, args: &[&str]) -> Child {
 }
 
 fn events_so_far(w: &Work) -> Vec<serde_json::Value> {
-    let dir = w.path().join("p/.skelflow/runs/slow");
+    let dir = w.path().join(".skelflow/runs/slow");
     let Ok(rd) = std::fs::read_dir(&dir) else {
         return Vec::new();
     };
@@ -83,7 +83,7 @@ fn kill_9_during_a_stage_loses_only_that_stage() {
     assert!(v.contains("verified 2 artifacts: all intact"), "{v}");
     // The killed run's record said "running"; gc finds its process gone.
     let record = || {
-        let dir = w.path().join("p/.skelflow/runs/slow");
+        let dir = w.path().join(".skelflow/runs/slow");
         let f = std::fs::read_dir(&dir)
             .unwrap()
             .filter_map(|e| e.ok())
@@ -103,7 +103,7 @@ fn kill_9_during_a_stage_loses_only_that_stage() {
         "{}",
         text(&ev.stdout)
     );
-    let ev = crate::common::events(&w.path().join("p/.skelflow"), "slow", 0);
+    let ev = crate::common::events(&w.path().join(".skelflow"), "slow", 0);
     assert_eq!(
         sorted(with_event(&ev, "cached")),
         ["a", "d"],
@@ -146,7 +146,7 @@ fn two_runs_at_once_both_succeed_and_each_stage_runs_once() {
         ["s0", "s1", "s2", "s3", "s4", "s5"],
         "each stage's command ran exactly once"
     );
-    let cache = w.path().join("p/.skelflow");
+    let cache = w.path().join(".skelflow");
     let computed: usize = (0..2)
         .map(|b| with_event(&crate::common::events(&cache, "twice", b), "finished").len())
         .sum();
@@ -176,7 +176,7 @@ fn status_shows_running_and_ctrl_c_stops_cleanly() {
     let out = run.wait_with_output().unwrap();
     assert!(start.elapsed() < Duration::from_secs(8), "stopped promptly");
     assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
-    let ev = crate::common::events(&w.path().join("p/.skelflow"), "slow", 0);
+    let ev = crate::common::events(&w.path().join(".skelflow"), "slow", 0);
     assert_eq!(with_event(&ev, "interrupted"), ["b"]);
     assert_eq!(ev.last().unwrap()["status"], "interrupted");
     // The stage's process group got the signal: b is not computed behind our back.
@@ -192,7 +192,7 @@ fn status_shows_running_and_ctrl_c_stops_cleanly() {
     ok(&w.run(&["run", "p/slow.yaml"]));
     assert_eq!(
         sorted(with_event(
-            &crate::common::events(&w.path().join("p/.skelflow"), "slow", 0),
+            &crate::common::events(&w.path().join(".skelflow"), "slow", 0),
             "finished"
         )),
         ["b", "c"]

@@ -27,7 +27,7 @@ fn gc_pipeline() -> String {
 fn gc_while_a_run_computes_keeps_what_the_run_needs() {
     let w = Work::new();
     w.write("p/gc.yaml", &gc_pipeline());
-    let cache = w.path().join("p/.skelflow");
+    let cache = w.path().join(".skelflow");
     ok(&w.run(&["run", "p/gc.yaml", "a", "junk"]));
     let first = crate::common::events(&cache, "gcrun", 0);
     let key_of = |inst: &str| {
@@ -51,7 +51,7 @@ fn gc_while_a_run_computes_keeps_what_the_run_needs() {
     wait_for(60.0, "b to start", || w.path().join("b.started").exists());
     let mut removed = Vec::new();
     for _ in 0..3 {
-        let out = ok(&w.run(&["gc", "--keep-last", "0", "--cache", "p/.skelflow"]));
+        let out = ok(&w.run(&["gc", "--keep-last", "0", "--cache", ".skelflow"]));
         removed.push(out);
         assert!(a.exists(), "gc removed `a`, which the running b needs");
     }
@@ -78,7 +78,7 @@ fn gc_while_a_run_computes_keeps_what_the_run_needs() {
         "1",
         "--dry-run",
         "--cache",
-        "p/.skelflow",
+        ".skelflow",
     ]));
     assert!(out.contains("would remove 0 artifacts"), "{out}");
 }

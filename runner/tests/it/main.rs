@@ -2,6 +2,7 @@
 //! pipelines (runs, crashes and concurrency, what data a pipeline reads, every bad-pipeline
 //! message, full disks, `gc` beside a run) and property tests of the pipeline loader.
 
+mod cache_dir;
 mod common;
 mod crash;
 mod data_source;

@@ -249,6 +249,10 @@ fn missing_and_stale_states_and_dependency_files() {
             && l.contains("never computed")),
         "{st}"
     );
+    assert!(
+        !w.path().join(".skelflow").exists(),
+        "status created a cache"
+    );
     ok(&w.run(&["run", "p.yaml"]));
     w.write("data/input.txt", "1\n2\n3\n");
     let st = ok(&w.run(&["status", "p.yaml"]));

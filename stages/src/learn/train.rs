@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use skelflow_contract::Within;
+use skelflow_contract::{ResumePoint, Within};
 
 use super::artifact::{EpochRow, write_json};
 use super::augment::Aug;
@@ -192,15 +192,16 @@ pub fn train(method: &mut dyn Method, spec: TrainSpec) -> Result<Trained, StageE
             ),
         );
         rows.push(row);
-        save_checkpoint(method, &spec.work_dir, epoch, &rows)?;
+        save_checkpoint(method, &spec.work_dir, (epoch, spec.epochs), &rows)?;
     }
     Ok(Trained { rows, resumed_from })
 }
 
+/// Checkpoint after `epoch` of `epochs`.
 fn save_checkpoint(
     method: &dyn Method,
     work: &Path,
-    epoch: usize,
+    (epoch, epochs): (usize, usize),
     rows: &[EpochRow],
 ) -> Result<(), StageError> {
     let tmp = work.join(format!(".tmp-ckpt-{epoch:05}"));
@@ -221,6 +222,14 @@ fn save_checkpoint(
         std::fs::remove_dir_all(&dst).at("remove", &dst)?;
     }
     std::fs::rename(&tmp, &dst).at("rename a checkpoint to", &dst)?;
+    // Only now that the checkpoint is complete: what `skelflow status` reports.
+    ResumePoint {
+        done: epoch as u64,
+        total: Some(epochs as u64),
+        unit: "epoch".into(),
+    }
+    .write(work)
+    .at("write", &work.join(skelflow_contract::RESUME_JSON))?;
     // keep only the newest
     if let Ok(rd) = std::fs::read_dir(work) {
         for e in rd.flatten() {

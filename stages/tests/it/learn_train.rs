@@ -168,6 +168,15 @@ fn nan_loss_stops_pretraining_with_a_clear_error() {
         skelflow_stages::learn::train::latest_checkpoint(&ctx.work_dir).map(|c| c.0),
         Some(1)
     );
+    // and says so for `skelflow status`
+    assert_eq!(
+        skelflow_contract::ResumePoint::read(&ctx.work_dir),
+        Some(skelflow_contract::ResumePoint {
+            done: 1,
+            total: Some(3),
+            unit: "epoch".into()
+        })
+    );
 }
 
 #[test]
