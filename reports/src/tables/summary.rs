@@ -142,7 +142,14 @@ fn floor_sentences(
             let below: Vec<String> = methods
                 .iter()
                 .filter(|c| ours(c).is_some_and(|m| m < level))
-                .map(|c| format!("{} ({:.*})", c.row_label, decimals, ours(c).unwrap_or(f64::NAN)))
+                .map(|c| {
+                    format!(
+                        "{} ({:.*})",
+                        c.row_label,
+                        decimals,
+                        ours(c).unwrap_or(f64::NAN)
+                    )
+                })
                 .collect();
             let head = format!(
                 "{what} {label}: the {} floor is {level:.*}",

@@ -808,7 +808,16 @@ fn real_run(pretrain: Option<Value>) -> Fixture {
         vec![(files::PROVENANCE_JSON, provenance(real))],
     );
     if let Some(params) = pretrain {
-        f.instance("pretrain", "pretrain", params, &[&import], 0, &[], 1.0, vec![]);
+        f.instance(
+            "pretrain",
+            "pretrain",
+            params,
+            &[&import],
+            0,
+            &[],
+            1.0,
+            vec![],
+        );
     }
     f
 }

@@ -94,9 +94,8 @@ pub fn compute(p: &Pipeline, digests: &Digests, backend: Backend) -> Result<Keys
                             .find(|(_, v)| v.as_str() == Some(e.as_str()))
                             .map(|(k, _)| k.as_str())
                     });
-                    let written = param.and_then(|k| {
-                        stage.param_sources.iter().find(|(name, _, _)| name == k)
-                    });
+                    let written = param
+                        .and_then(|k| stage.param_sources.iter().find(|(name, _, _)| name == k));
                     let var = written
                         .and_then(|(_, _, raw)| raw.as_deref())
                         .and_then(|raw| raw.strip_prefix("${")?.strip_suffix('}'))

@@ -65,7 +65,10 @@ fn a_data_root_runs_no_synthetic_stage_and_the_report_says_real_files() {
     };
     let dag = ok(&run(&["dag", PIPELINE]));
     assert!(dag.contains("import"), "{dag}");
-    assert!(!dag.contains("synth"), "a synthetic stage in the DAG:\n{dag}");
+    assert!(
+        !dag.contains("synth"),
+        "a synthetic stage in the DAG:\n{dag}"
+    );
 
     ok(&run(&["run", PIPELINE, "import"]));
     let started = with_event(&w.last_events("ablation_a2mc"), "started");
@@ -110,16 +113,15 @@ fn bad_data_roots_are_clear_errors_before_anything_runs() {
     std::fs::create_dir_all(w.path().join("empty")).unwrap();
     w.write("empty/notes.txt", "not a skeleton");
     let cases: [(&[&str], &str); 3] = [
+        (&["--set", "data.root=does/not/exist"], "does/not/exist"),
+        (&["--set", "data.root=../empty"], "no .skeleton files there"),
         (
-            &["--set", "data.root=does/not/exist"],
-            "does/not/exist",
-        ),
-        (
-            &["--set", "data.root=../empty"],
-            "no .skeleton files there",
-        ),
-        (
-            &["--set", "data.root=../empty", "--set", "data.synthetic=small"],
+            &[
+                "--set",
+                "data.root=../empty",
+                "--set",
+                "data.synthetic=small",
+            ],
             "a synthetic corpus is asked for together with the data root `../empty`",
         ),
     ];

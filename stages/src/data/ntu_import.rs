@@ -26,10 +26,10 @@ use super::dataset::{BadFile, DatasetMeta, DatasetWriter, SampleInfo, Variant};
 use super::ntu_format::{NtuName, bad_name_message, read_skeleton_file_with};
 use super::preprocess::prepare_into;
 use super::provenance::{self, SynthCorpus, file_list_digest, file_name, ntu_dataset};
-use super::synth::{self, SynthParams, SynthSize};
 use super::splits::{missing_list, ntu_benchmarks};
-use crate::params::{ParamError, Params};
+use super::synth::{self, SynthParams, SynthSize};
 use crate::kind::Upstream;
+use crate::params::{ParamError, Params};
 use crate::{IoContext, Kind, StageContext, StageError};
 
 /// What to do with a file that cannot be read.
@@ -490,7 +490,10 @@ impl Kind for NtuImport {
     /// so that every way of asking for one corpus gets one key.
     fn canonical(&self, mut p: NtuImportParams) -> Result<NtuImportParams, Vec<ParamError>> {
         if p.root.is_empty() {
-            let corpus = p.synthetic.resolve().map_err(|m| vec![ParamError::at("synthetic", m)])?;
+            let corpus = p
+                .synthetic
+                .resolve()
+                .map_err(|m| vec![ParamError::at("synthetic", m)])?;
             p.synthetic = Synthetic::Corpus(corpus);
         }
         Ok(p)
@@ -529,9 +532,16 @@ impl Kind for NtuImport {
     fn run(&self, ctx: &StageContext, p: NtuImportParams) -> Result<(), StageError> {
         let scratch = ctx.out_dir.join(SYNTHETIC_SCRATCH);
         let root = if p.root.is_empty() {
-            let corpus = p.synthetic.resolve().map_err(|m| StageError::param("synthetic", m))?;
+            let corpus = p
+                .synthetic
+                .resolve()
+                .map_err(|m| StageError::param("synthetic", m))?;
             let r = synth::generate(&corpus, ctx.seed, &scratch, ctx.threads, |done, total| {
-                ctx.progress(done as u64, total as u64, &format!("generating {done}/{total} synthetic files"))
+                ctx.progress(
+                    done as u64,
+                    total as u64,
+                    &format!("generating {done}/{total} synthetic files"),
+                )
             })?;
             eprintln!(
                 "{}: generated the synthetic corpus ({} files, {:.1} MB)",

@@ -144,7 +144,13 @@ impl ViewedInput<'_> {
                     .iter()
                     .map(|&i| {
                         let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(ctx.seed, &[i as u64]));
-                        apply_view_in(self.view, src.clip(i), src.valid_frames(i), self.stream, &mut rng)
+                        apply_view_in(
+                            self.view,
+                            src.clip(i),
+                            src.valid_frames(i),
+                            self.stream,
+                            &mut rng,
+                        )
                     })
                     .collect();
                 let (c, t, v, m) = (clips[0].c, clips[0].t, clips[0].v, clips[0].m);

@@ -100,12 +100,19 @@ fn params_are_checked() {
     let quick = k.check(&json!({})).unwrap();
     assert_eq!(quick["synthetic"]["size"], "quick");
     assert_eq!(quick, k.check(&json!({"synthetic": "quick"})).unwrap());
-    assert_eq!(quick, k.check(&json!({"synthetic": {"size": "quick"}})).unwrap());
+    assert_eq!(
+        quick,
+        k.check(&json!({"synthetic": {"size": "quick"}})).unwrap()
+    );
     assert_ne!(quick, k.check(&json!({"synthetic": "small"})).unwrap());
     assert!(k.external_inputs(&quick).is_empty());
     // A root and a corpus together, an unknown size, a bad corpus param: errors at the param.
     let text = |p: serde_json::Value| -> Vec<String> {
-        k.check(&p).unwrap_err().iter().map(|e| e.to_string()).collect()
+        k.check(&p)
+            .unwrap_err()
+            .iter()
+            .map(|e| e.to_string())
+            .collect()
     };
     let both = text(json!({"root": "/data/ntu", "synthetic": "small"}));
     assert!(
@@ -114,9 +121,15 @@ fn params_are_checked() {
         "{both:?}"
     );
     let size = text(json!({"synthetic": "huge"}));
-    assert!(size[0].contains("`huge` is not a corpus size: use quick, small or ntu60"), "{size:?}");
+    assert!(
+        size[0].contains("`huge` is not a corpus size: use quick, small or ntu60"),
+        "{size:?}"
+    );
     let nested = text(json!({"synthetic": {"classes": 61}}));
-    assert!(nested[0].starts_with("param `synthetic.classes`: at most 60 classes"), "{nested:?}");
+    assert!(
+        nested[0].starts_with("param `synthetic.classes`: at most 60 classes"),
+        "{nested:?}"
+    );
     // An empty root beside a synth.ntu stage in `needs` would ignore that stage.
     let upstream = skelflow_stages::Upstream {
         instance: "synth".into(),
@@ -125,7 +138,8 @@ fn params_are_checked() {
     };
     let e = k.check_inputs(&quick, &[upstream]);
     assert!(
-        e[0].to_string().contains("would ignore the `synth` stage in `needs`")
+        e[0].to_string()
+            .contains("would ignore the `synth` stage in `needs`")
             && e[0].to_string().contains("`root: ${synth.output}`"),
         "{e:?}"
     );

@@ -65,7 +65,13 @@ pub(super) fn expand(
                 .and_then(|r| r.as_map())
                 .map(|m| {
                     m.iter()
-                        .map(|e| (e.key.clone(), e.value.span, e.value.as_str().map(str::to_string)))
+                        .map(|e| {
+                            (
+                                e.key.clone(),
+                                e.value.span,
+                                e.value.as_str().map(str::to_string),
+                            )
+                        })
                         .collect()
                 })
                 .unwrap_or_default(),
