@@ -161,7 +161,7 @@ fn floor_sentences(
                 format!("{head}; all {} other rows are above it.", methods.len())
             } else {
                 format!(
-                    "{head}; {} of the {} other rows fall below it: {}. Their features serve a linear classifier worse than the floor's, so their training has not learned what a comparison with the paper assumes.",
+                    "{head}; {} of the {} other rows fall below it: {}. Their features do worse in this evaluation than the floor's, so their training has not learned what a comparison with the paper assumes.",
                     below.len(),
                     methods.len(),
                     below.join(", ")
