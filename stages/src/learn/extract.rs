@@ -53,15 +53,20 @@ impl Default for ExtractParams {
 
 impl Params for ExtractParams {
     fn validate(&self) -> Vec<ParamError> {
-        let mut e = Vec::new();
-        if let Err(m) = self.view.resolve() {
-            e.push(ParamError::at("view", m));
-        }
-        if self.batch == 0 {
-            e.push(ParamError::at("batch", "must be >= 1"));
-        }
-        e
+        validate_view_and_batch(&self.view, self.batch)
     }
+}
+
+/// The checks every extraction kind makes of its `view` and `batch` params.
+pub(crate) fn validate_view_and_batch(view: &ViewSpec, batch: usize) -> Vec<ParamError> {
+    let mut e = Vec::new();
+    if let Err(m) = view.resolve() {
+        e.push(ParamError::at("view", m));
+    }
+    if batch == 0 {
+        e.push(ParamError::at("batch", "must be >= 1"));
+    }
+    e
 }
 
 /// `extract`: features of the train and test parts through a frozen encoder.

@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::augment::ViewSpec;
-use super::extract::ViewedInput;
+use super::extract::{ViewedInput, validate_view_and_batch};
 use crate::data::Stream;
 use crate::params::{ParamError, Params};
 use crate::{Kind, StageContext, StageError};
@@ -37,14 +37,7 @@ impl Default for ExtractRawParams {
 
 impl Params for ExtractRawParams {
     fn validate(&self) -> Vec<ParamError> {
-        let mut e = Vec::new();
-        if let Err(m) = self.view.resolve() {
-            e.push(ParamError::at("view", m));
-        }
-        if self.batch == 0 {
-            e.push(ParamError::at("batch", "must be >= 1"));
-        }
-        e
+        validate_view_and_batch(&self.view, self.batch)
     }
 }
 
