@@ -12,6 +12,7 @@
 //! work/<key>/               per-key scratch that survives failures (checkpoints)
 //! quarantine/<key>.<time>/  artifacts that failed `verify`
 //! runs/<pipeline>/<id>.json run records: what each run planned, with key components
+//! submitted/<key>.json    the batch job (Slurm) computing a key, until it commits
 //! runs/.lock                orders run registration (shared) against `gc` (exclusive)
 //! digests.json              stat cache for digests of files outside the cache
 //! ```
@@ -36,6 +37,7 @@ mod manifest;
 pub mod run;
 mod staging;
 mod store;
+mod submission;
 #[cfg(test)]
 mod testutil;
 
@@ -48,3 +50,4 @@ pub use manifest::{Artifact, ArtifactInfo, FileEntry, MANIFEST_FILE, Manifest};
 pub use run::{InstanceRecord, InstanceState, LiveRun, RunRecord, RunStatus};
 pub use staging::Staging;
 pub use store::{LAYOUT_VERSION, Store};
+pub use submission::Submission;

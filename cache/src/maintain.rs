@@ -181,7 +181,9 @@ impl Store {
     /// kept too.
     pub fn gc(&self, keep: &BTreeSet<Key>, dry_run: bool) -> Result<GcReport> {
         let _runs = self.runs_lock(true)?;
-        let live = self.keys_of_live_runs()?;
+        let mut live = self.keys_of_live_runs()?;
+        // A detached batch job has no live run, but will read its inputs.
+        live.extend(self.keys_of_submissions()?);
         let keep: BTreeSet<Key> = keep.union(&live).cloned().collect();
         let mut report = GcReport {
             dry_run,

@@ -68,6 +68,8 @@ pub enum RunStatus {
     Succeeded,
     Failed,
     Interrupted,
+    /// Its jobs were submitted to a cluster and left running there (`--detach`).
+    Detached,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -25,6 +25,7 @@ pub(crate) const LOCKS: &str = "locks";
 pub(crate) const WORK: &str = "work";
 pub(crate) const QUARANTINE: &str = "quarantine";
 pub(crate) const RUNS: &str = "runs";
+pub(crate) const SUBMITTED: &str = "submitted";
 
 const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
 # This file is a cache directory tag created by skelflow.\n\
@@ -234,7 +235,7 @@ impl Store {
     }
 
     /// A lock taken on this store, for a well-formed key.
-    fn check_lock(&self, lock: &KeyLock) -> Result<()> {
+    pub(crate) fn check_lock(&self, lock: &KeyLock) -> Result<()> {
         check_key(&lock.key)?;
         if lock.path != self.lock_path(&lock.key) {
             return Err(CacheError::ForeignLock {

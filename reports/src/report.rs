@@ -375,6 +375,9 @@ fn run_line(run: &RunRecord) -> String {
         RunStatus::Succeeded => "succeeded",
         RunStatus::Failed => "failed (the report shows what succeeded)",
         RunStatus::Interrupted => "interrupted (the report shows what is done so far)",
+        RunStatus::Detached => {
+            "detached: its jobs run on the cluster (the report shows what is done so far)"
+        }
     };
     let mut s = format!(
         "Pipeline `{}` · run `{}` · {} · started {}",

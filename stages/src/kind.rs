@@ -2,7 +2,7 @@
 //! params as a struct, its version, its work), and [`StageKind`], the object-safe view the
 //! runner and the registry use, implemented once for every [`Kind`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -77,6 +77,18 @@ pub trait Kind: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Why the existing external input `given` (one of [`Kind::external_inputs`], found at
+    /// `resolved`) cannot serve this stage — a data folder with no data in it — so that the
+    /// runner says so before anything runs.
+    fn check_external(
+        &self,
+        _params: &Self::Params,
+        _given: &Path,
+        _resolved: &Path,
+    ) -> Option<String> {
+        None
+    }
+
     /// Do the work: read `ctx.inputs`, write into `ctx.out_dir`.
     fn run(&self, ctx: &StageContext, params: Self::Params) -> Result<(), StageError>;
 }
@@ -98,6 +110,8 @@ pub trait StageKind: Send + Sync + 'static {
     fn external_inputs(&self, params: &Value) -> Vec<PathBuf>;
     /// [`Kind::check_inputs`] of canonical params.
     fn check_inputs(&self, params: &Value, inputs: &[Upstream]) -> Vec<ParamError>;
+    /// [`Kind::check_external`] of canonical params.
+    fn check_external(&self, params: &Value, given: &Path, resolved: &Path) -> Option<String>;
     /// Run with the context's (canonical) params.
     fn run_stage(&self, ctx: &StageContext) -> Result<(), StageError>;
 }
@@ -142,6 +156,9 @@ impl<K: Kind> StageKind for K {
         typed(params)
             .map(|p| Kind::check_inputs(self, &p, inputs))
             .unwrap_or_default()
+    }
+    fn check_external(&self, params: &Value, given: &Path, resolved: &Path) -> Option<String> {
+        typed(params).and_then(|p| Kind::check_external(self, &p, given, resolved))
     }
     fn run_stage(&self, ctx: &StageContext) -> Result<(), StageError> {
         let p: K::Params = ctx.params()?;

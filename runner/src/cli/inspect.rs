@@ -19,6 +19,9 @@ pub fn status(cli: &Cli, a: &StatusArgs) -> Result<i32, Failure> {
     let store = cache.as_ref().ok().map(|c| &*c.store);
     let keys = keys(&p, store, backend)?;
     let states = state::assess(&p, &keys, store, true);
+    let jobs = store
+        .map(|st| batch_jobs(st, &keys, &states))
+        .unwrap_or_default();
     if a.json {
         let rows: Vec<serde_json::Value> = p
             .instances
@@ -29,6 +32,10 @@ pub fn status(cli: &Cli, a: &StatusArgs) -> Result<i32, Failure> {
                 let mut row = serde_json::json!({"instance": inst.id, "state": s.state, "key": keys.keys[i], "reasons": s.reasons});
                 if let Some(r) = &s.resume {
                     row["resume"] = serde_json::json!(r);
+                }
+                if let Some(j) = jobs.get(&i) {
+                    row["state"] = serde_json::json!(j.status);
+                    row["job"] = serde_json::json!({"executor": j.executor, "id": j.id, "scheduler_state": j.scheduler_state});
                 }
                 row
             })
@@ -45,16 +52,39 @@ pub fn status(cli: &Cli, a: &StatusArgs) -> Result<i32, Failure> {
         .iter()
         .zip(&states)
         .enumerate()
-        .map(|(i, (inst, s))| {
-            vec![
+        .map(|(i, (inst, s))| match jobs.get(&i) {
+            Some(j) => vec![
+                inst.id.clone(),
+                j.status.clone(),
+                keys.keys[i].short().to_string(),
+                format!(
+                    "{} job {}: {}",
+                    j.executor,
+                    j.id,
+                    j.scheduler_state
+                        .as_deref()
+                        .unwrap_or("not listed by the scheduler yet")
+                ),
+            ],
+            None => vec![
                 inst.id.clone(),
                 s.state.name().to_string(),
                 keys.keys[i].short().to_string(),
                 s.reason_line(),
-            ]
+            ],
         })
         .collect();
     print!("{}", table(&["INSTANCE", "STATE", "KEY", "REASON"], &rows));
+    if !jobs.is_empty() {
+        let count = |w: &str| jobs.values().filter(|j| j.status == w).count();
+        println!(
+            "{} batch jobs: {} queued, {} running, {} done",
+            jobs.len(),
+            count("queued"),
+            count("running"),
+            count("done")
+        );
+    }
     let count = |st: State| states.iter().filter(|s| s.state == st).count();
     println!(
         "{} instances: {} cached, {} stale, {} missing, {} running",
@@ -65,6 +95,59 @@ pub fn status(cli: &Cli, a: &StatusArgs) -> Result<i32, Failure> {
         count(State::Running)
     );
     Ok(exit::OK)
+}
+
+/// A batch job recorded as computing an instance's key.
+struct BatchJob {
+    executor: String,
+    id: String,
+    /// What the scheduler says (`PENDING (Priority)`), when it could be asked.
+    scheduler_state: Option<String>,
+    /// queued, running, done (committing), or the scheduler's word for its end.
+    status: String,
+}
+
+/// The recorded batch jobs of instances that are not cached, with their Slurm states from
+/// one query.
+fn batch_jobs(
+    store: &skelflow_cache::Store,
+    keys: &Keys,
+    states: &[state::Status],
+) -> std::collections::HashMap<usize, BatchJob> {
+    let recorded: Vec<(usize, skelflow_cache::Submission)> = states
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.state != State::Cached)
+        .filter_map(|(i, _)| Some((i, store.submission(&keys.keys[i])?)))
+        .collect();
+    let ids: Vec<String> = recorded
+        .iter()
+        .filter(|(_, r)| r.executor == "slurm")
+        .map(|(_, r)| r.job.clone())
+        .collect();
+    let mut use_sacct = true;
+    let slurm = crate::sched::slurm::cli::states(&ids, &mut use_sacct).unwrap_or_default();
+    recorded
+        .into_iter()
+        .map(|(i, r)| {
+            let st = slurm.get(&r.job);
+            let status = match st.map(|s| s.state.as_str()) {
+                None | Some("PENDING") | Some("CONFIGURING") | Some("REQUEUED") => "queued".into(),
+                Some("RUNNING") | Some("COMPLETING") => "running".into(),
+                Some("COMPLETED") => "done".into(),
+                Some(other) => other.to_ascii_lowercase(),
+            };
+            (
+                i,
+                BatchJob {
+                    executor: r.executor,
+                    id: r.job,
+                    scheduler_state: st.map(|s| s.describe()),
+                    status,
+                },
+            )
+        })
+        .collect()
 }
 
 pub fn explain(cli: &Cli, a: &PipelineArgs, instance: &str) -> Result<i32, Failure> {

@@ -215,6 +215,25 @@ pub struct RunArgs {
     /// Recompute this instance even if cached (repeatable)
     #[arg(long, value_name = "INSTANCE")]
     pub force: Vec<String>,
+    /// Where stages run: `local` processes, or `slurm` jobs (settings in the pipeline's
+    /// `executor.slurm` section) [default: the pipeline's `executor.use`, else local]
+    #[arg(long, value_enum, value_name = "EXECUTOR")]
+    pub executor: Option<ExecutorArg>,
+    /// Run a stage again up to N times after a failure that may pass: a timeout, a node
+    /// failure, a preemption (it goes on from its checkpoint)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+    /// Submit every job to the cluster and return (slurm); `skelflow status` shows them
+    /// and `skelflow run` later collects their results
+    #[arg(long)]
+    pub detach: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutorArg {
+    Local,
+    Slurm,
 }
 
 #[derive(Args, Debug)]
@@ -491,7 +510,7 @@ pub(crate) fn keys(
             Failure::new(
                 exit::INVALID_PIPELINE,
                 format!(
-                    "`{}`: {} missing dependenc{}; nothing was run",
+                    "`{}`: {} missing or unusable dependenc{}; nothing was run",
                     p.name,
                     diags.len(),
                     if diags.len() == 1 { "y" } else { "ies" }

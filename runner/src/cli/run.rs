@@ -5,19 +5,71 @@ use std::path::PathBuf;
 
 use skelflow_cache::{CacheError, Key, Store};
 
-use super::{Cli, RunArgs, cache_for_run, existing_cache, keys, load};
+use super::{Cli, ExecutorArg, RunArgs, cache_for_run, existing_cache, keys, load};
 use crate::events::{Bus, Console, EventLog, Recorder, ReportWriter, RunOutcome};
 use crate::exit::{self, Failure};
 use crate::pipeline::parse_bytes;
 use crate::plan::state::{self, State};
 use crate::render::table;
-use crate::sched::{Dispatcher, LocalExecutor, Pool, RunSpec};
+use crate::sched::{
+    Dispatcher, Executor, LocalExecutor, Pool, RunSpec, SlurmExecutor, SlurmOptions,
+};
+
+/// The pipeline's `executor:` section.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExecutorSection {
+    /// The executor this pipeline runs on unless `--executor` says otherwise.
+    #[serde(rename = "use")]
+    use_: Option<ExecutorArg>,
+    #[serde(default)]
+    slurm: SlurmOptions,
+}
+
+fn executor_section(p: &crate::pipeline::Pipeline) -> Result<ExecutorSection, Failure> {
+    let Some((value, span)) = &p.executor else {
+        return Ok(ExecutorSection::default());
+    };
+    serde_json::from_value(value.clone()).map_err(|e| {
+        let diag = crate::diag::Diag::error(format!("`executor`: {e}"))
+            .at(*span, "")
+            .help("`executor: {use: local | slurm, slurm: {partition, account, qos, sbatch_args: [...], job_prefix, max_jobs, poll_max, fs_grace}}`");
+        eprint!(
+            "{}",
+            crate::diag::render(&[diag], &p.sources, super::diag_style())
+        );
+        Failure::new(
+            exit::INVALID_PIPELINE,
+            format!("`{}` has an invalid `executor` section", p.file.display()),
+        )
+    })
+}
 
 pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32, Failure> {
     let backend = a.pipeline.vars.backend.backend()?;
-    let pool = pool(a)?;
     let p = load(&a.pipeline.pipeline, &a.pipeline.vars)?;
-    let problems = pool.check(&p);
+    let section = executor_section(&p)?;
+    let choice = a.executor.or(section.use_).unwrap_or(ExecutorArg::Local);
+    if a.detach && choice != ExecutorArg::Slurm {
+        return Err(Failure::usage(
+            "--detach leaves jobs to a cluster: use it with `--executor slurm`",
+        ));
+    }
+    let pool = match choice {
+        ExecutorArg::Local => pool(a)?,
+        // The cluster's scheduler owns cores, GPUs and memory; we bound the jobs in flight.
+        ExecutorArg::Slurm => Pool::scheduler(
+            a.jobs
+                .or(section.slurm.max_jobs)
+                .unwrap_or(SlurmOptions::DEFAULT_MAX_JOBS)
+                .max(1),
+        ),
+    };
+    let problems = if choice == ExecutorArg::Local {
+        pool.check(&p)
+    } else {
+        Vec::new()
+    };
     if !problems.is_empty() {
         eprint!(
             "{}",
@@ -82,6 +134,38 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32, Failure> {
     }
 
     let store = store.expect("a run that computes has opened its cache");
+    if choice == ExecutorArg::Slurm {
+        // Ask Slurm about every kind of job before submitting any.
+        let jobs: Vec<_> = p
+            .instances
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                selected(*i) && (force.contains(i) || states[*i].state != State::Cached)
+            })
+            .map(|(_, inst)| {
+                let r = &inst.resources;
+                (
+                    p.stages[inst.stage].id.clone(),
+                    r.cpus,
+                    r.gpus,
+                    r.mem,
+                    r.time,
+                )
+            })
+            .collect();
+        if let Err((stage, why)) = crate::sched::slurm::preflight(&section.slurm, &jobs) {
+            let whose = if stage.is_empty() {
+                String::new()
+            } else {
+                format!("stage `{stage}`: ")
+            };
+            return Err(Failure::new(
+                exit::INVALID_PIPELINE,
+                format!("{whose}{why}; nothing was submitted"),
+            ));
+        }
+    }
     for &i in &force {
         force_out(&store, &keys.keys[i], &p.instances[i].id)?;
     }
@@ -116,7 +200,13 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32, Failure> {
         &run_id,
         p.report.clone().unwrap_or(serde_json::Value::Null),
     )));
-    let mut executor = LocalExecutor::new().map_err(RunError::Executable)?;
+    let mut executor: Box<dyn Executor> = match choice {
+        ExecutorArg::Local => Box::new(LocalExecutor::new().map_err(RunError::Executable)?),
+        ExecutorArg::Slurm => Box::new(
+            SlurmExecutor::new(section.slurm.clone(), store.clone(), &p.name)
+                .map_err(RunError::Executable)?,
+        ),
+    };
     let summary = Dispatcher::new(
         RunSpec {
             pipeline: &p,
@@ -129,13 +219,15 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32, Failure> {
             reasons,
             force,
             only,
+            retries: a.retries,
+            detach: a.detach,
         },
         &mut bus,
     )
-    .run(&mut executor);
+    .run(executor.as_mut());
     drop(bus);
     Ok(match summary.outcome {
-        RunOutcome::Succeeded => exit::OK,
+        RunOutcome::Succeeded | RunOutcome::Detached => exit::OK,
         RunOutcome::Interrupted => exit::INTERRUPTED,
         RunOutcome::Failed if summary.cache_error => exit::CACHE_ERROR,
         RunOutcome::Failed => exit::STAGE_FAILED,

@@ -200,6 +200,8 @@ impl Subscriber for Console {
                 reason,
                 cpus,
                 gpus,
+                job,
+                adopted,
                 ..
             } => {
                 let gpu = if gpus.is_empty() {
@@ -213,10 +215,20 @@ impl Subscriber for Console {
                             .join(",")
                     )
                 };
-                self.line(&format!(
-                    "start {instance} {} ({reason}; {cpus} cpu{gpu})",
-                    short(key)
-                ));
+                match (job, adopted) {
+                    (Some(id), true) => self.line(&format!(
+                        "follow {instance} {}: job {id} was submitted earlier and is still wanted",
+                        short(key)
+                    )),
+                    (Some(id), false) => self.line(&format!(
+                        "submit {instance} {} ({reason}; job {id}, {cpus} cpu)",
+                        short(key)
+                    )),
+                    (None, _) => self.line(&format!(
+                        "start {instance} {} ({reason}; {cpus} cpu{gpu})",
+                        short(key)
+                    )),
+                }
                 if let Some(b) = &mut self.bars {
                     let bar = b
                         .multi
@@ -267,6 +279,26 @@ impl Subscriber for Console {
                     }
                 }
             }
+            Event::JobState { instance, state } => {
+                if let Some(b) = &mut self.bars {
+                    if let Some(bar) = b.running.get(instance) {
+                        bar.set_message(state.clone());
+                    }
+                } else {
+                    self.line(&format!("job {instance}: {state}"));
+                }
+            }
+            Event::Retrying {
+                instance,
+                attempt,
+                retries,
+                error,
+            } => {
+                self.stop_bar(instance);
+                self.line(&format!(
+                    "retry {instance} (retry {attempt} of {retries}): {error}"
+                ));
+            }
             Event::Finished {
                 instance, seconds, ..
             } => {
@@ -315,16 +347,23 @@ impl Subscriber for Console {
                     RunOutcome::Succeeded => "succeeded",
                     RunOutcome::Failed => "FAILED",
                     RunOutcome::Interrupted => "interrupted",
+                    RunOutcome::Detached => "detached",
                 };
                 let mut text = format!("run {run} {what}: {computed} computed, {cached} cached");
                 if *failed > 0 {
                     text.push_str(&format!(", {failed} failed"));
                 }
-                if *skipped > 0 {
+                if *skipped > 0 && *status != RunOutcome::Detached {
                     text.push_str(&format!(", {skipped} not run"));
+                }
+                if *status == RunOutcome::Detached {
+                    text.push_str(&format!(", {skipped} left running on the cluster"));
                 }
                 text.push_str(&format!(" in {seconds:.2}s"));
                 self.line(&text);
+                if *status == RunOutcome::Detached {
+                    self.line("  `skelflow status` shows their jobs; `skelflow run` again follows them and collects their results");
+                }
             }
         }
     }

@@ -47,6 +47,25 @@ pub enum Event {
         cpus: u32,
         gpus: Vec<u32>,
         log: PathBuf,
+        /// The batch scheduler's job id (Slurm), when the executor has one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        job: Option<String>,
+        /// The job was submitted earlier (an earlier run, `--detach`, another driver) and
+        /// this run follows it.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        adopted: bool,
+    },
+    /// What the batch scheduler says of an instance's job, when it changes.
+    JobState {
+        instance: String,
+        state: String,
+    },
+    /// A failure that may pass (a node failure, preemption, a timeout): run it again.
+    Retrying {
+        instance: String,
+        attempt: u32,
+        retries: u32,
+        error: String,
     },
     Progress {
         instance: String,
@@ -93,6 +112,8 @@ pub enum RunOutcome {
     Succeeded,
     Failed,
     Interrupted,
+    /// `--detach`: every job is submitted; the runner left them to the cluster.
+    Detached,
 }
 
 pub trait Subscriber {

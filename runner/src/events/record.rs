@@ -115,7 +115,10 @@ impl Subscriber for Recorder {
                     r.seconds = seconds;
                 })
             }
-            Event::Waiting { .. } | Event::Progress { .. } => {}
+            Event::Waiting { .. }
+            | Event::Progress { .. }
+            | Event::JobState { .. }
+            | Event::Retrying { .. } => {}
             Event::Started { instance, log, .. } => {
                 self.set(instance, |r| r.log = Some(log.clone()))
             }
@@ -150,6 +153,7 @@ impl Subscriber for Recorder {
                     RunOutcome::Succeeded => RunStatus::Succeeded,
                     RunOutcome::Failed => RunStatus::Failed,
                     RunOutcome::Interrupted => RunStatus::Interrupted,
+                    RunOutcome::Detached => RunStatus::Detached,
                 };
                 self.save();
                 return;

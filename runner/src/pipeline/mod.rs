@@ -8,7 +8,9 @@ mod resources;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use resources::{Resources, format_bytes, parse_bytes};
+pub use resources::{
+    Resources, format_bytes, format_time, parse_bytes, parse_time, slurm_time_arg,
+};
 
 use crate::diag::{self, Diag};
 use crate::spec::load;
@@ -28,6 +30,8 @@ pub struct Pipeline {
     pub vars: serde_json::Value,
     /// `report:` as written, for the reports crate.
     pub report: Option<serde_json::Value>,
+    /// `executor:` as written, and where (the executors check it).
+    pub executor: Option<(serde_json::Value, Span)>,
     /// Stages in file order.
     pub stages: Vec<Stage>,
     /// Every stage instance, in dependency order.
@@ -169,6 +173,7 @@ impl Pipeline {
             dir,
             vars: vars::resolved_json(&vars_node, &sources),
             report: merged.report.as_ref().map(Node::to_json),
+            executor: merged.executor.as_ref().map(|n| (n.to_json(), n.span)),
             stages,
             instances,
             sources,

@@ -6,7 +6,7 @@
 
 use rayon::prelude::*;
 use serde_json::Value;
-use skelflow_cache::{CacheError, Digests, KEY_SCHEMA_VERSION, Key, KeyComponents};
+use skelflow_cache::{Digests, KEY_SCHEMA_VERSION, Key, KeyComponents};
 use skelflow_stages::{Backend, registry};
 
 use crate::diag::Diag;
@@ -48,7 +48,9 @@ pub fn compute(p: &Pipeline, digests: &Digests, backend: Backend) -> Result<Keys
         .map(|e| {
             let path = p.dir.join(e);
             let r = if path.exists() {
-                digests.digest_path(&path).map_err(Undigested::Unreadable)
+                digests
+                    .digest_path(&path)
+                    .map_err(|e| Undigested::Unreadable(e.to_string()))
             } else {
                 Err(Undigested::Missing)
             };
@@ -84,8 +86,17 @@ pub fn compute(p: &Pipeline, digests: &Digests, backend: Backend) -> Result<Keys
         inputs.sort();
         let mut ext = Vec::new();
         for e in &externals[i] {
-            match digest_of(e) {
-                Ok(d) => ext.push((e.clone(), d.clone())),
+            let path = p.dir.join(e);
+            let unusable = |d: &String| match kind.check_external(&inst.params, e.as_ref(), &path) {
+                Some(why) => Err(Undigested::Unusable(why)),
+                None => Ok(d.clone()),
+            };
+            match digest_of(e)
+                .as_ref()
+                .map_err(Undigested::clone)
+                .and_then(unusable)
+            {
+                Ok(d) => ext.push((e.clone(), d)),
                 Err(why) => {
                     let stage = &p.stages[inst.stage];
                     // The param that names the path, and the `${var}` it came from.
@@ -105,6 +116,15 @@ pub fn compute(p: &Pipeline, digests: &Digests, backend: Backend) -> Result<Keys
                         (Some(k), None) => format!(" (param `{k}`)"),
                         _ => String::new(),
                     };
+                    let help = match (var, &why) {
+                        (Some(v), Undigested::Unusable(_)) => {
+                            format!("set `{v}` to another path (`--set {v}=PATH`)")
+                        }
+                        (Some(v), _) => format!(
+                            "relative paths start at the pipeline file's directory; set `{v}` to an existing path (`--set {v}=PATH`)"
+                        ),
+                        (None, _) => "dependency paths are relative to the pipeline file's directory; create the file or fix the path".to_string(),
+                    };
                     let msg = match why {
                         Undigested::Missing => format!(
                             "stage `{}` depends on `{e}`{from}, which does not exist ({})",
@@ -115,12 +135,9 @@ pub fn compute(p: &Pipeline, digests: &Digests, backend: Backend) -> Result<Keys
                             "stage `{}` depends on `{e}`{from}, which cannot be read: {why}",
                             stage.id
                         ),
-                    };
-                    let help = match var {
-                        Some(v) => format!(
-                            "relative paths start at the pipeline file's directory; set `{v}` to an existing path (`--set {v}=PATH`)"
-                        ),
-                        None => "dependency paths are relative to the pipeline file's directory; create the file or fix the path".to_string(),
+                        Undigested::Unusable(why) => {
+                            format!("stage `{}` depends on `{e}`{from}: {why}", stage.id)
+                        }
                     };
                     let (span, label) = match written {
                         Some((_, span, _)) => (*span, "set here"),
@@ -155,15 +172,17 @@ pub fn compute(p: &Pipeline, digests: &Digests, backend: Backend) -> Result<Keys
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    /// External inputs that are missing or unreadable (located diagnostics, one each).
-    #[error("{} missing or unreadable dependenc{}", .0.len(), if .0.len() == 1 { "y" } else { "ies" })]
+    /// External inputs that are missing, unreadable or unusable (located diagnostics, one each).
+    #[error("{} missing or unusable dependenc{}", .0.len(), if .0.len() == 1 { "y" } else { "ies" })]
     Inputs(Vec<Diag>),
 }
 
-/// Why an external input has no digest.
+/// Why an external input has no digest, or cannot serve its stage.
+#[derive(Clone)]
 enum Undigested {
     Missing,
-    Unreadable(CacheError),
+    Unreadable(String),
+    Unusable(String),
 }
 
 /// A `<artifact:KEY>` token whose artifact is not in the cache.

@@ -13,11 +13,13 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
 
-use skelflow_cache::{ArtifactInfo, CacheError, Key, KeyLock, Staging, Store, is_no_space};
+use skelflow_cache::{
+    ArtifactInfo, CacheError, Key, KeyLock, Staging, Store, Submission, is_no_space,
+};
 use skelflow_stages::{Backend, Input, StageContext};
 
-use super::executor::{ExecEvent, Executor, JobSpec, Outcome, Report};
-use super::job::JobFile;
+use super::executor::{ExecEvent, Executor, JobSpec, Outcome, Report, Started};
+use super::job::{BatchCommit, JobFile};
 use super::pool::{Free, Grant, Pool};
 use crate::events::{Bus, Event, RunOutcome};
 use crate::pipeline::Pipeline;
@@ -41,6 +43,11 @@ pub struct RunSpec<'a> {
     pub force: BTreeSet<usize>,
     /// Run only these instances (targets and everything upstream of them); `None`: all.
     pub only: Option<BTreeSet<usize>>,
+    /// Run a job again this many times after a failure that may pass (see
+    /// [`Outcome::Failed`]'s `retryable`).
+    pub retries: u32,
+    /// Submit every job (batch executors chain them) and return without waiting.
+    pub detach: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -80,6 +87,10 @@ struct Job {
     grant: Option<Grant>,
     started: Option<Instant>,
     log: Option<PathBuf>,
+    /// Retries used so far.
+    retried: u32,
+    /// Submit anew: the recorded job of this key is over without a result.
+    fresh: bool,
 }
 
 /// Why the runner itself (not the stage) could not start a job or keep its result. The
@@ -104,6 +115,8 @@ pub enum JobError {
     },
     #[error("cannot start the stage process: {0}")]
     Spawn(#[source] std::io::Error),
+    #[error("cannot record its batch job in the cache: {0}")]
+    Record(#[source] CacheError),
     #[error("cannot copy the log of {instance} into its artifact ({}): {source}", path.display())]
     CopyLog {
         instance: String,
@@ -129,6 +142,7 @@ impl JobError {
                 is_no_space(source)
             }
             JobError::Spawn(e) => is_no_space(e),
+            JobError::Record(e) => e.is_no_space(),
             JobError::MissingUpstream { .. } | JobError::Materialize(_) => false,
         }
     }
@@ -162,6 +176,7 @@ pub struct Dispatcher<'a> {
     failed: usize,
     cache_error: bool,
     dirs: HashMap<Key, PathBuf>,
+    detached: bool,
 }
 
 impl<'a> Dispatcher<'a> {
@@ -187,6 +202,8 @@ impl<'a> Dispatcher<'a> {
                     grant: None,
                     started: None,
                     log: None,
+                    retried: 0,
+                    fresh: false,
                 });
                 jobs.len() - 1
             });
@@ -225,6 +242,7 @@ impl<'a> Dispatcher<'a> {
             failed: 0,
             cache_error: false,
             dirs: HashMap::new(),
+            detached: false,
         }
     }
 
@@ -282,6 +300,12 @@ impl<'a> Dispatcher<'a> {
             if !self.stopping {
                 self.schedule(executor, &report);
             }
+            if self.spec.detach && !self.stopping && self.all_submitted() {
+                executor.detach();
+                self.detached = true;
+                break;
+            }
+            executor.tick(&report);
             let active = self.jobs.iter().any(|j| {
                 matches!(j.state, JobState::Running | JobState::Committing)
                     || (j.state == JobState::WaitingLock && !self.stopping)
@@ -324,8 +348,9 @@ impl<'a> Dispatcher<'a> {
     }
 
     fn schedule(&mut self, executor: &mut dyn Executor, report: &Report) {
+        let batch = executor.commits_itself();
         let ready: Vec<usize> = (0..self.jobs.len())
-            .filter(|&j| self.jobs[j].state == JobState::Ready)
+            .filter(|&j| self.jobs[j].state == JobState::Ready || self.may_submit_ahead(j, batch))
             .collect();
         for j in ready {
             let producer = self.jobs[j].instances[0];
@@ -333,10 +358,16 @@ impl<'a> Dispatcher<'a> {
             let Some(grant) = self.free.take(&resources) else {
                 continue;
             };
+            // A batch job already computing the key: follow it, even while it holds the lock.
+            let recorded = (batch && !self.jobs[j].fresh)
+                .then(|| self.spec.store.submission(&self.jobs[j].key))
+                .flatten()
+                .filter(|s| s.executor == executor.name());
             let lock = match self.jobs[j].lock.take() {
-                Some(l) => l,
+                Some(l) => Some(l),
                 None => match self.spec.store.try_lock(&self.jobs[j].key) {
-                    Ok(Some(l)) => l,
+                    Ok(Some(l)) => Some(l),
+                    Ok(None) if recorded.is_some() => None,
                     Ok(None) => {
                         self.free.give_back(grant);
                         self.wait_for_lock(j);
@@ -355,11 +386,37 @@ impl<'a> Dispatcher<'a> {
                 self.mark_cached(j, None);
                 continue;
             }
-            if let Err(e) = self.start(j, lock, grant.clone(), executor, report) {
+            let result = match lock {
+                Some(lock) if !batch => self.start(j, lock, grant.clone(), executor, report),
+                lock => self.submit(j, lock, recorded, grant.clone(), executor, report),
+            };
+            if let Err(e) = result {
                 self.free.give_back(grant);
                 self.fail_job(j, e);
             }
         }
+    }
+
+    /// With `--detach` on a batch executor, a job goes out as soon as every job it needs is
+    /// done or submitted: the scheduler holds it until they succeed.
+    fn may_submit_ahead(&self, j: usize, batch: bool) -> bool {
+        batch
+            && self.spec.detach
+            && self.jobs[j].state == JobState::Pending
+            && self.jobs[j]
+                .deps
+                .iter()
+                .all(|&d| matches!(self.jobs[d].state, JobState::Done | JobState::Running))
+    }
+
+    /// `--detach`: nothing is left to submit (everything is cached, done, or out there).
+    fn all_submitted(&self) -> bool {
+        self.jobs.iter().all(|j| {
+            matches!(
+                j.state,
+                JobState::Done | JobState::Running | JobState::Failed | JobState::Skipped
+            )
+        })
     }
 
     fn wait_for_lock(&mut self, j: usize) {
@@ -454,6 +511,7 @@ impl<'a> Dispatcher<'a> {
             key: key.as_str().to_string(),
             cache: store.root().to_path_buf(),
             ctx,
+            batch: None,
         }
         .write(&job_file)
         .map_err(|source| JobError::JobFile {
@@ -464,13 +522,17 @@ impl<'a> Dispatcher<'a> {
             .start(
                 JobSpec {
                     id: j as u64,
+                    key: key.clone(),
                     instance: inst.id.clone(),
                     job_file,
                     log: log.clone(),
                     cpus: grant.cpus,
+                    gpu_count: inst.resources.gpus,
                     gpus: grant.gpus.clone(),
                     mem: grant.mem,
-                    time: inst.resources.time.clone(),
+                    time: inst.resources.time,
+                    adopt: None,
+                    after: Vec::new(),
                 },
                 report.clone(),
             )
@@ -482,6 +544,8 @@ impl<'a> Dispatcher<'a> {
             cpus: grant.cpus,
             gpus: grant.gpus.clone(),
             log: log.clone(),
+            job: None,
+            adopted: false,
         });
         let job = &mut self.jobs[j];
         job.state = JobState::Running;
@@ -491,6 +555,171 @@ impl<'a> Dispatcher<'a> {
         job.started = Some(Instant::now());
         job.log = Some(log);
         Ok(())
+    }
+
+    /// Hand job `j` to a batch executor: the job locks, runs and commits by itself in the
+    /// shared cache. Holding the key's lock (`lock`), record the new job so that later runs
+    /// follow it; without the lock, only follow the `recorded` one.
+    fn submit(
+        &mut self,
+        j: usize,
+        lock: Option<KeyLock>,
+        recorded: Option<Submission>,
+        grant: Grant,
+        executor: &mut dyn Executor,
+        report: &Report,
+    ) -> Result<(), JobError> {
+        let p = self.spec.pipeline;
+        let store = self.spec.store.clone();
+        let producer = self.jobs[j].instances[0];
+        let inst = &p.instances[producer];
+        let key = self.jobs[j].key.clone();
+        // Upstream artifacts by their place in the cache: a chained job's inputs are
+        // committed by the time it starts.
+        let mut inputs: Vec<Input> = inst
+            .needs
+            .iter()
+            .map(|&u| Input {
+                instance: p.instances[u].id.clone(),
+                kind: p.instances[u].kind.clone(),
+                dir: store.object_dir(&self.spec.keys.keys[u]),
+            })
+            .collect();
+        inputs.sort_by(|a, b| (&a.kind, &a.dir).cmp(&(&b.kind, &b.dir)));
+        let components = self.spec.keys.components[producer].clone();
+        let params = materialize(&components.params, &|k| Some(store.object_dir(k)))?;
+        let log = store.run_log_path(&p.name, &self.spec.run_id, &inst.id);
+        let job_file = log.with_extension("job.json");
+        JobFile {
+            kind: inst.kind.clone(),
+            key: key.as_str().to_string(),
+            cache: store.root().to_path_buf(),
+            ctx: StageContext {
+                instance: inst.id.clone(),
+                params,
+                inputs,
+                // The job stages and keeps its work directory itself.
+                out_dir: PathBuf::new(),
+                work_dir: PathBuf::new(),
+                pipeline_dir: p.dir.clone(),
+                seed: inst.seed,
+                backend: self.spec.backend,
+                threads: inst.resources.cpus as usize,
+            },
+            batch: Some(BatchCommit {
+                components,
+                log: log.clone(),
+            }),
+        }
+        .write(&job_file)
+        .map_err(|source| JobError::JobFile {
+            path: job_file.clone(),
+            source,
+        })?;
+        let after: Vec<u64> = self.jobs[j]
+            .deps
+            .iter()
+            .filter(|&&d| self.jobs[d].state == JobState::Running)
+            .map(|&d| d as u64)
+            .collect();
+        let adopt = recorded.as_ref().map(|r| r.job.clone());
+        // An adopted job writes the log its own run gave it.
+        let log = match &recorded {
+            Some(r) => store.run_log_path(&p.name, &r.run, &inst.id),
+            None => log,
+        };
+        let started = executor
+            .start(
+                JobSpec {
+                    id: j as u64,
+                    key: key.clone(),
+                    instance: inst.id.clone(),
+                    job_file,
+                    log: log.clone(),
+                    cpus: inst.resources.cpus,
+                    gpu_count: inst.resources.gpus,
+                    gpus: Vec::new(),
+                    mem: inst.resources.mem,
+                    time: inst.resources.time,
+                    adopt: adopt.clone(),
+                    after,
+                },
+                report.clone(),
+            )
+            .map_err(JobError::Spawn)?;
+        let (id, adopted) = match started {
+            Started::Submitted(id) => {
+                if let Some(lock) = &lock {
+                    let record = Submission {
+                        executor: executor.name().to_string(),
+                        job: id.clone(),
+                        instance: inst.id.clone(),
+                        run: self.spec.run_id.clone(),
+                        submitted: chrono::Utc::now().to_rfc3339(),
+                        inputs: components_inputs(&self.spec.keys.components[producer]),
+                    };
+                    store
+                        .record_submission(lock, &record)
+                        .map_err(JobError::Record)?;
+                }
+                (Some(id), false)
+            }
+            Started::Adopted => (adopt, true),
+            Started::Process => (None, false),
+        };
+        self.bus.emit(Event::Started {
+            instance: inst.id.clone(),
+            key: key.as_str().to_string(),
+            reason: self.spec.reasons.get(producer).cloned().unwrap_or_default(),
+            cpus: inst.resources.cpus,
+            gpus: Vec::new(),
+            log: log.clone(),
+            job: id,
+            adopted,
+        });
+        drop(lock);
+        let job = &mut self.jobs[j];
+        job.state = JobState::Running;
+        job.grant = Some(grant);
+        job.started = Some(Instant::now());
+        job.log = Some(log);
+        job.fresh = false;
+        Ok(())
+    }
+
+    /// Forget the recorded job of job `j`'s key, if no one holds the key (a job that holds
+    /// it is alive and clears the record itself).
+    fn clear_record(&self, j: usize) {
+        if let Ok(Some(lock)) = self.spec.store.try_lock(&self.jobs[j].key) {
+            let _ = self.spec.store.clear_submission(&lock);
+        }
+    }
+
+    /// The job of `j` committed its artifact, by the runner or by itself.
+    fn committed(&mut self, job: usize) {
+        let seconds = self.jobs[job]
+            .started
+            .map(|s| s.elapsed().as_secs_f64())
+            .unwrap_or(0.0);
+        self.jobs[job].state = JobState::Done;
+        let producer = self.jobs[job].instances[0];
+        self.computed += 1;
+        self.bus.emit(Event::Finished {
+            instance: self.id(producer),
+            key: self.jobs[job].key.as_str().to_string(),
+            seconds,
+        });
+        let others: Vec<usize> = self.jobs[job].instances[1..].to_vec();
+        let producer_id = self.id(producer);
+        for i in others {
+            self.cached += 1;
+            self.bus.emit(Event::Cached {
+                instance: self.id(i),
+                key: self.jobs[job].key.as_str().to_string(),
+                same_as: Some(producer_id.clone()),
+            });
+        }
+        self.release_users(job);
     }
 
     fn handle(&mut self, msg: Msg, executor: &mut dyn Executor) {
@@ -504,6 +733,10 @@ impl<'a> Dispatcher<'a> {
                     message: line.message,
                     within: line.within,
                 });
+            }
+            Msg::Exec(ExecEvent::State { job, state }) => {
+                let instance = self.id(self.jobs[job as usize].instances[0]);
+                self.bus.emit(Event::JobState { instance, state });
             }
             Msg::Exec(ExecEvent::Exited { job, outcome }) => self.exited(job as usize, outcome),
             Msg::Lock { job, result } => {
@@ -520,31 +753,7 @@ impl<'a> Dispatcher<'a> {
                 }
             }
             Msg::Committed { job, result } => match result {
-                Ok(()) => {
-                    let seconds = self.jobs[job]
-                        .started
-                        .map(|s| s.elapsed().as_secs_f64())
-                        .unwrap_or(0.0);
-                    self.jobs[job].state = JobState::Done;
-                    let producer = self.jobs[job].instances[0];
-                    self.computed += 1;
-                    self.bus.emit(Event::Finished {
-                        instance: self.id(producer),
-                        key: self.jobs[job].key.as_str().to_string(),
-                        seconds,
-                    });
-                    let others: Vec<usize> = self.jobs[job].instances[1..].to_vec();
-                    let producer_id = self.id(producer);
-                    for i in others {
-                        self.cached += 1;
-                        self.bus.emit(Event::Cached {
-                            instance: self.id(i),
-                            key: self.jobs[job].key.as_str().to_string(),
-                            same_as: Some(producer_id.clone()),
-                        });
-                    }
-                    self.release_users(job);
-                }
+                Ok(()) => self.committed(job),
                 Err(e) => self.fail_job(job, e),
             },
             Msg::Signal => {
@@ -617,14 +826,34 @@ impl<'a> Dispatcher<'a> {
                     let _ = tx.send(Msg::Committed { job: j, result });
                 });
             }
-            Outcome::Failed { error } => {
+            Outcome::Committed => self.committed(j),
+            Outcome::Failed { error, retryable } => {
                 self.jobs[j].staging = None;
                 self.jobs[j].lock = None;
-                self.fail(j, error);
+                self.clear_record(j);
+                if retryable && self.jobs[j].retried < self.spec.retries && !self.stopping {
+                    self.jobs[j].retried += 1;
+                    self.jobs[j].state = JobState::Ready;
+                    self.jobs[j].fresh = true;
+                    self.bus.emit(Event::Retrying {
+                        instance: self.id(self.jobs[j].instances[0]),
+                        attempt: self.jobs[j].retried,
+                        retries: self.spec.retries,
+                        error,
+                    });
+                } else {
+                    self.fail(j, error);
+                }
+            }
+            Outcome::Gone => {
+                self.clear_record(j);
+                self.jobs[j].state = JobState::Ready;
+                self.jobs[j].fresh = true;
             }
             Outcome::Stopped => {
                 self.jobs[j].staging = None;
                 self.jobs[j].lock = None;
+                self.clear_record(j);
                 self.jobs[j].state = JobState::Interrupted;
                 let instances = self.jobs[j].instances.clone();
                 for i in instances {
@@ -740,7 +969,9 @@ impl<'a> Dispatcher<'a> {
                 skipped += self.jobs[j].instances.len();
             }
         }
-        let outcome = if interrupted {
+        let outcome = if self.detached && self.failed == 0 {
+            RunOutcome::Detached
+        } else if interrupted {
             RunOutcome::Interrupted
         } else if self.failed > 0 {
             RunOutcome::Failed
@@ -765,6 +996,11 @@ impl<'a> Dispatcher<'a> {
             cache_error: self.cache_error,
         }
     }
+}
+
+/// The artifacts a job reads, from its key components.
+fn components_inputs(c: &skelflow_cache::KeyComponents) -> Vec<Key> {
+    c.inputs.iter().map(|(_, k)| k.clone()).collect()
 }
 
 /// Name of the stage's log inside its committed artifact.

@@ -1,14 +1,17 @@
 //! The job file handed to a stage process, and the stage process itself
 //! (`skelflow __exec <job.json>`): it runs one stage kind with its context and exits.
 //!
-//! Commit happens in the parent: it holds the key's lock and the staging directory, the child
-//! only writes into `ctx.out_dir`. So a killed child never leaves anything that looks
-//! committed, and a Slurm executor can reuse this command as is.
+//! Run locally, the commit happens in the parent: it holds the key's lock and the staging
+//! directory, the child only writes into `ctx.out_dir`, so a killed child never leaves
+//! anything that looks committed. Run as a batch job ([`BatchCommit`]: Slurm), the process
+//! itself locks the key in the shared cache, stages, commits and clears the key's
+//! submission record, so its result lands even when no runner is left to wait for it.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use skelflow_contract::ErrorLine;
+use skelflow_cache::{ArtifactInfo, Key, KeyComponents, Store};
+use skelflow_contract::{ErrorLine, StageLine};
 use skelflow_stages::{StageContext, StageError, registry};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -18,6 +21,17 @@ pub struct JobFile {
     pub key: String,
     pub cache: std::path::PathBuf,
     pub ctx: StageContext,
+    /// Set for batch jobs: the process commits its own result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchCommit>,
+}
+
+/// What a batch job needs to commit its artifact by itself.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BatchCommit {
+    pub components: KeyComponents,
+    /// The job's own log (its stdout and stderr), copied into the artifact.
+    pub log: std::path::PathBuf,
 }
 
 impl JobFile {
@@ -56,24 +70,135 @@ pub fn exec_main(job_file: &Path) -> i32 {
         ));
         return code::BAD_JOB;
     };
-    match kind.run_stage(&job.ctx) {
-        Ok(()) => code::OK,
-        Err(StageError::Interrupted) => {
-            report_error("interrupted");
-            code::INTERRUPTED
-        }
-        Err(e) => {
-            let mut message = e.to_string();
-            if let Some(free) = short_of_space(&job.ctx.out_dir) {
-                message.push_str(&format!(
-                    " — no space left on device: the filesystem of its output directory {} has {free} bytes free; free space (`skelflow gc` removes what no recent run needs) and run again; finished stages stay cached",
-                    job.ctx.out_dir.display()
-                ));
+    if let Some(batch) = job.batch.clone() {
+        return match run_batch(&job, kind, &batch) {
+            Ok(()) => code::OK,
+            Err(e) => {
+                report_error(&e.message);
+                e.code
             }
-            report_error(&message);
-            code::STAGE_FAILED
+        };
+    }
+    match run_stage(kind, &job.ctx) {
+        Ok(()) => code::OK,
+        Err(e) => {
+            report_error(&e.message);
+            e.code
         }
     }
+}
+
+/// Why a stage process ends with a non-zero code.
+struct Exit {
+    code: i32,
+    message: String,
+}
+
+fn run_stage(kind: &dyn skelflow_stages::StageKind, ctx: &StageContext) -> Result<(), Exit> {
+    match kind.run_stage(ctx) {
+        Ok(()) => Ok(()),
+        Err(StageError::Interrupted) => Err(Exit {
+            code: code::INTERRUPTED,
+            message: "interrupted".into(),
+        }),
+        Err(e) => {
+            let mut message = e.to_string();
+            if let Some(free) = short_of_space(&ctx.out_dir) {
+                message.push_str(&format!(
+                    " — no space left on device: the filesystem of its output directory {} has {free} bytes free; free space (`skelflow gc` removes what no recent run needs) and run again; finished stages stay cached",
+                    ctx.out_dir.display()
+                ));
+            }
+            Err(Exit {
+                code: code::STAGE_FAILED,
+                message,
+            })
+        }
+    }
+}
+
+/// A batch job: lock the key in the shared cache (waiting for any other process computing
+/// it), then — unless it is cached by now — stage, run, commit and clear the record.
+fn run_batch(
+    job: &JobFile,
+    kind: &dyn skelflow_stages::StageKind,
+    batch: &BatchCommit,
+) -> Result<(), Exit> {
+    let cache_err = |what: &str, e: &dyn std::fmt::Display| Exit {
+        code: code::STAGE_FAILED,
+        message: format!("{what} in the cache {}: {e}", job.cache.display()),
+    };
+    let store = Store::open(&job.cache).map_err(|e| cache_err("cannot open", &e))?;
+    let key = Key::parse(&job.key).map_err(|e| cache_err("bad key", &e))?;
+    let lock = store
+        .lock(&key)
+        .map_err(|e| cache_err("cannot lock its key", &e))?;
+    if store.contains(&key) {
+        eprintln!(
+            "skelflow: {} is cached already; nothing to do",
+            job.ctx.instance
+        );
+        let _ = store.clear_submission(&lock);
+        return Ok(());
+    }
+    for input in &job.ctx.inputs {
+        if !input.dir.is_dir() {
+            return Err(Exit {
+                code: code::STAGE_FAILED,
+                message: format!(
+                    "the artifact of upstream {} is missing from the cache ({})",
+                    input.instance,
+                    input.dir.display()
+                ),
+            });
+        }
+    }
+    let staging = store
+        .begin(&lock)
+        .map_err(|e| cache_err("cannot create its staging directory", &e))?;
+    let work_dir = store
+        .work_dir(&key)
+        .map_err(|e| cache_err("cannot create its work directory", &e))?;
+    let ctx = StageContext {
+        out_dir: staging.dir().to_path_buf(),
+        work_dir,
+        ..job.ctx.clone()
+    };
+    let started = std::time::Instant::now();
+    run_stage(kind, &ctx)?;
+    copy_log(&batch.log, &staging.dir().join(super::ARTIFACT_LOG))
+        .map_err(|e| cache_err("cannot copy its log into the artifact", &e))?;
+    staging
+        .commit(ArtifactInfo {
+            kind: job.kind.clone(),
+            instance: job.ctx.instance.clone(),
+            components: batch.components.clone(),
+            seconds: started.elapsed().as_secs_f64(),
+        })
+        .map_err(|e| cache_err("cannot commit its artifact", &e))?;
+    let _ = store.remove_work_dir(&key);
+    let _ = store.clear_submission(&lock);
+    Ok(())
+}
+
+/// The job's log so far, without the lines of the stage-process protocol (progress), as
+/// the local executor keeps it.
+fn copy_log(from: &Path, to: &Path) -> std::io::Result<()> {
+    let text = match std::fs::read(from) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let kept: String = text
+        .split_inclusive('\n')
+        .filter(|l| {
+            matches!(
+                StageLine::decode(l.trim_end_matches(['\n', '\r'])),
+                StageLine::Log(_)
+            )
+        })
+        .collect();
+    std::fs::write(to, kept)
 }
 
 /// Below this many free bytes, a failed stage is taken to have run out of space.

@@ -13,16 +13,23 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use skelflow_contract::StageLine;
 
-use super::executor::{ExecEvent, Executor, JobSpec, Outcome, Report};
+use super::executor::{ExecEvent, Executor, JobSpec, Outcome, Report, Started};
+use crate::pipeline::format_time;
 
 struct Proc {
     pgid: i32,
     /// Asked to stop: its end is `Stopped`, not a failure.
     stopping: bool,
+    /// Stopped because it ran past its `time`.
+    timed_out: bool,
 }
+
+/// How long a stage past its time gets between SIGTERM and SIGKILL.
+const TIME_GRACE: Duration = Duration::from_secs(10);
 
 pub struct LocalExecutor {
     exe: PathBuf,
@@ -43,7 +50,7 @@ impl Executor for LocalExecutor {
         "local"
     }
 
-    fn start(&mut self, spec: JobSpec, report: Report) -> std::io::Result<()> {
+    fn start(&mut self, spec: JobSpec, report: Report) -> std::io::Result<Started> {
         if let Some(d) = spec.log.parent() {
             std::fs::create_dir_all(d)?;
         }
@@ -91,8 +98,12 @@ impl Executor for LocalExecutor {
             Proc {
                 pgid: pid,
                 stopping: false,
+                timed_out: false,
             },
         );
+        if let Some(limit) = spec.time {
+            self.enforce_time(spec.id, limit);
+        }
 
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
@@ -122,17 +133,23 @@ impl Executor for LocalExecutor {
             )
         });
         let running = self.running.clone();
+        let time = spec.time;
         std::thread::spawn(move || {
             let status = child.wait();
             let _ = out_thread.join();
             let _ = err_thread.join();
-            let stopped = running
-                .lock()
-                .expect("lock")
-                .remove(&job)
-                .is_some_and(|p| p.stopping);
+            let proc = running.lock().expect("lock").remove(&job);
+            let stopped = proc.as_ref().is_some_and(|p| p.stopping);
+            let timed_out = proc.as_ref().is_some_and(|p| p.timed_out);
             let outcome = match status {
                 Ok(s) if s.success() => Outcome::Succeeded,
+                _ if timed_out => Outcome::Failed {
+                    error: format!(
+                        "timeout: it ran past its time limit of {} (`resources.time`) and was stopped; raise `time`, or run again to resume from its checkpoint",
+                        format_time(time.unwrap_or_default())
+                    ),
+                    retryable: true,
+                },
                 _ if stopped => Outcome::Stopped,
                 Ok(s) => {
                     use std::os::unix::process::ExitStatusExt;
@@ -145,15 +162,17 @@ impl Executor for LocalExecutor {
                             }
                             _ => "stage process failed".into(),
                         }),
+                        retryable: false,
                     }
                 }
                 Err(e) => Outcome::Failed {
                     error: format!("cannot wait for the stage process: {e}"),
+                    retryable: false,
                 },
             };
             report(ExecEvent::Exited { job, outcome });
         });
-        Ok(())
+        Ok(Started::Process)
     }
 
     fn stop(&mut self, job: u64, force: bool) {
@@ -166,6 +185,39 @@ impl Executor for LocalExecutor {
                 libc::kill(-p.pgid, sig);
             }
         }
+    }
+}
+
+impl LocalExecutor {
+    /// Stop job `job` when it runs past `limit`: SIGTERM (the stage saves its checkpoint),
+    /// then SIGKILL after a grace period.
+    fn enforce_time(&self, job: u64, limit: Duration) {
+        let running = self.running.clone();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + limit;
+            let signal = |sig, mark: bool| -> bool {
+                let mut running = running.lock().expect("lock");
+                let Some(p) = running.get_mut(&job) else {
+                    return false;
+                };
+                p.timed_out |= mark;
+                // SAFETY: plain syscall; the job is still ours, so its group is too.
+                unsafe {
+                    libc::kill(-p.pgid, sig);
+                }
+                true
+            };
+            while Instant::now() < deadline {
+                if !running.lock().expect("lock").contains_key(&job) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(200).min(deadline - Instant::now()));
+            }
+            if signal(libc::SIGTERM, true) {
+                std::thread::sleep(TIME_GRACE);
+                signal(libc::SIGKILL, false);
+            }
+        });
     }
 }
 

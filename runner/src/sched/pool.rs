@@ -12,6 +12,8 @@ pub struct Pool {
     pub gpus: Vec<u32>,
     /// Bytes; 0 = memory is not counted.
     pub mem: u64,
+    /// Grant GPUs by index (locally); a cluster's scheduler places them itself.
+    pub pin_gpus: bool,
 }
 
 /// What is free right now.
@@ -22,6 +24,7 @@ pub struct Free {
     gpus: Vec<u32>,
     mem: u64,
     count_mem: bool,
+    pin_gpus: bool,
 }
 
 /// What one running job holds.
@@ -43,6 +46,18 @@ impl Pool {
             cpus,
             gpus: detect_gpus(),
             mem: total_memory().unwrap_or(0),
+            pin_gpus: true,
+        }
+    }
+
+    /// A cluster's pool: `jobs` in flight; cores, GPUs and memory are the scheduler's.
+    pub fn scheduler(jobs: usize) -> Pool {
+        Pool {
+            jobs,
+            cpus: u32::MAX,
+            gpus: Vec::new(),
+            mem: 0,
+            pin_gpus: false,
         }
     }
 
@@ -53,6 +68,7 @@ impl Pool {
             gpus: self.gpus.clone(),
             mem: self.mem,
             count_mem: self.mem > 0,
+            pin_gpus: self.pin_gpus,
         }
     }
 
@@ -114,12 +130,14 @@ impl Free {
     /// Take what `r` needs if it is free now.
     pub fn take(&mut self, r: &Resources) -> Option<Grant> {
         let mem_ok = !self.count_mem || r.mem <= self.mem;
-        if self.jobs == 0 || r.cpus > self.cpus || (r.gpus as usize) > self.gpus.len() || !mem_ok {
+        let gpus_ok = !self.pin_gpus || (r.gpus as usize) <= self.gpus.len();
+        if self.jobs == 0 || r.cpus > self.cpus || !gpus_ok || !mem_ok {
             return None;
         }
         self.jobs -= 1;
         self.cpus -= r.cpus;
-        let gpus: Vec<u32> = self.gpus.drain(..r.gpus as usize).collect();
+        let pinned = if self.pin_gpus { r.gpus as usize } else { 0 };
+        let gpus: Vec<u32> = self.gpus.drain(..pinned).collect();
         if self.count_mem {
             self.mem -= r.mem;
         }
@@ -186,6 +204,7 @@ mod tests {
             cpus: 4,
             gpus: vec![0, 1],
             mem: 0,
+            pin_gpus: true,
         };
         let mut free = pool.free();
         let r = Resources {

@@ -2,7 +2,7 @@
 //! level, and merge them into one tree (spans kept, so errors still point at the right file).
 //!
 //! Merge rules (see docs/pipeline.md):
-//! - `extends: base.yaml` — this file is laid over the base: `vars` and `report` deep-merge,
+//! - `extends: base.yaml` — this file is laid over the base: `vars`, `report` and `executor` deep-merge,
 //!   a stage with the same id merges key by key (`params`, `resources`, `tags` deep-merge,
 //!   `matrix` per axis, anything else is replaced; `key: null` removes the key), and
 //!   `stage: null` deletes the stage. `name` and `seed` override.
@@ -15,8 +15,8 @@ use crate::diag::{Diag, suggest};
 use crate::spec::source::{FileId, SourceMap, Span, Spanned, display_path, normalize};
 use crate::spec::yaml::{self, Entry, Node, Value};
 
-pub const TOP_LEVEL_KEYS: [&str; 7] = [
-    "name", "extends", "include", "vars", "seed", "stages", "report",
+pub const TOP_LEVEL_KEYS: [&str; 8] = [
+    "name", "extends", "include", "vars", "seed", "stages", "report", "executor",
 ];
 
 /// The merged content of a pipeline file and everything it pulls in.
@@ -28,6 +28,8 @@ pub struct Merged {
     pub seed: Option<Node>,
     pub stages: Vec<StageNode>,
     pub report: Option<Node>,
+    /// `executor:` — where and how stages run (deep-merged like `report`).
+    pub executor: Option<Node>,
 }
 
 #[derive(Clone, Debug)]
@@ -137,6 +139,7 @@ fn merge_file(
     let mut seed = None;
     let mut stages: Vec<StageNode> = Vec::new();
     let mut report = None;
+    let mut executor = None;
     for e in entries {
         match e.key.as_str() {
             "name" => {
@@ -195,6 +198,7 @@ fn merge_file(
                 )),
             },
             "report" => report = Some(e.value.clone()),
+            "executor" => executor = Some(e.value.clone()),
             other => errors.push(Diag::unknown(
                 format!("unknown top-level key `{other}`"),
                 (e.key_span, "unknown key"),
@@ -222,6 +226,7 @@ fn merge_file(
             seed: None,
             stages: Vec::new(),
             report: None,
+            executor: None,
         },
     };
     acc.root = id;
@@ -235,6 +240,12 @@ fn merge_file(
             acc.report = Some(match acc.report.take() {
                 Some(b) => merge_nodes(b, &r),
                 None => r,
+            });
+        }
+        if let Some(x) = other.executor {
+            acc.executor = Some(match acc.executor.take() {
+                Some(b) => merge_nodes(b, &x),
+                None => x,
             });
         }
         for s in other.stages {
@@ -259,6 +270,12 @@ fn merge_file(
         acc.report = Some(match acc.report.take() {
             Some(b) => merge_nodes(b, &r),
             None => r,
+        });
+    }
+    if let Some(x) = executor {
+        acc.executor = Some(match acc.executor.take() {
+            Some(b) => merge_nodes(b, &x),
+            None => x,
         });
     }
     for s in stages {

@@ -112,9 +112,17 @@ fn bad_data_roots_are_clear_errors_before_anything_runs() {
     let w = project();
     std::fs::create_dir_all(w.path().join("empty")).unwrap();
     w.write("empty/notes.txt", "not a skeleton");
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 5] = [
         (&["--set", "data.root=does/not/exist"], "does/not/exist"),
-        (&["--set", "data.root=../empty"], "no .skeleton files there"),
+        (
+            &["--set", "data.root=does/not/exist"],
+            "from `${data.root}`",
+        ),
+        (
+            &["--set", "data.root=../empty"],
+            "no .skeleton files there (1 other file)",
+        ),
+        (&["--set", "data.root=../empty"], "from `${data.root}`"),
         (
             &[
                 "--set",

@@ -1,6 +1,7 @@
 //! The runner's integration tests, one binary: the real `skelflow` binary on real
 //! pipelines (runs, crashes and concurrency, what data a pipeline reads, every bad-pipeline
-//! message, full disks, `gc` beside a run) and property tests of the pipeline loader.
+//! message, full disks, `gc` beside a run, the Slurm executor on a real cluster) and
+//! property tests of the pipeline loader.
 
 mod cache_dir;
 mod common;
@@ -10,4 +11,5 @@ mod disk;
 mod fuzz;
 mod gc;
 mod run;
+mod slurm;
 mod validation;

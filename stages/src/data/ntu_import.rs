@@ -237,6 +237,13 @@ pub fn list_skeleton_files(root: &Path) -> Result<(Vec<PathBuf>, usize), StageEr
     Ok((files, ignored))
 }
 
+fn no_skeletons(ignored: usize) -> String {
+    format!(
+        "no .skeleton files there ({ignored} other file{}); point it at the extracted nturgb+d_skeletons folder",
+        if ignored == 1 { "" } else { "s" }
+    )
+}
+
 /// Import the `.skeleton` files of `root` into a dataset artifact in `out_dir`.
 /// `progress(done, total)` is called after every chunk.
 pub fn import_ntu(
@@ -249,11 +256,7 @@ pub fn import_ntu(
     if files.is_empty() {
         return Err(StageError::param(
             "root",
-            format!(
-                "{}: no .skeleton files there ({ignored} other files); point `root` to the extracted \
-                 nturgb+d_skeletons folder",
-                root.display()
-            ),
+            format!("{}: {}", root.display(), no_skeletons(ignored)),
         ));
     }
     let corpus = SynthCorpus::read(root)?;
@@ -514,6 +517,15 @@ impl Kind for NtuImport {
                 )),
             ],
             _ => Vec::new(),
+        }
+    }
+    fn check_external(&self, p: &NtuImportParams, given: &Path, resolved: &Path) -> Option<String> {
+        if given != Path::new(&p.root) {
+            return None;
+        }
+        match list_skeleton_files(resolved) {
+            Ok((files, ignored)) if files.is_empty() => Some(no_skeletons(ignored)),
+            _ => None,
         }
     }
     fn external_inputs(&self, p: &NtuImportParams) -> Vec<PathBuf> {

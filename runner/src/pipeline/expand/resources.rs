@@ -1,7 +1,7 @@
 //! What an instance asks of the machine (`resources:`) and its `seed`, read from the
 //! interpolated YAML with a located error for each bad value.
 
-use super::super::{Resources, parse_bytes};
+use super::super::{Resources, parse_bytes, parse_time};
 use crate::diag::Diag;
 use crate::spec::yaml::{Node, Value};
 
@@ -64,7 +64,17 @@ pub(super) fn resources_of(n: &Node, stage: &str, errors: &mut Vec<Diag>) -> Res
                     ),
                 }
             }
-            "time" => r.time = v.scalar_text(),
+            "time" => match v.scalar_text().as_deref().and_then(parse_time) {
+                Some(t) => r.time = Some(t),
+                None => errors.push(
+                    Diag::error(format!(
+                        "`resources.time` of stage `{stage}` must be a wall time, found {}",
+                        describe(v)
+                    ))
+                    .at(v.span, "")
+                    .help("Slurm's formats (`90` minutes, `1:30:00`, `2-00:00:00`) or units (`45m`, `2h`, `1h30m`)"),
+                ),
+            },
             _ => {}
         }
     }
