@@ -115,10 +115,23 @@ pub fn check_typed<P: Params>(params: &Value) -> Result<Value, Vec<ParamError>> 
         }
     };
     let defaults = serde_json::to_value(P::default()).expect("params serialise");
-    let known: Vec<String> = defaults
+    // The schema also names the fields a default leaves out (`skip_serializing_if`: a
+    // switch added later stays out of existing keys until it is set).
+    let schema = serde_json::to_value(schemars::schema_for!(P)).expect("schema serialises");
+    let mut known: Vec<String> = defaults
         .as_object()
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
+    for name in schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|m| m.keys())
+    {
+        if !known.contains(name) {
+            known.push(name.clone());
+        }
+    }
 
     let mut errors = Vec::new();
     let mut bad: Vec<&String> = Vec::new();

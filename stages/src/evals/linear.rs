@@ -1,6 +1,8 @@
 //! `eval.linear`: a fresh linear classifier on frozen features (the encoder in eval mode,
 //! BN frozen, no augmentation — which makes training on extracted features exactly the
-//! reference protocol), with the AimCLR and CMD protocols as presets.
+//! reference protocol), with the AimCLR, CMD and AS-CAL protocols as presets. Overrides
+//! equal to the preset's numbers are dropped from the canonical params, so one computation
+//! has one key however it is spelled.
 
 use std::time::Instant;
 
@@ -35,6 +37,9 @@ pub enum Protocol {
     Aimclr,
     /// CMD/ISC: 80 epochs, SGD lr 0.1, batch 64, ×0.1 at 50 and 70, fc ~ N(0, 0.01).
     Cmd,
+    /// AS-CAL: 90 epochs, SGD nesterov lr 1.0, batch 32, ×0.5 at 15, 35, 60 and 75,
+    /// fc ~ N(0, 0.01), tested every epoch.
+    Ascal,
 }
 
 /// A protocol's numbers; every one can be overridden.
@@ -46,6 +51,11 @@ pub struct ProtocolSpec {
     pub milestones: Vec<usize>,
     pub init_std: f64,
     pub test_every: usize,
+    /// The lr factor at each milestone.
+    pub gamma: f64,
+    pub nesterov: bool,
+    /// Drop each epoch's last incomplete batch (a PyTorch `DataLoader(drop_last=True)`).
+    pub drop_last: bool,
 }
 
 impl Protocol {
@@ -58,6 +68,9 @@ impl Protocol {
                 milestones: vec![80],
                 init_std: 0.02,
                 test_every: 5,
+                gamma: 0.1,
+                nesterov: false,
+                drop_last: false,
             },
             Protocol::Cmd => ProtocolSpec {
                 epochs: 80,
@@ -66,6 +79,20 @@ impl Protocol {
                 milestones: vec![50, 70],
                 init_std: 0.01,
                 test_every: 1,
+                gamma: 0.1,
+                nesterov: false,
+                drop_last: false,
+            },
+            Protocol::Ascal => ProtocolSpec {
+                epochs: 90,
+                lr: 1.0,
+                batch: 32,
+                milestones: vec![15, 35, 60, 75],
+                init_std: 0.01,
+                test_every: 1,
+                gamma: 0.5,
+                nesterov: true,
+                drop_last: false,
             },
         }
     }
@@ -73,6 +100,7 @@ impl Protocol {
         match self {
             Protocol::Aimclr => "linear-aimclr",
             Protocol::Cmd => "linear-cmd",
+            Protocol::Ascal => "linear-ascal",
         }
     }
 }
@@ -80,7 +108,7 @@ impl Protocol {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LinearParams {
-    /// `aimclr` or `cmd`.
+    /// `aimclr`, `cmd` or `ascal`.
     pub protocol: Protocol,
     /// Overrides of the protocol's numbers.
     pub epochs: Option<usize>,
@@ -88,6 +116,15 @@ pub struct LinearParams {
     pub batch: Option<usize>,
     pub milestones: Option<Vec<usize>>,
     pub test_every: Option<usize>,
+    /// The lr factor at each milestone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gamma: Option<f64>,
+    /// Nesterov momentum.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nesterov: Option<bool>,
+    /// Drop each epoch's last incomplete batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drop_last: Option<bool>,
 }
 
 impl LinearParams {
@@ -108,7 +145,35 @@ impl LinearParams {
         if let Some(t) = self.test_every {
             s.test_every = t;
         }
+        if let Some(g) = self.gamma {
+            s.gamma = g;
+        }
+        if let Some(n) = self.nesterov {
+            s.nesterov = n;
+        }
+        if let Some(d) = self.drop_last {
+            s.drop_last = d;
+        }
         s
+    }
+
+    /// The same params without the overrides that repeat the preset.
+    pub fn canonical(mut self) -> LinearParams {
+        let preset = self.protocol.spec();
+        fn drop_same<T: PartialEq>(v: &mut Option<T>, preset: &T) {
+            if v.as_ref() == Some(preset) {
+                *v = None;
+            }
+        }
+        drop_same(&mut self.epochs, &preset.epochs);
+        drop_same(&mut self.lr, &preset.lr);
+        drop_same(&mut self.batch, &preset.batch);
+        drop_same(&mut self.milestones, &preset.milestones);
+        drop_same(&mut self.test_every, &preset.test_every);
+        drop_same(&mut self.gamma, &preset.gamma);
+        drop_same(&mut self.nesterov, &preset.nesterov);
+        drop_same(&mut self.drop_last, &preset.drop_last);
+        self
     }
 }
 
@@ -128,6 +193,9 @@ impl Params for LinearParams {
         if s.test_every == 0 {
             e.push(ParamError::at("test_every", "must be >= 1"));
         }
+        if !(s.gamma > 0.0 && s.gamma <= 1.0) {
+            e.push(ParamError::at("gamma", "must be in (0, 1]"));
+        }
         e
     }
 }
@@ -140,6 +208,8 @@ pub struct LinearResult {
     pub last_top1: f64,
     pub last_top5: f64,
     pub rows: Vec<EpochRow>,
+    /// Optimizer steps in an epoch.
+    pub steps_per_epoch: usize,
 }
 
 /// Train a linear head on (x_train, y_train) and test on (x_test, y_test).
@@ -173,16 +243,26 @@ pub fn linear_probe(
         optimizer: OptimizerKind::Sgd,
         lr: spec.lr,
         momentum: 0.9,
-        nesterov: false,
+        nesterov: spec.nesterov,
         weight_decay: 0.0,
         schedule: ScheduleKind::Multistep,
         milestones: spec.milestones.clone(),
-        gamma: 0.1,
+        gamma: spec.gamma,
     };
     let mut opt = optim.build();
+    if spec.drop_last && n < spec.batch {
+        return Err(StageError::param(
+            "drop_last",
+            format!(
+                "the training set has {n} samples, fewer than one batch of {}: no batch would be left; lower `batch` or set `drop_last: false`",
+                spec.batch
+            ),
+        ));
+    }
     let batch = spec.batch.min(n).max(1);
     let (mut best1, mut best5, mut last1, mut last5) = (0.0f64, 0.0f64, 0.0, 0.0);
     let mut rows = Vec::new();
+    let mut steps_per_epoch = 0;
     for epoch in 1..=spec.epochs {
         let lr = optim.lr_at(epoch, spec.epochs);
         let t0 = Instant::now();
@@ -193,7 +273,10 @@ pub fn linear_probe(
         )));
         let mut loss_sum = 0.0;
         let mut steps = 0;
-        for chunk in order.chunks(batch) {
+        for chunk in order
+            .chunks(batch)
+            .filter(|c| !spec.drop_last || c.len() == batch)
+        {
             let ids: Vec<i64> = chunk.iter().map(|&i| i as i64).collect();
             let idx = Tensor::<1, Int>::from_data(TensorData::new(ids, [chunk.len()]), device);
             let xb = x_train.clone().select(0, idx);
@@ -211,6 +294,7 @@ pub fn linear_probe(
             let grads = GradientsParams::from_grads(loss.backward(), &head);
             head = opt.step(lr, head, grads);
         }
+        steps_per_epoch = steps;
         let seconds = t0.elapsed().as_secs_f64();
         let mut extra = Vec::new();
         if epoch % spec.test_every == 0 || epoch == spec.epochs {
@@ -246,6 +330,7 @@ pub fn linear_probe(
         last_top1: last1,
         last_top5: last5,
         rows,
+        steps_per_epoch,
     })
 }
 
@@ -256,9 +341,11 @@ impl Kind for EvalLinear {
     type Params = LinearParams;
     const NAME: &'static str = "eval.linear";
     const VERSION: u32 = 1;
-    const ABOUT: &'static str =
-        "linear evaluation on frozen features (protocols aimclr | cmd); top-1/top-5, best and last";
+    const ABOUT: &'static str = "linear evaluation on frozen features (protocols aimclr | cmd | ascal); top-1/top-5, best and last";
     const USES_BACKEND: bool = true;
+    fn canonical(&self, p: LinearParams) -> Result<LinearParams, Vec<ParamError>> {
+        Ok(p.canonical())
+    }
     fn run(&self, ctx: &StageContext, p: LinearParams) -> Result<(), StageError> {
         let spec = p.resolved();
         let InputFeatures {
@@ -296,5 +383,76 @@ impl Kind for EvalLinear {
             ],
         )?;
         write_epochs_parquet(&ctx.out_dir.join(files::EPOCHS_PARQUET), &r.rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StageKind;
+    use crate::Backend;
+
+    fn canonical(params: serde_json::Value) -> serde_json::Value {
+        StageKind::check(&EvalLinear, &params).expect("valid params")
+    }
+
+    #[test]
+    fn spelling_out_a_presets_numbers_is_the_same_computation() {
+        let plain = canonical(serde_json::json!({"protocol": "cmd"}));
+        for same in [
+            serde_json::json!({"protocol": "cmd", "lr": 0.1}),
+            serde_json::json!({"protocol": "cmd", "epochs": 80, "batch": 64, "milestones": [50, 70]}),
+            serde_json::json!({"protocol": "cmd", "gamma": 0.1, "nesterov": false, "drop_last": false}),
+        ] {
+            assert_eq!(canonical(same.clone()), plain, "{same}");
+        }
+        assert_ne!(
+            canonical(serde_json::json!({"protocol": "cmd", "lr": 0.2})),
+            plain
+        );
+        assert_ne!(canonical(serde_json::json!({"protocol": "ascal"})), plain);
+        // The new switches are absent until set: keys of existing pipelines stay as they were.
+        assert!(plain.get("drop_last").is_none() && plain.get("gamma").is_none());
+    }
+
+    #[test]
+    fn the_ascal_protocol_has_its_papers_numbers() {
+        let s = Protocol::Ascal.spec();
+        assert_eq!(
+            (
+                s.epochs,
+                s.lr,
+                s.batch,
+                s.milestones.clone(),
+                s.gamma,
+                s.nesterov
+            ),
+            (90, 1.0, 32, vec![15, 35, 60, 75], 0.5, true)
+        );
+        assert_eq!(Protocol::Ascal.label(), "linear-ascal");
+        let bad = StageKind::check(&EvalLinear, &serde_json::json!({"gamma": 0.0}));
+        assert!(bad.is_err());
+    }
+
+    #[test]
+    fn drop_last_skips_the_short_batch_and_refuses_a_set_smaller_than_a_batch() {
+        let dev = device(Backend::Flex, true, 1).unwrap();
+        let x: Vec<f32> = (0..10 * 4).map(|i| (i % 7) as f32).collect();
+        let y: Vec<usize> = (0..10).map(|i| i % 2).collect();
+        let mut spec = Protocol::Cmd.spec();
+        spec.epochs = 2;
+        spec.batch = 4;
+        spec.drop_last = true;
+        let quiet = |_: u64, _: u64, _: &str| {};
+        let r = linear_probe(4, 2, (&x, &y), (&x, &y), &spec, 0, &dev, &quiet).unwrap();
+        // 10 samples in batches of 4: two full batches, the short one dropped.
+        assert_eq!((r.rows.len(), r.steps_per_epoch), (2, 2));
+        spec.drop_last = false;
+        let r = linear_probe(4, 2, (&x, &y), (&x, &y), &spec, 0, &dev, &quiet).unwrap();
+        assert_eq!(r.steps_per_epoch, 3);
+        spec.drop_last = true;
+        spec.batch = 16;
+        let err = linear_probe(4, 2, (&x, &y), (&x, &y), &spec, 0, &dev, &quiet).unwrap_err();
+        assert!(err.to_string().contains("param `drop_last`"), "{err}");
     }
 }
