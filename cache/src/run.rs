@@ -2,7 +2,8 @@
 //! (for `gc --keep-last`, `status`, `explain` and reports).
 //!
 //! Files: `runs/<pipeline>/<run id>.json` (written atomically), the run's event log
-//! `<run id>.events.jsonl` and per-instance logs `<run id>.logs/<instance>.log` beside it.
+//! `<run id>.events.jsonl`, per-instance logs `<run id>.logs/<instance>.log` and TensorBoard
+//! event files `<run id>.tensorboard/<instance>/` beside it.
 //! Pipeline names, run ids and instance ids are made safe for file names by
 //! [`file_name`], reversibly.
 
@@ -300,6 +301,14 @@ impl Store {
         self.pipeline_runs_dir(pipeline)
             .join(format!("{}.logs", file_name(run_id)))
             .join(format!("{}.log", file_name(instance)))
+    }
+
+    /// Where a run gathers its instances' TensorBoard event files:
+    /// `runs/<pipeline>/<run id>.tensorboard/<instance>/` (`tensorboard --logdir` the parent).
+    pub fn run_tensorboard_dir(&self, pipeline: &str, run_id: &str, instance: &str) -> PathBuf {
+        self.pipeline_runs_dir(pipeline)
+            .join(format!("{}.tensorboard", file_name(run_id)))
+            .join(file_name(instance))
     }
 
     fn pipeline_runs_dir(&self, pipeline: &str) -> PathBuf {

@@ -14,6 +14,8 @@ pub const ENCODER_JSON: &str = "encoder.json";
 pub const ENCODER_WEIGHTS: &str = "encoder.bpk";
 /// Per-epoch training curve (`pretrain`, `eval.linear`, …).
 pub const EPOCHS_PARQUET: &str = "epochs.parquet";
+/// TensorBoard event files of a training stage's per-epoch scalars (a directory).
+pub const TENSORBOARD_DIR: &str = "tensorboard";
 /// Features of the train and test parts (`extract`).
 pub const FEATURES_ARROW: &str = "features.arrow";
 pub const FEATURES_JSON: &str = "features.json";

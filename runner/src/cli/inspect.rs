@@ -333,6 +333,15 @@ pub fn show(cli: &Cli, a: &PipelineArgs, instance: &str, full_log: bool) -> Resu
                 })
                 .collect();
             out.push_str(&table(&["  PATH", "SIZE", "BLAKE3"], &rows));
+            let tb = art.dir.join(skelflow_contract::files::TENSORBOARD_DIR);
+            if tb.is_dir() {
+                let _ = writeln!(
+                    out,
+                    "curves     tensorboard --logdir {}  (a run's curves together: runs/{}/<run>.tensorboard/)",
+                    tb.display(),
+                    p.name
+                );
+            }
             let l = art.dir.join(ARTIFACT_LOG);
             if l.is_file() {
                 log = Some(l);

@@ -98,6 +98,30 @@ impl Recorder {
     }
 }
 
+impl Recorder {
+    /// Copy the TensorBoard event files the instance's artifact holds under the run's
+    /// record, so that `tensorboard --logdir runs/<pipeline>/<run>.tensorboard` shows every
+    /// curve of the run by instance. Best effort: the artifact keeps the originals.
+    fn gather_tensorboard(&self, instance: &str, key: &str) {
+        let Ok(Some(artifact)) = self.store.get(&skelflow_cache::Key(key.to_string())) else {
+            return;
+        };
+        let from = artifact.file(skelflow_contract::files::TENSORBOARD_DIR);
+        let Ok(entries) = std::fs::read_dir(&from) else {
+            return;
+        };
+        let to = self
+            .store
+            .run_tensorboard_dir(&self.run.pipeline, &self.run.id, instance);
+        if std::fs::create_dir_all(&to).is_err() {
+            return;
+        }
+        for e in entries.flatten() {
+            let _ = std::fs::copy(e.path(), to.join(e.file_name()));
+        }
+    }
+}
+
 impl Subscriber for Recorder {
     fn on_event(&mut self, event: &Event) {
         match event {
@@ -123,11 +147,16 @@ impl Subscriber for Recorder {
                 self.set(instance, |r| r.log = Some(log.clone()))
             }
             Event::Finished {
-                instance, seconds, ..
-            } => self.set(instance, |r| {
-                r.state = InstanceState::Computed;
-                r.seconds = Some(*seconds);
-            }),
+                instance,
+                key,
+                seconds,
+            } => {
+                self.gather_tensorboard(instance, key);
+                self.set(instance, |r| {
+                    r.state = InstanceState::Computed;
+                    r.seconds = Some(*seconds);
+                })
+            }
             Event::Failed {
                 instance,
                 error,

@@ -20,7 +20,7 @@ use skelflow_contract::metrics::dims;
 use skelflow_contract::{MetricRow, files};
 
 use super::{InputFeatures, input_features, topk_accuracy};
-use crate::learn::artifact::{EpochRow, write_epochs_parquet, write_metrics};
+use crate::learn::artifact::{EpochRow, write_epochs, write_metrics};
 use crate::learn::data::{derive_seed, label_tensor};
 use crate::learn::device::device;
 use crate::learn::losses::cross_entropy;
@@ -382,15 +382,15 @@ impl Kind for EvalLinear {
                 row("top5", r.last_top5, "last"),
             ],
         )?;
-        write_epochs_parquet(&ctx.out_dir.join(files::EPOCHS_PARQUET), &r.rows)
+        write_epochs(&ctx.out_dir, "linear", &r.rows)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::StageKind;
     use crate::Backend;
+    use crate::StageKind;
 
     fn canonical(params: serde_json::Value) -> serde_json::Value {
         StageKind::check(&EvalLinear, &params).expect("valid params")

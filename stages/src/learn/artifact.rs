@@ -12,7 +12,7 @@ use arrow::record_batch::RecordBatch;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use skelflow_contract::{MetricRow, MetricsError, MetricsFile};
+use skelflow_contract::{MetricRow, MetricsError, MetricsFile, files};
 
 use super::encoders::{Encoder, EncoderConfig};
 use super::method::{load_module, save_module};
@@ -68,6 +68,16 @@ pub struct EpochRow {
     /// Method-specific loss terms, and `top1`/`top5` for evals that tested this epoch.
     #[serde(default)]
     pub extra: Vec<(String, f64)>,
+}
+
+/// A training stage's per-epoch curve: `epochs.parquet`, and TensorBoard event files
+/// under `tensorboard/` with scalars tagged `<stage>/<column>`.
+pub fn write_epochs(out_dir: &Path, stage: &str, rows: &[EpochRow]) -> Result<(), StageError> {
+    write_epochs_parquet(&out_dir.join(files::EPOCHS_PARQUET), rows)?;
+    let dir = out_dir.join(files::TENSORBOARD_DIR);
+    super::tensorboard::write_scalars(&dir, stage, rows)
+        .map(|_| ())
+        .map_err(|e| StageError::io("write TensorBoard events into", &dir, e))
 }
 
 pub fn write_epochs_parquet(path: &Path, rows: &[EpochRow]) -> Result<(), StageError> {

@@ -19,6 +19,7 @@ pub mod method;
 pub mod optim;
 pub mod skeleton_mix;
 pub mod summary;
+pub mod tensorboard;
 pub mod train;
 
 pub use summary::{model_summary, model_summary_str};

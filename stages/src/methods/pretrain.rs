@@ -12,7 +12,7 @@ use skelflow_contract::files;
 use super::{MethodEntry, PretrainView, method, method_names};
 use crate::data::Stream;
 use crate::data::anchor::read_anchor;
-use crate::learn::artifact::{EncoderMeta, read_encoder, write_encoder, write_epochs_parquet};
+use crate::learn::artifact::{EncoderMeta, read_encoder, write_encoder, write_epochs};
 use crate::learn::augment::{Clip, ViewSpec};
 use crate::learn::data::derive_seed;
 use crate::learn::dataset::open_splits;
@@ -335,7 +335,7 @@ impl Kind for Pretrain {
             resumed_from: trained.resumed_from,
         };
         write_encoder(&ctx.out_dir, &meta, enc)?;
-        write_epochs_parquet(&ctx.out_dir.join(files::EPOCHS_PARQUET), &trained.rows)
+        write_epochs(&ctx.out_dir, "pretrain", &trained.rows)
     }
 }
 

@@ -17,4 +17,5 @@ mod learn_common;
 mod learn_init;
 mod learn_models;
 mod learn_supervised;
+mod learn_tensorboard;
 mod learn_train;
