@@ -574,48 +574,17 @@ impl<'a> Dispatcher<'a> {
         let producer = self.jobs[j].instances[0];
         let inst = &p.instances[producer];
         let key = self.jobs[j].key.clone();
-        // Upstream artifacts by their place in the cache: a chained job's inputs are
-        // committed by the time it starts.
-        let mut inputs: Vec<Input> = inst
-            .needs
-            .iter()
-            .map(|&u| Input {
-                instance: p.instances[u].id.clone(),
-                kind: p.instances[u].kind.clone(),
-                dir: store.object_dir(&self.spec.keys.keys[u]),
-            })
-            .collect();
-        inputs.sort_by(|a, b| (&a.kind, &a.dir).cmp(&(&b.kind, &b.dir)));
-        let components = self.spec.keys.components[producer].clone();
-        let params = materialize(&components.params, &|k| Some(store.object_dir(k)))?;
         let log = store.run_log_path(&p.name, &self.spec.run_id, &inst.id);
         let job_file = log.with_extension("job.json");
-        JobFile {
-            kind: inst.kind.clone(),
-            key: key.as_str().to_string(),
-            cache: store.root().to_path_buf(),
-            ctx: StageContext {
-                instance: inst.id.clone(),
-                params,
-                inputs,
-                // The job stages and keeps its work directory itself.
-                out_dir: PathBuf::new(),
-                work_dir: PathBuf::new(),
-                pipeline_dir: p.dir.clone(),
-                seed: inst.seed,
-                backend: self.spec.backend,
-                threads: inst.resources.cpus as usize,
-            },
-            batch: Some(BatchCommit {
-                components,
-                log: log.clone(),
-            }),
+        // A followed job has its job file from the run that submitted it.
+        if recorded.is_none() {
+            self.batch_job_file(producer, &log)?
+                .write(&job_file)
+                .map_err(|source| JobError::JobFile {
+                    path: job_file.clone(),
+                    source,
+                })?;
         }
-        .write(&job_file)
-        .map_err(|source| JobError::JobFile {
-            path: job_file.clone(),
-            source,
-        })?;
         let after: Vec<u64> = self.jobs[j]
             .deps
             .iter()
@@ -685,6 +654,48 @@ impl<'a> Dispatcher<'a> {
         job.log = Some(log);
         job.fresh = false;
         Ok(())
+    }
+
+    /// The job file of a batch job for instance `producer`: upstream artifacts by their
+    /// place in the cache (a chained job's inputs are committed by the time it starts),
+    /// and what it needs to commit by itself.
+    fn batch_job_file(&self, producer: usize, log: &std::path::Path) -> Result<JobFile, JobError> {
+        let p = self.spec.pipeline;
+        let store = &self.spec.store;
+        let inst = &p.instances[producer];
+        let mut inputs: Vec<Input> = inst
+            .needs
+            .iter()
+            .map(|&u| Input {
+                instance: p.instances[u].id.clone(),
+                kind: p.instances[u].kind.clone(),
+                dir: store.object_dir(&self.spec.keys.keys[u]),
+            })
+            .collect();
+        inputs.sort_by(|a, b| (&a.kind, &a.dir).cmp(&(&b.kind, &b.dir)));
+        let components = self.spec.keys.components[producer].clone();
+        let params = materialize(&components.params, &|k| Some(store.object_dir(k)))?;
+        Ok(JobFile {
+            kind: inst.kind.clone(),
+            key: self.spec.keys.keys[producer].as_str().to_string(),
+            cache: store.root().to_path_buf(),
+            ctx: StageContext {
+                instance: inst.id.clone(),
+                params,
+                inputs,
+                // The job stages and keeps its work directory itself.
+                out_dir: PathBuf::new(),
+                work_dir: PathBuf::new(),
+                pipeline_dir: p.dir.clone(),
+                seed: inst.seed,
+                backend: self.spec.backend,
+                threads: inst.resources.cpus as usize,
+            },
+            batch: Some(BatchCommit {
+                components,
+                log: log.to_path_buf(),
+            }),
+        })
     }
 
     /// Forget the recorded job of job `j`'s key, if no one holds the key (a job that holds

@@ -97,11 +97,13 @@ pub trait Executor {
     fn commits_itself(&self) -> bool {
         false
     }
-    /// Start the job; progress and the end arrive through `report`.
+    /// Start the job; progress and the end arrive through `report` (batch executors report
+    /// from [`Executor::tick`] instead).
     fn start(&mut self, spec: JobSpec, report: Report) -> std::io::Result<Started>;
     /// Ask the job to stop (`force`: kill it now).
     fn stop(&mut self, job: u64, force: bool);
-    /// Called every dispatcher round (batch executors poll their scheduler here).
+    /// Called every dispatcher round (batch executors poll their scheduler and report
+    /// here).
     fn tick(&mut self, _report: &Report) {}
     /// The run leaves its jobs running ( `--detach`): stop following them.
     fn detach(&mut self) {}

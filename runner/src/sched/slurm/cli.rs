@@ -151,7 +151,8 @@ pub fn states(
         .collect();
         match run("sacct", &args) {
             Ok(out) => return Ok(parse_sacct(&out)),
-            Err(SlurmError::Failed { .. }) | Err(SlurmError::Missing(_)) => *use_sacct = false,
+            // Accounting is off (or sacct is absent): squeue from now on.
+            Err(_) => *use_sacct = false,
         }
     }
     let args: Vec<String> = ["-h", "-t", "all", "-j", &list, "-o", "%A|%T|%r"]

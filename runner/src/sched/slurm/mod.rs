@@ -103,7 +103,6 @@ struct Tracked {
     since: Instant,
     /// When it was first seen finished (or gone) without its artifact in view.
     unresolved_since: Option<Instant>,
-    report: Report,
 }
 
 pub struct SlurmExecutor {
@@ -116,8 +115,6 @@ pub struct SlurmExecutor {
     next_poll: Instant,
     interval: Duration,
     to_cancel: Vec<String>,
-    /// State queries made (for `--verbose` and the tests' count).
-    pub queries: usize,
 }
 
 impl SlurmExecutor {
@@ -136,7 +133,6 @@ impl SlurmExecutor {
             next_poll: Instant::now(),
             interval: POLL_MIN,
             to_cancel: Vec::new(),
-            queries: 0,
         })
     }
 
@@ -206,7 +202,7 @@ impl SlurmExecutor {
 
     /// Read what the job's log gained since the last look: progress lines go to the
     /// dispatcher, the last error line is kept for the failure message.
-    fn read_log(t: &mut Tracked, job: u64) {
+    fn read_log(t: &mut Tracked, job: u64, report: &Report) {
         let Ok(mut f) = std::fs::File::open(&t.log) else {
             return;
         };
@@ -224,7 +220,7 @@ impl SlurmExecutor {
         t.log_offset += end as u64 + 1;
         for line in String::from_utf8_lossy(&buf[..end]).lines() {
             match StageLine::decode(line) {
-                StageLine::Progress(p) => (t.report)(ExecEvent::Progress { job, line: p }),
+                StageLine::Progress(p) => report(ExecEvent::Progress { job, line: p }),
                 StageLine::Error(e) => t.error = Some(e.message),
                 StageLine::Log(_) => {}
             }
@@ -327,7 +323,7 @@ impl SlurmExecutor {
         Some(Outcome::Failed { error, retryable })
     }
 
-    fn poll(&mut self) {
+    fn poll(&mut self, report: &Report) {
         let now = Instant::now();
         if !self.to_cancel.is_empty() {
             let ids = std::mem::take(&mut self.to_cancel);
@@ -346,7 +342,6 @@ impl SlurmExecutor {
             return;
         }
         let ids: Vec<String> = self.jobs.values().map(|t| t.slurm_id.clone()).collect();
-        self.queries += 1;
         let states = match cli::states(&ids, &mut self.use_sacct) {
             Ok(s) => s,
             Err(e) => {
@@ -360,7 +355,7 @@ impl SlurmExecutor {
         let job_ids: Vec<u64> = self.jobs.keys().copied().collect();
         for job in job_ids {
             let mut t = self.jobs.remove(&job).expect("listed");
-            Self::read_log(&mut t, job);
+            Self::read_log(&mut t, job, report);
             let state = states.get(&t.slurm_id);
             // An earlier run's job that is over is not news: it is followed or replaced.
             let stale = t.adopted && !t.seen_alive && state.is_some_and(JobState::is_final);
@@ -369,7 +364,7 @@ impl SlurmExecutor {
                 if t.last_state.as_deref() != Some(text.as_str()) {
                     changed = true;
                     t.last_state = Some(text.clone());
-                    (t.report)(ExecEvent::State { job, state: text });
+                    report(ExecEvent::State { job, state: text });
                 }
                 if !s.is_final() {
                     t.seen_alive = true;
@@ -382,15 +377,15 @@ impl SlurmExecutor {
                 s => self.conclude(&mut t, s, now),
             };
             match outcome {
-                Some(o) => over.push((job, t, o)),
+                Some(o) => over.push((job, o)),
                 None => {
                     self.jobs.insert(job, t);
                 }
             }
         }
-        for (job, t, outcome) in over {
+        for (job, outcome) in over {
             changed = true;
-            (t.report)(ExecEvent::Exited { job, outcome });
+            report(ExecEvent::Exited { job, outcome });
         }
         self.interval = if changed {
             POLL_MIN
@@ -410,7 +405,7 @@ impl Executor for SlurmExecutor {
         true
     }
 
-    fn start(&mut self, spec: JobSpec, report: Report) -> std::io::Result<Started> {
+    fn start(&mut self, spec: JobSpec, _report: Report) -> std::io::Result<Started> {
         let key = spec.key.clone();
         let (slurm_id, started) = match &spec.adopt {
             Some(id) => (id.clone(), Started::Adopted),
@@ -439,7 +434,6 @@ impl Executor for SlurmExecutor {
                 last_state: None,
                 since: Instant::now(),
                 unresolved_since: None,
-                report,
             },
         );
         // A new job: look again soon.
@@ -457,8 +451,8 @@ impl Executor for SlurmExecutor {
         }
     }
 
-    fn tick(&mut self, _report: &Report) {
-        self.poll();
+    fn tick(&mut self, report: &Report) {
+        self.poll(report);
     }
 
     fn detach(&mut self) {
