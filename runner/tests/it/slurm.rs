@@ -94,6 +94,19 @@ fn submitted(w: &Work) -> Vec<String> {
         .collect()
 }
 
+/// The Slurm id of a job recorded in the cache as computing a key. (The shim logs sbatch
+/// before it runs: the record, written after, is what a run has really submitted.)
+fn recorded_job(w: &Work) -> Option<String> {
+    std::fs::read_dir(w.path().join(".skelflow/submitted"))
+        .ok()?
+        .filter_map(|e| e.ok())
+        .find_map(|e| {
+            let r: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
+            r["job"].as_str().map(str::to_string)
+        })
+}
+
 fn all(out: &Output) -> String {
     format!("{}{}", text(&out.stdout), text(&out.stderr))
 }
@@ -166,16 +179,8 @@ fn a_job_cancelled_with_scancel_is_reported_and_the_next_run_computes_it() {
         &w,
         &["run", "p.yaml", "--executor", "slurm", "--set", "nap=60"],
     );
-    wait_for(60.0, "job a submitted", || !submitted(&w).is_empty());
-    let id = std::fs::read_dir(w.path().join(".skelflow/submitted"))
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .find_map(|e| {
-            let r: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
-            r["job"].as_str().map(str::to_string)
-        })
-        .expect("a recorded job");
+    wait_for(60.0, "job a recorded", || recorded_job(&w).is_some());
+    let id = recorded_job(&w).expect("a recorded job");
     assert!(Command::new("scancel").arg(&id).status().unwrap().success());
     let status = child.wait().unwrap();
     let mut err = String::new();
@@ -240,8 +245,7 @@ fn a_driver_killed_with_9_leaves_its_jobs_running_and_the_next_run_follows_them(
         &w,
         &["run", "p.yaml", "--executor", "slurm", "--set", "nap=8"],
     );
-    wait_for(60.0, "job a submitted", || !submitted(&w).is_empty());
-    std::thread::sleep(Duration::from_millis(500));
+    wait_for(60.0, "job a recorded", || recorded_job(&w).is_some());
     child.kill().unwrap();
     child.wait().unwrap();
     let out = sk(
