@@ -26,3 +26,7 @@ pub const ANCHOR_JSON: &str = "anchor.json";
 pub const ANCHOR_NPY: &str = "anchor.npy";
 /// Per-sample test scores of a classifier evaluation (`eval.linear`, `eval.finetune`).
 pub const SCORES_ARROW: &str = "scores.arrow";
+/// What the scores are of: benchmark, stream, classes, protocol, epochs (`scores.arrow`'s).
+pub const SCORES_JSON: &str = "scores.json";
+/// A labelled subset of a benchmark's train part (`data.subset`).
+pub const SUBSET_JSON: &str = "subset.json";

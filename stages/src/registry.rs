@@ -16,12 +16,15 @@ impl Registry {
             Box::new(crate::data::synth::SynthNtu),
             Box::new(crate::data::pku::PkuImport),
             Box::new(crate::data::anchor::AverageMotion),
+            Box::new(crate::data::subset::DataSubset),
             Box::new(crate::learn::encoder_init::EncoderInit),
             Box::new(crate::methods::pretrain::Pretrain),
             Box::new(crate::learn::extract::Extract),
             Box::new(crate::learn::extract_raw::ExtractRaw),
             Box::new(crate::evals::linear::EvalLinear),
             Box::new(crate::evals::knn::EvalKnn),
+            Box::new(crate::evals::finetune::EvalFinetune),
+            Box::new(crate::evals::fuse::EvalFuse),
         ];
         Registry { kinds }
     }

@@ -10,6 +10,7 @@
 //!   splits.
 //! - `pku.import` ([`pku`]): PKU-MMD phase 1 / 2 → the same artifact, `pku{1,2}-x{sub,view}`.
 //! - `anchor.average_motion` ([`anchor`]): ActCLR's static anchor as `anchor.npy`.
+//! - `data.subset` ([`subset`]): the labelled part of a semi-supervised evaluation.
 //!
 //! Building blocks: [`skeleton`] (joint names, ST-GCN links, bone pairs, the ST-GCN spatial
 //! graph), [`ntu_format`] (the `.skeleton` parser), [`preprocess`] (variants and streams,
@@ -36,6 +37,7 @@ pub mod preprocess;
 pub mod provenance;
 pub mod skeleton;
 pub mod splits;
+pub mod subset;
 pub mod synth;
 
 pub use cli::{convert, show};

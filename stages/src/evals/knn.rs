@@ -133,6 +133,7 @@ impl Kind for EvalKnn {
             classes,
             train,
             test,
+            ..
         } = input_features(ctx)?;
         let dev = device(crate::Backend::Flex, false, ctx.threads)?;
         let (nn1, weighted) = knn_eval(

@@ -19,14 +19,16 @@ use serde::{Deserialize, Serialize};
 use skelflow_contract::metrics::dims;
 use skelflow_contract::{MetricRow, files};
 
-use super::{InputFeatures, input_features, topk_accuracy};
+use super::scores::{Scores, ScoresMeta, write_scores};
+use super::{InputFeatures, extracted_benchmark, input_features, topk_accuracy};
+use crate::data::subset::{check_subset_fits, check_subset_inputs, read_subset};
 use crate::learn::artifact::{EpochRow, write_epochs, write_metrics};
 use crate::learn::data::{derive_seed, label_tensor};
 use crate::learn::device::device;
 use crate::learn::losses::cross_entropy;
 use crate::learn::optim::{OptimParams, OptimizerKind, ScheduleKind};
 use crate::params::{ParamError, Params};
-use crate::{Kind, StageContext, StageError};
+use crate::{Kind, StageContext, StageError, Upstream};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -210,6 +212,11 @@ pub struct LinearResult {
     pub rows: Vec<EpochRow>,
     /// Optimizer steps in an epoch.
     pub steps_per_epoch: usize,
+    /// Test scores, row-major (n, classes), at the first epoch of best top-1 and at the
+    /// last tested epoch.
+    pub best_scores: Vec<f32>,
+    pub best_epoch: usize,
+    pub last_scores: Vec<f32>,
 }
 
 /// Train a linear head on (x_train, y_train) and test on (x_test, y_test).
@@ -263,6 +270,7 @@ pub fn linear_probe(
     let (mut best1, mut best5, mut last1, mut last5) = (0.0f64, 0.0f64, 0.0, 0.0);
     let mut rows = Vec::new();
     let mut steps_per_epoch = 0;
+    let (mut best_scores, mut best_epoch, mut last_scores) = (Vec::new(), 0, Vec::new());
     for epoch in 1..=spec.epochs {
         let lr = optim.lr_at(epoch, spec.epochs);
         let t0 = Instant::now();
@@ -306,6 +314,11 @@ pub fn linear_probe(
                 .expect("f32 scores");
             last1 = topk_accuracy(&scores, classes, test.1, 1);
             last5 = topk_accuracy(&scores, classes, test.1, 5);
+            if best_scores.is_empty() || last1 > best1 {
+                best_scores = scores.clone();
+                best_epoch = epoch;
+            }
+            last_scores = scores;
             best1 = best1.max(last1);
             best5 = best5.max(last5);
             extra = vec![("top1".to_string(), last1), ("top5".to_string(), last5)];
@@ -331,6 +344,9 @@ pub fn linear_probe(
         last_top5: last5,
         rows,
         steps_per_epoch,
+        best_scores,
+        best_epoch,
+        last_scores,
     })
 }
 
@@ -340,20 +356,32 @@ pub struct EvalLinear;
 impl Kind for EvalLinear {
     type Params = LinearParams;
     const NAME: &'static str = "eval.linear";
-    const VERSION: u32 = 1;
-    const ABOUT: &'static str = "linear evaluation on frozen features (protocols aimclr | cmd | ascal); top-1/top-5, best and last";
+    // 2: writes per-sample test scores (scores.arrow)
+    const VERSION: u32 = 2;
+    const ABOUT: &'static str = "linear evaluation on frozen features (protocols aimclr | cmd | ascal), on all labels or a `data.subset`; top-1/top-5, best and last; per-sample test scores";
     const USES_BACKEND: bool = true;
     fn canonical(&self, p: LinearParams) -> Result<LinearParams, Vec<ParamError>> {
         Ok(p.canonical())
+    }
+    fn check_inputs(&self, _p: &LinearParams, inputs: &[Upstream]) -> Vec<ParamError> {
+        check_subset_inputs(extracted_benchmark(inputs), "", inputs)
     }
     fn run(&self, ctx: &StageContext, p: LinearParams) -> Result<(), StageError> {
         let spec = p.resolved();
         let InputFeatures {
             dim,
             classes,
-            train,
+            mut train,
             test,
+            benchmark,
+            stream,
         } = input_features(ctx)?;
+        // semi-supervised: only the labelled subset's rows train the classifier
+        let subset = read_subset(ctx)?;
+        if let Some(s) = &subset {
+            check_subset_fits(s, &benchmark, train.index.len())?;
+            train = train.only(&s.indices);
+        }
         let dev = device(ctx.backend, true, ctx.threads)?;
         let progress = |d: u64, t: u64, m: &str| ctx.progress(d, t, m);
         let r = linear_probe(
@@ -368,11 +396,34 @@ impl Kind for EvalLinear {
         )?;
         let proto = p.protocol.label();
         let row = |metric: &str, value: f64, at: &str| {
-            MetricRow::new(metric, value)
+            let r = MetricRow::new(metric, value)
                 .with(dims::PROTOCOL, proto)
                 .with(dims::AT, at)
-                .with(dims::SPLIT, "test")
+                .with(dims::SPLIT, "test");
+            match &subset {
+                Some(s) => r.with(dims::LABEL_FRACTION, s.label_fraction()),
+                None => r,
+            }
         };
+        write_scores(
+            &ctx.out_dir,
+            &ScoresMeta {
+                benchmark,
+                stream,
+                classes,
+                protocol: proto.into(),
+                best_epoch: r.best_epoch,
+                last_epoch: spec.epochs,
+                label_fraction: subset.as_ref().map(|s| s.label_fraction()),
+            },
+            &Scores {
+                index: test.index.clone(),
+                label: test.label.clone(),
+                classes,
+                best: r.best_scores.clone(),
+                last: r.last_scores.clone(),
+            },
+        )?;
         write_metrics(
             &ctx.out_dir.join(files::METRICS_JSON),
             vec![

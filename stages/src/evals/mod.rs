@@ -1,7 +1,11 @@
-//! Evaluations of frozen encoders on extracted features: linear probe and kNN.
+//! Evaluations: of frozen encoders on extracted features (linear probe, kNN), of a whole
+//! network trained on the labels (finetune), and score-level fusion of streams.
 
+pub mod finetune;
+pub mod fuse;
 pub mod knn;
 pub mod linear;
+pub mod scores;
 
 use crate::learn::artifact::{FeatureSet, read_features_arrow};
 use skelflow_contract::files;
@@ -39,6 +43,8 @@ pub fn input_features(ctx: &StageContext) -> Result<InputFeatures, StageError> {
         classes,
         train,
         test,
+        benchmark: meta["benchmark"].as_str().unwrap_or_default().to_string(),
+        stream: meta["stream"].as_str().unwrap_or("joint").to_string(),
     })
 }
 
@@ -48,6 +54,18 @@ pub struct InputFeatures {
     pub classes: usize,
     pub train: FeatureSet,
     pub test: FeatureSet,
+    /// What `features.json` says they are of.
+    pub benchmark: String,
+    pub stream: String,
+}
+
+/// The benchmark an evaluation's upstream `extract` (or `extract.raw`) reads.
+pub fn extracted_benchmark(inputs: &[crate::Upstream]) -> Option<&str> {
+    inputs
+        .iter()
+        .find(|u| u.kind.starts_with("extract"))
+        .and_then(|u| u.param("benchmark"))
+        .and_then(|v| v.as_str())
 }
 
 /// Percent of rows whose label is among the `k` highest scores. `scores` row-major (n, c).

@@ -136,6 +136,28 @@ pub struct FeatureSet {
     pub data: Vec<f32>,
 }
 
+impl FeatureSet {
+    /// The rows whose `index` is in `keep` (ascending).
+    pub fn only(self, keep: &[usize]) -> FeatureSet {
+        let dim = self.data.len() / self.index.len().max(1);
+        let mut out = FeatureSet {
+            split: self.split,
+            index: Vec::new(),
+            label: Vec::new(),
+            data: Vec::new(),
+        };
+        for (r, &i) in self.index.iter().enumerate() {
+            if keep.binary_search(&i).is_ok() {
+                out.index.push(i);
+                out.label.push(self.label[r]);
+                out.data
+                    .extend_from_slice(&self.data[r * dim..(r + 1) * dim]);
+            }
+        }
+        out
+    }
+}
+
 pub fn write_features_arrow(
     path: &Path,
     dim: usize,

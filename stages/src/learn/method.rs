@@ -106,6 +106,16 @@ pub trait Method {
     fn batch_views(&self, _clips: &mut BatchClips, _at: &StepAt, _rng: &mut ChaCha8Rng) {}
     /// One step on a batch of views; returns the loss before the update.
     fn step(&mut self, batch: &Batch, at: &StepAt) -> Result<StepOutput, StageError>;
+    /// After an epoch's last step, before its checkpoint: a method that tests itself
+    /// (finetuning) returns the epoch's test metrics, which join the epoch's row. The
+    /// default tests nothing.
+    fn after_epoch(
+        &mut self,
+        _epoch: usize,
+        _epochs: usize,
+    ) -> Result<Vec<(String, f64)>, StageError> {
+        Ok(Vec::new())
+    }
     /// The encoder to export (the query encoder, with its projection head).
     fn encoder(&self) -> &Encoder;
     /// Write everything needed to resume into `dir` (modules, optimiser, queues, RNG state).

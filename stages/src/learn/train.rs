@@ -171,16 +171,18 @@ pub fn train(method: &mut dyn Method, spec: TrainSpec) -> Result<Trained, StageE
             }
         }
         let seconds = t0.elapsed().as_secs_f64();
+        let mut extra: Vec<(String, f64)> = term_sums
+            .into_iter()
+            .map(|(k, s)| (k, s / steps as f64))
+            .collect();
+        extra.extend(method.after_epoch(epoch, spec.epochs)?);
         let row = EpochRow {
             epoch,
             loss: loss_sum / steps as f64,
             lr,
             seconds,
             samples_per_s: (steps * batch) as f64 / seconds.max(1e-9),
-            extra: term_sums
-                .into_iter()
-                .map(|(k, s)| (k, s / steps as f64))
-                .collect(),
+            extra,
         };
         (spec.progress)(
             epoch as u64,

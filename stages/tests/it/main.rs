@@ -11,6 +11,7 @@ mod data_import;
 mod data_pku;
 mod data_stages;
 mod data_synth;
+mod eval_downstream;
 mod fixtures;
 mod learn_augment;
 mod learn_common;
