@@ -14,6 +14,7 @@ impl Registry {
             Box::new(crate::shell::Shell),
             Box::new(crate::data::ntu_import::NtuImport),
             Box::new(crate::data::synth::SynthNtu),
+            Box::new(crate::data::synth::pku::SynthPku),
             Box::new(crate::data::pku::PkuImport),
             Box::new(crate::data::anchor::AverageMotion),
             Box::new(crate::data::subset::DataSubset),

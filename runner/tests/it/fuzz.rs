@@ -119,6 +119,9 @@ const TOKENS: &[&str] = &[
     "extract",
     "eval.linear",
     "eval.knn",
+    "eval.finetune",
+    "eval.fuse",
+    "data.subset",
     "encoder.init",
     "anchor.average_motion",
 ];

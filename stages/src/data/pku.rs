@@ -29,10 +29,11 @@ use super::dataset::{BadFile, DatasetMeta, DatasetWriter, SampleInfo, SplitFile,
 use super::ntu_format::{ParseError, SkeletonSequence, parse_values};
 use super::ntu_import::{OnError, bad_files_summary};
 use super::preprocess::{MAX_FRAMES, pre_normalized, prepare};
-use super::provenance::{self, file_list_digest, file_name, pku_dataset};
+use super::provenance::{self, SynthCorpus, file_list_digest, file_name, pku_dataset};
 use super::skeleton::NUM_JOINTS;
+use super::synth::pku::{PkuCorpus, generate_pku};
 use crate::params::{ParamError, Params};
-use crate::{Kind, StageContext, StageError};
+use crate::{IoContext, Kind, StageContext, StageError};
 
 /// Values per PKU-MMD skeleton line: 2 persons × 25 joints × 3.
 pub const PKU_VALUES: usize = 150;
@@ -270,7 +271,8 @@ pub fn instance(
 #[serde(default, deny_unknown_fields)]
 pub struct PkuImportParams {
     /// PKU-MMD folder (relative to the pipeline file) with `skeleton/`, `label/` and the split
-    /// files.
+    /// files. Empty: generate skelflow's synthetic PKU-MMD II corpus (12 classes, 10
+    /// subjects, untrimmed videos of 6 actions, views L/M/R) and import that.
     pub root: String,
     /// 1 or 2.
     pub phase: u8,
@@ -301,10 +303,10 @@ impl Default for PkuImportParams {
 impl Params for PkuImportParams {
     fn validate(&self) -> Vec<ParamError> {
         let mut e = Vec::new();
-        if self.root.trim().is_empty() {
+        if self.root.trim().is_empty() && self.phase != 2 {
             e.push(
-                ParamError::at("root", "is required")
-                    .with_hint("the PKU-MMD folder with skeleton/, label/ and the split files"),
+                ParamError::at("phase", "the synthetic corpus (an empty `root`) is phase 2")
+                    .with_hint("set `root` to the PKU-MMD phase 1 folder with skeleton/, label/ and the split files"),
             );
         }
         if !(1..=2).contains(&self.phase) {
@@ -342,6 +344,20 @@ pub fn import_pku(
     out_dir: &Path,
     p: &PkuImportParams,
     threads: usize,
+) -> Result<PkuReport, StageError> {
+    let origin = DataOrigin::Real {
+        root: p.root.clone(),
+    };
+    import_pku_from(root, out_dir, p, threads, origin)
+}
+
+/// [`import_pku`] of files whose origin `provenance.json` records as `origin`.
+pub fn import_pku_from(
+    root: &Path,
+    out_dir: &Path,
+    p: &PkuImportParams,
+    threads: usize,
+    origin: DataOrigin,
 ) -> Result<PkuReport, StageError> {
     let skel_dir = root.join(&p.skeleton_dir);
     let label_dir = root.join(&p.label_dir);
@@ -459,9 +475,7 @@ pub fn import_pku(
     report.samples = infos.len();
     let facts = DataFacts {
         dataset: pku_dataset(p.phase).into(),
-        origin: DataOrigin::Real {
-            root: p.root.clone(),
-        },
+        origin,
         files: videos.len(),
         samples: report.samples,
         classes: num_classes,
@@ -538,16 +552,43 @@ pub struct PkuImport;
 impl Kind for PkuImport {
     type Params = PkuImportParams;
     const NAME: &'static str = "pku.import";
-    // 2: the artifact records provenance.json.
-    const VERSION: u32 = 2;
-    const ABOUT: &'static str =
-        "PKU-MMD phase 1/2 skeleton + label + split files -> Arrow dataset of action instances";
+    // 2: the artifact records provenance.json. 3: an empty `root` generates the synthetic
+    // corpus.
+    const VERSION: u32 = 3;
+    const ABOUT: &'static str = "PKU-MMD phase 1/2 skeleton + label + split files (or, without a root, skelflow's synthetic PKU-MMD II corpus) -> Arrow dataset of action instances";
     fn external_inputs(&self, p: &PkuImportParams) -> Vec<PathBuf> {
+        if p.root.is_empty() {
+            return Vec::new();
+        }
         vec![PathBuf::from(&p.root)]
     }
     fn run(&self, ctx: &StageContext, p: PkuImportParams) -> Result<(), StageError> {
-        let root = ctx.resolve(&p.root);
-        let r = import_pku(&root, &ctx.out_dir, &p, ctx.threads)?;
+        let r = if p.root.is_empty() {
+            let scratch = ctx.out_dir.join("synthetic-corpus.tmp");
+            let corpus = PkuCorpus::default();
+            generate_pku(&corpus, ctx.seed, &scratch, ctx.threads, |done, total| {
+                ctx.progress(
+                    done as u64,
+                    total as u64,
+                    &format!("generating {done}/{total} synthetic videos"),
+                )
+            })?;
+            let origin = SynthCorpus::read(&scratch)?
+                .expect("the generator wrote synth.json")
+                .origin();
+            let r = import_pku_from(&scratch, &ctx.out_dir, &p, ctx.threads, origin)?;
+            std::fs::remove_dir_all(&scratch).at("remove", &scratch)?;
+            r
+        } else {
+            let root = ctx.resolve(&p.root);
+            // a `synth.pku` stage's files are recorded as what they are
+            match SynthCorpus::read(&root)? {
+                Some(corpus) => {
+                    import_pku_from(&root, &ctx.out_dir, &p, ctx.threads, corpus.origin())?
+                }
+                None => import_pku(&root, &ctx.out_dir, &p, ctx.threads)?,
+            }
+        };
         eprintln!(
             "{}: imported {} instances from {} videos ({}), {} bad files skipped",
             ctx.instance,

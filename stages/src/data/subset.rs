@@ -287,7 +287,7 @@ pub fn check_subset_fits(
 const DATASET_KINDS: &[&str] = &["ntu.import", "pku.import"];
 
 /// The dataset instances a stage reads, through any chain of upstreams.
-fn datasets_of<'a>(inputs: &'a [Upstream]) -> Vec<&'a str> {
+fn datasets_of(inputs: &[Upstream]) -> Vec<&str> {
     let mut v: Vec<&str> = Upstream::all(inputs)
         .into_iter()
         .filter(|u| DATASET_KINDS.contains(&u.kind.as_str()))

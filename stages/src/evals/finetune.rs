@@ -32,6 +32,7 @@ use skelflow_contract::{MetricRow, files};
 use super::scores::{Scores, ScoresMeta, write_scores};
 use super::topk_accuracy;
 use crate::data::Stream;
+use crate::data::pku::PKU_CLASSES;
 use crate::data::subset::{check_subset_fits, check_subset_inputs, read_subset};
 use crate::learn::artifact::{
     EncoderMeta, read_encoder, write_encoder, write_epochs, write_json, write_metrics,
@@ -383,7 +384,7 @@ impl Method for Finetuner {
         epoch: usize,
         epochs: usize,
     ) -> Result<Vec<(String, f64)>, StageError> {
-        if epoch % self.test_every != 0 && epoch != epochs {
+        if !epoch.is_multiple_of(self.test_every) && epoch != epochs {
             return Ok(Vec::new());
         }
         let scores = self.scores();
@@ -463,6 +464,18 @@ impl Kind for EvalFinetune {
 
     fn check_inputs(&self, p: &FinetuneParams, inputs: &[Upstream]) -> Vec<ParamError> {
         let mut e = check_subset_inputs(Some(&p.benchmark), "benchmark", inputs);
+        if let Some(c) = p.classes
+            && c != PKU_CLASSES
+            && inputs.iter().any(|u| u.kind == "pku.import")
+        {
+            e.push(
+                ParamError::at(
+                    "classes",
+                    format!("is {c} but PKU-MMD has {PKU_CLASSES} action classes: the head must have one output per class"),
+                )
+                .with_hint(format!("set `classes: {PKU_CLASSES}`")),
+            );
+        }
         let encoders: Vec<&Upstream> = inputs
             .iter()
             .filter(|u| ENCODER_KINDS.contains(&u.kind.as_str()))

@@ -5,7 +5,7 @@
 //! (AimCLR's `ensemble_ntu_cs.py`: joint 0.6, bone 0.6, motion 0.4), `pyskl` (PYSKL's
 //! j : b : jm : bm = 2 : 2 : 1 : 1, of which skelflow has j, b and jm = motion), or a map
 //! `{joint: w, motion: w, bone: w}`. The references add raw logits; `normalize: softmax`
-//! adds probabilities instead.
+//! adds probabilities instead. `streams: [joint, bone]` fuses only those of the inputs.
 
 use std::collections::BTreeMap;
 
@@ -95,6 +95,9 @@ pub struct FuseParams {
     /// Fuse each input's `best` (default) or `last` scores.
     pub at: At,
     pub normalize: Normalize,
+    /// Fuse only the inputs of these streams (`[joint, bone]` for J+B out of a `needs` with
+    /// all three); empty = every input.
+    pub streams: Vec<String>,
 }
 
 impl Params for FuseParams {
@@ -122,6 +125,12 @@ impl Params for FuseParams {
                     e.push(ParamError::at("weights", "every weight is 0"));
                 }
             }
+        }
+        if self.streams.len() == 1 {
+            e.push(ParamError::at(
+                "streams",
+                "fusion needs two or more streams (or none: all inputs)",
+            ));
         }
         e
     }
@@ -193,7 +202,26 @@ impl Kind for EvalFuse {
                 )));
             }
             let (meta, scores) = read_scores(&input.dir)?;
-            inputs.push((input.instance.as_str(), meta, scores));
+            if p.streams.is_empty() || p.streams.contains(&meta.stream) {
+                inputs.push((input.instance.as_str(), meta, scores));
+            }
+        }
+        if let Some(missing) = p
+            .streams
+            .iter()
+            .find(|s| !inputs.iter().any(|(_, m, _)| &m.stream == *s))
+        {
+            return Err(StageError::param(
+                "streams",
+                format!(
+                    "no input scores the stream `{missing}` (the inputs: {})",
+                    ctx.inputs
+                        .iter()
+                        .map(|i| i.instance.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
         }
         let Some((name0, meta0, s0)) = inputs.first() else {
             return Err(StageError::input("nothing to fuse: `needs` is empty"));

@@ -331,3 +331,60 @@ fn pku_readers_survive_mutated_real_file() {
         },
     );
 }
+
+/// The synthetic PKU-MMD II corpus is genuine PKU-MMD files: `pku.import` reads them like the
+/// real ones, every label span becomes one instance, and the splits partition the videos.
+#[test]
+fn the_synthetic_corpus_imports_as_pku_mmd_ii() {
+    use skelflow_stages::data::synth::pku::{PkuCorpus, generate_pku};
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("pku");
+    let corpus = PkuCorpus {
+        classes: 6,
+        subjects: 3,
+        per_video: 3,
+        noise: 0.01,
+    };
+    let r = generate_pku(&corpus, 0, &root, 2, |_, _| {}).unwrap();
+    // 3 subjects × 2 takes × 3 views
+    assert_eq!(r.files, 18);
+    let labels = std::fs::read_to_string(root.join("label/A01N01-L.txt")).unwrap();
+    let spans = parse_pku_labels(&labels, Path::new("A01N01-L.txt")).unwrap();
+    assert_eq!(spans.len(), 3);
+    assert_eq!(spans[0].start, 1);
+    assert!(
+        spans.windows(2).all(|w| w[1].start == w[0].end + 1),
+        "{spans:?}"
+    );
+    let skel = std::fs::read(root.join("skeleton/A01N01-L.txt")).unwrap();
+    let values = parse_pku_skeleton(&skel, Path::new("A01N01-L.txt")).unwrap();
+    assert_eq!(
+        values.len(),
+        spans[2].end * 150,
+        "one line of 150 numbers per frame"
+    );
+    // every class once over a subject's two takes
+    let mut classes: Vec<u16> = ["A02N01-M", "A02N02-M"]
+        .iter()
+        .flat_map(|v| {
+            let t = std::fs::read_to_string(root.join(format!("label/{v}.txt"))).unwrap();
+            parse_pku_labels(&t, Path::new(v))
+                .unwrap()
+                .into_iter()
+                .map(|l| l.action)
+        })
+        .collect();
+    classes.sort();
+    assert_eq!(classes, vec![1, 2, 3, 4, 5, 6]);
+
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let r = import_pku(&root, &out, &params(&root, Variant::Frame50), 2).unwrap();
+    assert_eq!((r.videos, r.samples), (18, 54));
+    let ds = Dataset::open(&out).unwrap();
+    // x-sub: subjects 1 and 2 train, 3 tests; x-view: M and R train, L tests
+    assert_eq!(ds.split("pku2-xsub", Part::Train).unwrap().len(), 36);
+    assert_eq!(ds.split("pku2-xsub", Part::Test).unwrap().len(), 18);
+    assert_eq!(ds.split("pku2-xview", Part::Train).unwrap().len(), 36);
+    assert_eq!(ds.split("pku2-xview", Part::Test).unwrap().len(), 18);
+}

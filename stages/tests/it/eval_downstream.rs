@@ -126,7 +126,6 @@ fn finetuning_moves_the_encoder_and_beats_its_linear_probe() {
     let lin_top1 = metric(&lin, "top1", &[("at", "best")]);
     println!("finetune {ft_top1:.1} vs linear probe {lin_top1:.1} (random-init encoder)");
     assert!(ft_top1 > lin_top1, "finetune {ft_top1} ≤ linear {lin_top1}");
-    let epochs = epoch_columns(&ft.join("epochs.parquet"));
     // tested every 2 epochs: a top-1 in epochs 2, 4, 6, 8 only (null elsewhere)
     assert_eq!(
         tested_epochs(&ft.join("epochs.parquet")),
@@ -302,6 +301,32 @@ fn fusion_adds_weighted_stream_scores_of_one_test_set() {
     )
     .unwrap();
     assert_eq!(top1(&j_only), 50.0);
+
+    // `streams` picks inputs by stream
+    let motion = fake_scores(
+        root,
+        "m",
+        "motion",
+        "ntu60-xsub",
+        &[[0.0, 0.0, 9.0]; 4],
+        &labels,
+    );
+    let picked = fuse(
+        root,
+        "jb-of-3",
+        serde_json::json!({"streams": ["joint", "bone"]}),
+        &[&joint, &motion, &bone],
+    )
+    .unwrap();
+    assert_eq!(top1(&picked), 100.0);
+    let e = fuse(
+        root,
+        "x0",
+        serde_json::json!({"streams": ["joint", "motion"]}),
+        &[&joint, &bone],
+    )
+    .unwrap_err();
+    assert!(e.contains("`streams`") && e.contains("`motion`"), "{e}");
 
     // other test sets, other benchmarks, a stream without a weight: refused by name
     let short = fake_scores(root, "s", "bone", "ntu60-xsub", &[[1.0, 0.0, 0.0]], &[0]);

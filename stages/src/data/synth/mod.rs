@@ -31,6 +31,7 @@ mod capture;
 mod motions;
 mod ntu_writer;
 mod params;
+pub mod pku;
 mod scene;
 
 use std::path::Path;
