@@ -20,7 +20,7 @@
 use std::path::Path;
 
 use burn::nn::LinearConfig;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -42,7 +42,6 @@ use crate::learn::data::{Batch, ClipSource, derive_seed, stack_clips};
 use crate::learn::dataset::open_splits;
 use crate::learn::device::device;
 use crate::learn::encoders::{Encoder, count_params};
-use crate::learn::losses::cross_entropy;
 use crate::learn::method::{
     Method, StepAt, StepOutput, load_module, load_optim, save_module, save_optim,
 };
@@ -354,29 +353,7 @@ impl Method for Finetuner {
                 ),
             ));
         }
-        let x = batch.views[0].clone();
-        let n = batch.labels.len();
-        let labels: Vec<i64> = batch.labels.iter().map(|&l| l as i64).collect();
-        let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), &x.device());
-        let logits = self.model.forward(x);
-        let correct = logits
-            .clone()
-            .argmax(1)
-            .reshape([n])
-            .equal(labels.clone())
-            .int()
-            .sum()
-            .into_scalar::<i64>();
-        let loss = cross_entropy(logits, labels);
-        let value = loss.clone().into_scalar::<f32>();
-        if value.is_finite() {
-            let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-            self.model = self.optim.step(at.lr, self.model.clone(), grads);
-        }
-        Ok(StepOutput {
-            loss: value,
-            terms: vec![("train_top1".into(), 100.0 * correct as f32 / n as f32)],
-        })
+        Ok(self.model.train_step(&mut self.optim, batch, at.lr))
     }
 
     fn after_epoch(

@@ -69,6 +69,40 @@ impl Classifier {
     pub fn forward(&self, x: Tensor<5>) -> Tensor<2> {
         self.head.forward(self.encoder.features(x))
     }
+
+    /// One cross-entropy step on the batch's first view (labels checked by the caller):
+    /// the loss before the update and the batch's training top-1. A non-finite loss skips
+    /// the update (the training loop reports it).
+    pub fn train_step(
+        &mut self,
+        optim: &mut ModuleOptimizer,
+        batch: &Batch,
+        lr: f64,
+    ) -> StepOutput {
+        let x = batch.views[0].clone();
+        let n = batch.labels.len();
+        let labels: Vec<i64> = batch.labels.iter().map(|&l| l as i64).collect();
+        let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), &x.device());
+        let logits = self.forward(x);
+        let correct = logits
+            .clone()
+            .argmax(1)
+            .reshape([n])
+            .equal(labels.clone())
+            .int()
+            .sum()
+            .into_scalar::<i64>();
+        let loss = cross_entropy(logits, labels);
+        let value = loss.clone().into_scalar::<f32>();
+        if value.is_finite() {
+            let grads = GradientsParams::from_grads(loss.backward(), self);
+            *self = optim.step(lr, self.clone(), grads);
+        }
+        StepOutput {
+            loss: value,
+            terms: vec![("train_top1".into(), 100.0 * correct as f32 / n as f32)],
+        }
+    }
 }
 
 pub struct Supervised {
@@ -91,8 +125,6 @@ impl Supervised {
 
 impl Method for Supervised {
     fn step(&mut self, batch: &Batch, at: &StepAt) -> Result<StepOutput, StageError> {
-        let x = batch.views[0].clone();
-        let n = batch.labels.len();
         if let Some(&bad) = batch.labels.iter().find(|&&l| l >= self.classes) {
             // a wrong `classes` would otherwise gather outside the logits
             return Err(StageError::param(
@@ -103,27 +135,7 @@ impl Method for Supervised {
                 ),
             ));
         }
-        let labels: Vec<i64> = batch.labels.iter().map(|&l| l as i64).collect();
-        let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), &x.device());
-        let logits = self.model.forward(x);
-        let correct = logits
-            .clone()
-            .argmax(1)
-            .reshape([n])
-            .equal(labels.clone())
-            .int()
-            .sum()
-            .into_scalar::<i64>();
-        let loss = cross_entropy(logits, labels);
-        let value = loss.clone().into_scalar::<f32>();
-        if value.is_finite() {
-            let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-            self.model = self.optim.step(at.lr, self.model.clone(), grads);
-        }
-        Ok(StepOutput {
-            loss: value,
-            terms: vec![("train_top1".into(), 100.0 * correct as f32 / n as f32)],
-        })
+        Ok(self.model.train_step(&mut self.optim, batch, at.lr))
     }
 
     fn encoder(&self) -> &Encoder {
