@@ -255,7 +255,7 @@ pub fn write_report(input: &ReportInput) -> Result<ReportOutcome, ReportError> {
         link(&relative(&dir, &run.pipeline_file))
     ));
     if !run.args.is_empty() {
-        md.push_str(&format!("- **Command:** `{}`.\n", run.args.join(" ")));
+        md.push_str(&format!("- **Command:** `{}`.\n", command_line(&run.args)));
     }
     md.push_str(&format!(
         "- **Results:** [results.parquet](results.parquet) — {} result row(s) in long format ({} columns: {}){}.\n",
@@ -782,4 +782,35 @@ fn link_target(p: &Path) -> String {
 
 fn link(p: &Path) -> String {
     format!("[`{}`]({})", p.display(), link_target(p))
+}
+
+/// The command as the user typed it, with the program by name: where the binary lives on
+/// the machine that ran it is none of the report's business.
+fn command_line(args: &[String]) -> String {
+    let mut shown = args.to_vec();
+    if let Some(program) = shown.first_mut()
+        && let Some(name) = Path::new(program.as_str()).file_name()
+    {
+        *program = name.to_string_lossy().into_owned();
+    }
+    shown.join(" ")
+}
+
+#[cfg(test)]
+mod command_tests {
+    #[test]
+    fn the_program_is_named_not_located() {
+        let args = [
+            "/root/.cache/t/release/skelflow",
+            "run",
+            "pipelines/x.yaml",
+            "--set",
+            "data.root=/data/ntu",
+        ]
+        .map(String::from);
+        assert_eq!(
+            super::command_line(&args),
+            "skelflow run pipelines/x.yaml --set data.root=/data/ntu"
+        );
+    }
 }
