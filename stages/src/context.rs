@@ -117,22 +117,17 @@ impl StageContext {
     /// Live progress: `done` of `total` units (epochs, files, steps) and a short message
     /// (e.g. `loss 4.21`). Sent to the runner as a [`ProgressLine`] on stderr.
     pub fn progress(&self, done: u64, total: u64, message: &str) {
-        emit(&ProgressLine {
-            done,
-            total,
-            message: message.to_string(),
-            within: None,
-        });
+        self.progress_within(done, total, None, message);
     }
 
-    /// Progress inside the current outer unit: `step` of `steps` of epoch `done + 1`,
-    /// with the samples per second so far.
-    pub fn progress_within(&self, done: u64, total: u64, within: Within, message: &str) {
+    /// Progress, and where inside the current outer unit it is (`step` of `steps` of epoch
+    /// `done + 1`, with the samples per second so far) when `within` says.
+    pub fn progress_within(&self, done: u64, total: u64, within: Option<Within>, message: &str) {
         emit(&ProgressLine {
             done,
             total,
             message: message.to_string(),
-            within: Some(within),
+            within,
         });
     }
 

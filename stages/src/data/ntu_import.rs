@@ -480,7 +480,7 @@ pub fn bad_files_summary(root: &Path, bad: &[BadFile], total: usize) -> String {
 pub struct NtuImport;
 
 /// Folder of an import's generated synthetic corpus, inside its artifact while it runs.
-const SYNTHETIC_SCRATCH: &str = "synthetic-corpus.tmp";
+pub(crate) const SYNTHETIC_SCRATCH: &str = "synthetic-corpus.tmp";
 
 impl Kind for NtuImport {
     type Params = NtuImportParams;

@@ -564,7 +564,7 @@ impl Kind for PkuImport {
     }
     fn run(&self, ctx: &StageContext, p: PkuImportParams) -> Result<(), StageError> {
         let r = if p.root.is_empty() {
-            let scratch = ctx.out_dir.join("synthetic-corpus.tmp");
+            let scratch = ctx.out_dir.join(super::ntu_import::SYNTHETIC_SCRATCH);
             let corpus = PkuCorpus::default();
             generate_pku(&corpus, ctx.seed, &scratch, ctx.threads, |done, total| {
                 ctx.progress(

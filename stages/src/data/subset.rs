@@ -268,8 +268,8 @@ pub fn read_subset(ctx: &StageContext) -> Result<Option<Subset>, StageError> {
     }
 }
 
-/// Keep the rows of a train part whose index is in the subset; an index past the part's
-/// end means the subset was drawn from other data.
+/// Refuse a subset drawn from another benchmark or another train part than the one this
+/// stage trains on (its indices would point at other samples).
 pub fn check_subset_fits(
     subset: &Subset,
     benchmark: &str,

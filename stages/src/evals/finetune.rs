@@ -22,28 +22,28 @@ use std::path::Path;
 use burn::nn::LinearConfig;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use skelflow_contract::metrics::dims;
 use skelflow_contract::{MetricRow, files};
 
 use super::scores::{Scores, ScoresMeta, write_scores};
-use super::topk_accuracy;
+use super::{drop_same, topk_accuracy};
 use crate::data::Stream;
 use crate::data::pku::PKU_CLASSES;
 use crate::data::subset::{check_subset_fits, check_subset_inputs, read_subset};
 use crate::learn::artifact::{
     EncoderMeta, read_encoder, write_encoder, write_epochs, write_json, write_metrics,
 };
-use crate::learn::augment::{Aug, ViewSpec, apply_view_in};
+use crate::learn::augment::{Aug, ViewSpec};
 use crate::learn::data::{Batch, ClipSource, derive_seed, stack_clips};
 use crate::learn::dataset::open_splits;
 use crate::learn::device::device;
 use crate::learn::encoders::{Encoder, count_params};
+use crate::learn::extract::viewed_clip;
 use crate::learn::method::{
-    Method, StepAt, StepOutput, load_module, load_optim, save_module, save_optim,
+    Method, StepAt, StepOutput, load_module, load_optim, read_f32s, save_module, save_optim,
+    write_f32s,
 };
 use crate::learn::optim::{OptimParams, OptimizerKind, ScheduleKind};
 use crate::learn::train::{Hooks, TrainSpec, train};
@@ -202,11 +202,6 @@ impl FinetuneParams {
     /// milestones depend on the subset, so an explicit value of those stays).
     pub fn canonical(mut self) -> FinetuneParams {
         let preset = self.protocol.spec(1.0);
-        fn drop_same<T: PartialEq>(v: &mut Option<T>, preset: &T) {
-            if v.as_ref() == Some(preset) {
-                *v = None;
-            }
-        }
         if self.protocol != Protocol::Ascal {
             drop_same(&mut self.epochs, &preset.epochs);
             drop_same(&mut self.milestones, &preset.milestones);
@@ -286,6 +281,8 @@ struct TestRecord {
 /// The test part as the classifier sees it.
 struct TestSet {
     source: Box<dyn ClipSource + Send>,
+    /// The source's labels, read once.
+    labels: Vec<usize>,
     view: Vec<Aug>,
     stream: Stream,
     seed: u64,
@@ -313,17 +310,7 @@ impl Finetuner {
         for chunk in ids.chunks(self.test.batch) {
             let clips: Vec<_> = chunk
                 .iter()
-                .map(|&i| {
-                    let mut rng =
-                        ChaCha8Rng::seed_from_u64(derive_seed(self.test.seed, &[i as u64]));
-                    apply_view_in(
-                        &self.test.view,
-                        src.clip(i),
-                        src.valid_frames(i),
-                        self.test.stream,
-                        &mut rng,
-                    )
-                })
+                .map(|&i| viewed_clip(src, i, &self.test.view, self.test.stream, self.test.seed))
                 .collect();
             let x = stack_clips(&clips, &self.device).without_autodiff();
             let s = model
@@ -334,11 +321,6 @@ impl Finetuner {
             out.extend(s);
         }
         out
-    }
-
-    fn test_labels(&self) -> Vec<usize> {
-        let src = self.test.source.as_ref();
-        (0..src.len()).map(|i| src.label(i)).collect()
     }
 }
 
@@ -365,11 +347,11 @@ impl Method for Finetuner {
             return Ok(Vec::new());
         }
         let scores = self.scores();
-        let labels = self.test_labels();
+        let labels = &self.test.labels;
         let t = Tested {
             epoch,
-            top1: topk_accuracy(&scores, self.classes, &labels, 1),
-            top5: topk_accuracy(&scores, self.classes, &labels, 5),
+            top1: topk_accuracy(&scores, self.classes, labels, 1),
+            top5: topk_accuracy(&scores, self.classes, labels, 5),
         };
         let r = &mut self.record;
         if r.best.as_ref().is_none_or(|b| t.top1 > b.top1) {
@@ -391,14 +373,8 @@ impl Method for Finetuner {
         save_module(&self.model, &dir.join("classifier.bpk"))?;
         save_optim(&self.optim, &dir.join("optim.bpk"))?;
         write_json(&dir.join("tested.json"), &self.record)?;
-        for (name, s) in [
-            ("best", &self.record.best_scores),
-            ("last", &self.record.last_scores),
-        ] {
-            let p = dir.join(format!("{name}-scores.f32"));
-            let bytes: Vec<u8> = s.iter().flat_map(|x| x.to_le_bytes()).collect();
-            std::fs::write(&p, bytes).at("write", &p)?;
-        }
+        write_f32s(&dir.join("best-scores.f32"), &self.record.best_scores)?;
+        write_f32s(&dir.join("last-scores.f32"), &self.record.last_scores)?;
         Ok(())
     }
 
@@ -408,19 +384,8 @@ impl Method for Finetuner {
         let p = dir.join("tested.json");
         let text = std::fs::read_to_string(&p).at("read", &p)?;
         self.record = serde_json::from_str(&text).map_err(|e| StageError::bad_file(&p, e))?;
-        for name in ["best", "last"] {
-            let p = dir.join(format!("{name}-scores.f32"));
-            let bytes = std::fs::read(&p).at("read", &p)?;
-            let v: Vec<f32> = bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            if name == "best" {
-                self.record.best_scores = v;
-            } else {
-                self.record.last_scores = v;
-            }
-        }
+        self.record.best_scores = read_f32s(&dir.join("best-scores.f32"))?;
+        self.record.last_scores = read_f32s(&dir.join("last-scores.f32"))?;
         Ok(())
     }
 }
@@ -534,12 +499,16 @@ impl Kind for EvalFinetune {
         let frames = splits.frames;
         let describe = splits.describe.clone();
         let test_source = splits.test;
+        let test_labels = (0..test_source.len())
+            .map(|i| test_source.label(i))
+            .collect();
         let mut method = Finetuner {
             model: Classifier { encoder, head },
             optim: optim.build(),
             classes,
             test: TestSet {
                 source: test_source,
+                labels: test_labels,
                 view: test_view,
                 stream,
                 seed: ctx.seed,
@@ -549,10 +518,7 @@ impl Kind for EvalFinetune {
             device: dev.clone(),
             record: TestRecord::default(),
         };
-        let progress = |d: u64, t: u64, within, m: &str| match within {
-            Some(w) => ctx.progress_within(d, t, w, m),
-            None => ctx.progress(d, t, m),
-        };
+        let progress = |d: u64, t: u64, within, m: &str| ctx.progress_within(d, t, within, m);
         let trained = train(
             &mut method,
             TrainSpec {
@@ -594,7 +560,7 @@ impl Kind for EvalFinetune {
                 row("top5", last.top5, "last"),
             ],
         )?;
-        let labels = method.test_labels();
+        let labels = method.test.labels.clone();
         write_scores(
             &ctx.out_dir,
             &ScoresMeta {

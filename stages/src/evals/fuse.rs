@@ -265,6 +265,7 @@ impl Kind for EvalFuse {
         let top1 = topk_accuracy(&fused, classes, &s0.label, 1);
         let top5 = topk_accuracy(&fused, classes, &s0.label, 5);
         let mut protocols: Vec<&str> = inputs.iter().map(|(_, m, _)| m.protocol.as_str()).collect();
+        protocols.sort_unstable();
         protocols.dedup();
         let protocol = protocols.join("+");
         let fraction = {

@@ -20,7 +20,7 @@ use skelflow_contract::metrics::dims;
 use skelflow_contract::{MetricRow, files};
 
 use super::scores::{Scores, ScoresMeta, write_scores};
-use super::{InputFeatures, extracted_benchmark, input_features, topk_accuracy};
+use super::{InputFeatures, drop_same, extracted_benchmark, input_features, topk_accuracy};
 use crate::data::subset::{check_subset_fits, check_subset_inputs, read_subset};
 use crate::learn::artifact::{EpochRow, write_epochs, write_metrics};
 use crate::learn::data::{derive_seed, label_tensor};
@@ -162,11 +162,6 @@ impl LinearParams {
     /// The same params without the overrides that repeat the preset.
     pub fn canonical(mut self) -> LinearParams {
         let preset = self.protocol.spec();
-        fn drop_same<T: PartialEq>(v: &mut Option<T>, preset: &T) {
-            if v.as_ref() == Some(preset) {
-                *v = None;
-            }
-        }
         drop_same(&mut self.epochs, &preset.epochs);
         drop_same(&mut self.lr, &preset.lr);
         drop_same(&mut self.batch, &preset.batch);

@@ -68,6 +68,13 @@ pub fn extracted_benchmark(inputs: &[crate::Upstream]) -> Option<&str> {
         .and_then(|v| v.as_str())
 }
 
+/// An override equal to the preset's value is no override: it leaves the key alone.
+pub(crate) fn drop_same<T: PartialEq>(v: &mut Option<T>, preset: &T) {
+    if v.as_ref() == Some(preset) {
+        *v = None;
+    }
+}
+
 /// Percent of rows whose label is among the `k` highest scores. `scores` row-major (n, c).
 pub fn topk_accuracy(scores: &[f32], classes: usize, labels: &[usize], k: usize) -> f64 {
     let mut hits = 0;

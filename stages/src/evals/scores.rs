@@ -55,13 +55,13 @@ fn list_column(values: Vec<f32>, classes: usize) -> Result<FixedSizeListArray, S
 pub fn write_scores(dir: &Path, meta: &ScoresMeta, s: &Scores) -> Result<(), StageError> {
     let path = dir.join(SCORES_ARROW);
     let bad = |e: String| StageError::bad_file(&path, format!("cannot build the scores: {e}"));
-    let item = Arc::new(Field::new("item", DataType::Float32, false));
-    let list = DataType::FixedSizeList(item, s.classes as i32);
+    let best = list_column(s.best.clone(), s.classes).map_err(bad)?;
+    let last = list_column(s.last.clone(), s.classes).map_err(bad)?;
     let schema = Schema::new(vec![
         Field::new("index", DataType::Int64, false),
         Field::new("label", DataType::Int64, false),
-        Field::new("best", list.clone(), false),
-        Field::new("last", list, false),
+        Field::new("best", best.data_type().clone(), false),
+        Field::new("last", last.data_type().clone(), false),
     ]);
     let cols: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from_iter_values(
@@ -70,8 +70,8 @@ pub fn write_scores(dir: &Path, meta: &ScoresMeta, s: &Scores) -> Result<(), Sta
         Arc::new(Int64Array::from_iter_values(
             s.label.iter().map(|&i| i as i64),
         )),
-        Arc::new(list_column(s.best.clone(), s.classes).map_err(bad)?),
-        Arc::new(list_column(s.last.clone(), s.classes).map_err(bad)?),
+        Arc::new(best),
+        Arc::new(last),
     ];
     let batch = RecordBatch::try_new(Arc::new(schema), cols).map_err(|e| bad(e.to_string()))?;
     let file = std::fs::File::create(&path).at("create", &path)?;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use skelflow_contract::files;
 
 use super::artifact::{ENCODER_JSON, FeatureSet, read_encoder, write_features_arrow, write_json};
-use super::augment::{Aug, ViewSpec, apply_view_in};
+use super::augment::{Aug, Clip, ViewSpec, apply_view_in};
 use super::data::{ClipSource, derive_seed};
 use super::dataset::open_splits;
 use super::device::device;
@@ -117,6 +117,19 @@ impl Kind for Extract {
     }
 }
 
+/// Clip `i` of `src` as a frozen encoder sees it at test time: `view` applied with an RNG
+/// seeded by (seed, i), then the stream — the same input for every epoch and every stage.
+pub(crate) fn viewed_clip(
+    src: &dyn ClipSource,
+    i: usize,
+    view: &[Aug],
+    stream: Stream,
+    seed: u64,
+) -> Clip {
+    let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, &[i as u64]));
+    apply_view_in(view, src.clip(i), src.valid_frames(i), stream, &mut rng)
+}
+
 /// The clips of a benchmark's two parts as an encoder sees them at extraction: the view
 /// applied (seeded per clip), the stream computed from the viewed joints.
 pub(crate) struct ViewedInput<'a> {
@@ -147,16 +160,7 @@ impl ViewedInput<'_> {
             for (bi, chunk) in ids.chunks(self.batch).enumerate() {
                 let clips: Vec<_> = chunk
                     .iter()
-                    .map(|&i| {
-                        let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(ctx.seed, &[i as u64]));
-                        apply_view_in(
-                            self.view,
-                            src.clip(i),
-                            src.valid_frames(i),
-                            self.stream,
-                            &mut rng,
-                        )
-                    })
+                    .map(|&i| viewed_clip(src, i, self.view, self.stream, ctx.seed))
                     .collect();
                 let (c, t, v, m) = (clips[0].c, clips[0].t, clips[0].v, clips[0].m);
                 let flat: Vec<f32> = clips.iter().flat_map(|x| x.data.iter().copied()).collect();

@@ -208,9 +208,7 @@ pub fn save_matrix(
             backend: "device".into(),
             message: format!("cannot read `{name}` back: {e:?}"),
         })?;
-    let bytes: Vec<u8> = data.iter().flat_map(|x| x.to_le_bytes()).collect();
-    let p = dir.join(format!("{name}.f32"));
-    std::fs::write(&p, bytes).at("write", &p)?;
+    write_f32s(&dir.join(format!("{name}.f32")), &data)?;
     let mut h = serde_json::json!({"rows": rows, "cols": cols});
     if let (Some(h), serde_json::Value::Object(extra)) = (h.as_object_mut(), header) {
         h.extend(extra);
@@ -232,23 +230,40 @@ pub fn load_matrix(
     let rows = header["rows"].as_u64().unwrap_or(0) as usize;
     let cols = header["cols"].as_u64().unwrap_or(0) as usize;
     let p = dir.join(format!("{name}.f32"));
-    let bytes = std::fs::read(&p).at("read", &p)?;
-    if bytes.len() != rows * cols * 4 {
+    let data = read_f32s(&p)?;
+    if data.len() != rows * cols {
         return Err(StageError::bad_file(
             &p,
             format!(
                 "truncated: expected {} bytes for {rows} × {cols}, found {}",
                 rows * cols * 4,
-                bytes.len()
+                data.len() * 4
             ),
         ));
     }
-    let data = bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
     Ok((
         Tensor::from_data(TensorData::new(data, [rows, cols]), device),
         header,
     ))
+}
+
+/// Write floats as raw little-endian f32 (checkpointed arrays).
+pub fn write_f32s(path: &Path, data: &[f32]) -> Result<(), StageError> {
+    let bytes: Vec<u8> = data.iter().flat_map(|x| x.to_le_bytes()).collect();
+    std::fs::write(path, bytes).at("write", path)
+}
+
+/// Read what [`write_f32s`] wrote.
+pub fn read_f32s(path: &Path) -> Result<Vec<f32>, StageError> {
+    let bytes = std::fs::read(path).at("read", path)?;
+    if !bytes.len().is_multiple_of(4) {
+        return Err(StageError::bad_file(
+            path,
+            format!("truncated: {} bytes are not whole f32 values", bytes.len()),
+        ));
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
 }

@@ -301,10 +301,7 @@ impl Kind for Pretrain {
                 init: init.as_ref(),
             },
         )?;
-        let progress = |d: u64, t: u64, within, m: &str| match within {
-            Some(w) => ctx.progress_within(d, t, w, m),
-            None => ctx.progress(d, t, m),
-        };
+        let progress = |d: u64, t: u64, within, m: &str| ctx.progress_within(d, t, within, m);
         let trained = train(
             method.as_mut(),
             TrainSpec {
