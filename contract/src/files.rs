@@ -28,5 +28,8 @@ pub const ANCHOR_NPY: &str = "anchor.npy";
 pub const SCORES_ARROW: &str = "scores.arrow";
 /// What the scores are of: benchmark, stream, classes, protocol, epochs (`scores.arrow`'s).
 pub const SCORES_JSON: &str = "scores.json";
+/// Untrimmed videos cut into windows (`pku.import` with `windows`): frame labels and the
+/// frames each window predicts.
+pub const SEGMENTS_JSON: &str = "segments.json";
 /// A labelled subset of a benchmark's train part (`data.subset`).
 pub const SUBSET_JSON: &str = "subset.json";

@@ -26,6 +26,7 @@ impl Registry {
             Box::new(crate::evals::knn::EvalKnn),
             Box::new(crate::evals::finetune::EvalFinetune),
             Box::new(crate::evals::fuse::EvalFuse),
+            Box::new(crate::evals::segment::EvalSegment),
         ];
         Registry { kinds }
     }

@@ -121,6 +121,7 @@ const TOKENS: &[&str] = &[
     "eval.knn",
     "eval.finetune",
     "eval.fuse",
+    "eval.segment",
     "data.subset",
     "encoder.init",
     "anchor.average_motion",

@@ -35,6 +35,7 @@ pub mod ntu_import;
 pub mod pku;
 pub mod preprocess;
 pub mod provenance;
+pub mod segments;
 pub mod skeleton;
 pub mod splits;
 pub mod subset;

@@ -30,6 +30,7 @@ use super::ntu_format::{ParseError, SkeletonSequence, parse_values};
 use super::ntu_import::{OnError, bad_files_summary};
 use super::preprocess::{MAX_FRAMES, pre_normalized, prepare};
 use super::provenance::{self, SynthCorpus, file_list_digest, file_name, pku_dataset};
+use super::segments::{Action, SegmentedVideo, Segments, Window, WindowParams, plan_windows};
 use super::skeleton::NUM_JOINTS;
 use super::synth::pku::{PkuCorpus, generate_pku};
 use crate::params::{ParamError, Params};
@@ -284,6 +285,11 @@ pub struct PkuImportParams {
     /// Folder of the split files, relative to `root`.
     pub split_dir: String,
     pub on_error: OnError,
+    /// Cut each untrimmed video into overlapping windows instead of its action instances
+    /// (for `eval.segment`): `{length: 50, stride: 10}`. A window's label is the class of
+    /// its centre frame, or background (class 52, index 51) between actions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub windows: Option<WindowParams>,
 }
 
 impl Default for PkuImportParams {
@@ -296,6 +302,7 @@ impl Default for PkuImportParams {
             label_dir: "label".into(),
             split_dir: ".".into(),
             on_error: OnError::Fail,
+            windows: None,
         }
     }
 }
@@ -314,6 +321,9 @@ impl Params for PkuImportParams {
                 ParamError::at("phase", format!("{} is not a PKU-MMD phase", self.phase))
                     .with_hint("use 1 or 2"),
             );
+        }
+        if let Some(w) = &self.windows {
+            e.extend(w.validate());
         }
         e
     }
@@ -407,9 +417,16 @@ pub fn import_pku_from(
         ..Default::default()
     };
     let mut video_of = Vec::new();
+    let mut segments = p.windows.map(|window| Segments {
+        window,
+        classes: PKU_CLASSES + 1,
+        background: PKU_CLASSES,
+        videos: Vec::new(),
+        windows: Vec::new(),
+    });
     let pool = super::worker_pool(threads)?;
     for chunk in videos.chunks(16) {
-        let results: Vec<Result<VideoInstances, BadFile>> = pool.install(|| {
+        let results: Vec<Result<VideoCut, BadFile>> = pool.install(|| {
             chunk
                 .par_iter()
                 .map(|v| one_video(v, &label_dir, p))
@@ -418,13 +435,19 @@ pub fn import_pku_from(
         let mut rows = Vec::new();
         for (r, v) in results.into_iter().zip(chunk) {
             match r {
-                Ok(instances) => {
+                Ok(cut) => {
                     let stem = v
                         .file_stem()
                         .map(|s| s.to_string_lossy().into_owned())
                         .unwrap_or_default();
-                    video_of.extend(std::iter::repeat_n(stem, instances.len()));
-                    rows.extend(instances);
+                    video_of.extend(std::iter::repeat_n(stem, cut.samples.len()));
+                    rows.extend(cut.samples);
+                    if let (Some(seg), Some((video, windows))) = (&mut segments, cut.windows) {
+                        let index = seg.videos.len();
+                        seg.videos.push(video);
+                        seg.windows
+                            .extend(windows.into_iter().map(|w| Window { video: index, ..w }));
+                    }
                 }
                 Err(b) => report.bad_files.push(b),
             }
@@ -462,15 +485,25 @@ pub fn import_pku_from(
             }
         })
         .collect();
-    let num_classes = writer
-        .infos()
-        .iter()
-        .map(|s| s.label as usize + 1)
-        .max()
-        .unwrap_or(0)
-        .max(PKU_CLASSES);
+    let num_classes = match &segments {
+        Some(seg) => seg.classes,
+        None => writer
+            .infos()
+            .iter()
+            .map(|s| s.label as usize + 1)
+            .max()
+            .unwrap_or(0)
+            .max(PKU_CLASSES),
+    };
     let mut meta = DatasetMeta::new(&format!("pku{}", p.phase), num_classes, 0);
     meta.extra.insert("videos".into(), videos.len().into());
+    if let Some(seg) = &segments {
+        meta.extra.insert(
+            "windows".into(),
+            serde_json::to_value(seg.window).expect("plain"),
+        );
+        seg.write(out_dir)?;
+    }
     let infos = writer.finish(meta, &splits, &report.bad_files)?;
     report.samples = infos.len();
     let facts = DataFacts {
@@ -487,14 +520,14 @@ pub fn import_pku_from(
     Ok(report)
 }
 
-/// The action instances of one video: each with its clip's values.
-type VideoInstances = Vec<(SampleInfo, Vec<f32>)>;
+/// The samples of one video (action instances, or windows), each with its clip's values;
+/// for windows also the video's frame labels and each window's frames.
+struct VideoCut {
+    samples: Vec<(SampleInfo, Vec<f32>)>,
+    windows: Option<(SegmentedVideo, Vec<Window>)>,
+}
 
-fn one_video(
-    path: &Path,
-    label_dir: &Path,
-    p: &PkuImportParams,
-) -> Result<VideoInstances, BadFile> {
+fn one_video(path: &Path, label_dir: &Path, p: &PkuImportParams) -> Result<VideoCut, BadFile> {
     let shown = path.display().to_string();
     let bad = |error: String| BadFile {
         file: shown.clone(),
@@ -525,6 +558,10 @@ fn one_video(
         ))
     })?;
     let labels = parse_pku_labels(&text, &label_path).map_err(|e| bad(e.to_string()))?;
+    if let Some(w) = p.windows {
+        return cut_windows(&frames, &labels, w, video, &stem, p)
+            .map_err(|e| bad(format!("{}: {e}", label_path.display())));
+    }
     let mut out = Vec::with_capacity(labels.len());
     for (k, l) in labels.iter().enumerate() {
         let (data, frames_valid, raw, bodies) = instance(&frames, l, p.variant)
@@ -544,7 +581,86 @@ fn one_video(
             data,
         ));
     }
-    Ok(out)
+    Ok(VideoCut {
+        samples: out,
+        windows: None,
+    })
+}
+
+/// A video as overlapping windows, each labelled with its centre frame's class.
+fn cut_windows(
+    frames: &[f32],
+    labels: &[PkuLabel],
+    w: WindowParams,
+    video: PkuVideo,
+    stem: &str,
+    p: &PkuImportParams,
+) -> Result<VideoCut, String> {
+    let n = frames.len() / PKU_VALUES;
+    let mut actions = Vec::with_capacity(labels.len());
+    for (k, l) in labels.iter().enumerate() {
+        if l.action == 0 || l.action as usize > PKU_CLASSES {
+            return Err(format!(
+                "line {}: action {} is not a PKU-MMD action id (1..={PKU_CLASSES}); windows label frames with those ids and background",
+                k + 1,
+                l.action
+            ));
+        }
+        if l.end > n || l.start == 0 || l.start > l.end {
+            return Err(format!(
+                "line {}: frames {}..={} are not within the video's {n} frames",
+                k + 1,
+                l.start,
+                l.end
+            ));
+        }
+        actions.push(Action {
+            class: l.action as usize - 1,
+            first: l.start - 1,
+            last: l.end - 1,
+        });
+    }
+    let segmented = SegmentedVideo {
+        name: stem.to_string(),
+        frames: n,
+        actions,
+    };
+    let truth = segmented.frame_labels(PKU_CLASSES);
+    let plan = plan_windows(n, w);
+    let mut samples = Vec::with_capacity(plan.len());
+    for (k, &Window { start, end, .. }) in plan.iter().enumerate() {
+        let class = truth[(start + end) / 2];
+        // `instance` cuts as each variant's reference cuts an action (agcn_prenorm slices
+        // 0-based with the 1-based numbers): give it the numbers that cut exactly the window
+        let window = PkuLabel {
+            action: class as u16 + 1,
+            start: match p.variant {
+                Variant::AgcnPrenorm => start,
+                Variant::StgcnRaw | Variant::Frame50 => start + 1,
+            },
+            end,
+        };
+        let (data, frames_valid, raw, bodies) = instance(frames, &window, p.variant)
+            .map_err(|e| format!("window {}..{end}: {e}", start + 1))?;
+        samples.push((
+            SampleInfo {
+                name: video.instance_name(p.phase, window.action, k + 1),
+                setup: video.group as i32,
+                camera: video.view as i32,
+                subject: video.subject as i32,
+                replication: k as i32 + 1,
+                label: class as i32,
+                frames: frames_valid as i32,
+                raw_frames: raw as i32,
+                bodies: bodies as i32,
+            },
+            data,
+        ));
+    }
+    Ok(VideoCut {
+        samples,
+        windows: Some((segmented, plan)),
+    })
 }
 
 pub struct PkuImport;

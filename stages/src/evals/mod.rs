@@ -1,11 +1,13 @@
 //! Evaluations: of frozen encoders on extracted features (linear probe, kNN), of a whole
-//! network trained on the labels (finetune), and score-level fusion of streams.
+//! network trained on the labels (finetune), score-level fusion of streams, and frame-level
+//! scores of untrimmed videos (segmentation).
 
 pub mod finetune;
 pub mod fuse;
 pub mod knn;
 pub mod linear;
 pub mod scores;
+pub mod segment;
 
 use crate::learn::artifact::{FeatureSet, read_features_arrow};
 use skelflow_contract::files;

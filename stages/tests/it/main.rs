@@ -12,6 +12,7 @@ mod data_pku;
 mod data_stages;
 mod data_synth;
 mod eval_downstream;
+mod eval_segment;
 mod fixtures;
 mod learn_augment;
 mod learn_common;
