@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Stream;
 use crate::data::preprocess::apply_stream;
+use crate::data::skeleton::NUM_JOINTS;
 
 /// One clip: `data[((c*T + t)*V + v)*M + m]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -140,6 +141,24 @@ pub enum Aug {
     /// bone `x[v] - x[parent]` of the input is rebuilt from the root outwards with its
     /// length times `rate·U(0, 1)` (one draw per bone, shared by all frames and persons).
     Rescale { rate: f32, p: f32 },
+    /// AS-CAL's `SelectFrames`: the first `frames` frames (truncation, not a resize; a
+    /// shorter clip is padded with zero frames).
+    SelectFrames { frames: usize },
+    /// AS-CAL's `Subtract`: every joint minus joint `joint` (0-based; AS-CAL: 1 = J2), per
+    /// frame and person.
+    Subtract { joint: usize },
+    /// AS-CAL's `zeroOutJoints`: with probability `p`, U[min_joints, max_joints] random
+    /// joints zeroed over U[min_frames, max_frames] consecutive frames from a random start.
+    ZeroJoints {
+        min_joints: usize,
+        max_joints: usize,
+        min_frames: usize,
+        max_frames: usize,
+        p: f32,
+    },
+    /// AS-CAL's `rotate`: with probability `p`, a rotation of U(0, max_deg)° about one
+    /// random axis (x, y or z).
+    RotateAxis { max_deg: f32, p: f32 },
     /// Compute the stage's stream (motion, bone) here, so that the ops after it act on
     /// the stream (A²MC converts right after its crop-resize). A view without it gets its
     /// stream after its last op, as AimCLR/ActCLR's `view_gen` does.
@@ -181,6 +200,26 @@ fn hit(rng: &mut ChaCha8Rng, p: f32) -> bool {
 }
 
 impl Aug {
+    /// Settings the op cannot run with.
+    pub fn check(&self) -> Result<(), String> {
+        match *self {
+            Aug::SelectFrames { frames: 0 } => Err("`select_frames` keeps 0 frames".into()),
+            Aug::Subtract { joint } if joint >= NUM_JOINTS => Err(format!(
+                "`subtract` joint {joint} is not a joint index (0..{NUM_JOINTS}; AS-CAL: 1 = J2)"
+            )),
+            Aug::ZeroJoints {
+                min_joints,
+                max_joints,
+                min_frames,
+                max_frames,
+                ..
+            } if min_joints > max_joints || min_frames > max_frames => Err(
+                "`zero_joints` needs min_joints ≤ max_joints and min_frames ≤ max_frames".into(),
+            ),
+            _ => Ok(()),
+        }
+    }
+
     /// Apply to `clip`; `valid` is the number of valid frames (crop-resize uses it).
     pub fn apply(&self, clip: Clip, valid: usize, rng: &mut ChaCha8Rng) -> Clip {
         match *self {
@@ -329,6 +368,44 @@ impl Aug {
                     .map(|_| rng.random::<f32>())
                     .collect();
                 rescale_bones(&clip, rate, &draws)
+            }
+            Aug::SelectFrames { frames } => {
+                let t = clip.t;
+                let mut out = clip.gather_frames(frames, |i| i.min(t - 1));
+                // frames past the clip's end are zero, not repeats of its last frame
+                if frames > t {
+                    let vm = out.v * out.m;
+                    for c in 0..out.c {
+                        out.data[(c * frames + t) * vm..(c + 1) * frames * vm].fill(0.0);
+                    }
+                }
+                out
+            }
+            Aug::Subtract { joint } => subtract_joint(clip, joint),
+            Aug::ZeroJoints {
+                min_joints,
+                max_joints,
+                min_frames,
+                max_frames,
+                p,
+            } => {
+                if !hit(rng, p) {
+                    return clip;
+                }
+                let n = rng.random_range(min_joints..=max_joints).min(clip.v);
+                let picked: Vec<usize> = sample(rng, clip.v, n).into_vec();
+                let len = rng.random_range(min_frames..=max_frames).min(clip.t);
+                let start = rng.random_range(0..=clip.t - len);
+                zero_joints_in(clip, &picked, start..start + len)
+            }
+            Aug::RotateAxis { max_deg, p } => {
+                if !hit(rng, p) {
+                    return clip;
+                }
+                let axis = rng.random_range(0..3);
+                let mut deg = [0f32; 3];
+                deg[axis] = rng.random_range(0.0..max_deg);
+                rotate(clip, deg)
             }
             // the stream is computed by `apply_view_in`, which knows which one
             Aug::Stream => clip,
@@ -552,13 +629,35 @@ pub fn rescale_bones(clip: &Clip, rate: f32, draws: &[f32]) -> Clip {
     out
 }
 
-pub fn zero_joints(mut clip: Clip, joints: &[usize]) -> Clip {
+pub fn zero_joints(clip: Clip, joints: &[usize]) -> Clip {
+    let t = clip.t;
+    zero_joints_in(clip, joints, 0..t)
+}
+
+/// [`zero_joints`] over the frames of `frames` only.
+pub fn zero_joints_in(mut clip: Clip, joints: &[usize], frames: std::ops::Range<usize>) -> Clip {
     for c in 0..clip.c {
-        for t in 0..clip.t {
+        for t in frames.clone() {
             for &v in joints {
                 for m in 0..clip.m {
                     let i = clip.idx(c, t, v, m);
                     clip.data[i] = 0.0;
+                }
+            }
+        }
+    }
+    clip
+}
+
+/// Every joint minus joint `joint`, per frame and person (AS-CAL's `Subtract`).
+pub fn subtract_joint(mut clip: Clip, joint: usize) -> Clip {
+    for c in 0..clip.c {
+        for t in 0..clip.t {
+            for m in 0..clip.m {
+                let origin = clip.data[clip.idx(c, t, joint, m)];
+                for v in 0..clip.v {
+                    let i = clip.idx(c, t, v, m);
+                    clip.data[i] -= origin;
                 }
             }
         }
@@ -649,6 +748,9 @@ pub fn preset_view(name: &str) -> Option<Vec<Aug>> {
         "cmd" => [vec![cmd_crop(64)], cmd_appearance()].concat(),
         // A2MC view (§4.3): the stream is computed right after the crop-resize
         "a2mc" => [vec![cmd_crop(64), Aug::Stream], a2mc_code_appearance()].concat(),
+        // AS-CAL's `subtract_randomFlip_shear` (both views) and its evaluation input
+        "ascal" => [ascal_input(ASCAL_FRAMES), ascal_random()].concat(),
+        "ascal_input" => ascal_input(ASCAL_FRAMES),
         // downstream test input of CMD/A2MC: centre 95 % → 64 frames
         "center64" => vec![Aug::CenterCropResize {
             frames: 64,
@@ -656,6 +758,20 @@ pub fn preset_view(name: &str) -> Option<Vec<Aug>> {
         }],
         _ => return None,
     })
+}
+
+/// Frames AS-CAL's `SelectFrames` keeps on NTU.
+pub const ASCAL_FRAMES: usize = 150;
+
+/// AS-CAL's input: the first `frames` frames, relative to J2 (ML-FACTS §4.4).
+pub fn ascal_input(frames: usize) -> Vec<Aug> {
+    vec![Aug::SelectFrames { frames }, Aug::Subtract { joint: 1 }]
+}
+
+/// AS-CAL's random part: time reversal (its `RandomHorizontalFlip`) with p 0.5, then
+/// shear U(−1, 1).
+pub fn ascal_random() -> Vec<Aug> {
+    vec![Aug::TimeFlip { p: 0.5 }, Aug::Shear { r: 1.0, p: 1.0 }]
 }
 
 /// CMD's random-resized temporal crop to `frames` (crop scale U(0.1, 1)).
@@ -751,9 +867,14 @@ pub enum ViewSpec {
 impl ViewSpec {
     pub fn resolve(&self) -> Result<Vec<Aug>, String> {
         match self {
-            ViewSpec::List(l) => Ok(l.clone()),
+            ViewSpec::List(l) => {
+                for (i, a) in l.iter().enumerate() {
+                    a.check().map_err(|e| format!("op {}: {e}", i + 1))?;
+                }
+                Ok(l.clone())
+            }
             ViewSpec::Preset(n) => preset_view(n).ok_or_else(|| {
-                format!("unknown view `{n}`: use one of none, weak, normal, strong, extreme, cmd, a2mc, center64, or a list of ops")
+                format!("unknown view `{n}`: use one of none, weak, normal, strong, extreme, cmd, a2mc, center64, ascal, ascal_input, or a list of ops")
             }),
         }
     }

@@ -9,6 +9,7 @@ pub mod a2mc_blocks;
 pub mod actclr;
 pub mod actclr_blocks;
 pub mod aimclr;
+pub mod ascal;
 pub mod blocks;
 pub mod moco;
 pub mod pretrain;
@@ -64,6 +65,7 @@ pub const METHODS: &[MethodEntry] = &[
     supervised::ENTRY,
     aimclr::ENTRY,
     actclr::ENTRY,
+    ascal::ENTRY,
 ];
 
 pub fn method(name: &str) -> Option<&'static MethodEntry> {

@@ -148,7 +148,7 @@ impl Kind for Pretrain {
     const NAME: &'static str = "pretrain";
     // 3: streams from the augmented joint clips; `init`; method versions in the key
     const VERSION: u32 = 3;
-    const ABOUT: &'static str = "pre-training of an encoder with a method (moco | a2mc | aimclr | actclr | supervised); checkpoints every epoch and resumes after a kill; `init` starts from an upstream encoder";
+    const ABOUT: &'static str = "pre-training of an encoder with a method (moco | a2mc | aimclr | actclr | ascal | supervised); checkpoints every epoch and resumes after a kill; `init` starts from an upstream encoder";
     const USES_BACKEND: bool = true;
 
     fn canonical(&self, mut p: PretrainParams) -> Result<PretrainParams, Vec<ParamError>> {
