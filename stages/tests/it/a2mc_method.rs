@@ -3,7 +3,6 @@
 
 use burn::prelude::*;
 use skelflow_stages::data::Stream;
-use skelflow_stages::learn::augment::Clip;
 use skelflow_stages::learn::data::{Batch, MemSource, make_batch};
 use skelflow_stages::learn::encoders::{BackboneConfig, BiGruConfig, EncoderConfig, StgcnConfig};
 use skelflow_stages::learn::method::{Method, MethodSetup, StepAt};
@@ -41,15 +40,7 @@ fn params(v: serde_json::Value) -> A2mcParams {
 }
 
 fn source(n: usize, t: usize) -> MemSource {
-    let (data, labels) = crate::learn_common::make_clips(n, t, 4, 9);
-    let per = 3 * t * 25 * 2;
-    MemSource {
-        clips: (0..n)
-            .map(|i| Clip::new(3, t, 25, 2, data[i * per..(i + 1) * per].to_vec()))
-            .collect(),
-        labels: labels.iter().map(|&l| l as usize).collect(),
-        classes: 4,
-    }
+    crate::learn_common::mem_source(n, t, 9)
 }
 
 /// Batch `b` of 8 clips with the method's default views.

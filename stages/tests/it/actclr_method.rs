@@ -48,16 +48,7 @@ fn optim() -> OptimParams {
 }
 
 fn source() -> MemSource {
-    let n = 32;
-    let (data, labels) = crate::learn_common::make_clips(n, T, 4, 9);
-    let per = 3 * T * 25 * 2;
-    MemSource {
-        clips: (0..n)
-            .map(|i| Clip::new(3, T, 25, 2, data[i * per..(i + 1) * per].to_vec()))
-            .collect(),
-        labels: labels.iter().map(|&l| l as usize).collect(),
-        classes: 4,
-    }
+    crate::learn_common::mem_source(32, T, 9)
 }
 
 fn mean_anchor(src: &MemSource) -> Anchor {

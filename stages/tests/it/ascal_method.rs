@@ -2,14 +2,14 @@
 //! unnormalised feature, its augmentations by hand, and the frame-selection check.
 
 use burn::prelude::*;
+use skelflow_stages::Upstream;
 use skelflow_stages::data::Stream;
 use skelflow_stages::learn::augment::{Aug, Clip, ViewSpec};
-use skelflow_stages::learn::data::{Batch, MemSource, make_batch};
+use skelflow_stages::learn::data::{Batch, make_batch};
 use skelflow_stages::learn::encoders::{BackboneConfig, EncoderConfig, LstmConfig};
 use skelflow_stages::learn::method::{Method, MethodSetup, StepAt};
 use skelflow_stages::learn::optim::{OptimParams, ScheduleKind};
 use skelflow_stages::methods::ascal::{Ascal, AscalParams, ascal_queue};
-use skelflow_stages::Upstream;
 
 use crate::learn_common::rng_lock;
 use rand::SeedableRng;
@@ -23,18 +23,6 @@ fn encoder() -> EncoderConfig {
         proj_dim: 0,
         mlp: false,
         ..Default::default()
-    }
-}
-
-fn source(n: usize, t: usize) -> MemSource {
-    let (data, labels) = crate::learn_common::make_clips(n, t, 4, 5);
-    let per = 3 * t * 25 * 2;
-    MemSource {
-        clips: (0..n)
-            .map(|i| Clip::new(3, t, 25, 2, data[i * per..(i + 1) * per].to_vec()))
-            .collect(),
-        labels: labels.iter().map(|&l| l as usize).collect(),
-        classes: 4,
     }
 }
 
@@ -83,7 +71,7 @@ fn ascal_epoch_one_fills_the_queue_and_changes_no_weights() {
         ..Default::default()
     };
     let mut m = Ascal::new(params.clone(), &setup);
-    let src = source(16, 40);
+    let src = crate::learn_common::mem_source(16, 40, 5);
     let views: Vec<_> = (skelflow_stages::methods::ascal::ENTRY.default_views)(
         &serde_json::to_value(&params).unwrap(),
     )

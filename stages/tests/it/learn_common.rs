@@ -318,3 +318,24 @@ pub fn epoch_column<'a>(cols: &'a [(String, Vec<f64>)], name: &str) -> &'a [f64]
         .unwrap_or_else(|| panic!("no column {name}"))
         .1
 }
+
+/// `n` clips of `t` frames (4 classes, [`make_clips`] with `seed`) in memory.
+pub fn mem_source(n: usize, t: usize, seed: u64) -> skelflow_stages::learn::data::MemSource {
+    let (data, labels) = make_clips(n, t, 4, seed);
+    let per = 3 * t * 25 * 2;
+    skelflow_stages::learn::data::MemSource {
+        clips: (0..n)
+            .map(|i| {
+                skelflow_stages::learn::augment::Clip::new(
+                    3,
+                    t,
+                    25,
+                    2,
+                    data[i * per..(i + 1) * per].to_vec(),
+                )
+            })
+            .collect(),
+        labels: labels.iter().map(|&l| l as usize).collect(),
+        classes: 4,
+    }
+}
