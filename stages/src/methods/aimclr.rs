@@ -35,8 +35,6 @@
 //!   zero when every entry is dropped).
 //! - The key encoder's BatchNorm statistics are its own ([`detached_copy`]), as in PyTorch.
 
-use std::path::Path;
-
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use schemars::JsonSchema;
@@ -44,8 +42,7 @@ use serde::{Deserialize, Serialize};
 
 use super::actclr_blocks::{ddm_loss, ddm_teacher, mined_info_nce, mining_mask, simam_drop};
 use super::blocks::{
-    Queue, cross_entropy_first, detached_copy, ema_update, l2_normalize, load_momentum_state,
-    save_momentum_state,
+    Queue, cross_entropy_first, detached_copy, ema_update, l2_normalize, momentum_state_methods,
 };
 use super::{MethodEntry, no_inputs, typed_params};
 use crate::StageError;
@@ -265,22 +262,5 @@ impl Method for Aimclr {
         Ok(StepOutput { loss: value, terms })
     }
 
-    fn encoder(&self) -> &Encoder {
-        &self.q
-    }
-
-    fn save(&self, dir: &Path) -> Result<(), StageError> {
-        save_momentum_state(dir, &self.q, &self.k, &self.optim, &self.queue)
-    }
-
-    fn load(&mut self, dir: &Path) -> Result<(), StageError> {
-        load_momentum_state(
-            dir,
-            &mut self.q,
-            &mut self.k,
-            &mut self.optim,
-            &mut self.queue,
-        )?;
-        Ok(())
-    }
+    momentum_state_methods!();
 }

@@ -17,15 +17,13 @@
 //! Shuffle-BN (AS-CAL shuffles the key batch within one GPU) changes nothing here: the LSTM
 //! encoder has no batch normalisation, so it is not implemented.
 
-use std::path::Path;
-
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::blocks::{Queue, ema_update, info_nce, load_momentum_state, save_momentum_state};
+use super::blocks::{Queue, ema_update, info_nce, momentum_state_methods};
 use super::{MethodEntry, PretrainView, typed_params};
 use crate::data::Variant;
 use crate::learn::augment::{ViewSpec, ascal_input, ascal_random};
@@ -195,21 +193,5 @@ impl Method for Ascal {
         })
     }
 
-    fn encoder(&self) -> &Encoder {
-        &self.q
-    }
-
-    fn save(&self, dir: &Path) -> Result<(), StageError> {
-        save_momentum_state(dir, &self.q, &self.k, &self.optim, &self.queue)
-    }
-
-    fn load(&mut self, dir: &Path) -> Result<(), StageError> {
-        load_momentum_state(
-            dir,
-            &mut self.q,
-            &mut self.k,
-            &mut self.optim,
-            &mut self.queue,
-        )
-    }
+    momentum_state_methods!();
 }

@@ -134,6 +134,37 @@ pub fn save_momentum_state(
 }
 
 /// Restores what [`save_momentum_state`] wrote (the key encoder without gradients).
+/// `Method::encoder`, `save` and `load` of a method whose whole state is a query encoder
+/// `q`, a key encoder `k`, an optimiser `optim` and a `queue` (MoCo, AimCLR, AS-CAL).
+macro_rules! momentum_state_methods {
+    () => {
+        fn encoder(&self) -> &$crate::learn::encoders::Encoder {
+            &self.q
+        }
+
+        fn save(&self, dir: &std::path::Path) -> Result<(), $crate::StageError> {
+            $crate::methods::blocks::save_momentum_state(
+                dir,
+                &self.q,
+                &self.k,
+                &self.optim,
+                &self.queue,
+            )
+        }
+
+        fn load(&mut self, dir: &std::path::Path) -> Result<(), $crate::StageError> {
+            $crate::methods::blocks::load_momentum_state(
+                dir,
+                &mut self.q,
+                &mut self.k,
+                &mut self.optim,
+                &mut self.queue,
+            )
+        }
+    };
+}
+pub(crate) use momentum_state_methods;
+
 pub fn load_momentum_state(
     dir: &Path,
     q: &mut Encoder,

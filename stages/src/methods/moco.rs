@@ -2,16 +2,12 @@
 //! a momentum-updated key encoder, an MLP projector, a FIFO queue of negatives and InfoNCE
 //! with temperature.
 
-use std::path::Path;
-
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::blocks::{
-    Queue, ema_update, info_nce, l2_normalize, load_momentum_state, save_momentum_state,
-};
+use super::blocks::{Queue, ema_update, info_nce, l2_normalize, momentum_state_methods};
 use super::{MethodEntry, no_inputs, typed_params};
 use crate::StageError;
 use crate::learn::augment::ViewSpec;
@@ -121,22 +117,5 @@ impl Method for Moco {
         })
     }
 
-    fn encoder(&self) -> &Encoder {
-        &self.q
-    }
-
-    fn save(&self, dir: &Path) -> Result<(), StageError> {
-        save_momentum_state(dir, &self.q, &self.k, &self.optim, &self.queue)
-    }
-
-    fn load(&mut self, dir: &Path) -> Result<(), StageError> {
-        load_momentum_state(
-            dir,
-            &mut self.q,
-            &mut self.k,
-            &mut self.optim,
-            &mut self.queue,
-        )?;
-        Ok(())
-    }
+    momentum_state_methods!();
 }
