@@ -195,6 +195,31 @@ impl PkuVideo {
         }
     }
 
+    /// Sample `k` (0-based) of this video, of the 1-based class id `action`, from what
+    /// [`instance`] cut: its values, valid frames, frames in the source and bodies.
+    fn sample(
+        &self,
+        phase: u8,
+        action: u16,
+        k: usize,
+        (data, frames, raw, bodies): (Vec<f32>, usize, usize, usize),
+    ) -> (SampleInfo, Vec<f32>) {
+        (
+            SampleInfo {
+                name: self.instance_name(phase, action, k + 1),
+                setup: self.group as i32,
+                camera: self.view as i32,
+                subject: self.subject as i32,
+                replication: k as i32 + 1,
+                label: action as i32 - 1,
+                frames: frames as i32,
+                raw_frames: raw as i32,
+                bodies: bodies as i32,
+            },
+            data,
+        )
+    }
+
     /// AimCLR's instance name.
     pub fn instance_name(&self, phase: u8, class: u16, index: usize) -> String {
         match phase {
@@ -564,22 +589,9 @@ fn one_video(path: &Path, label_dir: &Path, p: &PkuImportParams) -> Result<Video
     }
     let mut out = Vec::with_capacity(labels.len());
     for (k, l) in labels.iter().enumerate() {
-        let (data, frames_valid, raw, bodies) = instance(&frames, l, p.variant)
+        let cut = instance(&frames, l, p.variant)
             .map_err(|e| bad(format!("{}:{}: {e}", label_path.display(), k + 1)))?;
-        out.push((
-            SampleInfo {
-                name: video.instance_name(p.phase, l.action, k + 1),
-                setup: video.group as i32,
-                camera: video.view as i32,
-                subject: video.subject as i32,
-                replication: k as i32 + 1,
-                label: l.action as i32 - 1,
-                frames: frames_valid as i32,
-                raw_frames: raw as i32,
-                bodies: bodies as i32,
-            },
-            data,
-        ));
+        out.push(video.sample(p.phase, l.action, k, cut));
     }
     Ok(VideoCut {
         samples: out,
@@ -640,22 +652,9 @@ fn cut_windows(
             },
             end,
         };
-        let (data, frames_valid, raw, bodies) = instance(frames, &window, p.variant)
+        let cut = instance(frames, &window, p.variant)
             .map_err(|e| format!("window {}..{end}: {e}", start + 1))?;
-        samples.push((
-            SampleInfo {
-                name: video.instance_name(p.phase, window.action, k + 1),
-                setup: video.group as i32,
-                camera: video.view as i32,
-                subject: video.subject as i32,
-                replication: k as i32 + 1,
-                label: class as i32,
-                frames: frames_valid as i32,
-                raw_frames: raw as i32,
-                bodies: bodies as i32,
-            },
-            data,
-        ));
+        samples.push(video.sample(p.phase, window.action, k, cut));
     }
     Ok(VideoCut {
         samples,

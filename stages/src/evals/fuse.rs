@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use skelflow_contract::metrics::dims;
 use skelflow_contract::{MetricRow, files};
 
-use super::scores::{Scores, ScoresMeta, read_scores, write_scores};
+use super::scores::{At, Scores, ScoresMeta, read_scores, write_scores};
 use super::{extracted_benchmark, topk_accuracy};
 use crate::learn::artifact::write_metrics;
 use crate::params::{ParamError, Params};
@@ -65,16 +65,6 @@ impl Weights {
             .map(|(_, w)| *w)
             .ok_or_else(|| format!("the preset has no weight for the stream `{stream}`"))
     }
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum At {
-    /// The scores of each input's best epoch (what the references dump and fuse).
-    #[default]
-    Best,
-    /// The scores of each input's last tested epoch.
-    Last,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -251,10 +241,7 @@ impl Kind for EvalFuse {
             let w = p.weights.of(&meta.stream).map_err(|m| {
                 StageError::param("weights", format!("{m} (the stream of `{name}`)"))
             })?;
-            let scores = match p.at {
-                At::Best => &s.best,
-                At::Last => &s.last,
-            };
+            let scores = s.at(p.at);
             for (row, out) in scores.chunks(classes).zip(fused.chunks_mut(classes)) {
                 add_row(out, row, w as f32, p.normalize);
             }
@@ -277,10 +264,7 @@ impl Kind for EvalFuse {
                 _ => None,
             }
         };
-        let at = match p.at {
-            At::Best => "best",
-            At::Last => "last",
-        };
+        let at = p.at.name();
         let row = |metric: &str, value: f64| {
             let r = MetricRow::new(metric, value)
                 .with(dims::PROTOCOL, protocol.as_str())

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, FixedSizeListArray, Float32Array, Int64Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use skelflow_contract::files::{SCORES_ARROW, SCORES_JSON};
 
@@ -31,6 +32,27 @@ pub struct ScoresMeta {
     pub label_fraction: Option<String>,
 }
 
+/// Which of a classifier's tested epochs to use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum At {
+    /// The scores of the best epoch (what the references dump and fuse).
+    #[default]
+    Best,
+    /// The scores of the last tested epoch.
+    Last,
+}
+
+impl At {
+    /// The `at` dimension of a metric row.
+    pub fn name(self) -> &'static str {
+        match self {
+            At::Best => "best",
+            At::Last => "last",
+        }
+    }
+}
+
 /// Scores of a test part: row-major (n, classes) at the best and last tested epochs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scores {
@@ -39,6 +61,16 @@ pub struct Scores {
     pub classes: usize,
     pub best: Vec<f32>,
     pub last: Vec<f32>,
+}
+
+impl Scores {
+    /// The row-major scores at the best or the last tested epoch.
+    pub fn at(&self, at: At) -> &[f32] {
+        match at {
+            At::Best => &self.best,
+            At::Last => &self.last,
+        }
+    }
 }
 
 fn list_column(values: Vec<f32>, classes: usize) -> Result<FixedSizeListArray, String> {

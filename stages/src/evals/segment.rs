@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use skelflow_contract::metrics::dims;
 use skelflow_contract::{MetricRow, files};
 
-use super::fuse::{At, SCORING_KINDS};
-use super::scores::read_scores;
+use super::fuse::SCORING_KINDS;
+use super::scores::{At, read_scores};
 use crate::data::segments::{Segments, frame_scores};
 use crate::data::{Dataset, Part};
 use crate::learn::artifact::{write_json, write_metrics};
@@ -96,10 +96,7 @@ impl Kind for EvalSegment {
         }
         let test = Dataset::open(&windows.dir)?.split(&meta.benchmark, Part::Test)?;
         let classes = scores.classes;
-        let rows = match p.at {
-            At::Best => &scores.best,
-            At::Last => &scores.last,
-        };
+        let rows = scores.at(p.at);
         // the predicted class of each frame of each scored video
         let mut predicted: BTreeMap<usize, Vec<Option<usize>>> = BTreeMap::new();
         for (r, &pos) in scores.index.iter().enumerate() {
@@ -136,10 +133,7 @@ impl Kind for EvalSegment {
             guess.extend(frames.iter().map(|f| f.expect("checked")));
         }
         let s = frame_scores(&truth, &guess, classes);
-        let at = match p.at {
-            At::Best => "best",
-            At::Last => "last",
-        };
+        let at = p.at.name();
         let classifier = meta.protocol.split('-').next().unwrap_or("linear");
         let protocol = format!("segmentation-{classifier}");
         let row = |metric: &str, value: f64| {

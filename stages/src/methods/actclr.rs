@@ -110,7 +110,7 @@ use super::actclr_blocks::{
 use super::blocks::{
     Queue, detached_copy, ema_update, l2_normalize, load_momentum_state, save_momentum_state,
 };
-use super::{MethodEntry, PretrainView, typed_params};
+use super::{MethodEntry, PretrainView, is_dataset, typed_params, variant_frames};
 use crate::data::Stream;
 use crate::learn::augment::{Aug, Clip, ViewSpec, actclr_extras, aimclr_extras, stream_of};
 use crate::learn::data::Batch;
@@ -452,22 +452,6 @@ pub fn check_inputs(
         ),
     }
     e
-}
-
-/// Whether a dataset-producing upstream (`ntu.import`, `pku.import`, …).
-fn is_dataset(u: &Upstream) -> bool {
-    u.kind.ends_with(".import") && u.params.get("variant").is_some()
-}
-
-fn variant_frames(u: &Upstream) -> (String, Option<usize>) {
-    let name = u
-        .params
-        .get("variant")
-        .and_then(|v| v.as_str())
-        .unwrap_or("?")
-        .to_string();
-    let frames = crate::data::Variant::parse(&name).map(|v| v.frames());
-    (name, frames)
 }
 
 fn check_anchor(a: &Upstream, view: &PretrainView, inputs: &[Upstream]) -> Vec<ParamError> {

@@ -24,8 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::blocks::{Queue, ema_update, info_nce, momentum_state_methods};
-use super::{MethodEntry, PretrainView, typed_params};
-use crate::data::Variant;
+use super::{MethodEntry, PretrainView, is_dataset, typed_params, variant_frames};
 use crate::learn::augment::{ViewSpec, ascal_input, ascal_random};
 use crate::learn::data::Batch;
 use crate::learn::encoders::Encoder;
@@ -79,25 +78,14 @@ impl Params for AscalParams {
     }
 }
 
-/// Frames of the clips an imported dataset stores, from its import's `variant`.
-fn imported_frames(inputs: &[Upstream]) -> Option<(String, usize)> {
-    let import = inputs
-        .iter()
-        .find(|u| u.kind == "ntu.import" || u.kind == "pku.import")?;
-    let variant: Variant = match import.param("variant") {
-        Some(v) => serde_json::from_value(v.clone()).ok()?,
-        None => Variant::default(),
-    };
-    Some((variant.name().to_string(), variant.frames()))
-}
-
 /// `SelectFrames` longer than the imported clips would feed zero frames to the LSTM.
 fn check_inputs(params: &Value, _view: &PretrainView, inputs: &[Upstream]) -> Vec<ParamError> {
     let Ok(p) = serde_json::from_value::<AscalParams>(params.clone()) else {
         return Vec::new();
     };
-    match imported_frames(inputs) {
-        Some((variant, frames)) if p.frames > frames => vec![
+    let imported = inputs.iter().find(|u| is_dataset(u)).map(variant_frames);
+    match imported {
+        Some((variant, Some(frames))) if p.frames > frames => vec![
             ParamError::at(
                 "frames",
                 format!(

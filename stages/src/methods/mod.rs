@@ -58,6 +58,23 @@ pub fn no_inputs(_: &Value, _: &PretrainView, _: &[Upstream]) -> Vec<ParamError>
     Vec::new()
 }
 
+/// Whether a dataset-producing upstream (`ntu.import`, `pku.import`, …).
+pub(crate) fn is_dataset(u: &Upstream) -> bool {
+    u.kind.ends_with(".import") && u.params.get("variant").is_some()
+}
+
+/// A dataset upstream's `variant` and the frames its clips have (`None`: unknown variant).
+pub(crate) fn variant_frames(u: &Upstream) -> (String, Option<usize>) {
+    let name = u
+        .params
+        .get("variant")
+        .and_then(|v| v.as_str())
+        .unwrap_or("?")
+        .to_string();
+    let frames = crate::data::Variant::parse(&name).map(|v| v.frames());
+    (name, frames)
+}
+
 /// The known methods. One line per method.
 pub const METHODS: &[MethodEntry] = &[
     moco::ENTRY,
