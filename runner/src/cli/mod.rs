@@ -130,6 +130,131 @@ pub enum ModelCommand {
         #[arg(long)]
         frames: Option<usize>,
     },
+    /// Write an encoder as a checkpoint of a reference repository, loadable there with
+    /// `load_state_dict` (aimclr: ST-GCN as AimCLR / ActCLR save it; cmd: BiGRU in CMD's
+    /// `state_dict`; ascal: AS-CAL's LSTM)
+    Export {
+        /// An encoder artifact directory (`skelflow show PIPELINE INSTANCE` prints it) or a
+        /// reference checkpoint file
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// aimclr | cmd | ascal [default: the one of the encoder's architecture]
+        #[arg(long, default_value = "auto")]
+        format: String,
+        /// The stream slot of a `cmd` checkpoint [default: the stream the encoder was trained on]
+        #[arg(long)]
+        stream: Option<String>,
+        /// The file to write (`.pt`)
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Features of clips from an encoder, as the reference code computes them: what to run
+    /// to check that skelflow computes what a reference repository computes
+    Embed {
+        /// A reference checkpoint file (.pt / .pth) or a skelflow encoder artifact directory
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// auto | aimclr | cmd | ascal | skelflow
+        #[arg(long, default_value = "auto")]
+        format: String,
+        /// Which stream's encoder (CMD keeps one per stream); the stream is computed from
+        /// the joints in --input [default: joint; an artifact's own stream]
+        #[arg(long)]
+        stream: Option<String>,
+        /// backbone (the pooled feature linear / kNN evaluation use) | projection (the head)
+        #[arg(long, default_value = "backbone")]
+        feature: String,
+        /// (N, C, T, V, M) float32 .npy of joint coordinates in the reference layout
+        #[arg(long)]
+        input: PathBuf,
+        /// Where to write the (N, D) float32 features
+        #[arg(long)]
+        out: PathBuf,
+        /// Compute backend
+        #[arg(long, value_enum, default_value_t = BackendArg::Flex)]
+        backend: BackendArg,
+    },
+}
+
+fn parse_choice<T>(
+    what: &str,
+    value: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    names: &str,
+) -> Result<T, Failure> {
+    parse(value).ok_or_else(|| Failure::usage(format!("--{what} {value}: use one of {names}")))
+}
+
+fn parse_stream(value: Option<&str>) -> Result<Option<skelflow_stages::data::Stream>, Failure> {
+    value
+        .map(|s| {
+            parse_choice(
+                "stream",
+                s,
+                skelflow_stages::data::Stream::parse,
+                "joint, motion, bone",
+            )
+        })
+        .transpose()
+}
+
+fn model_export(
+    checkpoint: &Path,
+    format: &str,
+    stream: Option<&str>,
+    out: &Path,
+) -> Result<i32, Failure> {
+    use skelflow_stages::learn::checkpoint::{CheckpointFormat, commands};
+    let format = parse_choice(
+        "format",
+        format,
+        CheckpointFormat::parse,
+        "aimclr, cmd, ascal",
+    )?;
+    let stream = parse_stream(stream)?;
+    let text = commands::export_encoder(checkpoint, format, stream, out)
+        .map_err(|e| Failure::new(exit::BAD_INPUT, e.to_string()))?;
+    println!("{text}");
+    Ok(exit::OK)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn model_embed(
+    checkpoint: &Path,
+    format: &str,
+    stream: Option<&str>,
+    feature: &str,
+    input: &Path,
+    out: &Path,
+    backend: BackendArg,
+) -> Result<i32, Failure> {
+    use skelflow_stages::learn::checkpoint::{CheckpointFormat, commands};
+    use skelflow_stages::learn::extract::FeatureKind;
+    let format = parse_choice(
+        "format",
+        format,
+        CheckpointFormat::parse,
+        CheckpointFormat::NAMES,
+    )?;
+    let feature = parse_choice(
+        "feature",
+        feature,
+        |s| serde_json::from_value::<FeatureKind>(serde_json::json!(s)).ok(),
+        "backbone, projection",
+    )?;
+    let stream = parse_stream(stream)?;
+    let text = commands::embed(
+        checkpoint,
+        format,
+        stream,
+        feature,
+        input,
+        out,
+        backend.backend()?,
+    )
+    .map_err(|e| Failure::new(exit::BAD_INPUT, e.to_string()))?;
+    println!("{text}");
+    Ok(exit::OK)
 }
 
 fn model_summary(config: &str, frames: Option<usize>) -> Result<i32, Failure> {
@@ -284,6 +409,35 @@ pub fn main() -> i32 {
         Command::Model {
             command: ModelCommand::Summary { config, frames },
         } => model_summary(config, *frames),
+        Command::Model {
+            command:
+                ModelCommand::Export {
+                    checkpoint,
+                    format,
+                    stream,
+                    out,
+                },
+        } => model_export(checkpoint, format, stream.as_deref(), out),
+        Command::Model {
+            command:
+                ModelCommand::Embed {
+                    checkpoint,
+                    format,
+                    stream,
+                    feature,
+                    input,
+                    out,
+                    backend,
+                },
+        } => model_embed(
+            checkpoint,
+            format,
+            stream.as_deref(),
+            feature,
+            input,
+            out,
+            *backend,
+        ),
         Command::Kinds { kind } => maintain::kinds(kind.as_deref()),
         Command::Exec { job } => return crate::sched::job::exec_main(job),
     };

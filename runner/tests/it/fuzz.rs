@@ -124,6 +124,8 @@ const TOKENS: &[&str] = &[
     "eval.segment",
     "data.subset",
     "encoder.init",
+    "encoder.import",
+    "npy.import",
     "anchor.average_motion",
 ];
 

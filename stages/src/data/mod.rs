@@ -30,6 +30,7 @@
 pub mod anchor;
 pub mod cli;
 pub mod dataset;
+pub mod npy_import;
 pub mod ntu_format;
 pub mod ntu_import;
 pub mod pku;

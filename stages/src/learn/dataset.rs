@@ -128,7 +128,7 @@ impl ClipSource for DatasetPart {
     }
 }
 
-fn read_npy_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>), StageError> {
+pub(crate) fn read_npy_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>), StageError> {
     let bytes = std::fs::read(path).at("read", path)?;
     let npy = npyz::NpyFile::new(&bytes[..])
         .map_err(|e| StageError::bad_file(path, format!("not a .npy file: {e}")))?;

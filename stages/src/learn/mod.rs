@@ -6,9 +6,11 @@
 
 pub mod artifact;
 pub mod augment;
+pub mod checkpoint;
 pub mod data;
 pub mod dataset;
 pub mod device;
+pub mod encoder_import;
 pub mod encoder_init;
 pub mod encoders;
 pub mod extract;

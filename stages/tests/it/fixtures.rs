@@ -34,6 +34,32 @@ pub const REAL_FILES: [&str; 7] = [
     "S001C003P002R001A055",
 ];
 
+/// The torch venv's python (`scripts/setup-torch`; `SKELFLOW_VENV` overrides where) if it
+/// can import `module`. With `<required>=1` in the environment (scripts/test sets it) a
+/// missing module is a failure; otherwise the test says it is skipped.
+pub fn venv_python(module: &str, required: &str) -> Option<PathBuf> {
+    let venv = std::env::var_os("SKELFLOW_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/skelflow-venv")
+        });
+    let python = venv.join("bin/python");
+    let ok = std::process::Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if std::env::var(required).as_deref() == Ok("1") {
+        assert!(
+            ok,
+            "{} cannot import {module} (scripts/setup-torch installs it)",
+            python.display()
+        );
+    } else if !ok {
+        eprintln!("SKIPPED: no {module} in {}", python.display());
+    }
+    ok.then_some(python)
+}
+
 /// A little-endian float32 `.npy` file: (shape, values).
 pub fn read_npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

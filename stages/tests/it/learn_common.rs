@@ -67,7 +67,7 @@ pub fn make_clips(n: usize, t: usize, classes: usize, seed: u64) -> (Vec<f32>, V
     (data, labels)
 }
 
-fn write_npy_f32(path: &Path, shape: &[u64], data: &[f32]) {
+pub fn write_npy_f32(path: &Path, shape: &[u64], data: &[f32]) {
     use npyz::WriterBuilder;
     let f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     let mut w = npyz::WriteOptions::new()

@@ -10,26 +10,7 @@ use skelflow_stages::learn::tensorboard::write_scalars;
 /// The venv's python if it has TensorBoard. `scripts/test` sets
 /// SKELFLOW_TENSORBOARD_TESTS=1, which makes a missing reader a failure.
 fn reader() -> Option<PathBuf> {
-    let venv = std::env::var_os("SKELFLOW_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/skelflow-venv")
-        });
-    let python = venv.join("bin/python");
-    let ok = Command::new(&python)
-        .args(["-c", "import tensorboard"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if std::env::var("SKELFLOW_TENSORBOARD_TESTS").as_deref() == Ok("1") {
-        assert!(
-            ok,
-            "{} cannot import tensorboard (scripts/setup-torch installs it)",
-            python.display()
-        );
-    } else if !ok {
-        eprintln!("no TensorBoard in {}: skipping", python.display());
-    }
-    ok.then_some(python)
+    crate::fixtures::venv_python("tensorboard", "SKELFLOW_TENSORBOARD_TESTS")
 }
 
 fn row(epoch: usize, loss: f64, extra: Vec<(String, f64)>) -> EpochRow {

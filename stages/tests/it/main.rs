@@ -15,6 +15,7 @@ mod data_synth;
 mod eval_downstream;
 mod eval_segment;
 mod fixtures;
+mod interop;
 mod learn_augment;
 mod learn_common;
 mod learn_init;

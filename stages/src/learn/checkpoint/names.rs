@@ -1,0 +1,287 @@
+//! The reference repositories' parameter names for skelflow's encoders, both ways, and the
+//! encoder shape a reference state dict implies.
+//!
+//! A burn path is the dotted path burn's module visitor gives a parameter
+//! (`backbone.Stgcn.blocks.0.gcn_weight`); a torch name is the key the reference module's
+//! `state_dict()` gives it (`st_gcn_networks.0.gcn.conv.weight`), without the wrapper's
+//! prefix (`encoder_q.`). Layouts differ in two ways only: burn keeps linear and recurrent
+//! matrices as (in, out) where PyTorch keeps (out, in), and ST-GCN's 1×1 graph projection is a
+//! matrix here and a (out, in, 1, 1) convolution there.
+
+use super::{StateDict, TorchTensor};
+use crate::learn::encoders::{
+    BackboneConfig, BiGruConfig, EncoderConfig, FrameOrder, GruDrive, InitScheme, LstmConfig,
+    StgcnConfig,
+};
+
+/// How a value is laid out on the PyTorch side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    Same,
+    /// A matrix, transposed.
+    Transposed,
+    /// A matrix that PyTorch holds as a 1×1 convolution kernel (out, in, 1, 1).
+    Conv1x1,
+}
+
+/// The backbone families the reference formats carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arch {
+    Stgcn,
+    Bigru,
+    Lstm,
+}
+
+impl Arch {
+    pub fn of(cfg: &BackboneConfig) -> Arch {
+        match cfg {
+            BackboneConfig::Stgcn(_) => Arch::Stgcn,
+            BackboneConfig::Bigru(_) => Arch::Bigru,
+            BackboneConfig::Lstm(_) => Arch::Lstm,
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Arch::Stgcn => "an ST-GCN (AimCLR / ActCLR / CrosSCLR)",
+            Arch::Bigru => "a BiGRU (CMD / ISC)",
+            Arch::Lstm => "an LSTM (AS-CAL)",
+        }
+    }
+
+    /// The key that marks this backbone in a state dict (no prefix).
+    pub fn marker(self) -> &'static str {
+        match self {
+            Arch::Stgcn => "st_gcn_networks.0.gcn.conv.weight",
+            Arch::Bigru => "encoder.gru.weight_ih_l0",
+            Arch::Lstm => "lstm.weight_ih_l0",
+        }
+    }
+
+    pub const ALL: [Arch; 3] = [Arch::Stgcn, Arch::Bigru, Arch::Lstm];
+}
+
+fn bn(field: &str) -> &str {
+    match field {
+        "gamma" => "weight",
+        "beta" => "bias",
+        other => other,
+    }
+}
+
+/// The torch name and layout of the encoder parameter at `burn_path`, or `None` for a path
+/// the reference module has no counterpart of.
+pub fn torch_name(burn_path: &str, mlp: bool) -> Option<(String, Layout)> {
+    let seg: Vec<&str> = burn_path.split('.').collect();
+    let s = |i: usize| seg.get(i).copied().unwrap_or("");
+    match seg.as_slice() {
+        ["projector", layer, field] => {
+            let module = match (*layer, mlp) {
+                ("hidden", _) => "fc.0",
+                ("out", true) => "fc.2",
+                ("out", false) => "fc",
+                _ => return None,
+            };
+            let layout = if *field == "weight" {
+                Layout::Transposed
+            } else {
+                Layout::Same
+            };
+            Some((format!("{module}.{field}"), layout))
+        }
+        ["backbone", "Stgcn", "data_bn", field] => {
+            Some((format!("data_bn.{}", bn(field)), Layout::Same))
+        }
+        ["backbone", "Stgcn", "edge_importance", i] => {
+            Some((format!("edge_importance.{i}"), Layout::Same))
+        }
+        ["backbone", "Stgcn", "blocks", i, ..] => {
+            let b = format!("st_gcn_networks.{i}");
+            let (name, layout) = match (s(4), s(5)) {
+                ("gcn_weight", _) => (format!("{b}.gcn.conv.weight"), Layout::Conv1x1),
+                ("gcn_bias", _) => (format!("{b}.gcn.conv.bias"), Layout::Same),
+                ("tcn_bn1", f) => (format!("{b}.tcn.0.{}", bn(f)), Layout::Same),
+                ("tcn_conv", f) => (format!("{b}.tcn.2.{f}"), Layout::Same),
+                ("tcn_bn2", f) => (format!("{b}.tcn.3.{}", bn(f)), Layout::Same),
+                ("res_conv", f) => (format!("{b}.residual.0.{f}"), Layout::Same),
+                ("res_bn", f) => (format!("{b}.residual.1.{}", bn(f)), Layout::Same),
+                _ => return None,
+            };
+            Some((name, layout))
+        }
+        ["backbone", "Bigru", "input_bn", field] => {
+            Some((format!("input_norm.{}", bn(field)), Layout::Same))
+        }
+        ["backbone", "Bigru", cells, l, field] => {
+            let sfx = match *cells {
+                "forward_cells" => "",
+                "backward_cells" => "_reverse",
+                _ => return None,
+            };
+            rnn_name("encoder.gru", field, l, sfx)
+        }
+        ["backbone", "Lstm", "cells", l, field] => rnn_name("lstm", field, l, ""),
+        _ => None,
+    }
+}
+
+fn rnn_name(module: &str, field: &str, layer: &str, sfx: &str) -> Option<(String, Layout)> {
+    let (name, layout) = match field {
+        "w_ih" => ("weight_ih", Layout::Transposed),
+        "w_hh" => ("weight_hh", Layout::Transposed),
+        "b_ih" => ("bias_ih", Layout::Same),
+        "b_hh" => ("bias_hh", Layout::Same),
+        _ => return None,
+    };
+    Some((format!("{module}.{name}_l{layer}{sfx}"), layout))
+}
+
+/// Names of the BatchNorm modules of an encoder state dict (for their
+/// `num_batches_tracked` buffers), from its running means.
+pub fn batch_norms(names: impl Iterator<Item = String>) -> Vec<String> {
+    names
+        .filter_map(|n| n.strip_suffix(".running_mean").map(str::to_string))
+        .collect()
+}
+
+fn dim(sd: &StateDict, key: &str, axis: usize) -> Result<usize, String> {
+    let t = sd
+        .get(key)
+        .ok_or_else(|| format!("the tensor `{key}` is missing"))?;
+    t.shape.get(axis).copied().ok_or_else(|| {
+        format!(
+            "the tensor `{key}` has shape {:?}, with no axis {axis}",
+            t.shape
+        )
+    })
+}
+
+fn layers(sd: &StateDict, prefix: &str) -> usize {
+    (0..)
+        .take_while(|l| sd.contains_key(&format!("{prefix}{l}")))
+        .count()
+}
+
+/// The encoder config a reference state dict (prefix removed) describes: the backbone's
+/// sizes from its tensors' shapes, the head from `fc.*` (`fc.0` + `fc.2`: the MoCo MLP;
+/// `fc` alone: one linear layer, e.g. a linear-evaluation classifier; none: no head).
+pub fn infer_config(arch: Arch, sd: &StateDict) -> Result<EncoderConfig, String> {
+    let backbone = match arch {
+        Arch::Stgcn => {
+            let blocks = layers_by(sd);
+            if blocks != 10 {
+                return Err(format!(
+                    "the ST-GCN has {blocks} blocks (`st_gcn_networks.*`); skelflow's ST-GCN has the 10 of AimCLR / ActCLR"
+                ));
+            }
+            let width = |i: usize| dim(sd, &format!("st_gcn_networks.{i}.gcn.conv.weight"), 0);
+            BackboneConfig::Stgcn(StgcnConfig {
+                in_channels: dim(sd, "st_gcn_networks.0.gcn.conv.weight", 1)?,
+                hidden: width(0)? / crate::learn::graph::K,
+                feature_dim: width(9)? / crate::learn::graph::K,
+                temporal_kernel: dim(sd, "st_gcn_networks.1.tcn.2.weight", 2)?,
+                edge_importance: sd.contains_key("edge_importance.0"),
+                ..Default::default()
+            })
+        }
+        Arch::Bigru => {
+            let n = layers(sd, "encoder.gru.weight_ih_l");
+            if !sd.contains_key("encoder.gru.weight_ih_l0_reverse") {
+                return Err(
+                    "the GRU has no `_reverse` weights: skelflow's BiGRU is bidirectional as CMD's and ISC's are"
+                        .into(),
+                );
+            }
+            BackboneConfig::Bigru(BiGruConfig {
+                input_size: dim(sd, "encoder.gru.weight_ih_l0", 1)?,
+                hidden: dim(sd, "encoder.gru.weight_hh_l0", 1)?,
+                layers: n,
+                input_bn: sd.contains_key("input_norm.weight"),
+                drive: GruDrive::PerFrame,
+                frame_order: FrameOrder::Vcm,
+            })
+        }
+        Arch::Lstm => {
+            if sd.contains_key("lstm.weight_ih_l0_reverse") {
+                return Err("the LSTM is bidirectional: skelflow's AS-CAL LSTM is the unidirectional one of AS-CAL's NTU setting".into());
+            }
+            BackboneConfig::Lstm(LstmConfig {
+                input_size: dim(sd, "lstm.weight_ih_l0", 1)?,
+                hidden: dim(sd, "lstm.weight_hh_l0", 1)?,
+                layers: layers(sd, "lstm.weight_ih_l"),
+                frame_order: FrameOrder::Cvm,
+            })
+        }
+    };
+    let (proj_dim, mlp) = if sd.contains_key("fc.0.weight") {
+        (dim(sd, "fc.2.weight", 0)?, true)
+    } else if sd.contains_key("fc.weight") {
+        (dim(sd, "fc.weight", 0)?, false)
+    } else {
+        (0, false)
+    };
+    Ok(EncoderConfig {
+        backbone,
+        proj_dim,
+        mlp,
+        init: InitScheme::Reference,
+    })
+}
+
+/// Blocks with a graph convolution (`st_gcn_networks.{i}.gcn.conv.weight`).
+fn layers_by(sd: &StateDict) -> usize {
+    (0..)
+        .take_while(|i| sd.contains_key(&format!("st_gcn_networks.{i}.gcn.conv.weight")))
+        .count()
+}
+
+/// A value from the PyTorch layout into burn's (`None`: the shape does not fit `want`).
+pub fn to_burn(t: &TorchTensor, layout: Layout, want: &[usize]) -> Option<Vec<f32>> {
+    let v = t.values.as_f32();
+    match layout {
+        Layout::Same if t.shape == want => Some(v),
+        Layout::Conv1x1 if t.shape.len() == 4 && t.shape[2..] == [1, 1] => {
+            (t.shape[..2] == *want).then_some(v)
+        }
+        Layout::Transposed => {
+            // ActCLR's head is a 1×1 convolution: (out, in, 1, 1) is the same matrix
+            let (r, c) = match t.shape.as_slice() {
+                [r, c] | [r, c, 1, 1] => (*r, *c),
+                _ => return None,
+            };
+            if want != [c, r] {
+                return None;
+            }
+            Some(transpose(&v, r, c))
+        }
+        _ => None,
+    }
+}
+
+/// A burn value of shape `shape` into the PyTorch layout: (values, torch shape).
+pub fn to_torch(v: Vec<f32>, shape: &[usize], layout: Layout) -> (Vec<f32>, Vec<usize>) {
+    match layout {
+        Layout::Same => (v, shape.to_vec()),
+        Layout::Conv1x1 => (v, vec![shape[0], shape[1], 1, 1]),
+        Layout::Transposed => (transpose(&v, shape[0], shape[1]), vec![shape[1], shape[0]]),
+    }
+}
+
+/// The torch shape `layout` gives a burn shape (for messages).
+pub fn torch_shape(shape: &[usize], layout: Layout) -> Vec<usize> {
+    match layout {
+        Layout::Same => shape.to_vec(),
+        Layout::Conv1x1 => vec![shape[0], shape[1], 1, 1],
+        Layout::Transposed => vec![shape[1], shape[0]],
+    }
+}
+
+fn transpose(v: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0f32; v.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = v[r * cols + c];
+        }
+    }
+    out
+}
