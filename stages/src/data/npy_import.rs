@@ -38,8 +38,8 @@ pub struct NpyImportParams {
     pub benchmark: String,
     /// What the arrays hold, as named by the repository that wrote them: `stgcn_raw`
     /// (ST-GCN / AimCLR / ActCLR / AS-CAL `{part}_data.npy`, 300 frames), `agcn_prenorm`
-    /// (CMD / ISC / A2MC `{part}_data_joint.npy`) or `frame50` (AimCLR / ActCLR
-    /// `{part}_position.npy`).
+    /// (CMD / ISC / A2MC `{part}_data_joint.npy`; valid frames from `{part}_num_frame.npy`
+    /// where present) or `frame50` (AimCLR / ActCLR `{part}_position.npy`).
     pub holds: Variant,
     /// The variant to store; empty: what the arrays hold. `frame50` of `stgcn_raw` arrays
     /// is computed as AimCLR's preprocessing does (`ntu.import`'s `frame50`).
@@ -123,10 +123,17 @@ struct Part {
     frames: usize,
     names: Vec<String>,
     labels: Vec<i64>,
+    /// CMD's `{part}_num_frame.npy`: each sample's valid frames (its arrays are padded by
+    /// repetition, so they cannot be told from the values).
+    valid_frames: Option<Vec<usize>>,
 }
 
 impl Part {
-    fn open(data_path: PathBuf, label_path: &Path) -> Result<Part, StageError> {
+    fn open(
+        data_path: PathBuf,
+        label_path: &Path,
+        frames_path: Option<PathBuf>,
+    ) -> Result<Part, StageError> {
         let file = std::fs::File::open(&data_path).at("open", &data_path)?;
         // SAFETY: read-only map of a file this stage does not write; a concurrent writer
         // would be a user error, as with any input file.
@@ -176,6 +183,23 @@ impl Part {
                 data_path.display()
             )));
         }
+        let valid_frames = match frames_path.filter(|p| p.is_file()) {
+            Some(p) => {
+                let v = crate::learn::dataset::read_npy_int(&p)?;
+                if v.len() != n {
+                    return Err(StageError::bad_file(
+                        &p,
+                        format!(
+                            "holds {} frame counts for the {n} samples of {}",
+                            v.len(),
+                            data_path.display()
+                        ),
+                    ));
+                }
+                Some(v)
+            }
+            None => None,
+        };
         Ok(Part {
             data_path,
             map,
@@ -183,6 +207,7 @@ impl Part {
             frames: t,
             names,
             labels,
+            valid_frames,
         })
     }
 
@@ -271,7 +296,9 @@ impl Kind for NpyImport {
             .iter()
             .map(|(part, train)| {
                 let (d, l) = p.files(&root, part);
-                Part::open(d, &l).map(|x| (x, *train))
+                let frames = (p.holds == Variant::AgcnPrenorm)
+                    .then(|| root.join(format!("{part}_num_frame.npy")));
+                Part::open(d, &l, frames).map(|x| (x, *train))
             })
             .collect::<Result<_, _>>()?;
         let target = p.target();
@@ -313,6 +340,9 @@ impl Kind for NpyImport {
                 let (part, train) = &parts[*k];
                 let mut x = part.sample(*i);
                 let (mut frames, bodies) = extent(&x, part.frames);
+                if let Some(valid) = &part.valid_frames {
+                    frames = valid[*i].min(part.frames);
+                }
                 if target != p.holds {
                     let mut out = vec![0f32; target.sample_len()];
                     frame50_into(&mut x, &mut out).map_err(|e| {

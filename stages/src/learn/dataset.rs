@@ -139,7 +139,7 @@ pub(crate) fn read_npy_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>), StageE
     Ok((shape, data))
 }
 
-fn read_npy_int(path: &Path) -> Result<Vec<usize>, StageError> {
+pub(crate) fn read_npy_int(path: &Path) -> Result<Vec<usize>, StageError> {
     let bytes = std::fs::read(path).at("read", path)?;
     let npy = npyz::NpyFile::new(&bytes[..])
         .map_err(|e| StageError::bad_file(path, format!("not a .npy file: {e}")))?;

@@ -530,3 +530,47 @@ fn bad_reference_arrays_are_refused_naming_the_file() {
         .unwrap();
     assert!(e.contains("lacks val_label.pkl"), "{e}");
 }
+
+#[test]
+fn cmd_arrays_take_their_valid_frames_from_num_frame() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("xview");
+    std::fs::create_dir_all(&dir).unwrap();
+    // padded by repetition as CMD's pre_normalization pads: no zero frame tells the length
+    let x = vec![0.25f32; 3 * 300 * 25 * 2];
+    for (part, name, frames) in [
+        ("train", "S001C002P001R001A003", 71i64),
+        ("val", "S001C001P001R001A003", 300),
+    ] {
+        write_npy_f32(
+            &dir.join(format!("{part}_data_joint.npy")),
+            &[1, 3, 300, 25, 2],
+            &x,
+        );
+        crate::learn_common::write_npy_i64(&dir.join(format!("{part}_num_frame.npy")), &[frames]);
+        let v = serde_pickle::Value::Tuple(vec![
+            serde_pickle::Value::List(vec![serde_pickle::Value::String(format!(
+                "{name}.skeleton"
+            ))]),
+            serde_pickle::Value::List(vec![serde_pickle::Value::I64(2)]),
+        ]);
+        std::fs::write(
+            dir.join(format!("{part}_label.pkl")),
+            serde_pickle::value_to_vec(&v, Default::default()).unwrap(),
+        )
+        .unwrap();
+    }
+    let ctx = context(
+        &NpyImport,
+        tmp.path(),
+        "cmd",
+        serde_json::json!({"root": "xview", "benchmark": "ntu60-xview", "holds": "agcn_prenorm"}),
+        &[],
+    );
+    NpyImport.run_stage(&ctx).unwrap();
+    let ds = Dataset::open(&ctx.out_dir).unwrap();
+    assert_eq!(ds.variant().name(), "agcn_prenorm");
+    // name order: camera 1 (val) first
+    assert_eq!((ds.valid_frames(0), ds.valid_frames(1)), (300, 71));
+    assert_eq!(ds.split("ntu60-xview", Part::Train).unwrap(), vec![1]);
+}

@@ -80,7 +80,7 @@ pub fn write_npy_f32(path: &Path, shape: &[u64], data: &[f32]) {
     w.finish().unwrap();
 }
 
-fn write_npy_i64(path: &Path, data: &[i64]) {
+pub fn write_npy_i64(path: &Path, data: &[i64]) {
     use npyz::WriterBuilder;
     let f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     let mut w = npyz::WriteOptions::new()
