@@ -4,7 +4,7 @@
 use burn::prelude::*;
 
 use super::encoders::{
-    BackboneConfig, EncoderConfig, ParamCount, count_params, count_params_by_path,
+    Backbone, BackboneConfig, EncoderConfig, ParamCount, count_params, count_params_by_path,
 };
 
 /// The summary of `config` for inputs of `frames` frames (default: 50 for ST-GCN, 64 for
@@ -12,8 +12,9 @@ use super::encoders::{
 pub fn model_summary(config: &EncoderConfig, frames: Option<usize>) -> String {
     let device = Device::flex();
     let enc = config.init(&device);
-    let t = frames.unwrap_or(match config.backbone {
+    let t = frames.unwrap_or(match &config.backbone {
         BackboneConfig::Stgcn(_) => 50,
+        BackboneConfig::Scd(c) => c.frames,
         _ => 64,
     });
     let (c, v, m) = (3, 25, 2);
@@ -24,8 +25,14 @@ pub fn model_summary(config: &EncoderConfig, frames: Option<usize>) -> String {
         rows.push((name.to_string(), shape.to_vec()))
     });
     if enc.projector.is_some() {
-        let p = enc.project(f);
+        let p = enc.project(f.clone());
         rows.push(("projector".into(), p.dims().to_vec()));
+    }
+    if let Backbone::Scd(m) = &enc.backbone {
+        // SCD's temporal and spatial projections, beside the instance one (`projector`)
+        let d = f.dims()[1] / 2;
+        let zt = m.t_proj.forward(f.narrow(1, 0, d));
+        rows.push(("t_proj+s_proj".into(), zt.dims().to_vec()));
     }
 
     let counts = count_params_by_path(&enc);
@@ -42,6 +49,12 @@ pub fn model_summary(config: &EncoderConfig, frames: Option<usize>) -> String {
         }
         if let Some(i) = row.strip_prefix("lstm.") {
             own = vec![format!(".cells.{i}.")];
+        }
+        match row {
+            "t_encoder" => own = vec![".channel_t.".into(), ".t_encoder.".into()],
+            "s_encoder" => own = vec![".channel_s.".into(), ".s_encoder.".into()],
+            "t_proj+s_proj" => own = vec![".t_proj.".into(), ".s_proj.".into()],
+            _ => {}
         }
         own
     };
@@ -61,6 +74,10 @@ pub fn model_summary(config: &EncoderConfig, frames: Option<usize>) -> String {
                 .unwrap_or_default()
         ),
         BackboneConfig::Lstm(c) => format!("LSTM ({} layer(s) × {} hidden)", c.layers, c.hidden),
+        BackboneConfig::Scd(c) => format!(
+            "SCD-Net encoder (CTR-GCN × 2, width {}; transformers d_model {}, {} heads, {} layer(s); {} frames)",
+            c.gcn_channels, c.d_model, c.heads, c.layers, c.frames
+        ),
     };
     table.push_str(&format!(
         "Encoder: {arch}; projection {}\n",
@@ -156,7 +173,15 @@ pub fn model_summary_str(spec: &str, frames: Option<usize>) -> Result<String, St
         let text = std::fs::read_to_string(spec).map_err(|e| format!("{spec}: {e}"))?;
         EncoderConfig::parse(&text).map_err(|e| format!("{spec}: {e}"))?
     } else {
-        EncoderConfig::parse(spec).map_err(|e| format!("encoder config: {e} (give a preset: stgcn, stgcn64, bigru, lstm; a YAML file; or inline YAML like `{{arch: stgcn, hidden: 16}}`)"))?
+        EncoderConfig::parse(spec).map_err(|e| format!("encoder config: {e} (give a preset: stgcn, stgcn64, bigru, lstm, scd; a YAML file; or inline YAML like `{{arch: stgcn, hidden: 16}}`)"))?
     };
+    if let (BackboneConfig::Scd(c), Some(t)) = (&config.backbone, frames)
+        && t != c.frames
+    {
+        return Err(format!(
+            "the SCD encoder is built for {} frames (its spatial tokens hold every frame): give `{{arch: scd, frames: {t}}}` instead of --frames",
+            c.frames
+        ));
+    }
     Ok(model_summary(&config, frames))
 }

@@ -16,6 +16,10 @@
 //!   evaluation scripts strip.
 //! - `ascal`: the MoCo model's `OrderedDict`: `encoder_q.lstm.*` (AS-CAL's unidirectional
 //!   `nn.LSTM`), `encoder_k.*`, `queue`; no head.
+//! - `a2mc`: A²MC's code, `{'epoch', 'state_dict', ...}` with `encoder_q.*` the SCD-Net
+//!   `PretrainingEncoder` (`encoder.gcn_t`, `encoder.gcn_s`, `encoder.channel_*`,
+//!   `encoder.*_encoder` — the attention's packed `in_proj_weight` split into q, k, v —,
+//!   `t_proj`, `s_proj`, `i_proj`).
 
 pub mod commands;
 pub mod names;
@@ -73,12 +77,14 @@ pub enum CheckpointFormat {
     Cmd,
     /// AS-CAL (LSTM).
     Ascal,
+    /// A²MC's code (SCD-Net's GCN & transformer encoder, `encoder_q.*`).
+    A2mc,
     /// A skelflow encoder artifact directory (`encoder.json` + `encoder.bpk`).
     Skelflow,
 }
 
 impl CheckpointFormat {
-    pub const NAMES: &'static str = "auto, aimclr, cmd, ascal, skelflow";
+    pub const NAMES: &'static str = "auto, aimclr, cmd, ascal, a2mc, skelflow";
 
     pub fn parse(s: &str) -> Option<CheckpointFormat> {
         serde_json::from_value(serde_json::json!(s)).ok()
@@ -90,6 +96,7 @@ impl CheckpointFormat {
             CheckpointFormat::Aimclr => "aimclr",
             CheckpointFormat::Cmd => "cmd",
             CheckpointFormat::Ascal => "ascal",
+            CheckpointFormat::A2mc => "a2mc",
             CheckpointFormat::Skelflow => "skelflow",
         }
     }
@@ -100,6 +107,7 @@ impl CheckpointFormat {
             CheckpointFormat::Aimclr => Some(Arch::Stgcn),
             CheckpointFormat::Cmd => Some(Arch::Bigru),
             CheckpointFormat::Ascal => Some(Arch::Lstm),
+            CheckpointFormat::A2mc => Some(Arch::Scd),
             CheckpointFormat::Auto | CheckpointFormat::Skelflow => None,
         }
     }
@@ -109,6 +117,7 @@ impl CheckpointFormat {
             Arch::Stgcn => CheckpointFormat::Aimclr,
             Arch::Bigru => CheckpointFormat::Cmd,
             Arch::Lstm => CheckpointFormat::Ascal,
+            Arch::Scd => CheckpointFormat::A2mc,
         }
     }
 
@@ -131,7 +140,9 @@ impl CheckpointFormat {
     /// The prefix [`export`] writes the encoder under.
     fn export_prefix(self, stream: Stream) -> String {
         match self {
-            CheckpointFormat::Cmd => format!("module.{}", self.prefixes(stream)[0]),
+            CheckpointFormat::Cmd | CheckpointFormat::A2mc => {
+                format!("module.{}", self.prefixes(stream)[0])
+            }
             _ => "encoder_q.".into(),
         }
     }
@@ -287,7 +298,7 @@ pub fn import(
     let encoder = load(
         found.config.init(device),
         &mine,
-        found.config.mlp,
+        &found.config,
         &found.prefix,
     )?;
     Ok((found, encoder))
@@ -338,6 +349,7 @@ struct Loader<'a> {
     paths: Paths,
     prefix: &'a str,
     sd: &'a StateDict,
+    arch: Arch,
     mlp: bool,
     used: BTreeSet<String>,
     missing: Vec<String>,
@@ -353,7 +365,7 @@ impl ModuleMapper for Loader<'_> {
     }
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let path = self.paths.dotted();
-        let Some((name, layout)) = torch_name(&path, self.mlp) else {
+        let Some((name, layout)) = torch_name(&path, self.arch, self.mlp) else {
             self.missing
                 .push(format!("(no reference name for `{path}`)"));
             return param;
@@ -392,12 +404,18 @@ fn list(names: &[String]) -> String {
 /// Copy the tensors of `sd` (one encoder, prefix removed) into `enc`: every parameter must
 /// be there with its shape, and every tensor of `sd` must be used (BatchNorm's
 /// `num_batches_tracked` and ST-GCN's `A` aside).
-fn load(enc: Encoder, sd: &StateDict, mlp: bool, prefix: &str) -> Result<Encoder, String> {
+fn load(
+    enc: Encoder,
+    sd: &StateDict,
+    cfg: &EncoderConfig,
+    prefix: &str,
+) -> Result<Encoder, String> {
     let mut loader = Loader {
         paths: Paths { path: Vec::new() },
         prefix,
         sd,
-        mlp,
+        arch: Arch::of(&cfg.backbone),
+        mlp: cfg.mlp,
         used: BTreeSet::new(),
         missing: Vec::new(),
         mismatched: Vec::new(),
@@ -435,9 +453,14 @@ fn load(enc: Encoder, sd: &StateDict, mlp: bool, prefix: &str) -> Result<Encoder
 
 struct Collector {
     paths: Paths,
+    arch: Arch,
     mlp: bool,
-    out: Vec<(String, TorchTensor)>,
+    /// Torch name → its parts (one, or q / k / v of a packed attention projection).
+    out: BTreeMap<String, Vec<Option<Part>>>,
 }
+
+/// One part of a torch tensor: values and shape.
+type Part = (Vec<f32>, Vec<usize>);
 
 impl ModuleVisitor for Collector {
     fn enter_module(&mut self, name: &str, _: &str) {
@@ -448,7 +471,7 @@ impl ModuleVisitor for Collector {
     }
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let path = self.paths.dotted();
-        let (name, layout) = torch_name(&path, self.mlp)
+        let (name, layout) = torch_name(&path, self.arch, self.mlp)
             .unwrap_or_else(|| panic!("every encoder parameter has a reference name: `{path}`"));
         let t = param.val();
         let shape = t.dims().to_vec();
@@ -457,14 +480,12 @@ impl ModuleVisitor for Collector {
             .convert::<f32>()
             .try_into_vec::<f32>()
             .expect("float parameters");
-        let (values, shape) = to_torch(v, &shape, layout);
-        self.out.push((
-            name,
-            TorchTensor {
-                shape,
-                values: Values::F32(values),
-            },
-        ));
+        let (index, of) = match layout {
+            names::Layout::Part { index, of } => (index, of),
+            _ => (0, 1),
+        };
+        let parts = self.out.entry(name).or_insert_with(|| vec![None; of]);
+        parts[index] = Some(to_torch(v, &shape, layout));
     }
 }
 
@@ -473,11 +494,32 @@ impl ModuleVisitor for Collector {
 pub fn state_dict(cfg: &EncoderConfig, enc: &Encoder) -> Vec<(String, TorchTensor)> {
     let mut c = Collector {
         paths: Paths { path: Vec::new() },
+        arch: Arch::of(&cfg.backbone),
         mlp: cfg.mlp,
-        out: Vec::new(),
+        out: BTreeMap::new(),
     };
     enc.visit(&mut c);
-    let mut out = c.out;
+    // parts stack along the first axis
+    let mut out: Vec<(String, TorchTensor)> = c
+        .out
+        .into_iter()
+        .map(|(name, parts)| {
+            let parts: Vec<Part> = parts
+                .into_iter()
+                .map(|p| p.expect("every part visited"))
+                .collect();
+            let mut shape = parts[0].1.clone();
+            shape[0] *= parts.len();
+            let values = parts.into_iter().flat_map(|(v, _)| v).collect();
+            (
+                name,
+                TorchTensor {
+                    shape,
+                    values: Values::F32(values),
+                },
+            )
+        })
+        .collect();
     let bns = names::batch_norms(out.iter().map(|(n, _)| n.clone()));
     for bn in bns {
         out.push((
@@ -535,7 +577,7 @@ pub fn export(
         .map(|(k, t)| (format!("{prefix}{k}"), PyValue::Tensor(t)))
         .collect();
     let root = match format {
-        CheckpointFormat::Cmd => PyValue::Dict(vec![
+        CheckpointFormat::Cmd | CheckpointFormat::A2mc => PyValue::Dict(vec![
             ("epoch".into(), PyValue::Int(epochs as i64)),
             ("state_dict".into(), PyValue::OrderedDict(tensors)),
         ]),
@@ -552,11 +594,14 @@ mod tests {
     #[test]
     fn every_parameter_has_a_reference_name_and_back() {
         let dev = Device::default();
-        for preset in ["stgcn", "bigru", "lstm"] {
+        for preset in ["stgcn", "bigru", "lstm", "scd"] {
             let mut cfg = EncoderConfig::preset(preset).unwrap();
             if let BackboneConfig::Bigru(c) = &mut cfg.backbone {
                 c.hidden = 8;
                 c.layers = 2;
+            }
+            if let BackboneConfig::Scd(c) = &mut cfg.backbone {
+                (c.frames, c.gcn_channels, c.d_model, c.layers) = (12, 8, 32, 2);
             }
             let enc = cfg.init(&dev);
             let sd: StateDict = state_dict(&cfg, &enc).into_iter().collect();
@@ -566,7 +611,7 @@ mod tests {
                 cfg.backbone,
                 "{preset}"
             );
-            let back = load(cfg.init(&dev), &sd, cfg.mlp, "").unwrap();
+            let back = load(cfg.init(&dev), &sd, &cfg, "").unwrap();
             let again: StateDict = state_dict(&cfg, &back).into_iter().collect();
             assert_eq!(sd, again, "{preset}");
         }

@@ -11,7 +11,7 @@
 use super::{StateDict, TorchTensor};
 use crate::learn::encoders::{
     BackboneConfig, BiGruConfig, EncoderConfig, FrameOrder, GruDrive, InitScheme, LstmConfig,
-    StgcnConfig,
+    ScdConfig, StgcnConfig,
 };
 
 /// How a value is laid out on the PyTorch side.
@@ -22,6 +22,12 @@ pub enum Layout {
     Transposed,
     /// A matrix that PyTorch holds as a 1×1 convolution kernel (out, in, 1, 1).
     Conv1x1,
+    /// Part `index` of `of` equal parts along PyTorch's first axis (the attention's packed
+    /// `in_proj_weight` / `in_proj_bias`: q, k, v); a matrix part is transposed.
+    Part {
+        index: usize,
+        of: usize,
+    },
 }
 
 /// The backbone families the reference formats carry.
@@ -30,6 +36,7 @@ pub enum Arch {
     Stgcn,
     Bigru,
     Lstm,
+    Scd,
 }
 
 impl Arch {
@@ -38,6 +45,7 @@ impl Arch {
             BackboneConfig::Stgcn(_) => Arch::Stgcn,
             BackboneConfig::Bigru(_) => Arch::Bigru,
             BackboneConfig::Lstm(_) => Arch::Lstm,
+            BackboneConfig::Scd(_) => Arch::Scd,
         }
     }
 
@@ -46,6 +54,7 @@ impl Arch {
             Arch::Stgcn => "an ST-GCN (AimCLR / ActCLR / CrosSCLR)",
             Arch::Bigru => "a BiGRU (CMD / ISC)",
             Arch::Lstm => "an LSTM (AS-CAL)",
+            Arch::Scd => "an SCD-Net GCN & transformer encoder (A²MC)",
         }
     }
 
@@ -55,10 +64,11 @@ impl Arch {
             Arch::Stgcn => "st_gcn_networks.0.gcn.conv.weight",
             Arch::Bigru => "encoder.gru.weight_ih_l0",
             Arch::Lstm => "lstm.weight_ih_l0",
+            Arch::Scd => "encoder.gcn_t.l1.gcn1.PA",
         }
     }
 
-    pub const ALL: [Arch; 3] = [Arch::Stgcn, Arch::Bigru, Arch::Lstm];
+    pub const ALL: [Arch; 4] = [Arch::Stgcn, Arch::Bigru, Arch::Lstm, Arch::Scd];
 }
 
 fn bn(field: &str) -> &str {
@@ -71,15 +81,18 @@ fn bn(field: &str) -> &str {
 
 /// The torch name and layout of the encoder parameter at `burn_path`, or `None` for a path
 /// the reference module has no counterpart of.
-pub fn torch_name(burn_path: &str, mlp: bool) -> Option<(String, Layout)> {
+pub fn torch_name(burn_path: &str, arch: Arch, mlp: bool) -> Option<(String, Layout)> {
     let seg: Vec<&str> = burn_path.split('.').collect();
     let s = |i: usize| seg.get(i).copied().unwrap_or("");
+    // the head: `fc` of the reference encoders, SCD's instance projection `i_proj`
+    let head = if arch == Arch::Scd { "i_proj" } else { "fc" };
     match seg.as_slice() {
+        ["backbone", "Scd", rest @ ..] => scd_name(rest),
         ["projector", layer, field] => {
             let module = match (*layer, mlp) {
-                ("hidden", _) => "fc.0",
-                ("out", true) => "fc.2",
-                ("out", false) => "fc",
+                ("hidden", _) => format!("{head}.0"),
+                ("out", true) => format!("{head}.2"),
+                ("out", false) => head.to_string(),
                 _ => return None,
             };
             let layout = if *field == "weight" {
@@ -121,6 +134,107 @@ pub fn torch_name(burn_path: &str, mlp: bool) -> Option<(String, Layout)> {
             rnn_name("encoder.gru", field, l, sfx)
         }
         ["backbone", "Lstm", "cells", l, field] => rnn_name("lstm", field, l, ""),
+        _ => None,
+    }
+}
+
+/// SCD's names (A²MC `PretrainingEncoder`): the encoder under `encoder.`, its
+/// projections beside it.
+fn scd_name(seg: &[&str]) -> Option<(String, Layout)> {
+    let linear = |module: String, field: &str| {
+        let layout = if field == "weight" {
+            Layout::Transposed
+        } else {
+            Layout::Same
+        };
+        Some((format!("{module}.{field}"), layout))
+    };
+    let conv = |module: String, field: &str| {
+        let layout = if field == "weight" {
+            Layout::Conv1x1
+        } else {
+            Layout::Same
+        };
+        Some((format!("{module}.{field}"), layout))
+    };
+    let bn_at =
+        |module: String, field: &str| Some((format!("{module}.{}", bn(field)), Layout::Same));
+    match seg {
+        [proj @ ("t_proj" | "s_proj"), fc, field] => linear(
+            format!("{proj}.{}", if *fc == "fc1" { 0 } else { 2 }),
+            field,
+        ),
+        [ch @ ("channel_t" | "channel_s"), layer, field] => match *layer {
+            "fc1" => linear(format!("encoder.{ch}.0"), field),
+            "norm" => bn_at(format!("encoder.{ch}.1"), field),
+            "fc2" => linear(format!("encoder.{ch}.3"), field),
+            _ => None,
+        },
+        [enc @ ("t_encoder" | "s_encoder"), "layers", l, rest @ ..] => {
+            let base = format!("encoder.{enc}.layers.{l}");
+            match rest {
+                ["mha", part @ ("query" | "key" | "value"), field] => {
+                    let index = match *part {
+                        "query" => 0,
+                        "key" => 1,
+                        _ => 2,
+                    };
+                    let name = if *field == "weight" {
+                        "in_proj_weight"
+                    } else {
+                        "in_proj_bias"
+                    };
+                    Some((
+                        format!("{base}.self_attn.{name}"),
+                        Layout::Part { index, of: 3 },
+                    ))
+                }
+                ["mha", "output", field] => linear(format!("{base}.self_attn.out_proj"), field),
+                ["pwff", "linear_inner", field] => linear(format!("{base}.linear1"), field),
+                ["pwff", "linear_outer", field] => linear(format!("{base}.linear2"), field),
+                ["norm_1", field] => bn_at(format!("{base}.norm1"), field),
+                ["norm_2", field] => bn_at(format!("{base}.norm2"), field),
+                _ => None,
+            }
+        }
+        [gcn @ ("gcn_t" | "gcn_s"), "data_bn", field] => {
+            bn_at(format!("encoder.{gcn}.data_bn"), field)
+        }
+        [gcn @ ("gcn_t" | "gcn_s"), unit, rest @ ..] => {
+            let u = format!("encoder.{gcn}.{unit}");
+            match rest {
+                ["gcn1", "convs", i, c, field] => conv(format!("{u}.gcn1.convs.{i}.{c}"), field),
+                ["gcn1", "pa"] => Some((format!("{u}.gcn1.PA"), Layout::Same)),
+                ["gcn1", "alpha"] => Some((format!("{u}.gcn1.alpha"), Layout::Same)),
+                ["gcn1", "bn", field] => bn_at(format!("{u}.gcn1.bn"), field),
+                ["gcn1", "down", "conv", field] => conv(format!("{u}.gcn1.down.0"), field),
+                ["gcn1", "down", "bn", field] => bn_at(format!("{u}.gcn1.down.1"), field),
+                ["tcn1", "dilated", j, layer, field] => {
+                    let b = format!("{u}.tcn1.branches.{j}");
+                    match *layer {
+                        "conv" => conv(format!("{b}.0"), field),
+                        "bn" => bn_at(format!("{b}.1"), field),
+                        "tconv" => Some((format!("{b}.3.conv.{field}"), Layout::Same)),
+                        "tbn" => bn_at(format!("{b}.3.bn"), field),
+                        _ => None,
+                    }
+                }
+                ["tcn1", "pool", layer, field] => {
+                    let b = format!("{u}.tcn1.branches.2");
+                    match *layer {
+                        "conv" => conv(format!("{b}.0"), field),
+                        "bn" => bn_at(format!("{b}.1"), field),
+                        "bn2" => bn_at(format!("{b}.4"), field),
+                        _ => None,
+                    }
+                }
+                ["tcn1", "point", "conv", field] => conv(format!("{u}.tcn1.branches.3.0"), field),
+                ["tcn1", "point", "bn", field] => bn_at(format!("{u}.tcn1.branches.3.1"), field),
+                ["residual", "conv", field] => conv(format!("{u}.residual.conv"), field),
+                ["residual", "bn", field] => bn_at(format!("{u}.residual.bn"), field),
+                _ => None,
+            }
+        }
         _ => None,
     }
 }
@@ -201,6 +315,25 @@ pub fn infer_config(arch: Arch, sd: &StateDict) -> Result<EncoderConfig, String>
                 frame_order: FrameOrder::Vcm,
             })
         }
+        Arch::Scd => {
+            let c = dim(sd, "encoder.gcn_t.l1.gcn1.convs.0.conv3.weight", 0)?;
+            let d = dim(sd, "encoder.channel_t.0.weight", 0)?;
+            let layers = (0..)
+                .take_while(|l| {
+                    sd.contains_key(&format!("encoder.t_encoder.layers.{l}.linear1.weight"))
+                })
+                .count();
+            BackboneConfig::Scd(ScdConfig {
+                frames: dim(sd, "encoder.channel_s.0.weight", 1)? / c.max(1),
+                gcn_channels: c,
+                d_model: d,
+                // not in the tensors: A²MC's 8 unless the `encoder` param says otherwise
+                heads: ScdConfig::default().heads,
+                layers,
+                proj_dim: dim(sd, "t_proj.2.weight", 0)?,
+                dropout: ScdConfig::default().dropout,
+            })
+        }
         Arch::Lstm => {
             if sd.contains_key("lstm.weight_ih_l0_reverse") {
                 return Err("the LSTM is bidirectional: skelflow's AS-CAL LSTM is the unidirectional one of AS-CAL's NTU setting".into());
@@ -213,7 +346,9 @@ pub fn infer_config(arch: Arch, sd: &StateDict) -> Result<EncoderConfig, String>
             })
         }
     };
-    let (proj_dim, mlp) = if sd.contains_key("fc.0.weight") {
+    let (proj_dim, mlp) = if arch == Arch::Scd {
+        (dim(sd, "i_proj.2.weight", 0)?, true)
+    } else if sd.contains_key("fc.0.weight") {
         (dim(sd, "fc.2.weight", 0)?, true)
     } else if sd.contains_key("fc.weight") {
         (dim(sd, "fc.weight", 0)?, false)
@@ -254,25 +389,38 @@ pub fn to_burn(t: &TorchTensor, layout: Layout, want: &[usize]) -> Option<Vec<f3
             }
             Some(transpose(&v, r, c))
         }
+        Layout::Part { index, of } => {
+            let rows = *t.shape.first()? / of;
+            let per_row: usize = t.shape[1..].iter().product();
+            let part = &v[index * rows * per_row..(index + 1) * rows * per_row];
+            match (t.shape.as_slice(), want) {
+                ([_], [len]) if *len == rows => Some(part.to_vec()),
+                ([_, c], [wc, wr]) if (wc, wr) == (c, &rows) => Some(transpose(part, rows, *c)),
+                _ => None,
+            }
+        }
         _ => None,
     }
 }
 
-/// A burn value of shape `shape` into the PyTorch layout: (values, torch shape).
+/// A burn value of shape `shape` into the PyTorch layout: (values, torch shape). A
+/// [`Layout::Part`] gives its part only; the caller stacks the parts.
 pub fn to_torch(v: Vec<f32>, shape: &[usize], layout: Layout) -> (Vec<f32>, Vec<usize>) {
-    match layout {
-        Layout::Same => (v, shape.to_vec()),
-        Layout::Conv1x1 => (v, vec![shape[0], shape[1], 1, 1]),
-        Layout::Transposed => (transpose(&v, shape[0], shape[1]), vec![shape[1], shape[0]]),
+    match (layout, shape) {
+        (Layout::Conv1x1, _) => (v, vec![shape[0], shape[1], 1, 1]),
+        (Layout::Transposed | Layout::Part { .. }, [r, c]) => (transpose(&v, *r, *c), vec![*c, *r]),
+        _ => (v, shape.to_vec()),
     }
 }
 
 /// The torch shape `layout` gives a burn shape (for messages).
 pub fn torch_shape(shape: &[usize], layout: Layout) -> Vec<usize> {
-    match layout {
-        Layout::Same => shape.to_vec(),
-        Layout::Conv1x1 => vec![shape[0], shape[1], 1, 1],
-        Layout::Transposed => vec![shape[1], shape[0]],
+    match (layout, shape) {
+        (Layout::Conv1x1, _) => vec![shape[0], shape[1], 1, 1],
+        (Layout::Transposed, [r, c]) => vec![*c, *r],
+        (Layout::Part { of, .. }, [r, c]) => vec![of * c, *r],
+        (Layout::Part { of, .. }, [len]) => vec![of * len],
+        _ => shape.to_vec(),
     }
 }
 

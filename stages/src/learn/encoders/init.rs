@@ -46,6 +46,13 @@ enum Draw {
     Zeros,
     /// U(±√(6 / (fan_in + fan_out))) of a 2-D matrix (either orientation: the sum is the same).
     XavierUniform,
+    /// U(±bound).
+    Uniform(f64),
+    /// A constant.
+    Const(f64),
+    /// N(0, √(2 / fan_out)) of a convolution weight (out, in[, kh, kw]): kaiming_normal_
+    /// with `mode='fan_out'`.
+    KaimingFanOut,
 }
 
 /// Re-draws the float parameters `rule(path, container)` names. `path` holds the field
@@ -80,6 +87,16 @@ impl<F: FnMut(&[(String, String)]) -> Option<Draw>> ModuleMapper for Reinit<F> {
                     assert_eq!(D, 2, "xavier init is for matrices");
                     let bound = (6.0 / (dims[0] + dims[1]) as f64).sqrt();
                     Tensor::<D>::random(shape, Distribution::Uniform(-bound, bound), &device)
+                }
+                Draw::Uniform(b) => {
+                    Tensor::<D>::random(shape, Distribution::Uniform(-b, b), &device)
+                }
+                Draw::Const(c) => Tensor::<D>::full(shape, c, &device),
+                Draw::KaimingFanOut => {
+                    let dims = t.dims();
+                    let fan_out: usize = dims[0] * dims[2..].iter().product::<usize>();
+                    let std = (2.0 / fan_out as f64).sqrt();
+                    Tensor::<D>::random(shape, Distribution::Normal(0.0, std), &device)
                 }
             };
             fresh.set_require_grad(grad)
@@ -141,6 +158,31 @@ fn ascal_rule(path: &[(String, String)]) -> Option<Draw> {
     }
 }
 
+/// SCD-Net / A²MC: CTR-GCN's own initialisation at construction (every convolution
+/// kaiming-normal fan-out with zero bias; BN γ = 1, β = 0, but `unit_gcn.bn` γ = 1e-6 and
+/// the multi-scale TCN's BN γ ~ N(1, 0.02)), then the builder's `weights_init`: xavier on
+/// every 2-D parameter — the Linear layers, the projections, and the attention's packed
+/// `in_proj_weight` (3d, d), whose bound √(6 / 4d) the separate query / key / value
+/// matrices here keep; the attention biases start at 0 as PyTorch's do.
+fn scd_rule(path: &[(String, String)]) -> Option<Draw> {
+    let parent = path
+        .len()
+        .checked_sub(2)
+        .map(|i| (path[i].0.as_str(), path[i].1.as_str()));
+    let inside = |name: &str| path.iter().any(|(n, _)| n == name);
+    match leaf(path) {
+        ("weight", "Struct:Conv1x1" | "Struct:Conv2d") => Some(Draw::KaimingFanOut),
+        ("bias", "Struct:Conv1x1" | "Struct:Conv2d") => Some(Draw::Zeros),
+        ("gamma", "Struct:BatchNorm") if parent == Some(("bn", "Struct:UnitGcn")) => {
+            Some(Draw::Const(1e-6))
+        }
+        ("gamma", "Struct:BatchNorm") if inside("tcn1") => Some(Draw::Normal(1.0, 0.02)),
+        ("weight", "Struct:Linear") => Some(Draw::XavierUniform),
+        ("bias", "Struct:Linear") if inside("mha") => Some(Draw::Zeros),
+        _ => None,
+    }
+}
+
 /// Apply `scheme` to a freshly built encoder (random draws come from `enc`'s device RNG).
 pub fn initialise(enc: Encoder, backbone: &BackboneConfig, scheme: InitScheme) -> Encoder {
     match (scheme, backbone) {
@@ -148,5 +190,19 @@ pub fn initialise(enc: Encoder, backbone: &BackboneConfig, scheme: InitScheme) -
         (InitScheme::Reference, BackboneConfig::Stgcn(_)) => apply(enc, aimclr_rule),
         (InitScheme::Reference, BackboneConfig::Bigru(_)) => apply(enc, cmd_rule),
         (InitScheme::Reference, BackboneConfig::Lstm(_)) => apply(enc, ascal_rule),
+        (InitScheme::Reference, BackboneConfig::Scd(c)) => {
+            let qkv = (6.0 / (4 * c.d_model) as f64).sqrt();
+            apply(enc, move |path: &[(String, String)]| {
+                let parent = path.len().checked_sub(2).map(|i| path[i].0.as_str());
+                match leaf(path) {
+                    ("weight", "Struct:Linear")
+                        if matches!(parent, Some("query" | "key" | "value")) =>
+                    {
+                        Some(Draw::Uniform(qkv))
+                    }
+                    _ => scd_rule(path),
+                }
+            })
+        }
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod init;
 pub mod rnn;
+pub mod scd;
 pub mod spec;
 pub mod stgcn;
 
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 pub use init::InitScheme;
 pub use rnn::{BiGruConfig, BiGruEncoder, FrameOrder, GruDrive, LstmConfig, LstmEncoder};
+pub use scd::{ScdConfig, ScdEncoder};
 pub use spec::EncoderSpec;
 pub use stgcn::{Stgcn, StgcnConfig};
 
@@ -40,6 +42,8 @@ pub enum BackboneConfig {
     Stgcn(StgcnConfig),
     Bigru(BiGruConfig),
     Lstm(LstmConfig),
+    /// SCD-Net's GCN & transformer encoder, as A²MC's code uses it.
+    Scd(ScdConfig),
 }
 
 impl Default for BackboneConfig {
@@ -55,6 +59,7 @@ impl BackboneConfig {
             BackboneConfig::Stgcn(c) => c.feature_dim,
             BackboneConfig::Bigru(c) => 2 * c.hidden,
             BackboneConfig::Lstm(c) => c.hidden,
+            BackboneConfig::Scd(c) => c.feature_dim(),
         }
     }
 }
@@ -103,8 +108,15 @@ impl EncoderConfig {
     }
 
     /// The preset names [`EncoderConfig::preset`] knows.
-    pub const PRESETS: &'static [&'static str] =
-        &["stgcn", "stgcn16", "stgcn64", "bigru", "lstm", "ascal_lstm"];
+    pub const PRESETS: &'static [&'static str] = &[
+        "stgcn",
+        "stgcn16",
+        "stgcn64",
+        "bigru",
+        "lstm",
+        "ascal_lstm",
+        "scd",
+    ];
 
     /// Named presets users can type instead of a config; each is the reference code's
     /// encoder (`bigru`: CMD's, `drive: per_frame`).
@@ -117,6 +129,8 @@ impl EncoderConfig {
             }),
             // CMD's 150→1024×3 with input BN, driven frame by frame as its code does
             "bigru" => BackboneConfig::Bigru(BiGruConfig::default()),
+            // A²MC's code: d_model 2048, 8 heads, 1 layer; i_proj 4096 → 2048 → 128
+            "scd" => BackboneConfig::Scd(ScdConfig::default()),
             "lstm" | "ascal_lstm" => {
                 return Some(EncoderConfig {
                     backbone: BackboneConfig::Lstm(LstmConfig::default()),
@@ -192,11 +206,17 @@ impl EncoderConfig {
             BackboneConfig::Stgcn(c) => Backbone::Stgcn(c.init(device)),
             BackboneConfig::Bigru(c) => Backbone::Bigru(c.init(device)),
             BackboneConfig::Lstm(c) => Backbone::Lstm(c.init(device)),
+            BackboneConfig::Scd(c) => Backbone::Scd(c.init(device)),
         };
         let d = self.feature_dim();
+        // SCD's i_proj: Linear(2·d_model, d_model) → ReLU → Linear(d_model, 128)
+        let hidden = match &self.backbone {
+            BackboneConfig::Scd(c) => c.d_model,
+            _ => d,
+        };
         let projector = (self.proj_dim > 0).then(|| Projector {
-            hidden: self.mlp.then(|| LinearConfig::new(d, d).init(device)),
-            out: LinearConfig::new(d, self.proj_dim).init(device),
+            hidden: self.mlp.then(|| LinearConfig::new(d, hidden).init(device)),
+            out: LinearConfig::new(if self.mlp { hidden } else { d }, self.proj_dim).init(device),
         });
         init::initialise(
             Encoder {
@@ -216,6 +236,7 @@ pub enum Backbone {
     Stgcn(Stgcn),
     Bigru(BiGruEncoder),
     Lstm(LstmEncoder),
+    Scd(ScdEncoder),
 }
 
 #[derive(Module, Debug)]
@@ -281,6 +302,10 @@ impl Encoder {
                 map: m.feature_map(x, tap),
                 persons: 1,
             },
+            Backbone::Scd(m) => FeatureMap {
+                map: m.feature_map(x, tap),
+                persons: 1,
+            },
         }
     }
 
@@ -294,6 +319,7 @@ impl Encoder {
             Backbone::Stgcn(m) => m.pool(fm.map, fm.persons, tap),
             Backbone::Bigru(m) => m.pool(fm.map, tap),
             Backbone::Lstm(m) => m.pool(fm.map, tap),
+            Backbone::Scd(m) => m.pool(fm.map, tap),
         }
     }
 
