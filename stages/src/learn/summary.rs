@@ -38,6 +38,9 @@ pub fn model_summary(config: &EncoderConfig, frames: Option<usize>) -> String {
     let counts = count_params_by_path(&enc);
     let owners = |row: &str| -> Vec<String> {
         let mut own = vec![format!(".{row}.")];
+        if row.starts_with("graph_layers.") || row == "input_map" {
+            own = vec![format!(".{row}.")];
+        }
         if let Some(i) = row.strip_prefix("blocks.") {
             own.push(format!(".edge_importance.{i}."));
         }
@@ -74,6 +77,13 @@ pub fn model_summary(config: &EncoderConfig, frames: Option<usize>) -> String {
                 .unwrap_or_default()
         ),
         BackboneConfig::Lstm(c) => format!("LSTM ({} layer(s) × {} hidden)", c.layers, c.hidden),
+        BackboneConfig::Transformer(c) => format!(
+            "DSTA-Net transformer ({} blocks, {} subsets, feature {}, positional encodings for {} frames)",
+            c.blocks.len(),
+            c.subsets,
+            c.feature_dim(),
+            c.frames
+        ),
         BackboneConfig::Scd(c) => format!(
             "SCD-Net encoder (CTR-GCN × 2, width {}; transformers d_model {}, {} heads, {} layer(s); {} frames)",
             c.gcn_channels, c.d_model, c.heads, c.layers, c.frames
@@ -173,13 +183,21 @@ pub fn model_summary_str(spec: &str, frames: Option<usize>) -> Result<String, St
         let text = std::fs::read_to_string(spec).map_err(|e| format!("{spec}: {e}"))?;
         EncoderConfig::parse(&text).map_err(|e| format!("{spec}: {e}"))?
     } else {
-        EncoderConfig::parse(spec).map_err(|e| format!("encoder config: {e} (give a preset: stgcn, stgcn64, bigru, lstm, scd; a YAML file; or inline YAML like `{{arch: stgcn, hidden: 16}}`)"))?
+        EncoderConfig::parse(spec).map_err(|e| format!("encoder config: {e} (give a preset: stgcn, stgcn64, bigru, lstm, scd, transformer; a YAML file; or inline YAML like `{{arch: stgcn, hidden: 16}}`)"))?
     };
     if let (BackboneConfig::Scd(c), Some(t)) = (&config.backbone, frames)
         && t != c.frames
     {
         return Err(format!(
             "the SCD encoder is built for {} frames (its spatial tokens hold every frame): give `{{arch: scd, frames: {t}}}` instead of --frames",
+            c.frames
+        ));
+    }
+    if let (BackboneConfig::Transformer(c), Some(t)) = (&config.backbone, frames)
+        && t > c.frames
+    {
+        return Err(format!(
+            "DSTA-Net's positional encodings cover {} frames: give `{{arch: transformer, frames: {t}}}` for longer inputs",
             c.frames
         ));
     }

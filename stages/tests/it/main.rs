@@ -20,7 +20,7 @@ mod learn_augment;
 mod learn_common;
 mod learn_init;
 mod learn_models;
-mod learn_scd;
 mod learn_supervised;
 mod learn_tensorboard;
 mod learn_train;
+mod learn_transformers;

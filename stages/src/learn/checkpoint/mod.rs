@@ -79,12 +79,14 @@ pub enum CheckpointFormat {
     Ascal,
     /// A²MC's code (SCD-Net's GCN & transformer encoder, `encoder_q.*`).
     A2mc,
+    /// DSTA-Net's `DSTANet` state dict (the transformer of A²MC's Table I).
+    Dsta,
     /// A skelflow encoder artifact directory (`encoder.json` + `encoder.bpk`).
     Skelflow,
 }
 
 impl CheckpointFormat {
-    pub const NAMES: &'static str = "auto, aimclr, cmd, ascal, a2mc, skelflow";
+    pub const NAMES: &'static str = "auto, aimclr, cmd, ascal, a2mc, dsta, skelflow";
 
     pub fn parse(s: &str) -> Option<CheckpointFormat> {
         serde_json::from_value(serde_json::json!(s)).ok()
@@ -97,6 +99,7 @@ impl CheckpointFormat {
             CheckpointFormat::Cmd => "cmd",
             CheckpointFormat::Ascal => "ascal",
             CheckpointFormat::A2mc => "a2mc",
+            CheckpointFormat::Dsta => "dsta",
             CheckpointFormat::Skelflow => "skelflow",
         }
     }
@@ -108,6 +111,7 @@ impl CheckpointFormat {
             CheckpointFormat::Cmd => Some(Arch::Bigru),
             CheckpointFormat::Ascal => Some(Arch::Lstm),
             CheckpointFormat::A2mc => Some(Arch::Scd),
+            CheckpointFormat::Dsta => Some(Arch::Dsta),
             CheckpointFormat::Auto | CheckpointFormat::Skelflow => None,
         }
     }
@@ -118,6 +122,7 @@ impl CheckpointFormat {
             Arch::Bigru => CheckpointFormat::Cmd,
             Arch::Lstm => CheckpointFormat::Ascal,
             Arch::Scd => CheckpointFormat::A2mc,
+            Arch::Dsta => CheckpointFormat::Dsta,
         }
     }
 
@@ -392,6 +397,22 @@ impl ModuleMapper for Loader<'_> {
     }
 }
 
+/// Buffers of the reference modules that are constants here (BatchNorm's batch counter,
+/// ST-GCN's graph, DSTA-Net's positional encodings and zero attention offsets).
+fn is_buffer(key: &str) -> bool {
+    key == "A"
+        || [
+            ".num_batches_tracked",
+            ".pes.pe",
+            ".pet.pe",
+            ".atts",
+            ".attt",
+        ]
+        .iter()
+        .any(|b| key.ends_with(b))
+        || key == "num_batches_tracked"
+}
+
 fn list(names: &[String]) -> String {
     const SHOWN: usize = 12;
     let mut s: Vec<String> = names.iter().take(SHOWN).map(|n| format!("`{n}`")).collect();
@@ -423,7 +444,7 @@ fn load(
     let enc = enc.map(&mut loader);
     let extra: Vec<String> = sd
         .keys()
-        .filter(|k| !loader.used.contains(*k) && !k.ends_with("num_batches_tracked") && *k != "A")
+        .filter(|k| !loader.used.contains(*k) && !is_buffer(k))
         .map(|k| format!("{prefix}{k}"))
         .collect();
     let mut problems = Vec::new();
@@ -540,6 +561,42 @@ pub fn state_dict(cfg: &EncoderConfig, enc: &Encoder) -> Vec<(String, TorchTenso
             },
         ));
     }
+    if let BackboneConfig::Transformer(c) = &cfg.backbone {
+        use crate::learn::encoders::dsta::positional_encoding;
+        let v = crate::learn::graph::V;
+        let f32s = |shape: Vec<usize>, values: Vec<f32>| TorchTensor {
+            shape,
+            values: Values::F32(values),
+        };
+        let mut frames = c.frames;
+        for (i, &[cin, cout, _, stride]) in c.blocks.iter().enumerate() {
+            let s = c.subsets;
+            let b = format!("graph_layers.{i}");
+            out.push((
+                format!("{b}.atts"),
+                f32s(vec![1, s, v, v], vec![0.0; s * v * v]),
+            ));
+            out.push((
+                format!("{b}.attt"),
+                f32s(vec![1, s, frames, frames], vec![0.0; s * frames * frames]),
+            ));
+            out.push((
+                format!("{b}.pes.pe"),
+                f32s(
+                    vec![1, cin, frames, v],
+                    positional_encoding(cin, frames, false),
+                ),
+            ));
+            out.push((
+                format!("{b}.pet.pe"),
+                f32s(
+                    vec![1, cout, frames, v],
+                    positional_encoding(cout, frames, true),
+                ),
+            ));
+            frames = (frames as f64 / stride as f64 + 0.5) as usize;
+        }
+    }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
@@ -594,7 +651,7 @@ mod tests {
     #[test]
     fn every_parameter_has_a_reference_name_and_back() {
         let dev = Device::default();
-        for preset in ["stgcn", "bigru", "lstm", "scd"] {
+        for preset in ["stgcn", "bigru", "lstm", "scd", "transformer"] {
             let mut cfg = EncoderConfig::preset(preset).unwrap();
             if let BackboneConfig::Bigru(c) = &mut cfg.backbone {
                 c.hidden = 8;
@@ -602,6 +659,10 @@ mod tests {
             }
             if let BackboneConfig::Scd(c) = &mut cfg.backbone {
                 (c.frames, c.gcn_channels, c.d_model, c.layers) = (12, 8, 32, 2);
+            }
+            if let BackboneConfig::Transformer(c) = &mut cfg.backbone {
+                c.frames = 12;
+                c.blocks = vec![[8, 8, 4, 1], [8, 16, 4, 2], [16, 16, 4, 1]];
             }
             let enc = cfg.init(&dev);
             let sd: StateDict = state_dict(&cfg, &enc).into_iter().collect();

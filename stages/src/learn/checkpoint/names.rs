@@ -10,8 +10,8 @@
 
 use super::{StateDict, TorchTensor};
 use crate::learn::encoders::{
-    BackboneConfig, BiGruConfig, EncoderConfig, FrameOrder, GruDrive, InitScheme, LstmConfig,
-    ScdConfig, StgcnConfig,
+    BackboneConfig, BiGruConfig, DstaConfig, EncoderConfig, FrameOrder, GruDrive, InitScheme,
+    LstmConfig, ScdConfig, StgcnConfig,
 };
 
 /// How a value is laid out on the PyTorch side.
@@ -37,6 +37,7 @@ pub enum Arch {
     Bigru,
     Lstm,
     Scd,
+    Dsta,
 }
 
 impl Arch {
@@ -46,6 +47,7 @@ impl Arch {
             BackboneConfig::Bigru(_) => Arch::Bigru,
             BackboneConfig::Lstm(_) => Arch::Lstm,
             BackboneConfig::Scd(_) => Arch::Scd,
+            BackboneConfig::Transformer(_) => Arch::Dsta,
         }
     }
 
@@ -55,6 +57,7 @@ impl Arch {
             Arch::Bigru => "a BiGRU (CMD / ISC)",
             Arch::Lstm => "an LSTM (AS-CAL)",
             Arch::Scd => "an SCD-Net GCN & transformer encoder (A²MC)",
+            Arch::Dsta => "a DSTA-Net transformer",
         }
     }
 
@@ -65,10 +68,11 @@ impl Arch {
             Arch::Bigru => "encoder.gru.weight_ih_l0",
             Arch::Lstm => "lstm.weight_ih_l0",
             Arch::Scd => "encoder.gcn_t.l1.gcn1.PA",
+            Arch::Dsta => "graph_layers.0.in_nets.weight",
         }
     }
 
-    pub const ALL: [Arch; 4] = [Arch::Stgcn, Arch::Bigru, Arch::Lstm, Arch::Scd];
+    pub const ALL: [Arch; 5] = [Arch::Stgcn, Arch::Bigru, Arch::Lstm, Arch::Scd, Arch::Dsta];
 }
 
 fn bn(field: &str) -> &str {
@@ -88,6 +92,7 @@ pub fn torch_name(burn_path: &str, arch: Arch, mlp: bool) -> Option<(String, Lay
     let head = if arch == Arch::Scd { "i_proj" } else { "fc" };
     match seg.as_slice() {
         ["backbone", "Scd", rest @ ..] => scd_name(rest),
+        ["backbone", "Transformer", rest @ ..] => dsta_name(rest),
         ["projector", layer, field] => {
             let module = match (*layer, mlp) {
                 ("hidden", _) => format!("{head}.0"),
@@ -239,6 +244,31 @@ fn scd_name(seg: &[&str]) -> Option<(String, Layout)> {
     }
 }
 
+/// DSTA-Net's names (`DSTANet`): `input_map.{0,1}`, `graph_layers.{i}.<part>`, where a
+/// convolution + BN part is a `Sequential` (`.0`, `.1`).
+fn dsta_name(seg: &[&str]) -> Option<(String, Layout)> {
+    let conv_bn = |module: String, layer: &str, field: &str| match layer {
+        "conv" if field == "weight" => Some((format!("{module}.0.weight"), Layout::Conv1x1)),
+        "conv" => Some((format!("{module}.0.{field}"), Layout::Same)),
+        "bn" => Some((format!("{module}.1.{}", bn(field)), Layout::Same)),
+        _ => None,
+    };
+    match seg {
+        ["input_map", layer, field] => conv_bn("input_map".into(), layer, field),
+        ["graph_layers", i, part, rest @ ..] => {
+            let module = format!("graph_layers.{i}.{part}");
+            match rest {
+                [] => Some((module, Layout::Same)),
+                ["weight"] => Some((format!("{module}.weight"), Layout::Conv1x1)),
+                ["bias"] => Some((format!("{module}.bias"), Layout::Same)),
+                [layer, field] => conv_bn(module, layer, field),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
 fn rnn_name(module: &str, field: &str, layer: &str, sfx: &str) -> Option<(String, Layout)> {
     let (name, layout) = match field {
         "w_ih" => ("weight_ih", Layout::Transposed),
@@ -332,6 +362,36 @@ pub fn infer_config(arch: Arch, sd: &StateDict) -> Result<EncoderConfig, String>
                 layers,
                 proj_dim: dim(sd, "t_proj.2.weight", 0)?,
                 dropout: ScdConfig::default().dropout,
+            })
+        }
+        Arch::Dsta => {
+            let subsets = dim(sd, "graph_layers.0.alphas", 1)?;
+            let n = (0..)
+                .take_while(|i| sd.contains_key(&format!("graph_layers.{i}.in_nets.weight")))
+                .count();
+            // the strides are not in the weights (1×1 convolutions): the temporal
+            // attention buffers `attt` (1, S, frames, frames) give each block's frames
+            let frames_at = |i: usize| dim(sd, &format!("graph_layers.{i}.attt"), 2);
+            let mut blocks = Vec::new();
+            for i in 0..n {
+                let w = |part: &str, axis: usize| {
+                    dim(sd, &format!("graph_layers.{i}.{part}.weight"), axis)
+                };
+                let stride = match (frames_at(i), frames_at(i + 1)) {
+                    (Ok(a), Ok(b)) if b > 0 && a > b => a / b,
+                    _ => 1,
+                };
+                blocks.push([
+                    w("in_nets", 1)?,
+                    w("ff_nets.0", 0)?,
+                    w("in_nets", 0)? / (2 * subsets),
+                    stride,
+                ]);
+            }
+            BackboneConfig::Transformer(DstaConfig {
+                frames: frames_at(0).unwrap_or(DstaConfig::default().frames),
+                blocks,
+                subsets,
             })
         }
         Arch::Lstm => {

@@ -46,6 +46,8 @@ enum Draw {
     Zeros,
     /// U(±√(6 / (fan_in + fan_out))) of a 2-D matrix (either orientation: the sum is the same).
     XavierUniform,
+    /// N(0, √(2 / (fan_in + fan_out))) of a 2-D matrix.
+    XavierNormal,
     /// U(±bound).
     Uniform(f64),
     /// A constant.
@@ -87,6 +89,11 @@ impl<F: FnMut(&[(String, String)]) -> Option<Draw>> ModuleMapper for Reinit<F> {
                     assert_eq!(D, 2, "xavier init is for matrices");
                     let bound = (6.0 / (dims[0] + dims[1]) as f64).sqrt();
                     Tensor::<D>::random(shape, Distribution::Uniform(-bound, bound), &device)
+                }
+                Draw::XavierNormal => {
+                    let dims = t.dims();
+                    let std = (2.0 / (dims[0] + dims[1]) as f64).sqrt();
+                    Tensor::<D>::random(shape, Distribution::Normal(0.0, std), &device)
                 }
                 Draw::Uniform(b) => {
                     Tensor::<D>::random(shape, Distribution::Uniform(-b, b), &device)
@@ -183,6 +190,18 @@ fn scd_rule(path: &[(String, String)]) -> Option<Draw> {
     }
 }
 
+/// DSTA-Net's own initialisation (`model/dstanet.py`): every convolution weight
+/// kaiming-normal (fan-out), its bias left at the default; BN γ = 1, β = 0 (the defaults);
+/// every Linear xavier-normal with zero bias — here also the projection MLP.
+fn dsta_rule(path: &[(String, String)]) -> Option<Draw> {
+    match leaf(path) {
+        ("weight", "Struct:Conv1x1") => Some(Draw::KaimingFanOut),
+        ("weight", "Struct:Linear") => Some(Draw::XavierNormal),
+        ("bias", "Struct:Linear") => Some(Draw::Zeros),
+        _ => None,
+    }
+}
+
 /// Apply `scheme` to a freshly built encoder (random draws come from `enc`'s device RNG).
 pub fn initialise(enc: Encoder, backbone: &BackboneConfig, scheme: InitScheme) -> Encoder {
     match (scheme, backbone) {
@@ -190,6 +209,7 @@ pub fn initialise(enc: Encoder, backbone: &BackboneConfig, scheme: InitScheme) -
         (InitScheme::Reference, BackboneConfig::Stgcn(_)) => apply(enc, aimclr_rule),
         (InitScheme::Reference, BackboneConfig::Bigru(_)) => apply(enc, cmd_rule),
         (InitScheme::Reference, BackboneConfig::Lstm(_)) => apply(enc, ascal_rule),
+        (InitScheme::Reference, BackboneConfig::Transformer(_)) => apply(enc, dsta_rule),
         (InitScheme::Reference, BackboneConfig::Scd(c)) => {
             let qkv = (6.0 / (4 * c.d_model) as f64).sqrt();
             apply(enc, move |path: &[(String, String)]| {

@@ -5,6 +5,7 @@
 //! The constructors draw PyTorch's per-layer defaults; [`EncoderConfig::init`] then applies
 //! the reference repository's re-initialisation ([`init`], `init: reference`, the default).
 
+pub mod dsta;
 pub mod init;
 pub mod rnn;
 pub mod scd;
@@ -20,6 +21,7 @@ use burn::tensor::activation::relu;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use dsta::{Dsta, DstaConfig};
 pub use init::InitScheme;
 pub use rnn::{BiGruConfig, BiGruEncoder, FrameOrder, GruDrive, LstmConfig, LstmEncoder};
 pub use scd::{ScdConfig, ScdEncoder};
@@ -44,6 +46,8 @@ pub enum BackboneConfig {
     Lstm(LstmConfig),
     /// SCD-Net's GCN & transformer encoder, as A²MC's code uses it.
     Scd(ScdConfig),
+    /// DSTA-Net, the transformer of A²MC's Table I.
+    Transformer(DstaConfig),
 }
 
 impl Default for BackboneConfig {
@@ -60,6 +64,7 @@ impl BackboneConfig {
             BackboneConfig::Bigru(c) => 2 * c.hidden,
             BackboneConfig::Lstm(c) => c.hidden,
             BackboneConfig::Scd(c) => c.feature_dim(),
+            BackboneConfig::Transformer(c) => c.feature_dim(),
         }
     }
 }
@@ -131,6 +136,8 @@ impl EncoderConfig {
             "bigru" => BackboneConfig::Bigru(BiGruConfig::default()),
             // A²MC's code: d_model 2048, 8 heads, 1 layer; i_proj 4096 → 2048 → 128
             "scd" => BackboneConfig::Scd(ScdConfig::default()),
+            // DSTA-Net's 8 blocks over 64 frames (A²MC's Transformer row)
+            "transformer" => BackboneConfig::Transformer(DstaConfig::default()),
             "lstm" | "ascal_lstm" => {
                 return Some(EncoderConfig {
                     backbone: BackboneConfig::Lstm(LstmConfig::default()),
@@ -207,6 +214,7 @@ impl EncoderConfig {
             BackboneConfig::Bigru(c) => Backbone::Bigru(c.init(device)),
             BackboneConfig::Lstm(c) => Backbone::Lstm(c.init(device)),
             BackboneConfig::Scd(c) => Backbone::Scd(c.init(device)),
+            BackboneConfig::Transformer(c) => Backbone::Transformer(c.init(device)),
         };
         let d = self.feature_dim();
         // SCD's i_proj: Linear(2·d_model, d_model) → ReLU → Linear(d_model, 128)
@@ -237,6 +245,7 @@ pub enum Backbone {
     Bigru(BiGruEncoder),
     Lstm(LstmEncoder),
     Scd(ScdEncoder),
+    Transformer(Dsta),
 }
 
 #[derive(Module, Debug)]
@@ -306,6 +315,13 @@ impl Encoder {
                 map: m.feature_map(x, tap),
                 persons: 1,
             },
+            Backbone::Transformer(m) => {
+                let persons = x.dims()[4];
+                FeatureMap {
+                    map: m.feature_map(x, tap),
+                    persons,
+                }
+            }
         }
     }
 
@@ -320,6 +336,7 @@ impl Encoder {
             Backbone::Bigru(m) => m.pool(fm.map, tap),
             Backbone::Lstm(m) => m.pool(fm.map, tap),
             Backbone::Scd(m) => m.pool(fm.map, tap),
+            Backbone::Transformer(m) => m.pool(fm.map, fm.persons, tap),
         }
     }
 

@@ -67,7 +67,7 @@ pub struct Conv1x1 {
 }
 
 impl Conv1x1 {
-    fn new(cin: usize, cout: usize, device: &Device) -> Conv1x1 {
+    pub(crate) fn new(cin: usize, cout: usize, device: &Device) -> Conv1x1 {
         let b = 1.0 / (cin as f64).sqrt();
         let d = Distribution::Uniform(-b, b);
         Conv1x1 {
@@ -128,13 +128,13 @@ pub struct ConvBn {
 }
 
 impl ConvBn {
-    fn new(cin: usize, cout: usize, device: &Device) -> ConvBn {
+    pub(crate) fn new(cin: usize, cout: usize, device: &Device) -> ConvBn {
         ConvBn {
             conv: Conv1x1::new(cin, cout, device),
             bn: BatchNormConfig::new(cout).init(device),
         }
     }
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         self.bn.forward(self.conv.forward(x))
     }
 }

@@ -142,15 +142,7 @@ impl Stgcn {
     /// Global average pool of a map (N·M, D, T', V) over (T', V), then the mean over the
     /// `persons` M.
     pub fn pool(&self, map: Tensor<4>, persons: usize, tap: &mut Tap) -> Tensor<2> {
-        let [nm, d, t, v] = map.dims();
-        let n = nm / persons;
-        let pooled = map
-            .reshape([n, persons, d, t * v])
-            .mean_dim(3)
-            .mean_dim(1)
-            .reshape([n, d]);
-        tap("pool", &pooled.dims());
-        pooled
+        mean_pool(map, persons, tap)
     }
 
     /// (N, C, T, V, M) → (N, D): global average pool over (T, V), mean over persons.
@@ -159,6 +151,19 @@ impl Stgcn {
         let f = self.feature_map(x, tap);
         self.pool(f, m, tap)
     }
+}
+
+/// A map (N·M, D, T, V) averaged over (T, V), then over the `persons` M: (N, D).
+pub fn mean_pool(map: Tensor<4>, persons: usize, tap: &mut Tap) -> Tensor<2> {
+    let [nm, d, t, v] = map.dims();
+    let n = nm / persons;
+    let pooled = map
+        .reshape([n, persons, d, t * v])
+        .mean_dim(3)
+        .mean_dim(1)
+        .reshape([n, d]);
+    tap("pool", &pooled.dims());
+    pooled
 }
 
 #[derive(Module, Debug)]

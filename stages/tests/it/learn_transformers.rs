@@ -1,0 +1,242 @@
+//! The encoders of A²MC's Table I beyond ST-GCN and the BiGRU — SCD-Net's GCN &
+//! transformer encoder (A²MC's code) and DSTA-Net (its Transformer row): parameter counts
+//! against PyTorch's count of the same modules, and features against PyTorch's
+//! (`scripts/scd_reference.py`, `scripts/dsta_reference.py`, torch venv).
+
+use std::path::Path;
+use std::process::Command;
+
+use burn::prelude::*;
+use skelflow_stages::data::Stream;
+use skelflow_stages::learn::checkpoint::torch_file::{self, PyValue};
+use skelflow_stages::learn::checkpoint::{self, CheckpointFormat, TorchTensor, Values};
+use skelflow_stages::learn::encoders::{
+    Backbone, BackboneConfig, EncoderConfig, ScdConfig, count_params, count_params_by_path,
+};
+
+use crate::fixtures::venv_python;
+use crate::learn_common::rng_lock;
+
+/// Trainable parameters of A²MC's `PretrainingEncoder(2048, 8, 1)` (c = 64, 64 frames,
+/// 128-d projections) per part, as PyTorch counts them (`scd_reference.py counts`), and as
+/// the layer list of ML-FACTS §2.3 gives them: each CTR-GCN 363,928; channel_t
+/// Linear(3200, 2048) + LN + Linear(2048, 2048) = 10,756,096; channel_s (4096 in) =
+/// 12,591,104; a transformer layer 6·2048² + 10·2048 = 25,186,304; t_proj / s_proj
+/// 2048² + 2048 + 2048·128 + 128 = 4,458,624; i_proj (4096 in) 8,652,928.
+const PARTS: [(&str, usize); 9] = [
+    (".gcn_t.", 363_928),
+    (".gcn_s.", 363_928),
+    (".channel_t.", 10_756_096),
+    (".channel_s.", 12_591_104),
+    (".t_encoder.", 25_186_304),
+    (".s_encoder.", 25_186_304),
+    (".t_proj.", 4_458_624),
+    (".s_proj.", 4_458_624),
+    (".projector.", 8_652_928),
+];
+
+#[test]
+fn scd_parameter_counts_equal_pytorchs() {
+    let _rng = rng_lock();
+    let cfg = EncoderConfig::preset("scd").unwrap();
+    let enc = cfg.init(&Device::flex());
+    let by_path = count_params_by_path(&enc);
+    for (part, want) in PARTS {
+        let got: usize = by_path
+            .iter()
+            .filter(|(p, _)| p.contains(part))
+            .map(|(_, c)| c.trainable)
+            .sum();
+        assert_eq!(got, want, "{part}");
+    }
+    let all = count_params(&enc);
+    assert_eq!(all.trainable, 92_017_840);
+    // BN running statistics: 7,640 elements, as PyTorch's buffers
+    assert_eq!(all.total - all.trainable, 7_640);
+    // the transformer layer by formula: 4d² + 4d attention, 2(d² + d) feed-forward, 4d norms
+    let d = 2048;
+    assert_eq!(6 * d * d + 10 * d, 25_186_304);
+
+    let summary = skelflow_stages::learn::model_summary_str("scd", None).unwrap();
+    println!("{summary}");
+    assert!(
+        summary.contains("Total params: trainable 92,017,840"),
+        "{summary}"
+    );
+    assert!(summary.contains("t_proj+s_proj"), "{summary}");
+}
+
+type Golden = serde_json::Value;
+
+/// Run `script golden OUT.json` in the torch venv: the golden, or `None` (skipped).
+fn golden(script: &str, dir: &Path) -> Option<Golden> {
+    let py = venv_python("torch", "SKELFLOW_TORCH_TESTS")?;
+    let out_file = dir.join("golden.json");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scripts")
+        .join(script);
+    let out = Command::new(&py)
+        .arg(&script)
+        .args(["golden", out_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap())
+}
+
+fn tensor(v: &Golden) -> (Vec<usize>, Vec<f32>) {
+    let shape = v["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap() as usize)
+        .collect();
+    let data = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect();
+    (shape, data)
+}
+
+/// The golden's PyTorch state dict written as a `torch.save` file, then read by the
+/// checkpoint importer (`shape`: the config, or `None` to read it from the tensors).
+fn import_golden(
+    g: &Golden,
+    dir: &Path,
+    format: CheckpointFormat,
+    shape: Option<&EncoderConfig>,
+) -> (
+    EncoderConfig,
+    skelflow_stages::learn::encoders::Encoder,
+    Tensor<5>,
+) {
+    let items = g["state_dict"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            let (shape, data) = tensor(v);
+            (
+                k.clone(),
+                PyValue::Tensor(TorchTensor {
+                    shape,
+                    values: Values::F32(data),
+                }),
+            )
+        })
+        .collect();
+    let file = dir.join("golden.pt");
+    torch_file::write(&file, &PyValue::OrderedDict(items)).unwrap();
+    let dev = Device::flex();
+    let (found, enc) = checkpoint::import(&file, format, Stream::Joint, shape, &dev).unwrap();
+    assert_eq!(found.prefix, "");
+    let (xs, xv) = tensor(&g["x"]);
+    let x = Tensor::<5>::from_data(
+        TensorData::new(xv, [xs[0], xs[1], xs[2], xs[3], xs[4]]),
+        &dev,
+    );
+    (found.config, enc.valid(), x)
+}
+
+fn close(g: &Golden, name: &str, got: Tensor<2>) {
+    let (_, want) = tensor(&g[name]);
+    let got = got.into_data().try_into_vec::<f32>().unwrap();
+    assert_eq!(got.len(), want.len(), "{name}");
+    let err = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs() / b.abs().max(0.01))
+        .fold(0f32, f32::max);
+    println!("{name}: max relative error {err:.2e}");
+    assert!(err <= 1e-4, "{name}: {err}");
+}
+
+#[test]
+fn scd_features_equal_pytorchs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(g) = golden("scd_reference.py", tmp.path()) else {
+        return;
+    };
+    let c = &g["config"];
+    let n = |k: &str| c[k].as_u64().unwrap() as usize;
+    let shape = EncoderConfig {
+        backbone: BackboneConfig::Scd(ScdConfig {
+            frames: n("frames"),
+            gcn_channels: n("c"),
+            d_model: n("d_model"),
+            heads: n("heads"),
+            layers: n("layers"),
+            proj_dim: n("num_class"),
+            dropout: 0.1,
+        }),
+        proj_dim: n("num_class"),
+        mlp: true,
+        ..Default::default()
+    };
+    let _rng = rng_lock();
+    let (_, enc, x) = import_golden(&g, tmp.path(), CheckpointFormat::A2mc, Some(&shape));
+    let f = enc.features(x);
+    let d = shape.feature_dim() / 2;
+    close(&g, "vt", f.clone().narrow(1, 0, d));
+    close(&g, "vs", f.clone().narrow(1, d, d));
+    close(&g, "zi", enc.project(f.clone()));
+    let Backbone::Scd(m) = &enc.backbone else {
+        panic!("an SCD backbone")
+    };
+    close(&g, "zt", m.t_proj.forward(f.clone().narrow(1, 0, d)));
+    close(&g, "zs", m.s_proj.forward(f.narrow(1, d, d)));
+}
+
+#[test]
+fn dsta_counts_equal_pytorchs() {
+    let _rng = rng_lock();
+    let cfg = EncoderConfig::preset("transformer").unwrap();
+    let enc = cfg.init(&Device::flex());
+    let by_path = count_params_by_path(&enc);
+    // PyTorch's counts of DSTA-Net's blocks (`dsta_reference.py counts`)
+    let blocks = [
+        47_897, 47_897, 197_849, 184_025, 778_841, 726_617, 726_617, 726_617,
+    ];
+    for (i, want) in blocks.iter().enumerate() {
+        let got: usize = by_path
+            .iter()
+            .filter(|(p, _)| p.contains(&format!(".graph_layers.{i}.")))
+            .map(|(_, c)| c.trainable)
+            .sum();
+        assert_eq!(got, *want, "block {i}");
+    }
+    let all = count_params(&enc);
+    // backbone 3,436,744 + the MoCo MLP head 98,688; BN statistics 14,464
+    assert_eq!(all.trainable, 3_535_432);
+    assert_eq!(all.total - all.trainable, 14_464);
+    let summary = skelflow_stages::learn::model_summary_str("transformer", None).unwrap();
+    println!("{summary}");
+    assert!(
+        summary.contains("Backbone params: trainable 3,436,744"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn dsta_features_equal_pytorchs_with_the_shape_read_from_the_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(g) = golden("dsta_reference.py", tmp.path()) else {
+        return;
+    };
+    let _rng = rng_lock();
+    let (cfg, enc, x) = import_golden(&g, tmp.path(), CheckpointFormat::Auto, None);
+    let BackboneConfig::Transformer(c) = &cfg.backbone else {
+        panic!("read as {}", cfg.describe())
+    };
+    assert_eq!(c.blocks, vec![[8, 8, 4, 1], [8, 16, 4, 2], [16, 16, 4, 1]]);
+    assert_eq!(c.frames, 12);
+    let f = enc.features(x);
+    close(&g, "backbone", f.clone());
+    close(&g, "projection", enc.project(f));
+}
