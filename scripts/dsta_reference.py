@@ -38,8 +38,14 @@ import math
 import sys
 import time
 
+import os
+
 import torch
 import torch.nn as nn
+
+sys.dont_write_bytecode = True  # run from tests: leave no __pycache__ in scripts/
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from scd_reference import enc, make_input  # noqa: E402  (the goldens' input and tensor encoding)
 
 torch.set_num_threads(1)
 torch.set_default_dtype(torch.float32)
@@ -265,21 +271,6 @@ def randomize(model, g):
             m.out_nett[0].weight.mul_(m.attt.shape[-1] ** -0.75)
             m.ff_nets[0].weight.mul_(0.5)
             m.ff_nett[0].weight.mul_(0.5)
-
-
-def make_input(g, N=3, C=3, T=12, V=25, M=2):
-    chan_joint = 0.5 * torch.randn((1, C, 1, V, 1), generator=g)  # per channel/joint offset
-    person = 0.3 * torch.randn((N, C, 1, 1, M), generator=g)  # per body position
-    drift = 0.05 * torch.randn((N, C, T, 1, M), generator=g).cumsum(2)  # slow motion
-    noise = 0.05 * torch.randn((N, C, T, V, M), generator=g)
-    x = chan_joint + person + drift + noise
-    x[0, :, :, :, 1] = 0.0  # sample 0: single actor, person 2 zero-padded
-    return x.float()
-
-
-def enc(t):
-    t = t.detach().to(torch.float32).contiguous()
-    return {'shape': list(t.shape), 'data': t.reshape(-1).tolist()}
 
 
 def cmd_golden(path):

@@ -132,18 +132,10 @@ pub enum ModelCommand {
     },
     /// Write an encoder as a checkpoint of a reference repository, loadable there with
     /// `load_state_dict` (aimclr: ST-GCN as AimCLR / ActCLR save it; cmd: BiGRU in CMD's
-    /// `state_dict`; ascal: AS-CAL's LSTM)
+    /// `state_dict`; ascal: AS-CAL's LSTM; a2mc: A²MC's SCD-Net encoder; dsta: DSTA-Net)
     Export {
-        /// An encoder artifact directory (`skelflow show PIPELINE INSTANCE` prints it) or a
-        /// reference checkpoint file
-        #[arg(long)]
-        checkpoint: PathBuf,
-        /// aimclr | cmd | ascal [default: the one of the encoder's architecture]
-        #[arg(long, default_value = "auto")]
-        format: String,
-        /// The stream slot of a `cmd` checkpoint [default: the stream the encoder was trained on]
-        #[arg(long)]
-        stream: Option<String>,
+        #[command(flatten)]
+        source: EncoderSource,
         /// The file to write (`.pt`)
         #[arg(long)]
         out: PathBuf,
@@ -151,16 +143,8 @@ pub enum ModelCommand {
     /// Features of clips from an encoder, as the reference code computes them: what to run
     /// to check that skelflow computes what a reference repository computes
     Embed {
-        /// A reference checkpoint file (.pt / .pth) or a skelflow encoder artifact directory
-        #[arg(long)]
-        checkpoint: PathBuf,
-        /// auto | aimclr | cmd | ascal | skelflow
-        #[arg(long, default_value = "auto")]
-        format: String,
-        /// Which stream's encoder (CMD keeps one per stream); the stream is computed from
-        /// the joints in --input [default: joint; an artifact's own stream]
-        #[arg(long)]
-        stream: Option<String>,
+        #[command(flatten)]
+        source: EncoderSource,
         /// backbone (the pooled feature linear / kNN evaluation use) | projection (the head)
         #[arg(long, default_value = "backbone")]
         feature: String,
@@ -174,6 +158,45 @@ pub enum ModelCommand {
         #[arg(long, value_enum, default_value_t = BackendArg::Flex)]
         backend: BackendArg,
     },
+}
+
+/// Where an encoder comes from, for `model export` and `model embed`.
+#[derive(Args, Debug, Clone)]
+pub struct EncoderSource {
+    /// A skelflow encoder artifact directory (`skelflow show PIPELINE INSTANCE` prints it)
+    /// or a reference checkpoint file (.pt / .pth / .pth.tar)
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// The checkpoint's format: auto | aimclr | cmd | ascal | a2mc | dsta | skelflow (for
+    /// `export`, the format to write; auto: the one of the encoder's architecture)
+    #[arg(long, default_value = "auto")]
+    pub format: String,
+    /// Which stream's encoder (CMD keeps one per stream; for `export`, the `cmd` slot to
+    /// write) [default: joint, or the stream an artifact was trained on]; `embed` computes
+    /// the stream from the joints of --input
+    #[arg(long)]
+    pub stream: Option<String>,
+}
+
+impl EncoderSource {
+    fn parse(
+        &self,
+    ) -> Result<
+        (
+            skelflow_stages::learn::checkpoint::CheckpointFormat,
+            Option<skelflow_stages::data::Stream>,
+        ),
+        Failure,
+    > {
+        use skelflow_stages::learn::checkpoint::CheckpointFormat;
+        let format = parse_choice(
+            "format",
+            &self.format,
+            CheckpointFormat::parse,
+            CheckpointFormat::NAMES,
+        )?;
+        Ok((format, parse_stream(self.stream.as_deref())?))
+    }
 }
 
 fn parse_choice<T>(
@@ -198,53 +221,38 @@ fn parse_stream(value: Option<&str>) -> Result<Option<skelflow_stages::data::Str
         .transpose()
 }
 
-fn model_export(
-    checkpoint: &Path,
-    format: &str,
-    stream: Option<&str>,
-    out: &Path,
-) -> Result<i32, Failure> {
+fn model_export(source: &EncoderSource, out: &Path) -> Result<i32, Failure> {
     use skelflow_stages::learn::checkpoint::{CheckpointFormat, commands};
-    let format = parse_choice(
-        "format",
-        format,
-        CheckpointFormat::parse,
-        "aimclr, cmd, ascal",
-    )?;
-    let stream = parse_stream(stream)?;
-    let text = commands::export_encoder(checkpoint, format, stream, out)
+    let (format, stream) = source.parse()?;
+    if format == CheckpointFormat::Skelflow {
+        return Err(Failure::usage(
+            "--format skelflow: an encoder artifact is a directory; copy it instead of exporting",
+        ));
+    }
+    let text = commands::export_encoder(&source.checkpoint, format, stream, out)
         .map_err(|e| Failure::new(exit::BAD_INPUT, e.to_string()))?;
     println!("{text}");
     Ok(exit::OK)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn model_embed(
-    checkpoint: &Path,
-    format: &str,
-    stream: Option<&str>,
+    source: &EncoderSource,
     feature: &str,
     input: &Path,
     out: &Path,
     backend: BackendArg,
 ) -> Result<i32, Failure> {
-    use skelflow_stages::learn::checkpoint::{CheckpointFormat, commands};
+    use skelflow_stages::learn::checkpoint::commands;
     use skelflow_stages::learn::extract::FeatureKind;
-    let format = parse_choice(
-        "format",
-        format,
-        CheckpointFormat::parse,
-        CheckpointFormat::NAMES,
-    )?;
+    let (format, stream) = source.parse()?;
     let feature = parse_choice(
         "feature",
         feature,
         |s| serde_json::from_value::<FeatureKind>(serde_json::json!(s)).ok(),
         "backbone, projection",
     )?;
-    let stream = parse_stream(stream)?;
     let text = commands::embed(
-        checkpoint,
+        &source.checkpoint,
         format,
         stream,
         feature,
@@ -410,34 +418,18 @@ pub fn main() -> i32 {
             command: ModelCommand::Summary { config, frames },
         } => model_summary(config, *frames),
         Command::Model {
-            command:
-                ModelCommand::Export {
-                    checkpoint,
-                    format,
-                    stream,
-                    out,
-                },
-        } => model_export(checkpoint, format, stream.as_deref(), out),
+            command: ModelCommand::Export { source, out },
+        } => model_export(source, out),
         Command::Model {
             command:
                 ModelCommand::Embed {
-                    checkpoint,
-                    format,
-                    stream,
+                    source,
                     feature,
                     input,
                     out,
                     backend,
                 },
-        } => model_embed(
-            checkpoint,
-            format,
-            stream.as_deref(),
-            feature,
-            input,
-            out,
-            *backend,
-        ),
+        } => model_embed(source, feature, input, out, *backend),
         Command::Kinds { kind } => maintain::kinds(kind.as_deref()),
         Command::Exec { job } => return crate::sched::job::exec_main(job),
     };
