@@ -221,6 +221,26 @@ impl Kind for Pretrain {
                 .with_hint("keep one encoder stage in `needs` (use `matrix:` to pair instances)"),
             ),
         }
+        // encoders with a fixed or bounded clip length, against the clips the default views
+        // give: the method's `frames` (A²MC's crop-resize, AS-CAL's selection), else the import's
+        let clip = p
+            .method_params
+            .get("frames")
+            .and_then(|f| f.as_u64())
+            .map(|f| (f as usize, "`method_params.frames`".to_string()))
+            .or_else(|| {
+                let u = inputs.iter().find(|u| super::is_dataset(u))?;
+                let (variant, frames) = super::variant_frames(u);
+                frames.map(|f| (f, format!("the `{variant}` clips of `{}`", u.instance)))
+            });
+        if let (true, Some((t, from))) = (p.views.is_empty(), clip)
+            && let Some(problem) = cfg.clip_frames_problem(t)
+        {
+            e.push(
+                ParamError::at("encoder", format!("{problem}, and this stage's clips have {t} frames ({from})"))
+                    .with_hint(format!("set the encoder's `frames: {t}` (`encoder: {{backbone: {{arch: …, frames: {t}}}}}`)")),
+            );
+        }
         if let Some(m) = method(&p.method) {
             let view = PretrainView {
                 benchmark: &p.benchmark,

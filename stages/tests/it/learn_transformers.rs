@@ -240,3 +240,45 @@ fn dsta_features_equal_pytorchs_with_the_shape_read_from_the_checkpoint() {
     close(&g, "backbone", f.clone());
     close(&g, "projection", enc.project(f));
 }
+
+#[test]
+fn encoders_of_fixed_length_refuse_other_clip_lengths_before_running() {
+    use skelflow_stages::StageKind;
+    use skelflow_stages::kind::Upstream;
+    use skelflow_stages::methods::pretrain::Pretrain;
+    let import = Upstream {
+        instance: "import".into(),
+        kind: "ntu.import".into(),
+        params: serde_json::json!({"variant": "frame50"}),
+        inputs: vec![],
+    };
+    let check = |encoder: serde_json::Value, method: &str, method_params: serde_json::Value| {
+        let params = Pretrain
+            .check(&serde_json::json!({"method": method, "method_params": method_params, "encoder": encoder, "benchmark": "ntu60-xsub"}))
+            .unwrap();
+        Pretrain
+            .check_inputs(&params, std::slice::from_ref(&import))
+            .into_iter()
+            .map(|e| format!("{e:?}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let scd = |frames: usize| serde_json::json!({"backbone": {"arch": "scd", "frames": frames, "gcn_channels": 8, "d_model": 32, "heads": 4}});
+    // A²MC crop-resizes to 32 frames: an SCD built for 64 cannot take them
+    let e = check(scd(64), "a2mc", serde_json::json!({"frames": 32}));
+    assert!(
+        e.contains("built for 64 frames") && e.contains("32 frames") && e.contains("frames: 32"),
+        "{e}"
+    );
+    assert_eq!(
+        check(scd(32), "a2mc", serde_json::json!({"frames": 32})),
+        ""
+    );
+    // MoCo on frame50 clips: 50 frames, over DSTA-Net's 32
+    let dsta = serde_json::json!({"backbone": {"arch": "transformer", "frames": 32}});
+    let e = check(dsta, "moco", serde_json::json!({}));
+    assert!(
+        e.contains("cover 32 frames") && e.contains("`frame50` clips of `import`"),
+        "{e}"
+    );
+}

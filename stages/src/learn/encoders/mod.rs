@@ -158,6 +158,22 @@ impl EncoderConfig {
         self.backbone.feature_dim()
     }
 
+    /// Why clips of `t` frames cannot go through this encoder (SCD's spatial tokens hold
+    /// exactly its `frames`; DSTA-Net's positional encodings cover at most its `frames`).
+    pub fn clip_frames_problem(&self, t: usize) -> Option<String> {
+        match &self.backbone {
+            BackboneConfig::Scd(c) if c.frames != t => Some(format!(
+                "the SCD encoder is built for {} frames (its spatial tokens hold every frame)",
+                c.frames
+            )),
+            BackboneConfig::Transformer(c) if t > c.frames => Some(format!(
+                "DSTA-Net's positional encodings cover {} frames",
+                c.frames
+            )),
+            _ => None,
+        }
+    }
+
     /// Whether weights of `other` fit this architecture: the backbone, and with `head`
     /// the projection head too (the initialisation scheme does not matter).
     pub fn same_architecture(&self, other: &EncoderConfig, head: bool) -> bool {
