@@ -23,7 +23,7 @@ pub struct EncoderImportParams {
     pub file: String,
     /// `auto` (told by the tensor names), `aimclr` (ST-GCN of AimCLR / ActCLR / CrosSCLR /
     /// SkeletonCLR), `cmd` (BiGRU of CMD / ISC), `ascal` (AS-CAL's LSTM), `a2mc` (A²MC's
-    /// SCD-Net encoder) or `skelflow`.
+    /// SCD-Net encoder), `dsta` (DSTA-Net) or `skelflow`.
     pub format: CheckpointFormat,
     /// The stream the encoder was trained on: picks CMD's `encoder_q` / `encoder_q_motion` /
     /// `encoder_q_bone`, and is what `extract` feeds it.
@@ -81,7 +81,7 @@ impl Kind for EncoderImport {
     type Params = EncoderImportParams;
     const NAME: &'static str = "encoder.import";
     const VERSION: u32 = 1;
-    const ABOUT: &'static str = "an encoder from a reference checkpoint (aimclr: AimCLR/ActCLR/CrosSCLR ST-GCN | cmd: CMD/ISC BiGRU per stream | ascal: AS-CAL LSTM | a2mc: A²MC's SCD-Net encoder) or a skelflow encoder directory, in the pretrain artifact layout";
+    const ABOUT: &'static str = "an encoder from a reference checkpoint (aimclr: AimCLR/ActCLR/CrosSCLR ST-GCN | cmd: CMD/ISC BiGRU per stream | ascal: AS-CAL LSTM | a2mc: A²MC's SCD-Net encoder | dsta: DSTA-Net) or a skelflow encoder directory, in the pretrain artifact layout";
     const USES_BACKEND: bool = true;
 
     fn canonical(
