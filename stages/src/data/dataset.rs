@@ -199,6 +199,29 @@ pub struct SampleInfo {
     pub bodies: i32,
 }
 
+impl SampleInfo {
+    /// The fields of an NTU sample: its name's parts, and what the import measured.
+    pub fn of_ntu(
+        name: &super::ntu_format::NtuName,
+        label: usize,
+        frames: usize,
+        raw_frames: usize,
+        bodies: usize,
+    ) -> SampleInfo {
+        SampleInfo {
+            name: name.stem(),
+            setup: name.setup as i32,
+            camera: name.camera as i32,
+            subject: name.subject as i32,
+            replication: name.replication as i32,
+            label: label as i32,
+            frames: frames as i32,
+            raw_frames: raw_frames as i32,
+            bodies: bodies as i32,
+        }
+    }
+}
+
 /// The Arrow schema of `dataset.arrow` for a variant.
 pub fn schema(variant: Variant) -> SchemaRef {
     let int = |n: &str| Field::new(n, DataType::Int32, false);

@@ -367,17 +367,7 @@ impl Kind for NpyImport {
                 } else {
                     file_split.test.push(row);
                 }
-                let info = SampleInfo {
-                    name: name.stem(),
-                    setup: name.setup as i32,
-                    camera: name.camera as i32,
-                    subject: name.subject as i32,
-                    replication: name.replication as i32,
-                    label: label as i32,
-                    frames: frames as i32,
-                    raw_frames: frames as i32,
-                    bodies: bodies as i32,
-                };
+                let info = SampleInfo::of_ntu(name, label as usize, frames, frames, bodies);
                 rows.push((info, x));
             }
             writer.write_batch(rows)?;

@@ -436,17 +436,13 @@ fn import_one(
     let bytes = buf.len() as u64;
     match prepare_into(&seq, variant, slot, scratch) {
         Ok(frames) => {
-            let info = SampleInfo {
-                name: name.stem(),
-                setup: name.setup as i32,
-                camera: name.camera as i32,
-                subject: name.subject as i32,
-                replication: name.replication as i32,
-                label: name.label() as i32,
-                frames: frames as i32,
-                raw_frames: seq.num_frames() as i32,
-                bodies: seq.max_bodies() as i32,
-            };
+            let info = SampleInfo::of_ntu(
+                &name,
+                name.label(),
+                frames,
+                seq.num_frames(),
+                seq.max_bodies(),
+            );
             (Ok(info), bytes)
         }
         Err(e) => (Err(bad(format!("{shown}: {e}"))), bytes),
