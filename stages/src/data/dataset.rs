@@ -29,15 +29,17 @@ use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, AsArray, FixedSizeListArray, Float32Array, Int32Array, RecordBatch, StringArray,
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, Int32Type};
+use arrow_array::{
+    ArrayRef, FixedSizeListArray, Float32Array, Int32Array, RecordBatch, StringArray,
 };
-use arrow::buffer::Buffer;
-use arrow::datatypes::{DataType, Field, Float32Type, Int32Type, Schema, SchemaRef};
-use arrow::ipc::convert::try_fb_to_schema;
-use arrow::ipc::reader::{FileDecoder, read_footer_length};
-use arrow::ipc::root_as_footer;
-use arrow::ipc::writer::FileWriter;
+use arrow_buffer::Buffer;
+use arrow_ipc::convert::try_fb_to_schema;
+use arrow_ipc::reader::{FileDecoder, read_footer_length};
+use arrow_ipc::root_as_footer;
+use arrow_ipc::writer::FileWriter;
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -432,9 +434,9 @@ pub(crate) fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Resul
 }
 
 /// An Arrow writer's error as the I/O error it is (no space left, …), or wrapped as one.
-fn arrow_io(op: &'static str, path: &Path, e: arrow::error::ArrowError) -> StageError {
+fn arrow_io(op: &'static str, path: &Path, e: arrow_schema::ArrowError) -> StageError {
     let source = match e {
-        arrow::error::ArrowError::IoError(_, source) => source,
+        arrow_schema::ArrowError::IoError(_, source) => source,
         other => std::io::Error::other(other),
     };
     StageError::io(op, path, source)

@@ -5,9 +5,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, FixedSizeListArray, Float32Array, Int64Array};
-use arrow::datatypes::{DataType, Field, Schema};
-use arrow::record_batch::RecordBatch;
+use arrow_array::{Array, ArrayRef, FixedSizeListArray, Float32Array, Int64Array, RecordBatch};
+use arrow_schema::{DataType, Field, Schema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use skelflow_contract::files::{SCORES_ARROW, SCORES_JSON};
@@ -107,8 +106,8 @@ pub fn write_scores(dir: &Path, meta: &ScoresMeta, s: &Scores) -> Result<(), Sta
     ];
     let batch = RecordBatch::try_new(Arc::new(schema), cols).map_err(|e| bad(e.to_string()))?;
     let file = std::fs::File::create(&path).at("create", &path)?;
-    let err = |e: arrow::error::ArrowError| StageError::bad_file(&path, e);
-    let mut w = arrow::ipc::writer::FileWriter::try_new(file, &batch.schema()).map_err(err)?;
+    let err = |e: arrow_schema::ArrowError| StageError::bad_file(&path, e);
+    let mut w = arrow_ipc::writer::FileWriter::try_new(file, &batch.schema()).map_err(err)?;
     w.write(&batch).map_err(err)?;
     w.finish().map_err(err)?;
     write_json(&dir.join(SCORES_JSON), meta)
@@ -124,7 +123,7 @@ pub fn read_scores(dir: &Path) -> Result<(ScoresMeta, Scores), StageError> {
     let bad = |e: String| StageError::bad_file(&path, e);
     let file = std::fs::File::open(&path).at("open", &path)?;
     let reader =
-        arrow::ipc::reader::FileReader::try_new(file, None).map_err(|e| bad(e.to_string()))?;
+        arrow_ipc::reader::FileReader::try_new(file, None).map_err(|e| bad(e.to_string()))?;
     let mut s = Scores {
         index: vec![],
         label: vec![],

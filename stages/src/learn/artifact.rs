@@ -4,11 +4,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, FixedSizeListArray, Float32Array, Float64Array, Int64Array, StringArray,
+use arrow_array::{
+    ArrayRef, FixedSizeListArray, Float32Array, Float64Array, Int64Array, RecordBatch, StringArray,
 };
-use arrow::datatypes::{DataType, Field, Schema};
-use arrow::record_batch::RecordBatch;
+use arrow_schema::{DataType, Field, Schema};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -201,8 +200,8 @@ pub fn write_features_arrow(
     )
     .map_err(|e| StageError::bad_file(path, format!("cannot build the features: {e}")))?;
     let file = std::fs::File::create(path).at("create", path)?;
-    let bad = |e: arrow::error::ArrowError| StageError::bad_file(path, e);
-    let mut w = arrow::ipc::writer::FileWriter::try_new(file, &batch.schema()).map_err(bad)?;
+    let bad = |e: arrow_schema::ArrowError| StageError::bad_file(path, e);
+    let mut w = arrow_ipc::writer::FileWriter::try_new(file, &batch.schema()).map_err(bad)?;
     w.write(&batch).map_err(bad)?;
     w.finish().map_err(bad)?;
     Ok(())
@@ -213,7 +212,7 @@ pub fn read_features_arrow(path: &Path) -> Result<(usize, FeatureSet, FeatureSet
     let bad = |e: String| StageError::bad_file(path, e);
     let file = std::fs::File::open(path).at("open", path)?;
     let reader =
-        arrow::ipc::reader::FileReader::try_new(file, None).map_err(|e| bad(e.to_string()))?;
+        arrow_ipc::reader::FileReader::try_new(file, None).map_err(|e| bad(e.to_string()))?;
     let mut train = FeatureSet {
         split: "train",
         index: vec![],

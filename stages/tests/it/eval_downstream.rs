@@ -184,7 +184,7 @@ fn finetuning_moves_the_encoder_and_beats_its_linear_probe() {
 
 /// Which rows of an `epochs.parquet` have a `top1`.
 fn tested_epochs(path: &Path) -> Vec<bool> {
-    use arrow::array::Array;
+    use arrow_array::Array;
     let f = std::fs::File::open(path).unwrap();
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
         .unwrap()

@@ -182,7 +182,7 @@ pub fn metric(dir: &Path, metric: &str, dims: &[(&str, &str)]) -> f64 {
 
 /// (epoch, seconds, loss) of an epochs.parquet.
 pub fn read_epochs(path: &Path) -> Vec<(i64, f64, f64)> {
-    use arrow::array::{Float64Array, Int64Array};
+    use arrow_array::{Float64Array, Int64Array};
     let f = std::fs::File::open(path).unwrap();
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
         .unwrap()
@@ -286,7 +286,7 @@ pub fn eval_knn(root: &Path, name: &str, feats: &Path, params: serde_json::Value
 
 /// Every Float64 column of an `epochs.parquet`, by name, in file order.
 pub fn epoch_columns(path: &Path) -> Vec<(String, Vec<f64>)> {
-    use arrow::array::Float64Array;
+    use arrow_array::Float64Array;
     let f = std::fs::File::open(path).unwrap();
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
         .unwrap()
