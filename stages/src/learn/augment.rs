@@ -144,6 +144,10 @@ pub enum Aug {
     /// AS-CAL's `SelectFrames`: the first `frames` frames (truncation, not a resize; a
     /// shorter clip is padded with zero frames).
     SelectFrames { frames: usize },
+    /// Predict & Cluster's (and AgRNet main.py's) downsampling: every ⌊valid / frames⌋-th
+    /// frame (at least every frame) from the first, the first `frames` of them; frames past
+    /// the valid ones are zero.
+    Downsample { frames: usize },
     /// AS-CAL's `Subtract`: every joint minus joint `joint` (0-based; AS-CAL: 1 = J2), per
     /// frame and person.
     Subtract { joint: usize },
@@ -204,6 +208,7 @@ impl Aug {
     pub fn check(&self) -> Result<(), String> {
         match *self {
             Aug::SelectFrames { frames: 0 } => Err("`select_frames` keeps 0 frames".into()),
+            Aug::Downsample { frames: 0 } => Err("`downsample` keeps 0 frames".into()),
             Aug::Subtract { joint } if joint >= NUM_JOINTS => Err(format!(
                 "`subtract` joint {joint} is not a joint index (0..{NUM_JOINTS}; AS-CAL: 1 = J2)"
             )),
@@ -377,6 +382,20 @@ impl Aug {
                     let vm = out.v * out.m;
                     for c in 0..out.c {
                         out.data[(c * frames + t) * vm..(c + 1) * frames * vm].fill(0.0);
+                    }
+                }
+                out
+            }
+            Aug::Downsample { frames } => {
+                let valid = valid.min(clip.t);
+                let stride = (valid / frames).max(1);
+                let t = clip.t;
+                let mut out = clip.gather_frames(frames, |i| (i * stride).min(t - 1));
+                let vm = out.v * out.m;
+                for c in 0..out.c {
+                    for i in (0..frames).filter(|i| i * stride >= valid) {
+                        let at = (c * frames + i) * vm;
+                        out.data[at..at + vm].fill(0.0);
                     }
                 }
                 out

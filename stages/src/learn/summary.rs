@@ -15,6 +15,7 @@ pub fn model_summary(config: &EncoderConfig, frames: Option<usize>) -> String {
     let t = frames.unwrap_or(match &config.backbone {
         BackboneConfig::Stgcn(_) => 50,
         BackboneConfig::Scd(c) => c.frames,
+        BackboneConfig::Agrnet(c) => c.frames,
         _ => 64,
     });
     let (c, v, m) = (3, 25, 2);
@@ -54,6 +55,8 @@ pub fn model_summary(config: &EncoderConfig, frames: Option<usize>) -> String {
             own = vec![format!(".cells.{i}.")];
         }
         match row {
+            // the input has no parameters (AgRNet's RNN cells have `input` layers)
+            "input" => own.clear(),
             "t_encoder" => own = vec![".channel_t.".into(), ".t_encoder.".into()],
             "s_encoder" => own = vec![".channel_s.".into(), ".s_encoder.".into()],
             "t_proj+s_proj" => own = vec![".t_proj.".into(), ".s_proj.".into()],
@@ -82,6 +85,18 @@ pub fn model_summary(config: &EncoderConfig, frames: Option<usize>) -> String {
             c.blocks.len(),
             c.subsets,
             c.feature_dim(),
+            c.frames
+        ),
+        BackboneConfig::Agrnet(c) => format!(
+            "AgRNet encoder, reconstructed (xyz + t Informer branches: d_model {}, {} heads, {} layers, AAGA {}, ADGA {}, PFM {}; BiRNN {} × {}; {} frames)",
+            c.d_model,
+            c.heads,
+            c.layers,
+            on_off(c.aaga),
+            on_off(c.adga),
+            on_off(c.pfm),
+            c.rnn_layers,
+            c.rnn_hidden,
             c.frames
         ),
         BackboneConfig::Scd(c) => format!(
@@ -183,7 +198,7 @@ pub fn model_summary_str(spec: &str, frames: Option<usize>) -> Result<String, St
         let text = std::fs::read_to_string(spec).map_err(|e| format!("{spec}: {e}"))?;
         EncoderConfig::parse(&text).map_err(|e| format!("{spec}: {e}"))?
     } else {
-        EncoderConfig::parse(spec).map_err(|e| format!("encoder config: {e} (give a preset: stgcn, stgcn64, bigru, lstm, scd, transformer; a YAML file; or inline YAML like `{{arch: stgcn, hidden: 16}}`)"))?
+        EncoderConfig::parse(spec).map_err(|e| format!("encoder config: {e} (give a preset: stgcn, stgcn64, bigru, lstm, scd, transformer, agrnet; a YAML file; or inline YAML like `{{arch: stgcn, hidden: 16}}`)"))?
     };
     if let (BackboneConfig::Scd(c), Some(t)) = (&config.backbone, frames)
         && t != c.frames
@@ -201,5 +216,17 @@ pub fn model_summary_str(spec: &str, frames: Option<usize>) -> Result<String, St
             c.frames
         ));
     }
+    if let (BackboneConfig::Agrnet(c), Some(t)) = (&config.backbone, frames)
+        && t != c.frames
+    {
+        return Err(format!(
+            "AgRNet's `t` branch is built for {} frames (its tokens hold every frame): give `{{arch: agrnet, frames: {t}}}` instead of --frames",
+            c.frames
+        ));
+    }
     Ok(model_summary(&config, frames))
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
 }

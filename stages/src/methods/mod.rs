@@ -8,6 +8,7 @@ pub mod a2mc;
 pub mod a2mc_blocks;
 pub mod actclr;
 pub mod actclr_blocks;
+pub mod agrnet;
 pub mod aimclr;
 pub mod ascal;
 pub mod blocks;
@@ -83,6 +84,7 @@ pub const METHODS: &[MethodEntry] = &[
     aimclr::ENTRY,
     actclr::ENTRY,
     ascal::ENTRY,
+    agrnet::ENTRY,
 ];
 
 pub fn method(name: &str) -> Option<&'static MethodEntry> {

@@ -6,6 +6,7 @@ mod a2mc_train;
 mod actclr_golden;
 mod actclr_method;
 mod actclr_train;
+mod agrnet;
 mod ascal_method;
 mod data_conformance;
 mod data_import;

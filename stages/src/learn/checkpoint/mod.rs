@@ -81,12 +81,15 @@ pub enum CheckpointFormat {
     A2mc,
     /// DSTA-Net's `DSTANet` state dict (the transformer of A²MC's Table I).
     Dsta,
+    /// skelflow's AgRNet reconstruction as `scripts/agrnet_reference.py` names it (the
+    /// paper's code is withheld: no public checkpoint exists).
+    Agrnet,
     /// A skelflow encoder artifact directory (`encoder.json` + `encoder.bpk`).
     Skelflow,
 }
 
 impl CheckpointFormat {
-    pub const NAMES: &'static str = "auto, aimclr, cmd, ascal, a2mc, dsta, skelflow";
+    pub const NAMES: &'static str = "auto, aimclr, cmd, ascal, a2mc, dsta, agrnet, skelflow";
 
     pub fn parse(s: &str) -> Option<CheckpointFormat> {
         serde_json::from_value(serde_json::json!(s)).ok()
@@ -100,6 +103,7 @@ impl CheckpointFormat {
             CheckpointFormat::Ascal => "ascal",
             CheckpointFormat::A2mc => "a2mc",
             CheckpointFormat::Dsta => "dsta",
+            CheckpointFormat::Agrnet => "agrnet",
             CheckpointFormat::Skelflow => "skelflow",
         }
     }
@@ -112,6 +116,7 @@ impl CheckpointFormat {
             CheckpointFormat::Ascal => Some(Arch::Lstm),
             CheckpointFormat::A2mc => Some(Arch::Scd),
             CheckpointFormat::Dsta => Some(Arch::Dsta),
+            CheckpointFormat::Agrnet => Some(Arch::Agrnet),
             CheckpointFormat::Auto | CheckpointFormat::Skelflow => None,
         }
     }
@@ -123,6 +128,7 @@ impl CheckpointFormat {
             Arch::Lstm => CheckpointFormat::Ascal,
             Arch::Scd => CheckpointFormat::A2mc,
             Arch::Dsta => CheckpointFormat::Dsta,
+            Arch::Agrnet => CheckpointFormat::Agrnet,
         }
     }
 
@@ -651,7 +657,7 @@ mod tests {
     #[test]
     fn every_parameter_has_a_reference_name_and_back() {
         let dev = Device::default();
-        for preset in ["stgcn", "bigru", "lstm", "scd", "transformer"] {
+        for preset in ["stgcn", "bigru", "lstm", "scd", "transformer", "agrnet"] {
             let mut cfg = EncoderConfig::preset(preset).unwrap();
             if let BackboneConfig::Bigru(c) = &mut cfg.backbone {
                 c.hidden = 8;
@@ -659,6 +665,10 @@ mod tests {
             }
             if let BackboneConfig::Scd(c) = &mut cfg.backbone {
                 (c.frames, c.gcn_channels, c.d_model, c.layers) = (12, 8, 32, 2);
+            }
+            if let BackboneConfig::Agrnet(c) = &mut cfg.backbone {
+                // heads are not in the weights: the default (8) divides 16
+                (c.frames, c.d_model, c.d_ff, c.rnn_hidden, c.rnn_layers) = (12, 16, 24, 8, 2);
             }
             if let BackboneConfig::Transformer(c) = &mut cfg.backbone {
                 c.frames = 12;

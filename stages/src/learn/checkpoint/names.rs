@@ -10,8 +10,8 @@
 
 use super::{StateDict, TorchTensor};
 use crate::learn::encoders::{
-    BackboneConfig, BiGruConfig, DstaConfig, EncoderConfig, FrameOrder, GruDrive, InitScheme,
-    LstmConfig, ScdConfig, StgcnConfig,
+    AgrnetConfig, BackboneConfig, BiGruConfig, DstaConfig, EncoderConfig, FrameOrder, GruDrive,
+    InitScheme, LstmConfig, ScdConfig, StgcnConfig,
 };
 
 /// How a value is laid out on the PyTorch side.
@@ -38,6 +38,8 @@ pub enum Arch {
     Lstm,
     Scd,
     Dsta,
+    /// skelflow's AgRNet reconstruction (`scripts/agrnet_reference.py` names).
+    Agrnet,
 }
 
 impl Arch {
@@ -48,6 +50,7 @@ impl Arch {
             BackboneConfig::Lstm(_) => Arch::Lstm,
             BackboneConfig::Scd(_) => Arch::Scd,
             BackboneConfig::Transformer(_) => Arch::Dsta,
+            BackboneConfig::Agrnet(_) => Arch::Agrnet,
         }
     }
 
@@ -58,6 +61,7 @@ impl Arch {
             Arch::Lstm => "an LSTM (AS-CAL)",
             Arch::Scd => "an SCD-Net GCN & transformer encoder (A²MC)",
             Arch::Dsta => "a DSTA-Net transformer",
+            Arch::Agrnet => "an AgRNet encoder (skelflow's reconstruction)",
         }
     }
 
@@ -69,10 +73,18 @@ impl Arch {
             Arch::Lstm => "lstm.weight_ih_l0",
             Arch::Scd => "encoder.gcn_t.l1.gcn1.PA",
             Arch::Dsta => "graph_layers.0.in_nets.weight",
+            Arch::Agrnet => "xyz.token.weight",
         }
     }
 
-    pub const ALL: [Arch; 5] = [Arch::Stgcn, Arch::Bigru, Arch::Lstm, Arch::Scd, Arch::Dsta];
+    pub const ALL: [Arch; 6] = [
+        Arch::Stgcn,
+        Arch::Bigru,
+        Arch::Lstm,
+        Arch::Scd,
+        Arch::Dsta,
+        Arch::Agrnet,
+    ];
 }
 
 fn bn(field: &str) -> &str {
@@ -93,6 +105,7 @@ pub fn torch_name(burn_path: &str, arch: Arch, mlp: bool) -> Option<(String, Lay
     match seg.as_slice() {
         ["backbone", "Scd", rest @ ..] => scd_name(rest),
         ["backbone", "Transformer", rest @ ..] => dsta_name(rest),
+        ["backbone", "Agrnet", rest @ ..] => agrnet_name(rest),
         ["projector", layer, field] => {
             let module = match (*layer, mlp) {
                 ("hidden", _) => format!("{head}.0"),
@@ -269,6 +282,23 @@ fn dsta_name(seg: &[&str]) -> Option<(String, Layout)> {
     }
 }
 
+/// The reference script's names are the module's field paths; its `Linear` weights are
+/// (out, in), its norms' γ / β are `weight` / `bias`.
+fn agrnet_name(seg: &[&str]) -> Option<(String, Layout)> {
+    let (field, module) = seg.split_last()?;
+    let parent = module.last().copied().unwrap_or("");
+    let linear = matches!(
+        parent,
+        "query" | "key" | "value" | "out" | "ff1" | "ff2" | "input" | "hidden"
+    );
+    let layout = if linear && *field == "weight" {
+        Layout::Transposed
+    } else {
+        Layout::Same
+    };
+    Some((format!("{}.{}", module.join("."), bn(field)), layout))
+}
+
 fn rnn_name(module: &str, field: &str, layer: &str, sfx: &str) -> Option<(String, Layout)> {
     let (name, layout) = match field {
         "w_ih" => ("weight_ih", Layout::Transposed),
@@ -394,6 +424,24 @@ pub fn infer_config(arch: Arch, sd: &StateDict) -> Result<EncoderConfig, String>
                 subsets,
             })
         }
+        Arch::Agrnet => {
+            let layers = (0..)
+                .take_while(|l| sd.contains_key(&format!("xyz.layers.{l}.query.weight")))
+                .count();
+            let defaults = AgrnetConfig::default();
+            BackboneConfig::Agrnet(AgrnetConfig {
+                frames: dim(sd, "t.token.weight", 1)?,
+                d_model: dim(sd, "xyz.token.weight", 0)?,
+                d_ff: dim(sd, "xyz.layers.0.ff1.weight", 0)?,
+                layers,
+                rnn_hidden: dim(sd, "xyz_rnn.layers.0.fwd.hidden.weight", 0)?,
+                rnn_layers: layers_of(sd, "xyz_rnn.layers.", ".fwd.input.weight"),
+                adga: sd.contains_key("xyz.distil.0.conv.weight"),
+                pfm: sd.contains_key("xyz.motion.weight"),
+                // not in the tensors: heads, factor, AAGA, λ, the body (`encoder` says)
+                ..defaults
+            })
+        }
         Arch::Lstm => {
             if sd.contains_key("lstm.weight_ih_l0_reverse") {
                 return Err("the LSTM is bidirectional: skelflow's AS-CAL LSTM is the unidirectional one of AS-CAL's NTU setting".into());
@@ -421,6 +469,13 @@ pub fn infer_config(arch: Arch, sd: &StateDict) -> Result<EncoderConfig, String>
         mlp,
         init: InitScheme::Reference,
     })
+}
+
+/// How many `{prefix}{i}{suffix}` keys there are from i = 0.
+fn layers_of(sd: &StateDict, prefix: &str, suffix: &str) -> usize {
+    (0..)
+        .take_while(|i| sd.contains_key(&format!("{prefix}{i}{suffix}")))
+        .count()
 }
 
 /// Blocks with a graph convolution (`st_gcn_networks.{i}.gcn.conv.weight`).

@@ -202,6 +202,20 @@ fn dsta_rule(path: &[(String, String)]) -> Option<Draw> {
     }
 }
 
+/// Informer's own initialisation: the token (and PFM's difference) embedding convolutions
+/// kaiming-normal, fan-in, leaky-ReLU gain (`TokenEmbedding`); every other layer keeps
+/// PyTorch's default.
+fn agrnet_rule(path: &[(String, String)], frames: usize) -> Option<Draw> {
+    let names: Vec<&str> = path.iter().map(|(n, _)| n.as_str()).collect();
+    let cin = match names.as_slice() {
+        [.., "xyz", "token" | "motion", "weight"] => super::agrnet::COORDS,
+        [.., "t", "token" | "motion", "weight"] => frames,
+        _ => return None,
+    };
+    let gain = (2.0 / (1.0 + 0.01f64.powi(2))).sqrt();
+    Some(Draw::Normal(0.0, gain / ((3 * cin) as f64).sqrt()))
+}
+
 /// Apply `scheme` to a freshly built encoder (random draws come from `enc`'s device RNG).
 pub fn initialise(enc: Encoder, backbone: &BackboneConfig, scheme: InitScheme) -> Encoder {
     match (scheme, backbone) {
@@ -210,6 +224,12 @@ pub fn initialise(enc: Encoder, backbone: &BackboneConfig, scheme: InitScheme) -
         (InitScheme::Reference, BackboneConfig::Bigru(_)) => apply(enc, cmd_rule),
         (InitScheme::Reference, BackboneConfig::Lstm(_)) => apply(enc, ascal_rule),
         (InitScheme::Reference, BackboneConfig::Transformer(_)) => apply(enc, dsta_rule),
+        (InitScheme::Reference, BackboneConfig::Agrnet(c)) => {
+            let frames = c.frames;
+            apply(enc, move |path: &[(String, String)]| {
+                agrnet_rule(path, frames)
+            })
+        }
         (InitScheme::Reference, BackboneConfig::Scd(c)) => {
             let qkv = (6.0 / (4 * c.d_model) as f64).sqrt();
             apply(enc, move |path: &[(String, String)]| {

@@ -5,6 +5,7 @@
 //! The constructors draw PyTorch's per-layer defaults; [`EncoderConfig::init`] then applies
 //! the reference repository's re-initialisation ([`init`], `init: reference`, the default).
 
+pub mod agrnet;
 pub mod dsta;
 pub mod init;
 pub mod rnn;
@@ -21,6 +22,7 @@ use burn::tensor::activation::relu;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use agrnet::{AgrnetConfig, AgrnetEncoder, Body};
 pub use dsta::{Dsta, DstaConfig};
 pub use init::InitScheme;
 pub use rnn::{BiGruConfig, BiGruEncoder, FrameOrder, GruDrive, LstmConfig, LstmEncoder};
@@ -48,6 +50,8 @@ pub enum BackboneConfig {
     Scd(ScdConfig),
     /// DSTA-Net, the transformer of A²MC's Table I.
     Transformer(DstaConfig),
+    /// AgRNet's two-branch Informer-style encoder + bidirectional RNNs (reconstructed).
+    Agrnet(AgrnetConfig),
 }
 
 impl Default for BackboneConfig {
@@ -65,6 +69,7 @@ impl BackboneConfig {
             BackboneConfig::Lstm(c) => c.hidden,
             BackboneConfig::Scd(c) => c.feature_dim(),
             BackboneConfig::Transformer(c) => c.feature_dim(),
+            BackboneConfig::Agrnet(c) => c.feature_dim(),
         }
     }
 }
@@ -121,6 +126,8 @@ impl EncoderConfig {
         "lstm",
         "ascal_lstm",
         "scd",
+        "transformer",
+        "agrnet",
     ];
 
     /// Named presets users can type instead of a config; each is the reference code's
@@ -138,6 +145,16 @@ impl EncoderConfig {
             "scd" => BackboneConfig::Scd(ScdConfig::default()),
             // DSTA-Net's 8 blocks over 64 frames (A²MC's Transformer row)
             "transformer" => BackboneConfig::Transformer(DstaConfig::default()),
+            // main.py's Informer (d_model 512, 8 heads, 3 layers) + 3 × 1024 BiRNNs; the
+            // method trains it without a projection head
+            "agrnet" => {
+                return Some(EncoderConfig {
+                    backbone: BackboneConfig::Agrnet(AgrnetConfig::default()),
+                    proj_dim: 0,
+                    mlp: false,
+                    ..Default::default()
+                });
+            }
             "lstm" | "ascal_lstm" => {
                 return Some(EncoderConfig {
                     backbone: BackboneConfig::Lstm(LstmConfig::default()),
@@ -170,7 +187,38 @@ impl EncoderConfig {
                 "DSTA-Net's positional encodings cover {} frames",
                 c.frames
             )),
+            BackboneConfig::Agrnet(c) if c.frames != t => Some(format!(
+                "AgRNet's `t` branch is built for {} frames (its tokens hold every frame)",
+                c.frames
+            )),
             _ => None,
+        }
+    }
+
+    /// Settings the encoder cannot be built or fed with: (problem, what to do).
+    pub fn problems(&self) -> Vec<(String, String)> {
+        match &self.backbone {
+            BackboneConfig::Agrnet(c) => {
+                let mut p: Vec<(String, String)> = c
+                    .problems()
+                    .into_iter()
+                    .map(|e| {
+                        (
+                            format!("agrnet: {e}"),
+                            "fix the encoder's `backbone`".into(),
+                        )
+                    })
+                    .collect();
+                if c.body.is_none() {
+                    // every import holds two body slots (NTU's two-person actions)
+                    p.push((
+                        "AgRNet reads one body, and the imported clips hold two (NTU's two-person actions)".into(),
+                        "say which: `backbone: {arch: agrnet, body: first}` (main.py's pickles keep the first body) or `body: second`".into(),
+                    ));
+                }
+                p
+            }
+            _ => Vec::new(),
         }
     }
 
@@ -231,6 +279,7 @@ impl EncoderConfig {
             BackboneConfig::Lstm(c) => Backbone::Lstm(c.init(device)),
             BackboneConfig::Scd(c) => Backbone::Scd(c.init(device)),
             BackboneConfig::Transformer(c) => Backbone::Transformer(c.init(device)),
+            BackboneConfig::Agrnet(c) => Backbone::Agrnet(c.init(device)),
         };
         let d = self.feature_dim();
         // SCD's i_proj: Linear(2·d_model, d_model) → ReLU → Linear(d_model, 128)
@@ -262,6 +311,7 @@ pub enum Backbone {
     Lstm(LstmEncoder),
     Scd(ScdEncoder),
     Transformer(Dsta),
+    Agrnet(AgrnetEncoder),
 }
 
 #[derive(Module, Debug)]
@@ -338,6 +388,10 @@ impl Encoder {
                     persons,
                 }
             }
+            Backbone::Agrnet(m) => FeatureMap {
+                map: m.feature_map(x, tap),
+                persons: 1,
+            },
         }
     }
 
@@ -353,6 +407,7 @@ impl Encoder {
             Backbone::Lstm(m) => m.pool(fm.map, tap),
             Backbone::Scd(m) => m.pool(fm.map, tap),
             Backbone::Transformer(m) => m.pool(fm.map, fm.persons, tap),
+            Backbone::Agrnet(m) => m.pool(fm.map, tap),
         }
     }
 

@@ -37,7 +37,11 @@ impl EncoderSpec {
     /// The problems of this spec as errors of param `at`.
     pub fn errors(&self, at: &str) -> Vec<ParamError> {
         match self.resolve() {
-            Ok(_) => vec![],
+            Ok(c) => c
+                .problems()
+                .into_iter()
+                .map(|(e, hint)| ParamError::at(at, e).with_hint(hint))
+                .collect(),
             Err(e) => vec![ParamError::at(at, e)],
         }
     }
