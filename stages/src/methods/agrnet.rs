@@ -86,11 +86,12 @@ impl Params for AgrnetParams {
 /// The encoder must be AgRNet's (its `body` is checked with the encoder config).
 fn check_inputs(_: &Value, view: &PretrainView, _: &[Upstream]) -> Vec<ParamError> {
     if !matches!(view.encoder.backbone, BackboneConfig::Agrnet(_)) {
+        // no path of its own: the error lands on `method_params`, next to `encoder`
         return vec![
-            ParamError::at(
-                "encoder",
+            ParamError::new(
+                Vec::new(),
                 format!(
-                    "the agrnet method trains AgRNet's own encoder, not {}",
+                    "the agrnet method trains AgRNet's own encoder, and this stage's `encoder` is {}",
                     view.encoder.describe()
                 ),
             )
