@@ -4,8 +4,6 @@
 //! `downsample` op and the body check.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Command;
 
 use burn::module::{ModuleMapper, Param};
 use burn::prelude::*;
@@ -21,10 +19,8 @@ use skelflow_stages::learn::encoders::{
 };
 use skelflow_stages::methods::agrnet::AgrnetModel;
 
-use crate::fixtures::venv_python;
 use crate::learn_common::rng_lock;
-
-type Golden = serde_json::Value;
+use crate::learn_transformers::{Golden, golden, tensor};
 
 fn config(aaga: bool, adga: bool, pfm: bool) -> AgrnetConfig {
     AgrnetConfig {
@@ -225,40 +221,6 @@ fn an_agrnet_encoder_without_a_body_is_refused() {
     );
 }
 
-/// Run `agrnet_reference.py golden` in the torch venv: the golden, or `None` (skipped).
-fn golden(dir: &Path) -> Option<Golden> {
-    let py = venv_python("torch", "SKELFLOW_TORCH_TESTS")?;
-    let out_file = dir.join("golden.json");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/agrnet_reference.py");
-    let out = Command::new(&py)
-        .arg(&script)
-        .args(["golden", out_file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap())
-}
-
-fn tensor(v: &Golden) -> (Vec<usize>, Vec<f32>) {
-    let shape = v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as usize)
-        .collect();
-    let data = v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect();
-    (shape, data)
-}
-
 fn close(want: &Golden, got: Vec<f32>, name: &str) {
     let (_, want) = tensor(want);
     assert_eq!(got.len(), want.len(), "{name}");
@@ -315,7 +277,7 @@ impl ModuleMapper for Load<'_> {
 #[test]
 fn agrnet_features_and_loss_equal_pytorchs() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(g) = golden(tmp.path()) else {
+    let Some(g) = golden("agrnet_reference.py", tmp.path()) else {
         return;
     };
     let _rng = rng_lock();

@@ -66,10 +66,10 @@ fn scd_parameter_counts_equal_pytorchs() {
     assert!(summary.contains("t_proj+s_proj"), "{summary}");
 }
 
-type Golden = serde_json::Value;
+pub(crate) type Golden = serde_json::Value;
 
 /// Run `script golden OUT.json` in the torch venv: the golden, or `None` (skipped).
-fn golden(script: &str, dir: &Path) -> Option<Golden> {
+pub(crate) fn golden(script: &str, dir: &Path) -> Option<Golden> {
     let py = venv_python("torch", "SKELFLOW_TORCH_TESTS")?;
     let out_file = dir.join("golden.json");
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -88,7 +88,7 @@ fn golden(script: &str, dir: &Path) -> Option<Golden> {
     Some(serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap())
 }
 
-fn tensor(v: &Golden) -> (Vec<usize>, Vec<f32>) {
+pub(crate) fn tensor(v: &Golden) -> (Vec<usize>, Vec<f32>) {
     let shape = v["shape"]
         .as_array()
         .unwrap()
