@@ -14,7 +14,7 @@ fn catalog() -> Catalog {
 fn every_table_loads_with_a_consistent_shape() {
     let catalog = catalog();
     let ids: Vec<&str> = catalog.papers().map(|p| p.id.as_str()).collect();
-    assert_eq!(ids, ["a2mc", "actclr", "ascal"]);
+    assert_eq!(ids, ["a2mc", "actclr", "agrnet", "ascal"]);
     let table_ids = |paper: &str| -> Vec<String> {
         let tables = &catalog.paper(paper).unwrap().tables;
         tables.iter().map(|t| t.id.clone()).collect()
@@ -28,6 +28,7 @@ fn every_table_loads_with_a_consistent_shape() {
         ["1", "2", "3", "4", "5a", "5b", "6", "7", "8", "9"]
     );
     assert_eq!(table_ids("ascal"), ["ntu120"]);
+    assert_eq!(table_ids("agrnet"), ["ablation"]);
     for paper in catalog.papers() {
         for t in &paper.tables {
             assert!(!t.columns.is_empty(), "{} {}", paper.id, t.id);
@@ -62,7 +63,7 @@ fn every_table_loads_with_a_consistent_shape() {
         .flat_map(|p| &p.tables)
         .map(|t| t.rows.len())
         .sum();
-    assert_eq!(rows, 93 + 79 + 1);
+    assert_eq!(rows, 93 + 79 + 1 + 4);
 }
 
 #[test]
