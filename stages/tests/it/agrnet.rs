@@ -10,8 +10,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use skelflow_stages::data::Stream;
 use skelflow_stages::learn::augment::{Aug, Clip};
-use skelflow_stages::learn::checkpoint::torch_file::{self, PyValue};
-use skelflow_stages::learn::checkpoint::{self, CheckpointFormat, TorchTensor, Values};
+use skelflow_stages::learn::checkpoint::{self, CheckpointFormat};
 use skelflow_stages::learn::encoders::agrnet::{active_queries, attention};
 use skelflow_stages::learn::encoders::{
     AgrnetConfig, Backbone, BackboneConfig, Body, EncoderConfig, EncoderSpec, count_params,
@@ -20,7 +19,7 @@ use skelflow_stages::learn::encoders::{
 use skelflow_stages::methods::agrnet::AgrnetModel;
 
 use crate::learn_common::rng_lock;
-use crate::learn_transformers::{Golden, golden, tensor};
+use crate::learn_transformers::{Golden, golden, tensor, write_state_dict};
 
 fn config(aaga: bool, adga: bool, pfm: bool) -> AgrnetConfig {
     AgrnetConfig {
@@ -310,23 +309,8 @@ fn agrnet_features_and_loss_equal_pytorchs() {
             ..config(flag("aaga"), flag("adga"), flag("pfm"))
         });
         // the encoder through the checkpoint importer (`format: agrnet`)
-        let items = v["state_dict"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, t)| {
-                let (shape, data) = tensor(t);
-                (
-                    k.clone(),
-                    PyValue::Tensor(TorchTensor {
-                        shape,
-                        values: Values::F32(data),
-                    }),
-                )
-            })
-            .collect();
         let file = tmp.path().join("agrnet.pt");
-        torch_file::write(&file, &PyValue::OrderedDict(items)).unwrap();
+        write_state_dict(&v["state_dict"], &file);
         let (found, enc) = checkpoint::import(
             &file,
             CheckpointFormat::Agrnet,

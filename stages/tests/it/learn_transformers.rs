@@ -104,19 +104,9 @@ pub(crate) fn tensor(v: &Golden) -> (Vec<usize>, Vec<f32>) {
     (shape, data)
 }
 
-/// The golden's PyTorch state dict written as a `torch.save` file, then read by the
-/// checkpoint importer (`shape`: the config, or `None` to read it from the tensors).
-fn import_golden(
-    g: &Golden,
-    dir: &Path,
-    format: CheckpointFormat,
-    shape: Option<&EncoderConfig>,
-) -> (
-    EncoderConfig,
-    skelflow_stages::learn::encoders::Encoder,
-    Tensor<5>,
-) {
-    let items = g["state_dict"]
+/// A golden's `{name: tensor}` state dict as a `torch.save` file.
+pub(crate) fn write_state_dict(sd: &Golden, file: &Path) {
+    let items = sd
         .as_object()
         .unwrap()
         .iter()
@@ -131,8 +121,23 @@ fn import_golden(
             )
         })
         .collect();
+    torch_file::write(file, &PyValue::OrderedDict(items)).unwrap();
+}
+
+/// The golden's PyTorch state dict written as a `torch.save` file, then read by the
+/// checkpoint importer (`shape`: the config, or `None` to read it from the tensors).
+fn import_golden(
+    g: &Golden,
+    dir: &Path,
+    format: CheckpointFormat,
+    shape: Option<&EncoderConfig>,
+) -> (
+    EncoderConfig,
+    skelflow_stages::learn::encoders::Encoder,
+    Tensor<5>,
+) {
     let file = dir.join("golden.pt");
-    torch_file::write(&file, &PyValue::OrderedDict(items)).unwrap();
+    write_state_dict(&g["state_dict"], &file);
     let dev = Device::flex();
     let (found, enc) = checkpoint::import(&file, format, Stream::Joint, shape, &dev).unwrap();
     assert_eq!(found.prefix, "");
