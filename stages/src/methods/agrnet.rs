@@ -29,7 +29,7 @@
 
 use std::path::Path;
 
-use burn::module::{ModuleVisitor, Param, ParamId};
+use burn::module::{ModuleVisitor, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
@@ -195,7 +195,7 @@ pub struct AgrnetModel {
 impl AgrnetModel {
     pub fn new(encoder: Encoder, device: &Device) -> Result<AgrnetModel, StageError> {
         let (frames, state) = match &encoder.backbone {
-            Backbone::Agrnet(m) => (m.frames, 2 * rnn_hidden(m)),
+            Backbone::Agrnet(m) => (m.frames(), 2 * m.rnn_hidden()),
             _ => {
                 return Err(StageError::param(
                     "encoder",
@@ -230,10 +230,6 @@ impl AgrnetModel {
     }
 }
 
-fn rnn_hidden(m: &AgrnetEncoder) -> usize {
-    m.xyz_rnn.layers[0].fwd.hidden.weight.dims()[0]
-}
-
 /// Scale every gradient so that their global L2 norm is at most `max`
 /// (`tf.clip_by_global_norm`, `torch.nn.utils.clip_grad_norm_`).
 pub fn clip_global_norm<M: Module>(
@@ -241,50 +237,30 @@ pub fn clip_global_norm<M: Module>(
     module: &M,
     max: f64,
 ) -> GradientsParams {
-    struct Ids(Vec<(ParamId, usize)>);
-    impl ModuleVisitor for Ids {
+    struct SquaredNorm<'a>(&'a GradientsParams, f64);
+    impl ModuleVisitor for SquaredNorm<'_> {
         fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-            self.0.push((p.id, D));
+            if let Some(g) = self.0.get::<D>(p.id) {
+                self.1 += g.powf_scalar(2.0).sum().into_scalar::<f32>() as f64;
+            }
         }
     }
-    let mut ids = Ids(Vec::new());
-    module.visit(&mut ids);
-    fn norm2<const D: usize>(g: &GradientsParams, id: ParamId) -> f64 {
-        g.get::<D>(id).map_or(0.0, |t| {
-            t.powf_scalar(2.0).sum().into_scalar::<f32>() as f64
-        })
-    }
-    fn scale<const D: usize>(g: &mut GradientsParams, id: ParamId, s: f64) {
-        if let Some(t) = g.remove::<D>(id) {
-            g.register(id, t * s);
+    struct Scale<'a>(&'a mut GradientsParams, f64);
+    impl ModuleVisitor for Scale<'_> {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            if let Some(g) = self.0.remove::<D>(p.id) {
+                self.0.register(p.id, g * self.1);
+            }
         }
     }
-    let total: f64 = ids
-        .0
-        .iter()
-        .map(|&(id, d)| match d {
-            1 => norm2::<1>(&grads, id),
-            2 => norm2::<2>(&grads, id),
-            3 => norm2::<3>(&grads, id),
-            4 => norm2::<4>(&grads, id),
-            _ => 0.0,
-        })
-        .sum::<f64>()
-        .sqrt();
+    let mut norm = SquaredNorm(&grads, 0.0);
+    module.visit(&mut norm);
+    let total = norm.1.sqrt();
     if total <= max || max <= 0.0 {
         return grads;
     }
-    let s = max / (total + 1e-6);
     let mut grads = grads;
-    for &(id, d) in &ids.0 {
-        match d {
-            1 => scale::<1>(&mut grads, id, s),
-            2 => scale::<2>(&mut grads, id, s),
-            3 => scale::<3>(&mut grads, id, s),
-            4 => scale::<4>(&mut grads, id, s),
-            _ => {}
-        }
-    }
+    module.visit(&mut Scale(&mut grads, max / (total + 1e-6)));
     grads
 }
 

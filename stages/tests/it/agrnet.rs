@@ -11,7 +11,7 @@ use burn::tensor::Distribution;
 use skelflow_stages::data::Stream;
 use skelflow_stages::learn::augment::{Aug, Clip};
 use skelflow_stages::learn::checkpoint::{self, CheckpointFormat};
-use skelflow_stages::learn::encoders::agrnet::{active_queries, attention};
+use skelflow_stages::learn::encoders::agrnet::{active_queries, attention, frame_differences};
 use skelflow_stages::learn::encoders::{
     AgrnetConfig, Backbone, BackboneConfig, Body, EncoderConfig, EncoderSpec, count_params,
     count_params_by_path,
@@ -19,7 +19,7 @@ use skelflow_stages::learn::encoders::{
 use skelflow_stages::methods::agrnet::AgrnetModel;
 
 use crate::learn_common::rng_lock;
-use crate::learn_transformers::{Golden, golden, tensor, write_state_dict};
+use crate::learn_transformers::{Golden, close_values, golden, tensor, write_state_dict};
 
 fn config(aaga: bool, adga: bool, pfm: bool) -> AgrnetConfig {
     AgrnetConfig {
@@ -220,23 +220,10 @@ fn an_agrnet_encoder_without_a_body_is_refused() {
     );
 }
 
-fn close(want: &Golden, got: Vec<f32>, name: &str) {
-    let (_, want) = tensor(want);
-    assert_eq!(got.len(), want.len(), "{name}");
-    let err = got
-        .iter()
-        .zip(&want)
-        .map(|(a, b)| (a - b).abs() / b.abs().max(0.01))
-        .fold(0f32, f32::max);
-    println!("{name}: max relative error {err:.2e}");
-    assert!(err <= 1e-4, "{name}: {err}");
-}
-
-/// Sets the parameters of a module whose dotted path (under `prefix`) names a tensor of
-/// the golden's state dict: PyTorch's (out, in) `Linear` weights transposed.
+/// Sets the parameters of a module whose dotted path names a tensor of the golden's state
+/// dict: PyTorch's (out, in) `Linear` weights transposed.
 struct Load<'a> {
     path: Vec<String>,
-    prefix: &'a str,
     tensors: &'a serde_json::Map<String, Golden>,
     loaded: usize,
 }
@@ -250,10 +237,7 @@ impl ModuleMapper for Load<'_> {
     }
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let path = self.path.join(".");
-        let Some(rest) = path.strip_prefix(self.prefix) else {
-            return param;
-        };
-        let Some(v) = self.tensors.get(rest) else {
+        let Some(v) = self.tensors.get(&path) else {
             return param;
         };
         self.loaded += 1;
@@ -265,7 +249,7 @@ impl ModuleMapper for Load<'_> {
                     .map(|i| data[(i % want[1]) * want[0] + i / want[1]])
                     .collect()
             } else {
-                assert_eq!(shape, want.to_vec(), "{rest}");
+                assert_eq!(shape, want.to_vec(), "{path}");
                 data
             };
             Tensor::<D>::from_data(TensorData::new(data, want), &t.device())
@@ -324,7 +308,6 @@ fn agrnet_features_and_loss_equal_pytorchs() {
         let model = AgrnetModel::new(enc, &dev).unwrap();
         let mut load = Load {
             path: Vec::new(),
-            prefix: "",
             tensors: v["decoder_state_dict"].as_object().unwrap(),
             loaded: 0,
         };
@@ -335,22 +318,15 @@ fn agrnet_features_and_loss_equal_pytorchs() {
         };
         let vals = |t: Tensor<3>| t.into_data().try_to_vec::<f32>().unwrap();
         let p = m.pass(x.clone(), &mut |_, _| {});
-        close(&v["xn"], vals(p.xn.clone()), &format!("{name}: xn"));
-        let (xn, mask) = (p.xn, p.mask);
-        let [b, t, cc] = xn.dims();
-        let diff = Tensor::cat(
-            vec![
-                Tensor::zeros([b, 1, cc], &dev),
-                xn.clone().narrow(1, 1, t - 1) - xn.clone().narrow(1, 0, t - 1),
-            ],
-            1,
-        ) * mask;
-        close(
+        close_values(&v["xn"], vals(p.xn.clone()), &format!("{name}: xn"));
+        let xn = p.xn;
+        let diff = frame_differences(xn.clone(), p.mask);
+        close_values(
             &v["xyz_out"],
             vals(m.xyz.forward(xn.clone(), diff.clone())),
             &format!("{name}: xyz"),
         );
-        close(
+        close_values(
             &v["t_out"],
             vals(m.t.forward(xn.swap_dims(1, 2), diff.swap_dims(1, 2))),
             &format!("{name}: t"),
@@ -361,7 +337,7 @@ fn agrnet_features_and_loss_equal_pytorchs() {
             .into_data()
             .try_to_vec::<f32>()
             .unwrap();
-        close(&v["feature"], f, &format!("{name}: feature"));
+        close_values(&v["feature"], f, &format!("{name}: feature"));
         let loss = model.loss(x.clone()).into_scalar::<f32>();
         let want = v["loss"].as_f64().unwrap() as f32;
         println!("{name}: loss {loss} vs {want}");
@@ -387,8 +363,8 @@ fn agrnet_features_and_loss_equal_pytorchs() {
             .try_to_vec::<f32>()
             .unwrap()
     };
-    close(&a["sparse"], out(Some(u)), "attention: AAGA");
-    close(&a["full"], out(None), "attention: full");
+    close_values(&a["sparse"], out(Some(u)), "attention: AAGA");
+    close_values(&a["full"], out(None), "attention: full");
 }
 
 #[test]

@@ -150,8 +150,16 @@ fn import_golden(
 }
 
 fn close(g: &Golden, name: &str, got: Tensor<2>) {
-    let (_, want) = tensor(&g[name]);
-    let got = got.into_data().try_into_vec::<f32>().unwrap();
+    close_values(
+        &g[name],
+        got.into_data().try_into_vec::<f32>().unwrap(),
+        name,
+    );
+}
+
+/// `got` within 1e-4 relative (denominator at least 0.01) of the golden tensor `want`.
+pub(crate) fn close_values(want: &Golden, got: Vec<f32>, name: &str) {
+    let (_, want) = tensor(want);
     assert_eq!(got.len(), want.len(), "{name}");
     let err = got
         .iter()

@@ -176,7 +176,6 @@ impl AgrnetConfig {
             xyz_rnn: BiRnn::new(self.d_model, h, self.rnn_layers, device),
             t_rnn: BiRnn::new(self.d_model, h, self.rnn_layers, device),
             body: self.body,
-            frames: self.frames,
         }
     }
 }
@@ -481,10 +480,32 @@ pub struct AgrnetEncoder {
     pub t_rnn: BiRnn,
     #[module(skip)]
     pub body: Option<Body>,
-    pub frames: usize,
+}
+
+/// PFM's input: the frame-to-frame differences of (N, T, C) frames (the first frame's is
+/// zero), zero on padded frames.
+pub fn frame_differences(xn: Tensor<3>, mask: Tensor<3>) -> Tensor<3> {
+    let [n, t, c] = xn.dims();
+    Tensor::cat(
+        vec![
+            Tensor::zeros([n, 1, c], &xn.device()),
+            xn.clone().narrow(1, 1, t - 1) - xn.narrow(1, 0, t - 1),
+        ],
+        1,
+    ) * mask
 }
 
 impl AgrnetEncoder {
+    /// The frames a clip must have: the `t` branch's token width.
+    pub fn frames(&self) -> usize {
+        self.t.token.weight.dims()[1]
+    }
+
+    /// Units per direction of the BiRNNs.
+    pub fn rnn_hidden(&self) -> usize {
+        self.xyz_rnn.layers[0].fwd.hidden.weight.dims()[0]
+    }
+
     /// One body of (N, C, T, V, M) clips as (N, T, 75), min-max normalised per video and
     /// axis over its valid frames, with the valid-frame mask.
     pub fn prepare(&self, x: Tensor<5>) -> (Tensor<3>, Tensor<3>) {
@@ -518,15 +539,7 @@ impl AgrnetEncoder {
     /// The forward pass the method trains on.
     pub fn pass(&self, x: Tensor<5>, tap: &mut Tap) -> AgrnetPass {
         let (xn, mask) = self.prepare(x);
-        let [n, t, c] = xn.dims();
-        // PFM's input: frame differences (the first frame's is zero), zero on padding
-        let diff = Tensor::cat(
-            vec![
-                Tensor::zeros([n, 1, c], &xn.device()),
-                xn.clone().narrow(1, 1, t - 1) - xn.clone().narrow(1, 0, t - 1),
-            ],
-            1,
-        ) * mask.clone();
+        let diff = frame_differences(xn.clone(), mask.clone());
         let xyz = self.xyz.forward(xn.clone(), diff.clone());
         tap("xyz", &xyz.dims());
         let tb = self
