@@ -110,9 +110,10 @@ use super::a2mc_blocks::{
 use super::blocks::{
     MemoryBank, Queue, ema_update, info_nce, kl_to_teacher, l2_normalize, moco_logits,
 };
-use super::{MethodEntry, no_inputs, typed_params};
+use super::{MethodEntry, PretrainView, typed_params};
 use crate::IoContext;
 use crate::StageError;
+use crate::Upstream;
 use crate::learn::augment::{
     Aug, ViewSpec, a2mc_code_appearance, aimclr_extras, cmd_appearance, cmd_crop,
 };
@@ -124,6 +125,7 @@ use crate::learn::method::{
     save_module, save_optim,
 };
 use crate::params::{ParamError, Params, PathSeg, check_typed};
+use serde_json::Value;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -187,7 +189,35 @@ pub struct A2mcParams {
     pub mix_pos: f64,
     /// Code mixing: share of the query in the pushed mixture `m⁻` (0.1).
     pub mix_neg: f64,
+    /// Which embeddings are contrasted: `cross` (A²MC's code, as SCD-Net: the temporal and
+    /// spatial embeddings against the instance key, the instance embedding against the
+    /// temporal and spatial keys — four logit sets, one bank or queue per key domain) or
+    /// `instance` (the instance projection only). Absent: `cross` for an encoder with
+    /// temporal and spatial embeddings (`scd`), `instance` for every other.
+    pub domains: Option<Domains>,
 }
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Domains {
+    Cross,
+    Instance,
+}
+
+/// Indices into `Encoder::embed_domains`.
+const INSTANCE: usize = 0;
+const TEMPORAL: usize = 1;
+const SPATIAL: usize = 2;
+
+/// The logit sets as (query domain, key domain): A²MC's code `ati`, `asi`, `ait`, `ais`
+/// (`scd/builder.py`), or the one instance contrast.
+const CROSS_DOMAIN: [(usize, usize); 4] = [
+    (TEMPORAL, INSTANCE),
+    (SPATIAL, INSTANCE),
+    (INSTANCE, TEMPORAL),
+    (INSTANCE, SPATIAL),
+];
+const INSTANCE_ONLY: [(usize, usize); 1] = [(INSTANCE, INSTANCE)];
 
 impl Default for A2mcParams {
     fn default() -> Self {
@@ -215,6 +245,7 @@ impl Default for A2mcParams {
             mix: vec![0.1, 0.2, 0.3, 0.4],
             mix_pos: 0.2,
             mix_neg: 0.1,
+            domains: None,
         }
     }
 }
@@ -343,7 +374,7 @@ impl Params for A2mcParams {
 
 /// Validate and canonicalise: variant defaults filled in (`attack_lr`, `attack_eps` when
 /// absent), inert `mc_loss` normalised to false.
-pub fn check(params: &serde_json::Value) -> Result<serde_json::Value, Vec<ParamError>> {
+pub fn check(params: &Value) -> Result<Value, Vec<ParamError>> {
     let mut v = check_typed::<A2mcParams>(params)?;
     let p: A2mcParams = serde_json::from_value(v.clone()).expect("checked");
     let given = |k: &str| params.get(k).is_some();
@@ -353,7 +384,7 @@ pub fn check(params: &serde_json::Value) -> Result<serde_json::Value, Vec<ParamE
     }
     if !given("attack_eps") {
         v["attack_eps"] = if code {
-            serde_json::Value::Null
+            Value::Null
         } else {
             serde_json::json!(0.5)
         };
@@ -364,13 +395,54 @@ pub fn check(params: &serde_json::Value) -> Result<serde_json::Value, Vec<ParamE
     Ok(v)
 }
 
+/// The logit sets these params give with an encoder of `domains` embeddings.
+pub fn logit_sets(p: &A2mcParams, domains: usize) -> &'static [(usize, usize)] {
+    match (p.domains, domains) {
+        (Some(Domains::Instance), _) | (_, 1) => &INSTANCE_ONLY,
+        _ => &CROSS_DOMAIN,
+    }
+}
+
+/// A cross-domain contrast needs the temporal and spatial embeddings, of the instance
+/// embedding's size.
+fn check_inputs(params: &Value, view: &PretrainView, _: &[Upstream]) -> Vec<ParamError> {
+    let p: A2mcParams = serde_json::from_value(params.clone()).unwrap_or_default();
+    let dims = view.encoder.domain_embed_dims();
+    if p.domains == Some(Domains::Cross) && dims.len() == 1 {
+        return vec![
+            ParamError::at(
+                "domains",
+                format!(
+                    "a cross-domain contrast needs temporal and spatial embeddings, and this stage's encoder ({}) has one embedding",
+                    view.encoder.describe()
+                ),
+            )
+            .with_hint("use an `scd` encoder, or `domains: instance`"),
+        ];
+    }
+    if logit_sets(&p, dims.len()).len() > 1 && dims.iter().any(|&d| d != dims[0]) {
+        return vec![
+            ParamError::at(
+                "domains",
+                format!(
+                    "the cross-domain logits compare the instance embedding ({}-d) with the temporal and spatial ones ({}-d)",
+                    dims[0], dims[1]
+                ),
+            )
+            .with_hint("give the encoder's `proj_dim` and its backbone's `proj_dim` one value, or set `domains: instance`"),
+        ];
+    }
+    Vec::new()
+}
+
 pub const ENTRY: MethodEntry = MethodEntry {
     name: "a2mc",
     about: "A²MC: Att-Aug hard positives, PNM adversarial bank + mixing, MC loss; switches att/aug/pnm/mc_loss, variant paper|code",
-    // 2: the seed comes from the stage (was drawn from the device); streams after the crop
-    version: 2,
+    // 2: the seed comes from the stage (was drawn from the device); streams after the crop.
+    // 3: an SCD encoder's three domains are contrasted across (the code's four logit sets).
+    version: 3,
     check,
-    check_inputs: no_inputs,
+    check_inputs,
     default_views: |params| {
         let p: A2mcParams = serde_json::from_value(params.clone()).unwrap_or_default();
         views_for(&p)
@@ -422,7 +494,10 @@ pub struct A2mc {
     pub k: Encoder,
     /// The attack's fixed class head (never trained).
     pub head: Linear,
-    pub negatives: Negatives,
+    /// The logit sets, (query domain, key domain) each.
+    pub sets: &'static [(usize, usize)],
+    /// One queue or bank per domain (instance; with cross-domain sets, temporal and spatial).
+    pub negatives: Vec<Negatives>,
     pub optim: ModuleOptimizer,
     pub weak: Vec<Aug>,
     pub strong: Vec<Aug>,
@@ -439,24 +514,55 @@ struct SavedState {
     queue_ptr: Option<usize>,
 }
 
+/// One query's contrast, kept for the bank update: its query (detached) and key domain.
+pub struct Contrast {
+    pub query: Tensor<2>,
+    pub key_domain: usize,
+}
+
+/// What a step hands the update after the optimiser step.
+struct StepParts {
+    loss: Tensor<1>,
+    /// Normalised keys per domain.
+    keys: Vec<Tensor<2>>,
+    contrasts: Vec<Contrast>,
+}
+
+/// Each embedding L2-normalised.
+fn normalized(embeds: Vec<Tensor<2>>) -> Vec<Tensor<2>> {
+    embeds.into_iter().map(|e| l2_normalize(e, 1)).collect()
+}
+
+/// Suffix of a domain's saved matrices (the instance domain keeps the unsuffixed names).
+fn domain_suffix(domain: usize) -> &'static str {
+    ["", "_t", "_s"][domain]
+}
+
 impl A2mc {
     pub fn new(params: A2mcParams, setup: &MethodSetup) -> Result<A2mc, StageError> {
         let dev = setup.device;
         let q = setup.initial_encoder();
         let k = q.clone().no_grad();
-        let d = setup.encoder.embed_dim();
+        let dims = setup.encoder.domain_embed_dims();
+        let sets = logit_sets(&params, dims.len());
+        let used = sets.iter().map(|&(_, kd)| kd + 1).max().unwrap_or(1);
         let head = LinearConfig::new(setup.encoder.feature_dim(), params.attack_classes)
             .with_initializer(Initializer::XavierUniform { gain: 1.0 })
             .init(dev)
             .no_grad();
-        let negatives = if params.pnm {
-            Negatives::Bank {
-                bank: MemoryBank::random(d, params.queue, dev),
-                filled: 0,
-            }
-        } else {
-            Negatives::Queue(Queue::random(params.queue, d, dev))
-        };
+        let negatives = dims[..used]
+            .iter()
+            .map(|&d| {
+                if params.pnm {
+                    Negatives::Bank {
+                        bank: MemoryBank::random(d, params.queue, dev),
+                        filled: 0,
+                    }
+                } else {
+                    Negatives::Queue(Queue::random(params.queue, d, dev))
+                }
+            })
+            .collect();
         let seed = derive_seed(setup.seed, &[0xa2, 0x3c]);
         let weak = params
             .weak_aug
@@ -471,6 +577,7 @@ impl A2mc {
             q,
             k,
             head,
+            sets,
             negatives,
             optim: setup.optim.build(),
             weak,
@@ -516,8 +623,8 @@ impl A2mc {
         }
     }
 
-    /// The negatives of one query view: the queue/bank, plus (paper PNM) one mixed bank
-    /// per coefficient.
+    /// The negatives of one query: its key domain's queue/bank, plus (paper PNM) one mixed
+    /// bank per coefficient.
     fn negatives_for(&mut self, q: &Tensor<2>, rows: &Tensor<2>) -> Tensor<2> {
         if !(self.params.pnm && self.params.variant == A2mcVariant::Paper)
             || self.params.mix.is_empty()
@@ -532,51 +639,51 @@ impl A2mc {
         Tensor::cat(all, 0)
     }
 
-    /// After the optimiser step: enqueue the keys, or fill / step the bank.
-    fn update_negatives(&mut self, k: Tensor<2>, queries: &[Tensor<2>]) {
+    /// After the optimiser step: enqueue each domain's keys, or fill / step its bank with
+    /// the contrasts whose key is in that domain.
+    pub fn update_negatives(&mut self, keys: &[Tensor<2>], contrasts: &[Contrast]) {
         let p = &self.params;
-        match &mut self.negatives {
-            Negatives::Queue(queue) => {
-                queue.enqueue(k);
-                self.counters.enqueues += 1;
-            }
-            Negatives::Bank { bank, filled } => {
-                let cap = bank.w.dims()[1];
-                if *filled < cap {
-                    // warm-up: store keys column by column (the code's init_memory)
-                    let [n, d] = k.dims();
-                    let take = n.min(cap - *filled);
-                    let cols = k.slice(s![0..take, 0..d]).transpose().detach();
-                    bank.w = bank
-                        .w
-                        .clone()
-                        .slice_assign(s![0..d, *filled..*filled + take], cols);
-                    *filled += take;
-                    self.counters.bank_fills += 1;
-                    return;
+        for (domain, negatives) in self.negatives.iter_mut().enumerate() {
+            let k = &keys[domain];
+            match negatives {
+                Negatives::Queue(queue) => {
+                    queue.enqueue(k.clone());
+                    self.counters.enqueues += 1;
                 }
-                let mut g: Option<Tensor<2>> = None;
-                for q in queries {
-                    let q = q.clone().detach();
-                    let l_pos = (q.clone() * k.clone()).sum_dim(1);
-                    let gi = bank_ascent_direction(q, l_pos, bank.w.clone(), p.bank_temperature);
-                    match p.variant {
-                        // the code: one momentum step per logit set
-                        A2mcVariant::Code => {
-                            bank.step(gi, p.bank_lr, p.bank_momentum, p.bank_weight_decay);
-                            self.counters.bank_updates += 1;
-                        }
-                        A2mcVariant::Paper => {
-                            g = Some(match g {
-                                Some(sum) => sum + gi,
-                                None => gi,
-                            })
+                Negatives::Bank { bank, filled } => {
+                    let cap = bank.w.dims()[1];
+                    if *filled < cap {
+                        // warm-up: store keys column by column (the code's init_memory)
+                        let [n, d] = k.dims();
+                        let take = n.min(cap - *filled);
+                        let cols = k.clone().slice(s![0..take, 0..d]).transpose().detach();
+                        bank.w = bank
+                            .w
+                            .clone()
+                            .slice_assign(s![0..d, *filled..*filled + take], cols);
+                        *filled += take;
+                        self.counters.bank_fills += 1;
+                        continue;
+                    }
+                    let mut g: Option<Tensor<2>> = None;
+                    for c in contrasts.iter().filter(|c| c.key_domain == domain) {
+                        let q = c.query.clone();
+                        let l_pos = (q.clone() * k.clone()).sum_dim(1);
+                        let gi =
+                            bank_ascent_direction(q, l_pos, bank.w.clone(), p.bank_temperature);
+                        match p.variant {
+                            // the code: one momentum step per logit set
+                            A2mcVariant::Code => {
+                                bank.step(gi, p.bank_lr, p.bank_momentum, p.bank_weight_decay);
+                                self.counters.bank_updates += 1;
+                            }
+                            A2mcVariant::Paper => accumulate(&mut g, gi),
                         }
                     }
-                }
-                if let Some(g) = g {
-                    bank.step(g, p.bank_lr, p.bank_momentum, p.bank_weight_decay);
-                    self.counters.bank_updates += 1;
+                    if let Some(g) = g {
+                        bank.step(g, p.bank_lr, p.bank_momentum, p.bank_weight_decay);
+                        self.counters.bank_updates += 1;
+                    }
                 }
             }
         }
@@ -586,18 +693,37 @@ impl A2mc {
         sample_seeds(self.seed, self.counters.steps, which, indices)
     }
 
-    fn step_paper(
-        &mut self,
-        batch: &Batch,
+    /// The key encoder's normalised embeddings of `x`, per domain.
+    fn keys(&mut self, x: Tensor<5>) -> Vec<Tensor<2>> {
+        self.k = ema_update(self.k.clone(), &self.q, self.params.momentum).no_grad();
+        normalized(self.k.embed_domains(x.detach()))
+            .into_iter()
+            .map(|k| k.detach())
+            .collect()
+    }
+
+    fn push_similarity_terms(
         terms: &mut Vec<(String, f32)>,
-    ) -> (Tensor<1>, Tensor<2>, Vec<Tensor<2>>) {
+        q: &Tensor<2>,
+        k: &Tensor<2>,
+        rows: &Tensor<2>,
+    ) {
+        terms.push((
+            "pos_sim".into(),
+            mean_scalar((q.clone() * k.clone()).sum_dim(1)),
+        ));
+        terms.push((
+            "neg_sim".into(),
+            mean_scalar(q.clone().matmul(rows.clone().transpose())),
+        ));
+    }
+
+    fn step_paper(&mut self, batch: &Batch, terms: &mut Vec<(String, f32)>) -> StepParts {
         let p = self.params.clone();
         let t = p.temperature;
         let xq = batch.views[0].clone();
         let source = batch.views.get(2).unwrap_or(&batch.views[0]).clone();
-        // keys
-        self.k = ema_update(self.k.clone(), &self.q, p.momentum).no_grad();
-        let k = l2_normalize(self.k.embed(batch.views[1].clone().detach()), 1).detach();
+        let keys = self.keys(batch.views[1].clone());
         // hard positives: attack, then weak/strong appearance augmentation
         let mut hard: Vec<(&str, Tensor<5>)> = Vec::new();
         if p.att || p.aug {
@@ -617,77 +743,137 @@ impl A2mc {
                 hard.push(("attacked", x));
             }
         }
-        let rows = self.negatives.rows();
-        let qb = l2_normalize(self.q.embed(xq), 1);
-        let negs_b = self.negatives_for(&qb.clone().detach(), &rows);
-        terms.push((
-            "pos_sim".into(),
-            mean_scalar((qb.clone() * k.clone()).sum_dim(1)),
-        ));
-        terms.push((
-            "neg_sim".into(),
-            mean_scalar(qb.clone().matmul(rows.clone().transpose())),
-        ));
-        let mut total = info_nce(qb.clone(), k.clone(), negs_b, t);
-        terms.push(("loss_basic".into(), total.clone().into_scalar::<f32>()));
-        let mut queries = vec![qb.clone().detach()];
-        for (name, x) in hard {
-            let qv = l2_normalize(self.q.embed(x), 1);
-            let negs = self.negatives_for(&qv.clone().detach(), &rows);
-            let loss = if name == "strong" && p.mc_loss {
-                self.counters.kl_terms += 1;
-                let teacher = moco_logits(qb.clone().detach(), k.clone(), negs.clone(), 1.0);
-                let student = moco_logits(qv.clone(), k.clone(), negs, 1.0);
-                let l = kl_to_teacher(student, teacher, t, t);
-                terms.push(("kl_strong".into(), l.clone().into_scalar::<f32>()));
-                l
-            } else {
-                let l = info_nce(qv.clone(), k.clone(), negs, t);
-                terms.push((format!("loss_{name}"), l.clone().into_scalar::<f32>()));
-                l
-            };
-            total = total + loss;
-            queries.push(qv.detach());
+        let rows: Vec<Tensor<2>> = self.negatives.iter().map(Negatives::rows).collect();
+        let basic = normalized(self.q.embed_domains(xq));
+        let (qd0, kd0) = self.sets[0];
+        Self::push_similarity_terms(terms, &basic[qd0], &keys[kd0], &rows[kd0]);
+        let mut contrasts = Vec::new();
+        let mut total: Option<Tensor<1>> = None;
+        let mut view_loss: Option<Tensor<1>> = None;
+        for &(qd, kd) in self.sets {
+            let q = basic[qd].clone();
+            let negs = self.negatives_for(&q.clone().detach(), &rows[kd]);
+            accumulate(
+                &mut view_loss,
+                info_nce(q.clone(), keys[kd].clone(), negs, t),
+            );
+            contrasts.push(Contrast {
+                query: q.detach(),
+                key_domain: kd,
+            });
         }
-        (total, k, queries)
+        let view_loss = view_loss.expect("at least one logit set");
+        terms.push(("loss_basic".into(), view_loss.clone().into_scalar::<f32>()));
+        accumulate(&mut total, view_loss);
+        for (name, x) in hard {
+            let embeds = normalized(self.q.embed_domains(x));
+            let kl = name == "strong" && p.mc_loss;
+            let mut view_loss: Option<Tensor<1>> = None;
+            for &(qd, kd) in self.sets {
+                let qv = embeds[qd].clone();
+                let negs = self.negatives_for(&qv.clone().detach(), &rows[kd]);
+                let k = keys[kd].clone();
+                let l = if kl {
+                    self.counters.kl_terms += 1;
+                    let teacher =
+                        moco_logits(basic[qd].clone().detach(), k.clone(), negs.clone(), 1.0);
+                    let student = moco_logits(qv.clone(), k, negs, 1.0);
+                    kl_to_teacher(student, teacher, t, t)
+                } else {
+                    info_nce(qv.clone(), k, negs, t)
+                };
+                accumulate(&mut view_loss, l);
+                contrasts.push(Contrast {
+                    query: qv.detach(),
+                    key_domain: kd,
+                });
+            }
+            let view_loss = view_loss.expect("at least one logit set");
+            let term = if kl {
+                "kl_strong".to_string()
+            } else {
+                format!("loss_{name}")
+            };
+            terms.push((term, view_loss.clone().into_scalar::<f32>()));
+            accumulate(&mut total, view_loss);
+        }
+        StepParts {
+            loss: total.expect("the basic view"),
+            keys,
+            contrasts,
+        }
     }
 
-    fn step_code(
-        &mut self,
-        batch: &Batch,
-        terms: &mut Vec<(String, f32)>,
-    ) -> (Tensor<1>, Tensor<2>, Vec<Tensor<2>>) {
+    fn step_code(&mut self, batch: &Batch, terms: &mut Vec<(String, f32)>) -> StepParts {
         let p = self.params.clone();
-        let t = p.temperature;
         let mut xq = batch.views[0].clone().detach();
         if p.att {
             let (xa, rep) = self.attack(xq);
             xq = xa;
             push_attack_terms(terms, &rep);
         }
-        self.k = ema_update(self.k.clone(), &self.q, p.momentum).no_grad();
-        let k = l2_normalize(self.k.embed(batch.views[1].clone().detach()), 1).detach();
-        let rows = self.negatives.rows();
-        let qa = l2_normalize(self.q.embed(xq), 1);
-        terms.push((
-            "pos_sim".into(),
-            mean_scalar((qa.clone() * k.clone()).sum_dim(1)),
-        ));
-        terms.push((
-            "neg_sim".into(),
-            mean_scalar(qa.clone().matmul(rows.clone().transpose())),
-        ));
-        let ce = info_nce(qa.clone(), k.clone(), rows.clone(), t);
-        terms.push(("loss_attacked".into(), ce.clone().into_scalar::<f32>()));
-        let mut total = ce;
-        if p.pnm {
-            self.counters.mix_losses += 1;
-            let mix = code_mix_loss(qa.clone(), rows, p.mix_pos, p.mix_neg, t);
+        let keys = self.keys(batch.views[1].clone());
+        let rows: Vec<Tensor<2>> = self.negatives.iter().map(Negatives::rows).collect();
+        let attacked = normalized(self.q.embed_domains(xq));
+        let (qd0, kd0) = self.sets[0];
+        Self::push_similarity_terms(terms, &attacked[qd0], &keys[kd0], &rows[kd0]);
+        let (mut total, mix) = code_loss(self.sets, &attacked, &keys, &rows, &p);
+        terms.push(("loss_attacked".into(), total.clone().into_scalar::<f32>()));
+        if let Some(mix) = mix {
+            self.counters.mix_losses += self.sets.len() as u64;
             terms.push(("loss_mix".into(), mix.clone().into_scalar::<f32>()));
             total = total + mix;
         }
-        (total, k, vec![qa.detach()])
+        let contrasts = self
+            .sets
+            .iter()
+            .map(|&(qd, kd)| Contrast {
+                query: attacked[qd].clone().detach(),
+                key_domain: kd,
+            })
+            .collect();
+        StepParts {
+            loss: total,
+            keys,
+            contrasts,
+        }
     }
+}
+
+/// The public code's loss of the attacked view (ML-FACTS §6.5): InfoNCE of each logit set
+/// `(query domain, key domain)` — the query's embedding against the key domain's key and
+/// bank rows — summed over the sets, and (`pnm`) the mixing loss of each set's query with
+/// that bank, averaged over the sets. `queries`, `keys` normalised, per domain.
+pub fn code_loss(
+    sets: &[(usize, usize)],
+    queries: &[Tensor<2>],
+    keys: &[Tensor<2>],
+    rows: &[Tensor<2>],
+    p: &A2mcParams,
+) -> (Tensor<1>, Option<Tensor<1>>) {
+    let t = p.temperature;
+    let (mut ce, mut mix) = (None, None);
+    for &(qd, kd) in sets {
+        let q = queries[qd].clone();
+        accumulate(
+            &mut ce,
+            info_nce(q.clone(), keys[kd].clone(), rows[kd].clone(), t),
+        );
+        if p.pnm {
+            let m = code_mix_loss(q, rows[kd].clone(), p.mix_pos, p.mix_neg, t);
+            accumulate(&mut mix, m);
+        }
+    }
+    let mix = mix.map(|m| m / sets.len() as f64);
+    (ce.expect("at least one logit set"), mix)
+}
+
+/// `acc += x`, starting from nothing.
+fn accumulate<const D: usize>(acc: &mut Option<Tensor<D>>, x: Tensor<D>) {
+    *acc = Some(match acc.take() {
+        Some(sum) => sum + x,
+        None => x,
+    });
 }
 
 fn mean_scalar<const D: usize>(x: Tensor<D>) -> f32 {
@@ -708,12 +894,11 @@ impl Method for A2mc {
             A2mcVariant::Paper => self.step_paper(batch, &mut terms),
             A2mcVariant::Code => self.step_code(batch, &mut terms),
         };
-        let (loss, k, queries) = out;
-        let value = loss.clone().into_scalar::<f32>();
+        let value = out.loss.clone().into_scalar::<f32>();
         if value.is_finite() {
-            let grads = GradientsParams::from_grads(loss.backward(), &self.q);
+            let grads = GradientsParams::from_grads(out.loss.backward(), &self.q);
             self.q = self.optim.step(at.lr, self.q.clone(), grads);
-            self.update_negatives(k, &queries);
+            self.update_negatives(&out.keys, &out.contrasts);
         }
         self.counters.steps += 1;
         Ok(StepOutput { loss: value, terms })
@@ -728,17 +913,22 @@ impl Method for A2mc {
         save_module(&self.k, &dir.join("encoder_k.bpk"))?;
         save_module(&self.head, &dir.join("attack_head.bpk"))?;
         save_optim(&self.optim, &dir.join("optim.bpk"))?;
-        let (filled, queue_ptr) = match &self.negatives {
-            Negatives::Queue(q) => {
-                save_matrix(dir, "queue", &q.keys, serde_json::json!({}))?;
-                (None, Some(q.ptr))
+        // every domain's negatives advance together: one fill count / queue pointer
+        let (mut filled, mut queue_ptr) = (None, None);
+        for (domain, negatives) in self.negatives.iter().enumerate() {
+            let sfx = domain_suffix(domain);
+            match negatives {
+                Negatives::Queue(q) => {
+                    save_matrix(dir, &format!("queue{sfx}"), &q.keys, serde_json::json!({}))?;
+                    queue_ptr = Some(q.ptr);
+                }
+                Negatives::Bank { bank, filled: f } => {
+                    save_matrix(dir, &format!("bank_w{sfx}"), &bank.w, serde_json::json!({}))?;
+                    save_matrix(dir, &format!("bank_v{sfx}"), &bank.v, serde_json::json!({}))?;
+                    filled = Some(*f);
+                }
             }
-            Negatives::Bank { bank, filled } => {
-                save_matrix(dir, "bank_w", &bank.w, serde_json::json!({}))?;
-                save_matrix(dir, "bank_v", &bank.v, serde_json::json!({}))?;
-                (Some(*filled), None)
-            }
-        };
+        }
         let state = SavedState {
             seed: self.seed,
             counters: self.counters.clone(),
@@ -761,17 +951,20 @@ impl Method for A2mc {
         self.seed = state.seed;
         self.counters = state.counters;
         let dev = self.q_device();
-        match &mut self.negatives {
-            Negatives::Queue(q) => {
-                *q = Queue {
-                    keys: load_matrix(dir, "queue", &dev)?.0,
-                    ptr: state.queue_ptr.unwrap_or(0),
-                };
-            }
-            Negatives::Bank { bank, filled } => {
-                bank.w = load_matrix(dir, "bank_w", &dev)?.0;
-                bank.v = load_matrix(dir, "bank_v", &dev)?.0;
-                *filled = state.filled.unwrap_or(0);
+        for (domain, negatives) in self.negatives.iter_mut().enumerate() {
+            let sfx = domain_suffix(domain);
+            match negatives {
+                Negatives::Queue(q) => {
+                    *q = Queue {
+                        keys: load_matrix(dir, &format!("queue{sfx}"), &dev)?.0,
+                        ptr: state.queue_ptr.unwrap_or(0),
+                    };
+                }
+                Negatives::Bank { bank, filled } => {
+                    bank.w = load_matrix(dir, &format!("bank_w{sfx}"), &dev)?.0;
+                    bank.v = load_matrix(dir, &format!("bank_v{sfx}"), &dev)?.0;
+                    *filled = state.filled.unwrap_or(0);
+                }
             }
         }
         Ok(())
@@ -780,7 +973,7 @@ impl Method for A2mc {
 
 impl A2mc {
     fn q_device(&self) -> Device {
-        match &self.negatives {
+        match &self.negatives[0] {
             Negatives::Queue(q) => q.keys.device(),
             Negatives::Bank { bank, .. } => bank.w.device(),
         }

@@ -4,13 +4,18 @@
 use burn::prelude::*;
 use skelflow_stages::data::Stream;
 use skelflow_stages::learn::data::{Batch, MemSource, make_batch};
-use skelflow_stages::learn::encoders::{BackboneConfig, BiGruConfig, EncoderConfig, StgcnConfig};
+use skelflow_stages::learn::encoders::{
+    BackboneConfig, BiGruConfig, EncoderConfig, ScdConfig, StgcnConfig,
+};
 use skelflow_stages::learn::method::{Method, MethodSetup, StepAt};
 use skelflow_stages::learn::optim::{OptimParams, ScheduleKind};
-use skelflow_stages::methods::a2mc::{self, A2mc, A2mcCounters, A2mcParams, Negatives};
+use skelflow_stages::methods::PretrainView;
+use skelflow_stages::methods::a2mc::{self, A2mc, A2mcCounters, A2mcParams, Contrast, Negatives};
+use skelflow_stages::methods::blocks::MemoryBank;
 use skelflow_stages::methods::moco::{Moco, MocoParams};
 
 use crate::learn_common::rng_lock;
+use crate::learn_transformers::{close_values, golden, tensor};
 
 fn encoder() -> EncoderConfig {
     EncoderConfig {
@@ -224,7 +229,7 @@ fn a2mc_b1_is_moco_v2() {
     // the same starting point: encoders and queue
     b1.q = moco.q.clone();
     b1.k = moco.k.clone();
-    b1.negatives = Negatives::Queue(moco.queue.clone());
+    b1.negatives = vec![Negatives::Queue(moco.queue.clone())];
     let src = source(32, 24);
     for s in 0..3 {
         let b = batch(&p, &src, s, &dev);
@@ -345,5 +350,243 @@ fn a2mc_the_full_model_runs_on_st_gcn_too() {
         }
         assert_eq!(m.counters.attacks, 3);
         assert_eq!(m.counters.bank_updates, 1);
+    }
+}
+
+/// A small SCD-Net encoder (temporal, spatial and instance embeddings of 8), for 16 frames.
+fn scd() -> EncoderConfig {
+    EncoderConfig {
+        backbone: BackboneConfig::Scd(ScdConfig {
+            frames: 16,
+            gcn_channels: 8,
+            d_model: 16,
+            heads: 2,
+            layers: 1,
+            proj_dim: 8,
+            dropout: 0.0,
+        }),
+        proj_dim: 8,
+        mlp: true,
+        ..Default::default()
+    }
+}
+
+/// Run `steps` steps of A²MC on the SCD encoder; return the method.
+fn run_scd(switches: serde_json::Value, steps: usize, dev: &Device) -> A2mc {
+    let mut base = serde_json::json!({"queue": 16, "frames": 16});
+    for (k, v) in switches.as_object().unwrap() {
+        base[k] = v.clone();
+    }
+    let p = params(base);
+    let src = source(32, 24);
+    let (enc, opt) = (scd(), optim());
+    let mut m = A2mc::new(p.clone(), &setup(&enc, &opt, dev)).unwrap();
+    for s in 0..steps {
+        let out = m.step(&batch(&p, &src, s % 4, dev), &at(0)).unwrap();
+        assert!(out.loss.is_finite(), "{switches}: loss {}", out.loss);
+    }
+    m
+}
+
+#[test]
+fn a2mc_contrasts_scds_three_domains_across() {
+    let _rng = rng_lock();
+    let dev = Device::flex().autodiff();
+    dev.seed(11);
+    // 4 steps, batch 8, K = 16: each of the 3 banks is filled by steps 1–2, stepped by 3–4
+    let code = run_scd(serde_json::json!({"variant": "code"}), 4, &dev);
+    assert_eq!(code.sets.len(), 4);
+    assert_eq!(
+        code.negatives.len(),
+        3,
+        "banks: instance, temporal, spatial"
+    );
+    let c = &code.counters;
+    // the code: 4 logit sets with a mixing term each; one bank step per set (W_i twice)
+    assert_eq!(
+        (c.mix_losses, c.bank_fills, c.bank_updates),
+        (4 * 4, 3 * 2, 4 * 2)
+    );
+
+    // the paper: the same 4 sets for each of the 3 query views; one summed step per bank;
+    // mixed banks per view, set and λ; the strong view's KL per set
+    let paper = run_scd(serde_json::json!({}), 4, &dev);
+    let c = &paper.counters;
+    assert_eq!((c.bank_fills, c.bank_updates), (3 * 2, 3 * 2));
+    assert_eq!((c.mixed_banks, c.kl_terms), (4 * 3 * 4 * 4, 4 * 4));
+
+    // FIFO queues: one per domain, each enqueued every step
+    let queues = run_scd(serde_json::json!({"pnm": false}), 2, &dev);
+    assert_eq!(queues.counters.enqueues, 3 * 2);
+
+    // `domains: instance` contrasts the instance projection only, as for any other encoder
+    let instance = run_scd(
+        serde_json::json!({"variant": "code", "domains": "instance"}),
+        4,
+        &dev,
+    );
+    assert_eq!((instance.sets.len(), instance.negatives.len()), (1, 1));
+    let c = &instance.counters;
+    assert_eq!((c.mix_losses, c.bank_fills, c.bank_updates), (4, 2, 2));
+}
+
+#[test]
+fn a2mc_scd_checkpoint_keeps_every_domains_bank() {
+    let _rng = rng_lock();
+    let dev = Device::flex().autodiff();
+    dev.seed(4);
+    for switches in [serde_json::json!({}), serde_json::json!({"pnm": false})] {
+        let p = params({
+            let mut b = serde_json::json!({"queue": 16, "frames": 16});
+            for (k, v) in switches.as_object().unwrap() {
+                b[k] = v.clone();
+            }
+            b
+        });
+        let mut m = run_scd(switches.clone(), 3, &dev);
+        let dir = tempfile::tempdir().unwrap();
+        m.save(dir.path()).unwrap();
+        let next = batch(&p, &source(32, 24), 3, &dev);
+        let want = m.step(&next, &at(0)).unwrap();
+        dev.seed(99);
+        let (enc, opt) = (scd(), optim());
+        let mut r = A2mc::new(p.clone(), &setup(&enc, &opt, &dev)).unwrap();
+        r.load(dir.path()).unwrap();
+        let got = r.step(&next, &at(0)).unwrap();
+        assert_eq!(got.loss, want.loss, "{switches}");
+    }
+}
+
+#[test]
+fn a2mc_cross_domain_needs_scds_embeddings_of_one_size() {
+    let check = |enc: &EncoderConfig, domains: Option<&str>| {
+        let mut p = serde_json::json!({});
+        if let Some(d) = domains {
+            p["domains"] = d.into();
+        }
+        let view = PretrainView {
+            benchmark: "ntu60-xsub",
+            stream: Stream::Joint,
+            encoder: enc,
+        };
+        (a2mc::ENTRY.check_inputs)(&a2mc::check(&p).unwrap(), &view, &[])
+    };
+    assert!(check(&scd(), None).is_empty());
+    assert!(check(&scd(), Some("cross")).is_empty());
+    assert!(
+        check(&encoder(), None).is_empty(),
+        "a BiGRU contrasts its one embedding"
+    );
+    let e = check(&encoder(), Some("cross"));
+    assert_eq!(e.len(), 1);
+    assert!(
+        e[0].message.contains("temporal and spatial embeddings"),
+        "{e:?}"
+    );
+    assert_eq!(
+        e[0].hint.as_deref(),
+        Some("use an `scd` encoder, or `domains: instance`")
+    );
+    let mut wide = scd();
+    wide.proj_dim = 16;
+    let e = check(&wide, None);
+    assert_eq!(e.len(), 1);
+    assert!(
+        e[0].message
+            .contains("(16-d) with the temporal and spatial ones (8-d)"),
+        "{e:?}"
+    );
+    assert!(check(&wide, Some("instance")).is_empty());
+}
+
+#[test]
+fn a2mc_cross_domain_loss_and_banks_equal_pytorchs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(g) = golden("a2mc_reference.py", tmp.path()) else {
+        return;
+    };
+    let _rng = rng_lock();
+    let dev = Device::flex().autodiff();
+    let t = |name: &str| -> Tensor<2> {
+        let (shape, data) = tensor(&g[name]);
+        Tensor::from_data(TensorData::new(data, [shape[0], shape[1]]), &dev)
+    };
+    let k = g["config"]["k"].as_u64().unwrap() as usize;
+    let p = params(serde_json::json!({"variant": "code", "queue": k, "frames": 16}));
+    let (enc, opt) = (scd(), optim());
+    let mut m = A2mc::new(p.clone(), &setup(&enc, &opt, &dev)).unwrap();
+    let domains = ["i", "t", "s"];
+    let queries: Vec<Tensor<2>> = domains
+        .iter()
+        .map(|d| t(&format!("q{d}")).require_grad())
+        .collect();
+    let keys: Vec<Tensor<2>> = domains.iter().map(|d| t(&format!("k{d}"))).collect();
+    m.negatives = domains
+        .iter()
+        .map(|d| Negatives::Bank {
+            bank: MemoryBank {
+                w: t(&format!("w_{d}")),
+                v: Tensor::zeros([8, k], &dev),
+            },
+            filled: k,
+        })
+        .collect();
+    let rows: Vec<Tensor<2>> = m.negatives.iter().map(Negatives::rows).collect();
+    let (ce, mix) = a2mc::code_loss(m.sets, &queries, &keys, &rows, &p);
+    let mix = mix.expect("pnm: the mixing loss");
+    let scalar = |x: &Tensor<1>| x.clone().into_scalar::<f32>();
+    let rel = |got: f32, want: &str| {
+        let want = g[want].as_f64().unwrap() as f32;
+        ((got - want) / want).abs()
+    };
+    assert!(
+        rel(scalar(&ce), "ce") < 1e-5,
+        "ce {} vs {}",
+        scalar(&ce),
+        g["ce"]
+    );
+    assert!(
+        rel(scalar(&mix), "mix") < 1e-5,
+        "mix {} vs {}",
+        scalar(&mix),
+        g["mix"]
+    );
+    let grads = (ce + mix).backward();
+    for (d, q) in domains.iter().zip(&queries) {
+        let got = q
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        close_values(&g[format!("grad_q{d}")], got, &format!("grad q{d}"));
+    }
+    let contrasts: Vec<Contrast> = m
+        .sets
+        .iter()
+        .map(|&(qd, kd)| Contrast {
+            query: queries[qd].clone().detach(),
+            key_domain: kd,
+        })
+        .collect();
+    m.update_negatives(&keys, &contrasts);
+    assert_eq!(m.counters.bank_updates, 4);
+    for (d, n) in domains.iter().zip(&m.negatives) {
+        let Negatives::Bank { bank, .. } = n else {
+            panic!("a bank")
+        };
+        // the step divides by mem_t 0.03 and multiplies by lr 3: relative to the bank's scale
+        for (name, got) in [("w", &bank.w), ("v", &bank.v)] {
+            let (_, want) = tensor(&g[format!("{name}_{d}_after")]);
+            let got = got.clone().into_data().try_to_vec::<f32>().unwrap();
+            let scale = want.iter().fold(0f32, |m, x| m.max(x.abs()));
+            let err = got
+                .iter()
+                .zip(&want)
+                .fold(0f32, |m, (a, b)| m.max((a - b).abs()))
+                / scale;
+            println!("{name}_{d}: max error {err:.2e} of the largest entry {scale:.2}");
+            assert!(err < 1e-5, "{name}_{d}: {err}");
+        }
     }
 }

@@ -198,6 +198,11 @@ impl EncoderConfig {
     /// Settings the encoder cannot be built or fed with: (problem, what to do).
     pub fn problems(&self) -> Vec<(String, String)> {
         match &self.backbone {
+            BackboneConfig::Scd(c) => c
+                .problems()
+                .into_iter()
+                .map(|e| (format!("scd: {e}"), "fix the encoder's `backbone`".into()))
+                .collect(),
             BackboneConfig::Agrnet(c) => {
                 let mut p: Vec<(String, String)> = c
                     .problems()
@@ -270,6 +275,16 @@ impl EncoderConfig {
         } else {
             self.feature_dim()
         }
+    }
+
+    /// Dimensions of [`Encoder::embed_domains`]: the instance embedding's, then (SCD-Net)
+    /// the temporal and spatial projections'.
+    pub fn domain_embed_dims(&self) -> Vec<usize> {
+        let mut dims = vec![self.embed_dim()];
+        if let BackboneConfig::Scd(c) = &self.backbone {
+            dims.extend([c.proj_dim, c.proj_dim]);
+        }
+        dims
     }
 
     pub fn init(&self, device: &Device) -> Encoder {
@@ -422,6 +437,19 @@ impl Encoder {
     /// features → projection: what contrastive losses compare (not normalised).
     pub fn embed(&self, x: Tensor<5>) -> Tensor<2> {
         self.project(self.features(x))
+    }
+
+    /// The embedding of each domain the backbone has: the instance projection, then
+    /// (SCD-Net) `t_proj(vt)` and `s_proj(vs)`. Not normalised.
+    pub fn embed_domains(&self, x: Tensor<5>) -> Vec<Tensor<2>> {
+        let f = self.features(x);
+        let mut out = vec![self.project(f.clone())];
+        if let Backbone::Scd(m) = &self.backbone {
+            let d = f.dims()[1] / 2;
+            out.push(m.t_proj.forward(f.clone().narrow(1, 0, d)));
+            out.push(m.s_proj.forward(f.narrow(1, d, d)));
+        }
+        out
     }
 }
 

@@ -394,6 +394,33 @@ impl ScdConfig {
         2 * self.d_model
     }
 
+    /// Settings the encoder cannot be built with.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if self.gcn_channels < 8 {
+            p.push(format!(
+                "gcn_channels {} is below 8: CTR-GCN's relation convolutions have gcn_channels/8 channels",
+                self.gcn_channels
+            ));
+        }
+        if self.heads == 0 || !self.d_model.is_multiple_of(self.heads) {
+            p.push(format!(
+                "d_model {} is not a multiple of heads {}",
+                self.d_model, self.heads
+            ));
+        }
+        for (name, v) in [
+            ("frames", self.frames),
+            ("layers", self.layers),
+            ("proj_dim", self.proj_dim),
+        ] {
+            if v == 0 {
+                p.push(format!("{name} must be > 0"));
+            }
+        }
+        p
+    }
+
     pub fn init(&self, device: &Device) -> ScdEncoder {
         let (c, d) = (self.gcn_channels, self.d_model);
         let transformer = || {
