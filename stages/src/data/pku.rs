@@ -297,7 +297,7 @@ pub fn instance(
 #[serde(default, deny_unknown_fields)]
 pub struct PkuImportParams {
     /// PKU-MMD folder (relative to the pipeline file) with `skeleton/`, `label/` and the split
-    /// files. Empty: generate skelflow's synthetic PKU-MMD II corpus (12 classes, 10
+    /// files. Empty: generate skelflow's synthetic PKU-MMD corpus of this `phase` (12 classes, 10
     /// subjects, untrimmed videos of 6 actions, views L/M/R) and import that.
     pub root: String,
     /// 1 or 2.
@@ -335,12 +335,6 @@ impl Default for PkuImportParams {
 impl Params for PkuImportParams {
     fn validate(&self) -> Vec<ParamError> {
         let mut e = Vec::new();
-        if self.root.trim().is_empty() && self.phase != 2 {
-            e.push(
-                ParamError::at("phase", "the synthetic corpus (an empty `root`) is phase 2")
-                    .with_hint("set `root` to the PKU-MMD phase 1 folder with skeleton/, label/ and the split files"),
-            );
-        }
         if !(1..=2).contains(&self.phase) {
             e.push(
                 ParamError::at("phase", format!("{} is not a PKU-MMD phase", self.phase))
@@ -362,7 +356,8 @@ pub struct PkuReport {
     pub bad_files: Vec<BadFile>,
 }
 
-fn split_names(phase: u8) -> [(&'static str, &'static str); 2] {
+/// The benchmarks of a phase and their split files.
+pub(crate) fn split_names(phase: u8) -> [(&'static str, &'static str); 2] {
     match phase {
         1 => [("xsub", "cross-subject.txt"), ("xview", "cross-view.txt")],
         _ => [
@@ -670,7 +665,7 @@ impl Kind for PkuImport {
     // 2: the artifact records provenance.json. 3: an empty `root` generates the synthetic
     // corpus.
     const VERSION: u32 = 3;
-    const ABOUT: &'static str = "PKU-MMD phase 1/2 skeleton + label + split files (or, without a root, skelflow's synthetic PKU-MMD II corpus) -> Arrow dataset of action instances";
+    const ABOUT: &'static str = "PKU-MMD phase 1/2 skeleton + label + split files (or, without a root, skelflow's synthetic PKU-MMD corpus of that phase) -> Arrow dataset of action instances";
     fn external_inputs(&self, p: &PkuImportParams) -> Vec<PathBuf> {
         if p.root.is_empty() {
             return Vec::new();
@@ -680,7 +675,10 @@ impl Kind for PkuImport {
     fn run(&self, ctx: &StageContext, p: PkuImportParams) -> Result<(), StageError> {
         let r = if p.root.is_empty() {
             let scratch = ctx.out_dir.join(super::ntu_import::SYNTHETIC_SCRATCH);
-            let corpus = PkuCorpus::default();
+            let corpus = PkuCorpus {
+                phase: p.phase,
+                ..PkuCorpus::default()
+            };
             generate_pku(&corpus, ctx.seed, &scratch, ctx.threads, |done, total| {
                 ctx.progress(
                     done as u64,

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use super::augment::Clip;
 use super::data::ClipSource;
+use crate::data::dataset::DATASET_ARROW;
 use crate::data::{Dataset, Part, Stream};
 use crate::{IoContext, StageContext, StageError};
 
@@ -56,6 +57,8 @@ pub struct Splits {
 }
 
 /// Find the dataset among the stage's inputs and load `benchmark`'s train and test parts.
+/// With several imports in `needs` (NTU and PKU-MMD, say), the one whose splits define
+/// `benchmark` is read.
 pub fn open_splits(ctx: &StageContext, benchmark: &str) -> Result<Splits, StageError> {
     let npy = ctx
         .inputs
@@ -64,16 +67,50 @@ pub fn open_splits(ctx: &StageContext, benchmark: &str) -> Result<Splits, StageE
     if let Some(input) = npy {
         return open_npy(&input.dir);
     }
-    if let Ok(input) = ctx.input_with_file("dataset.arrow") {
-        return open_arrow(&input.dir, benchmark);
+    let imports: Vec<_> = ctx
+        .inputs
+        .iter()
+        .filter(|i| i.dir.join(DATASET_ARROW).is_file())
+        .collect();
+    match imports.as_slice() {
+        [] => Err(StageError::input(
+            "needs a dataset: add an `ntu.import`/`pku.import` stage (dataset.arrow) or a stage that writes train_data.npy/train_label.npy/test_data.npy/test_label.npy to `needs`",
+        )),
+        [one] => open_arrow(Arc::new(Dataset::open(&one.dir)?), benchmark),
+        several => {
+            let mut defining = Vec::new();
+            let mut listed = Vec::new();
+            for input in several {
+                let ds = Dataset::open(&input.dir)?;
+                let names = ds.benchmarks();
+                listed.push(format!("{}: {}", input.instance, names.join(", ")));
+                if names.iter().any(|b| b == benchmark) {
+                    defining.push((input.instance.as_str(), ds));
+                }
+            }
+            match defining.len() {
+                1 => open_arrow(Arc::new(defining.remove(0).1), benchmark),
+                0 => Err(StageError::param(
+                    "benchmark",
+                    format!(
+                        "no dataset in `needs` has the benchmark `{benchmark}` ({}); choose one of theirs",
+                        listed.join("; ")
+                    ),
+                )),
+                _ => Err(StageError::input(format!(
+                    "the datasets of {} all define `{benchmark}`: keep the one to train on in `needs`",
+                    defining
+                        .iter()
+                        .map(|d| d.0)
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                ))),
+            }
+        }
     }
-    Err(StageError::input(
-        "needs a dataset: add an `ntu.import`/`pku.import` stage (dataset.arrow) or a stage that writes train_data.npy/train_label.npy/test_data.npy/test_label.npy to `needs`",
-    ))
 }
 
-fn open_arrow(dir: &Path, benchmark: &str) -> Result<Splits, StageError> {
-    let ds = Arc::new(Dataset::open(dir)?);
+fn open_arrow(ds: Arc<Dataset>, benchmark: &str) -> Result<Splits, StageError> {
     let train = ds.split(benchmark, Part::Train)?;
     let test = ds.split(benchmark, Part::Test)?;
     if train.is_empty() {

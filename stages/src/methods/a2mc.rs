@@ -21,6 +21,19 @@
 //!
 //! Total loss (eq. 9): `L = L_basic + L_weak + L_strong` (each a batch mean).
 //!
+//! # SCD-Net's three domains (`domains`)
+//!
+//! With the `scd` encoder (the one A²MC's code trains) each view has three embeddings — the
+//! temporal `t_proj(vt)`, the spatial `s_proj(vs)` and the instance projection of
+//! `cat(vt, vs)` — and, as the code (`scd/builder.py`, ML-FACTS §6.3), every contrast is four
+//! logit sets across domains: `ati` = qt·ki, `asi` = qs·ki, `ait` = qi·kt, `ais` = qi·ks, each
+//! against the negatives of its key's domain (one bank or queue per domain: instance,
+//! temporal, spatial). The code sums the four cross-entropies, averages its mixing loss over
+//! them and steps each bank once per set (the instance bank twice). The paper variant (ours:
+//! the paper describes one embedding) applies the same four sets to each of its query views —
+//! mixed banks, KL and all — and steps each bank once with the summed gradient of its sets.
+//! `domains: instance` contrasts the instance projection only, as for every other encoder.
+//!
 //! # Views (`pretrain.views`, defaults by variant and switches)
 //!
 //! `variant: paper`: `[basic, basic, source]` — query and key get the basic augmentation
@@ -60,14 +73,14 @@
 //!
 //! | | `variant: paper` (default) | `variant: code` |
 //! |---|---|---|
-//! | encoder | BiGRU (Tables V/VI), any by `encoder` | SCD-Net (CTR-GCN + transformer, 3 embeddings); here any single-embedding encoder |
+//! | encoder | BiGRU (Tables V/VI), any by `encoder` | SCD-Net (CTR-GCN + transformer, 3 embeddings, cross-domain sets); here any |
 //! | attack target | fixed random class head, `MSE(softmax, 1/K)` → uniform | fixed random head, −CE to its own argmax (an untargeted push away from the predicted class) |
 //! | attack step | fresh Adam (PyTorch form), lr 0.1, L∞ clip ε 0.5 | fresh Keras-form Adam each iteration, lr 1e-4, no clip; class/perceptual gradients normalised per frame and mixed 0.6/0.4 (the perceptual one is 0 at the one iteration used) |
 //! | order | crop → attack → weak/strong appearance aug | appearance aug → attack |
 //! | positives | basic, weak, strong (3 query views) | the attacked view only (no clean query branch) |
 //! | negatives | bank + per-view mixed banks (λ set, re-normalised) in the InfoNCE denominator | bank only; mixing is a separate linear loss: `m⁺ = 0.8q + 0.2d` pulled, `m⁻ = 0.1q + 0.9d` pushed, for r ≡ i (mod N), not normalised |
 //! | strong-view loss | KL toward the basic view's distribution | none (the KL is commented out in the code) |
-//! | bank update | one step with the summed gradient of all views | one momentum step per logit set (the code: 4 sets, 3 banks; here one embedding, one set) |
+//! | bank update | one step per bank with the summed gradient of its views and sets | one momentum step per logit set (SCD: 4 sets, 3 banks; one set otherwise) |
 //! | total | `L_b + L_w + L_s` | `CE + loss_mix` |
 //! | schedule | §IV-B: SGD 0.9, lr 0.01, batch 64, 450 epochs, ×0.1 after 350 | argparse defaults: SGD 0.9, lr 0.001, batch 256, 200 epochs, ×0.1 at 100/160 (no run script); the pipeline uses the paper's for both, so that only the method differs |
 //!
@@ -702,22 +715,6 @@ impl A2mc {
             .collect()
     }
 
-    fn push_similarity_terms(
-        terms: &mut Vec<(String, f32)>,
-        q: &Tensor<2>,
-        k: &Tensor<2>,
-        rows: &Tensor<2>,
-    ) {
-        terms.push((
-            "pos_sim".into(),
-            mean_scalar((q.clone() * k.clone()).sum_dim(1)),
-        ));
-        terms.push((
-            "neg_sim".into(),
-            mean_scalar(q.clone().matmul(rows.clone().transpose())),
-        ));
-    }
-
     fn step_paper(&mut self, batch: &Batch, terms: &mut Vec<(String, f32)>) -> StepParts {
         let p = self.params.clone();
         let t = p.temperature;
@@ -744,29 +741,16 @@ impl A2mc {
             }
         }
         let rows: Vec<Tensor<2>> = self.negatives.iter().map(Negatives::rows).collect();
-        let basic = normalized(self.q.embed_domains(xq));
-        let (qd0, kd0) = self.sets[0];
-        Self::push_similarity_terms(terms, &basic[qd0], &keys[kd0], &rows[kd0]);
         let mut contrasts = Vec::new();
         let mut total: Option<Tensor<1>> = None;
-        let mut view_loss: Option<Tensor<1>> = None;
-        for &(qd, kd) in self.sets {
-            let q = basic[qd].clone();
-            let negs = self.negatives_for(&q.clone().detach(), &rows[kd]);
-            accumulate(
-                &mut view_loss,
-                info_nce(q.clone(), keys[kd].clone(), negs, t),
-            );
-            contrasts.push(Contrast {
-                query: q.detach(),
-                key_domain: kd,
-            });
-        }
-        let view_loss = view_loss.expect("at least one logit set");
-        terms.push(("loss_basic".into(), view_loss.clone().into_scalar::<f32>()));
-        accumulate(&mut total, view_loss);
-        for (name, x) in hard {
+        // the basic view first: the strong view's KL takes its similarities as the teacher
+        let mut basic: Vec<Tensor<2>> = Vec::new();
+        for (name, x) in std::iter::once(("basic", xq)).chain(hard) {
             let embeds = normalized(self.q.embed_domains(x));
+            if name == "basic" {
+                let (qd, kd) = self.sets[0];
+                push_similarity_terms(terms, &embeds[qd], &keys[kd], &rows[kd]);
+            }
             let kl = name == "strong" && p.mc_loss;
             let mut view_loss: Option<Tensor<1>> = None;
             for &(qd, kd) in self.sets {
@@ -796,6 +780,9 @@ impl A2mc {
             };
             terms.push((term, view_loss.clone().into_scalar::<f32>()));
             accumulate(&mut total, view_loss);
+            if name == "basic" {
+                basic = embeds;
+            }
         }
         StepParts {
             loss: total.expect("the basic view"),
@@ -816,7 +803,7 @@ impl A2mc {
         let rows: Vec<Tensor<2>> = self.negatives.iter().map(Negatives::rows).collect();
         let attacked = normalized(self.q.embed_domains(xq));
         let (qd0, kd0) = self.sets[0];
-        Self::push_similarity_terms(terms, &attacked[qd0], &keys[kd0], &rows[kd0]);
+        push_similarity_terms(terms, &attacked[qd0], &keys[kd0], &rows[kd0]);
         let (mut total, mix) = code_loss(self.sets, &attacked, &keys, &rows, &p);
         terms.push(("loss_attacked".into(), total.clone().into_scalar::<f32>()));
         if let Some(mix) = mix {
@@ -878,6 +865,23 @@ fn accumulate<const D: usize>(acc: &mut Option<Tensor<D>>, x: Tensor<D>) {
 
 fn mean_scalar<const D: usize>(x: Tensor<D>) -> f32 {
     x.detach().mean().into_scalar::<f32>()
+}
+
+/// The mean positive and negative similarities of a query, for the log.
+fn push_similarity_terms(
+    terms: &mut Vec<(String, f32)>,
+    q: &Tensor<2>,
+    k: &Tensor<2>,
+    rows: &Tensor<2>,
+) {
+    terms.push((
+        "pos_sim".into(),
+        mean_scalar((q.clone() * k.clone()).sum_dim(1)),
+    ));
+    terms.push((
+        "neg_sim".into(),
+        mean_scalar(q.clone().matmul(rows.clone().transpose())),
+    ));
 }
 
 fn push_attack_terms(terms: &mut Vec<(String, f32)>, rep: &AttackReport) {

@@ -340,6 +340,7 @@ fn the_synthetic_corpus_imports_as_pku_mmd_ii() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("pku");
     let corpus = PkuCorpus {
+        phase: 2,
         classes: 6,
         subjects: 3,
         per_video: 3,
@@ -387,4 +388,45 @@ fn the_synthetic_corpus_imports_as_pku_mmd_ii() {
     assert_eq!(ds.split("pku2-xsub", Part::Test).unwrap().len(), 18);
     assert_eq!(ds.split("pku2-xview", Part::Train).unwrap().len(), 36);
     assert_eq!(ds.split("pku2-xview", Part::Test).unwrap().len(), 18);
+}
+
+/// Phase 1: the same performances under PKU-MMD I's names (videos numbered subject by
+/// subject) and split files, imported as `pku1-*`.
+#[test]
+fn the_synthetic_corpus_imports_as_pku_mmd_i() {
+    use skelflow_stages::data::synth::pku::{PkuCorpus, generate_pku};
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("pku1");
+    let corpus = PkuCorpus {
+        phase: 1,
+        classes: 6,
+        subjects: 3,
+        per_video: 3,
+        noise: 0.01,
+    };
+    let r = generate_pku(&corpus, 0, &root, 2, |_, _| {}).unwrap();
+    assert_eq!(r.files, 18);
+    // subject 2's second take is video 4
+    for f in [
+        "skeleton/0004-R.txt",
+        "label/0004-R.txt",
+        "cross-subject.txt",
+        "cross-view.txt",
+    ] {
+        assert!(root.join(f).is_file(), "{f}");
+    }
+    assert!(!root.join("cross_subject_v2.txt").exists());
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let p = PkuImportParams {
+        phase: 1,
+        ..params(&root, Variant::Frame50)
+    };
+    let r = import_pku(&root, &out, &p, 2).unwrap();
+    assert_eq!((r.videos, r.samples), (18, 54));
+    let ds = Dataset::open(&out).unwrap();
+    assert_eq!(ds.benchmarks(), ["pku1-xsub", "pku1-xview"]);
+    assert_eq!(ds.split("pku1-xsub", Part::Train).unwrap().len(), 36);
+    assert_eq!(ds.split("pku1-xview", Part::Test).unwrap().len(), 18);
+    assert_eq!(ds.meta().source, "pku1");
 }

@@ -24,6 +24,7 @@ const WINDOW: WindowParams = WindowParams {
 fn windowed_corpus(root: &Path) -> PathBuf {
     let pku = root.join("pku");
     let corpus = PkuCorpus {
+        phase: 2,
         classes: 6,
         subjects: 3,
         per_video: 3,

@@ -1,8 +1,10 @@
-//! The synthetic corpus as genuine PKU-MMD phase-2 files, for `pku.import` without a root:
-//! untrimmed videos `A<subject>N<take>-<view>.txt` in `skeleton/` (one line of 150 numbers
-//! per frame: person 1's 25 camera-space joints x y z, then person 2's, zeros when absent),
-//! their `label/` files (`action,start,end,confidence`, 1-based inclusive frames), and the
-//! split files `cross_subject_v2.txt` / `cross_view_v2.txt`.
+//! The synthetic corpus as genuine PKU-MMD files, for `pku.import` without a root: untrimmed
+//! videos in `skeleton/` — phase 2 `A<subject>N<take>-<view>.txt`, phase 1
+//! `<video number>-<view>.txt` — (one line of 150 numbers per frame: person 1's 25
+//! camera-space joints x y z, then person 2's, zeros when absent), their `label/` files
+//! (`action,start,end,confidence`, 1-based inclusive frames), and the phase's split files
+//! (`cross_subject_v2.txt` / `cross_view_v2.txt`, phase 1 `cross-subject.txt` /
+//! `cross-view.txt`).
 //!
 //! Each video is a subject's take: several performances of different actions (the same
 //! generator as `synth.ntu`, with each performance's idle lead-in and lead-out) one after
@@ -25,6 +27,7 @@ use skelflow_contract::files::SYNTH_JSON;
 use super::params::SynthParams;
 use super::scene::{CAMERAS, camera, perform};
 use super::{SynthReport, normal, rng_for};
+use crate::data::pku::split_names;
 use crate::params::{ParamError, Params};
 use crate::{IoContext, Kind, StageContext, StageError};
 
@@ -35,6 +38,8 @@ const VIEWS: [char; 3] = ['L', 'M', 'R'];
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct PkuCorpus {
+    /// Which release's file names and split files: 1 or 2.
+    pub phase: u8,
     /// Action classes (PKU-MMD ids 1..=classes).
     pub classes: usize,
     pub subjects: usize,
@@ -47,6 +52,7 @@ pub struct PkuCorpus {
 impl Default for PkuCorpus {
     fn default() -> Self {
         PkuCorpus {
+            phase: 2,
             classes: 12,
             subjects: 10,
             per_video: 6,
@@ -59,9 +65,13 @@ impl PkuCorpus {
     pub fn takes(&self) -> usize {
         self.classes.div_ceil(self.per_video.max(1))
     }
-    /// Video stem of (subject, take, view).
-    fn name(subject: usize, take: usize, view: usize) -> String {
-        format!("A{subject:02}N{take:02}-{}", VIEWS[view])
+    /// Video stem of (subject, take, view): phase 2 `A01N02-L`; phase 1 numbers the videos
+    /// subject by subject, `0002-L`.
+    fn name(&self, subject: usize, take: usize, view: usize) -> String {
+        match self.phase {
+            1 => format!("{:04}-{}", (subject - 1) * self.takes() + take, VIEWS[view]),
+            _ => format!("A{subject:02}N{take:02}-{}", VIEWS[view]),
+        }
     }
     fn train_subject(&self, subject: usize) -> bool {
         subject <= (2 * self.subjects).div_ceil(3)
@@ -151,7 +161,7 @@ pub fn generate_pku(
                         }
                         text.push('\n');
                     }
-                    let stem = PkuCorpus::name(subject, take, view);
+                    let stem = c.name(subject, take, view);
                     let sp = skel_dir.join(format!("{stem}.txt"));
                     std::fs::write(&sp, &text).at("write", &sp)?;
                     let lp = label_dir.join(format!("{stem}.txt"));
@@ -169,7 +179,7 @@ pub fn generate_pku(
         jobs.iter()
             .flat_map(|&(s, t)| (0..VIEWS.len()).map(move |v| (s, t, v)))
             .filter(|&(s, _, v)| keep(s, v))
-            .map(|(s, t, v)| PkuCorpus::name(s, t, v))
+            .map(|(s, t, v)| c.name(s, t, v))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -177,10 +187,8 @@ pub fn generate_pku(
     type InTrain<'a> = &'a dyn Fn(usize, usize) -> bool;
     let xsub = |s: usize, _v: usize| c.train_subject(s);
     let xview = |_s: usize, v: usize| v != 0;
-    let splits: [(&str, InTrain); 2] = [
-        ("cross_subject_v2.txt", &xsub),
-        ("cross_view_v2.txt", &xview),
-    ];
+    let [(_, xsub_file), (_, xview_file)] = split_names(c.phase);
+    let splits: [(&str, InTrain); 2] = [(xsub_file, &xsub), (xview_file, &xview)];
     for (file, train) in splits {
         let text = format!(
             "Training videos:\n{}\nValidataion videos:\n{}\n",
@@ -197,7 +205,7 @@ pub fn generate_pku(
     let info = serde_json::json!({
         "kind": KIND,
         "seed": seed,
-        "plan": {"classes": c.classes, "subjects": c.subjects, "takes": c.takes(), "per_video": c.per_video, "views": 3, "noise": c.noise},
+        "plan": {"phase": c.phase, "classes": c.classes, "subjects": c.subjects, "takes": c.takes(), "per_video": c.per_video, "views": 3, "noise": c.noise},
         "class_names": super::class_names(c.classes),
         "files": report.files,
         "bytes": report.bytes,
@@ -209,6 +217,12 @@ pub fn generate_pku(
 impl Params for PkuCorpus {
     fn validate(&self) -> Vec<ParamError> {
         let mut e = Vec::new();
+        if !(1..=2).contains(&self.phase) {
+            e.push(
+                ParamError::at("phase", format!("{} is not a PKU-MMD phase", self.phase))
+                    .with_hint("use 1 or 2"),
+            );
+        }
         if !(2..=super::motions::ACTIONS.len().min(51)).contains(&self.classes) {
             e.push(ParamError::at(
                 "classes",
@@ -234,7 +248,7 @@ impl Params for PkuCorpus {
     }
 }
 
-/// `synth.pku`: the synthetic PKU-MMD II corpus as files, for `pku.import`'s `root`
+/// `synth.pku`: the synthetic PKU-MMD corpus (phase 2 by default) as files, for `pku.import`'s `root`
 /// (`${synth.output}`); `pku.import` without a root generates the default one itself.
 pub struct SynthPku;
 
@@ -242,7 +256,7 @@ impl Kind for SynthPku {
     type Params = PkuCorpus;
     const NAME: &'static str = KIND;
     const VERSION: u32 = 1;
-    const ABOUT: &'static str = "write a deterministic synthetic PKU-MMD II corpus (untrimmed skeleton + label files, views L/M/R, split files) for pku.import";
+    const ABOUT: &'static str = "write a deterministic synthetic PKU-MMD corpus, phase 1 or 2 (untrimmed skeleton + label files, views L/M/R, split files) for pku.import";
     fn run(&self, ctx: &StageContext, p: PkuCorpus) -> Result<(), StageError> {
         let r = generate_pku(&p, ctx.seed, &ctx.out_dir, ctx.threads, |done, total| {
             ctx.progress(done as u64, total as u64, &format!("{done}/{total} videos"))
