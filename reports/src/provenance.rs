@@ -299,6 +299,35 @@ impl Provenance {
         Some(gaps)
     }
 
+    /// What the synthetic records stand in for, as (`the synthetic NTU-format corpus`,
+    /// `NTU RGB+D`); NTU when no record says (the synthetic NTU corpus is the default).
+    fn synthetic_corpus(&self) -> (String, String) {
+        let mut families: Vec<(&str, &str)> = Vec::new();
+        for r in &self.records {
+            if let DataOrigin::Synthetic { .. } = r.facts.origin {
+                let f = if r.facts.dataset.starts_with("PKU") {
+                    ("PKU-MMD", "PKU-MMD")
+                } else {
+                    ("NTU", "NTU RGB+D")
+                };
+                if !families.contains(&f) {
+                    families.push(f);
+                }
+            }
+        }
+        match families.as_slice() {
+            [] => ("synthetic NTU-format corpus".into(), "NTU RGB+D".into()),
+            [(short, real)] => (format!("synthetic {short}-format corpus"), real.to_string()),
+            many => (
+                format!(
+                    "synthetic {}-format corpora",
+                    many.iter().map(|f| f.0).collect::<Vec<_>>().join("- and ")
+                ),
+                many.iter().map(|f| f.1).collect::<Vec<_>>().join(" or "),
+            ),
+        }
+    }
+
     /// One warning for the top of the report, when its numbers must not be read as the
     /// paper's setting.
     pub fn callout(&self, papers: &[&Paper]) -> Option<String> {
@@ -325,9 +354,10 @@ impl Provenance {
                 } else {
                     "; the paper's numbers stand beside them for comparison of layout and trends only"
                 };
+                let (corpus, real) = self.synthetic_corpus();
                 Some(format!(
-                    "**Synthetic data{not_repro}.** These numbers come from skelflow's synthetic NTU-format corpus{profile}, \
-                     not from NTU RGB+D{beside}.{see}"
+                    "**Synthetic data{not_repro}.** These numbers come from skelflow's {corpus}{profile}, \
+                     not from {real}{beside}.{see}"
                 ))
             }
             DataSource::NotRecorded => Some(format!(
@@ -358,11 +388,14 @@ impl Provenance {
         };
         let mut out = Vec::new();
         match self.data {
-            DataSource::Synthetic | DataSource::Mixed => out.push(format!(
-                "**This is not a reproduction of {names}.** The numbers come from skelflow's synthetic NTU-format corpus, \
-                 not from NTU RGB+D: other (simpler, fewer) classes, subjects, cameras and far fewer samples. Absolute \
-                 accuracies cannot be compared with the paper's; at most the layout and the order of the variants can."
-            )),
+            DataSource::Synthetic | DataSource::Mixed => {
+                let (corpus, real) = self.synthetic_corpus();
+                out.push(format!(
+                    "**This is not a reproduction of {names}.** The numbers come from skelflow's {corpus}, \
+                     not from {real}: other (simpler, fewer) classes, subjects, cameras and far fewer samples. Absolute \
+                     accuracies cannot be compared with the paper's; at most the layout and the order of the variants can."
+                ))
+            }
             DataSource::NotRecorded => out.push(format!(
                 "The data source is not recorded (no artifact of this run has a `{}`), so it is not known what data these numbers come from: do not read them as a reproduction of {names}.",
                 files::PROVENANCE_JSON
@@ -510,5 +543,48 @@ mod tests {
             "{w:?}"
         );
         assert!(!w[0].contains(&tmp.path().display().to_string()), "{w:?}");
+    }
+
+    #[test]
+    fn the_callout_names_every_synthetic_format_the_run_read() {
+        let synthetic = |dataset: &str, generator: &str| DataRecord {
+            facts: DataFacts {
+                dataset: dataset.into(),
+                ..facts(DataOrigin::Synthetic {
+                    generator: generator.into(),
+                    params: BTreeMap::new(),
+                })
+            },
+            instances: vec!["import".into()],
+        };
+        let mut p = Provenance {
+            data: DataSource::Synthetic,
+            records: vec![synthetic("NTU RGB+D 60", "synth.ntu")],
+            profile: None,
+            backend: "flex".into(),
+            pretrain_epochs: BTreeSet::new(),
+            pretrain_batch: BTreeSet::new(),
+            pretrain_params: Vec::new(),
+        };
+        let text = p.callout(&[]).unwrap();
+        assert!(
+            text.contains("synthetic NTU-format corpus, not from NTU RGB+D."),
+            "{text}"
+        );
+        p.records.push(synthetic("PKU-MMD I", "synth.pku"));
+        let text = p.callout(&[]).unwrap();
+        assert!(
+            text.contains(
+                "synthetic NTU- and PKU-MMD-format corpora, not from NTU RGB+D or PKU-MMD."
+            ),
+            "{text}"
+        );
+        assert!(p.why(&[])[0].contains("not from NTU RGB+D or PKU-MMD:"));
+        p.records.remove(0);
+        let text = p.callout(&[]).unwrap();
+        assert!(
+            text.contains("synthetic PKU-MMD-format corpus, not from PKU-MMD."),
+            "{text}"
+        );
     }
 }
