@@ -430,3 +430,76 @@ fn the_synthetic_corpus_imports_as_pku_mmd_i() {
     assert_eq!(ds.split("pku1-xview", Part::Test).unwrap().len(), 18);
     assert_eq!(ds.meta().source, "pku1");
 }
+
+/// A small synthetic PKU-MMD corpus of `phase`, imported into `dir`.
+fn synthetic_import(root: &Path, phase: u8, dir: &Path) {
+    use skelflow_stages::data::synth::pku::{PkuCorpus, generate_pku};
+    let files = root.join(format!("files{phase}"));
+    let corpus = PkuCorpus {
+        phase,
+        classes: 6,
+        subjects: 3,
+        per_video: 3,
+        noise: 0.01,
+    };
+    generate_pku(&corpus, 0, &files, 2, |_, _| {}).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    let p = PkuImportParams {
+        phase,
+        ..params(&files, Variant::Frame50)
+    };
+    import_pku(&files, dir, &p, 2).unwrap();
+}
+
+/// With several imports in `needs`, a learning stage reads its benchmark from the one whose
+/// splits define it, and says which benchmarks there are when none does.
+#[test]
+fn each_benchmark_is_read_from_the_import_that_defines_it() {
+    use skelflow_stages::learn::dataset::open_splits;
+    use skelflow_stages::{Backend, Input, StageContext};
+    let tmp = tempfile::tempdir().unwrap();
+    let (one, two, again) = (
+        tmp.path().join("pku1"),
+        tmp.path().join("pku2"),
+        tmp.path().join("pku1-again"),
+    );
+    synthetic_import(tmp.path(), 1, &one);
+    synthetic_import(tmp.path(), 2, &two);
+    let ctx = |inputs: &[(&str, &Path)]| StageContext {
+        instance: "pretrain".into(),
+        params: serde_json::json!({}),
+        inputs: inputs
+            .iter()
+            .map(|(id, dir)| Input {
+                instance: id.to_string(),
+                kind: "pku.import".into(),
+                dir: dir.to_path_buf(),
+            })
+            .collect(),
+        out_dir: tmp.path().join("out"),
+        work_dir: tmp.path().join("work"),
+        pipeline_dir: tmp.path().to_path_buf(),
+        seed: 0,
+        backend: Backend::Flex,
+        threads: 1,
+    };
+    let both = ctx(&[("pku_one", &one), ("pku_two", &two)]);
+    let s = open_splits(&both, "pku1-xsub").unwrap();
+    assert_eq!((s.train.len(), s.test.len()), (36, 18));
+    assert_eq!(s.describe["source"], "pku1");
+    let s = open_splits(&both, "pku2-xview").unwrap();
+    assert_eq!(s.describe["source"], "pku2");
+    let e = open_splits(&both, "ntu60-xsub").err().unwrap().to_string();
+    assert!(
+        e.contains("no dataset in `needs` has the benchmark `ntu60-xsub`")
+            && e.contains("pku_one: pku1-xsub, pku1-xview; pku_two: pku2-xsub, pku2-xview"),
+        "{e}"
+    );
+    synthetic_import(tmp.path(), 1, &again);
+    let twice = ctx(&[("pku_one", &one), ("pku_again", &again)]);
+    let e = open_splits(&twice, "pku1-xsub").err().unwrap().to_string();
+    assert!(
+        e.contains("the datasets of pku_one and pku_again all define `pku1-xsub`"),
+        "{e}"
+    );
+}
