@@ -336,16 +336,10 @@ fn pku_readers_survive_mutated_real_file() {
 /// real ones, every label span becomes one instance, and the splits partition the videos.
 #[test]
 fn the_synthetic_corpus_imports_as_pku_mmd_ii() {
-    use skelflow_stages::data::synth::pku::{PkuCorpus, generate_pku};
+    use skelflow_stages::data::synth::pku::generate_pku;
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("pku");
-    let corpus = PkuCorpus {
-        phase: 2,
-        classes: 6,
-        subjects: 3,
-        per_video: 3,
-        noise: 0.01,
-    };
+    let corpus = small_corpus(2);
     let r = generate_pku(&corpus, 0, &root, 2, |_, _| {}).unwrap();
     // 3 subjects × 2 takes × 3 views
     assert_eq!(r.files, 18);
@@ -394,16 +388,10 @@ fn the_synthetic_corpus_imports_as_pku_mmd_ii() {
 /// subject) and split files, imported as `pku1-*`.
 #[test]
 fn the_synthetic_corpus_imports_as_pku_mmd_i() {
-    use skelflow_stages::data::synth::pku::{PkuCorpus, generate_pku};
+    use skelflow_stages::data::synth::pku::generate_pku;
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("pku1");
-    let corpus = PkuCorpus {
-        phase: 1,
-        classes: 6,
-        subjects: 3,
-        per_video: 3,
-        noise: 0.01,
-    };
+    let corpus = small_corpus(1);
     let r = generate_pku(&corpus, 0, &root, 2, |_, _| {}).unwrap();
     assert_eq!(r.files, 18);
     // subject 2's second take is video 4
@@ -431,17 +419,22 @@ fn the_synthetic_corpus_imports_as_pku_mmd_i() {
     assert_eq!(ds.meta().source, "pku1");
 }
 
-/// A small synthetic PKU-MMD corpus of `phase`, imported into `dir`.
-fn synthetic_import(root: &Path, phase: u8, dir: &Path) {
-    use skelflow_stages::data::synth::pku::{PkuCorpus, generate_pku};
-    let files = root.join(format!("files{phase}"));
-    let corpus = PkuCorpus {
+/// 6 classes, 3 subjects of 2 takes of 3 actions, 3 views: 18 videos, 54 instances.
+fn small_corpus(phase: u8) -> skelflow_stages::data::synth::pku::PkuCorpus {
+    skelflow_stages::data::synth::pku::PkuCorpus {
         phase,
         classes: 6,
         subjects: 3,
         per_video: 3,
         noise: 0.01,
-    };
+    }
+}
+
+/// A small synthetic PKU-MMD corpus of `phase`, imported into `dir`.
+fn synthetic_import(root: &Path, phase: u8, dir: &Path) {
+    use skelflow_stages::data::synth::pku::generate_pku;
+    let files = root.join(format!("files{phase}"));
+    let corpus = small_corpus(phase);
     generate_pku(&corpus, 0, &files, 2, |_, _| {}).unwrap();
     std::fs::create_dir_all(dir).unwrap();
     let p = PkuImportParams {

@@ -147,12 +147,7 @@ impl AgrnetConfig {
     /// Problems with the settings.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        if self.heads == 0 || !self.d_model.is_multiple_of(self.heads) {
-            p.push(format!(
-                "d_model {} is not a multiple of heads {}",
-                self.d_model, self.heads
-            ));
-        }
+        p.extend(super::heads_problem(self.d_model, self.heads));
         for (name, v) in [
             ("frames", self.frames),
             ("layers", self.layers),

@@ -453,6 +453,12 @@ impl Encoder {
     }
 }
 
+/// An attention width that the heads do not divide.
+pub(crate) fn heads_problem(d_model: usize, heads: usize) -> Option<String> {
+    (heads == 0 || !d_model.is_multiple_of(heads))
+        .then(|| format!("d_model {d_model} is not a multiple of heads {heads}"))
+}
+
 /// Counts of float parameters: trainable (what PyTorch reports) and total (with BN
 /// running statistics, what burn's `num_params` reports).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -403,12 +403,7 @@ impl ScdConfig {
                 self.gcn_channels
             ));
         }
-        if self.heads == 0 || !self.d_model.is_multiple_of(self.heads) {
-            p.push(format!(
-                "d_model {} is not a multiple of heads {}",
-                self.d_model, self.heads
-            ));
-        }
+        p.extend(super::heads_problem(self.d_model, self.heads));
         for (name, v) in [
             ("frames", self.frames),
             ("layers", self.layers),
