@@ -18,6 +18,9 @@ use skelflow_stages::learn::encoders::{BackboneConfig, BiGruConfig, EncoderConfi
 use skelflow_stages::learn::optim::OptimParams;
 use skelflow_stages::methods::blocks::cross_entropy;
 
+// The allocator `skelflow` trains with.
+skelflow_stages::training_allocator!();
+
 struct Args {
     model: String,
     backend: Backend,

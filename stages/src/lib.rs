@@ -7,6 +7,7 @@
 //!
 //! Adding a kind = one file implementing [`Kind`] plus one line in [`registry`].
 
+pub mod alloc;
 pub mod context;
 pub mod data;
 pub mod error;
