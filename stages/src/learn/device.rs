@@ -51,7 +51,9 @@ fn init_threads(threads: usize) {
 /// burn allocates a fresh buffer for every tensor op; glibc returns buffers above its mmap
 /// threshold to the kernel on free, so every op pays page faults on new memory (a profile of
 /// ST-GCN-16 on flex: ~23 % of the time in the kernel). Keep freed memory in the heap for
-/// reuse instead (measured ~17 % faster training steps on flex).
+/// reuse instead (measured ~17 % faster training steps on flex). Binaries that declare
+/// [`crate::training_allocator!`] allocate Rust's memory with jemalloc, which keeps buffers
+/// of every size; this still tunes glibc's malloc, which libtorch's (tch) buffers use.
 fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator thresholds; called once at start-up.
