@@ -44,6 +44,15 @@ fn params(v: serde_json::Value) -> A2mcParams {
     serde_json::from_value(canon).unwrap()
 }
 
+/// Canonical params of a 16-frame, K = 16 run with `switches` set.
+fn small(switches: &serde_json::Value) -> A2mcParams {
+    let mut base = serde_json::json!({"queue": 16, "frames": 16});
+    for (k, v) in switches.as_object().unwrap() {
+        base[k] = v.clone();
+    }
+    params(base)
+}
+
 fn source(n: usize, t: usize) -> MemSource {
     crate::learn_common::mem_source(n, t, 9)
 }
@@ -93,11 +102,7 @@ fn build(p: A2mcParams, dev: &Device) -> A2mc {
 fn run(switches: serde_json::Value, steps: usize) -> (A2mcCounters, Vec<String>, Vec<f32>) {
     let dev = Device::flex().autodiff();
     dev.seed(1);
-    let mut base = serde_json::json!({"queue": 16, "frames": 16});
-    for (k, v) in switches.as_object().unwrap() {
-        base[k] = v.clone();
-    }
-    let p = params(base);
+    let p = small(&switches);
     let src = source(32, 24);
     let mut m = build(p.clone(), &dev);
     let mut names = Vec::new();
@@ -373,11 +378,7 @@ fn scd() -> EncoderConfig {
 
 /// Run `steps` steps of A²MC on the SCD encoder; return the method.
 fn run_scd(switches: serde_json::Value, steps: usize, dev: &Device) -> A2mc {
-    let mut base = serde_json::json!({"queue": 16, "frames": 16});
-    for (k, v) in switches.as_object().unwrap() {
-        base[k] = v.clone();
-    }
-    let p = params(base);
+    let p = small(&switches);
     let src = source(32, 24);
     let (enc, opt) = (scd(), optim());
     let mut m = A2mc::new(p.clone(), &setup(&enc, &opt, dev)).unwrap();
@@ -436,13 +437,7 @@ fn a2mc_scd_checkpoint_keeps_every_domains_bank() {
     let dev = Device::flex().autodiff();
     dev.seed(4);
     for switches in [serde_json::json!({}), serde_json::json!({"pnm": false})] {
-        let p = params({
-            let mut b = serde_json::json!({"queue": 16, "frames": 16});
-            for (k, v) in switches.as_object().unwrap() {
-                b[k] = v.clone();
-            }
-            b
-        });
+        let p = small(&switches);
         let mut m = run_scd(switches.clone(), 3, &dev);
         let dir = tempfile::tempdir().unwrap();
         m.save(dir.path()).unwrap();
