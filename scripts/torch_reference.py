@@ -145,7 +145,23 @@ class BiGru(nn.Module):
         return self.fc(feat)
 
 
+def peak_rss_mb():
+    """VmHWM of this process (MB) since the last reset; 0 where /proc does not say."""
+    try:
+        for line in open('/proc/self/status'):
+            if line.startswith('VmHWM:'):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def bench(model, batch, frames, steps, warmup):
+    try:  # reset the peak RSS, so that each model reports its own
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+    except OSError:
+        pass
     x = torch.randn(batch, 3, frames, 25, 2)
     y = torch.randint(0, 128, (batch,))
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
@@ -163,7 +179,8 @@ def bench(model, batch, frames, steps, warmup):
             cpu.append(time.process_time() - c0)
     s, c = float(np.median(times)), float(np.median(cpu))
     # cpu = user + system seconds of the process: the work, whatever else the machine runs
-    return {"seconds_per_step": s, "samples_per_s": batch / s, "cpu_seconds_per_step": c, "samples_per_cpu_s": batch / c}
+    return {"seconds_per_step": s, "samples_per_s": batch / s, "cpu_seconds_per_step": c, "samples_per_cpu_s": batch / c,
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def main():

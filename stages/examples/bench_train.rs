@@ -99,7 +99,26 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// Reset the process's peak RSS (Linux: `5` to `/proc/self/clear_refs`), so that each model
+/// reports its own.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Peak RSS since the last reset, MB (`VmHWM`); 0 where /proc does not say.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
 fn bench(name: &str, cfg: EncoderConfig, batch: usize, frames: usize, a: &Args) {
+    reset_peak_rss();
     let mut dev = device(a.backend, true, a.threads).unwrap_or_else(|e| panic!("{e}"));
     if a.checkpointing {
         dev = dev.gradient_checkpointing();
@@ -149,6 +168,7 @@ fn bench(name: &str, cfg: EncoderConfig, batch: usize, frames: usize, a: &Args) 
             "seconds_per_step": s, "samples_per_s": batch as f64 / s, "forward_seconds": fwd_times[fwd_times.len() / 2],
             "checkpointing": a.checkpointing,
             "cpu_seconds_per_step": c, "samples_per_cpu_s": batch as f64 / c,
+            "peak_rss_mb": peak_rss_mb(),
         })
     );
 }
