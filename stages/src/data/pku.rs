@@ -334,13 +334,7 @@ impl Default for PkuImportParams {
 
 impl Params for PkuImportParams {
     fn validate(&self) -> Vec<ParamError> {
-        let mut e = Vec::new();
-        if !(1..=2).contains(&self.phase) {
-            e.push(
-                ParamError::at("phase", format!("{} is not a PKU-MMD phase", self.phase))
-                    .with_hint("use 1 or 2"),
-            );
-        }
+        let mut e: Vec<ParamError> = phase_problem(self.phase).into_iter().collect();
         if let Some(w) = &self.windows {
             e.extend(w.validate());
         }
@@ -354,6 +348,13 @@ pub struct PkuReport {
     pub videos: usize,
     pub samples: usize,
     pub bad_files: Vec<BadFile>,
+}
+
+/// A `phase` that is not PKU-MMD's 1 or 2.
+pub(crate) fn phase_problem(phase: u8) -> Option<ParamError> {
+    (!(1..=2).contains(&phase)).then(|| {
+        ParamError::at("phase", format!("{phase} is not a PKU-MMD phase")).with_hint("use 1 or 2")
+    })
 }
 
 /// The benchmarks of a phase and their split files.

@@ -388,12 +388,10 @@ fn the_synthetic_corpus_imports_as_pku_mmd_ii() {
 /// subject) and split files, imported as `pku1-*`.
 #[test]
 fn the_synthetic_corpus_imports_as_pku_mmd_i() {
-    use skelflow_stages::data::synth::pku::generate_pku;
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("pku1");
-    let corpus = small_corpus(1);
-    let r = generate_pku(&corpus, 0, &root, 2, |_, _| {}).unwrap();
-    assert_eq!(r.files, 18);
+    let out = tmp.path().join("out");
+    let (root, generated, imported) = synthetic_import(tmp.path(), 1, &out);
+    assert_eq!(generated.files, 18);
     // subject 2's second take is video 4
     for f in [
         "skeleton/0004-R.txt",
@@ -404,14 +402,7 @@ fn the_synthetic_corpus_imports_as_pku_mmd_i() {
         assert!(root.join(f).is_file(), "{f}");
     }
     assert!(!root.join("cross_subject_v2.txt").exists());
-    let out = tmp.path().join("out");
-    std::fs::create_dir_all(&out).unwrap();
-    let p = PkuImportParams {
-        phase: 1,
-        ..params(&root, Variant::Frame50)
-    };
-    let r = import_pku(&root, &out, &p, 2).unwrap();
-    assert_eq!((r.videos, r.samples), (18, 54));
+    assert_eq!((imported.videos, imported.samples), (18, 54));
     let ds = Dataset::open(&out).unwrap();
     assert_eq!(ds.benchmarks(), ["pku1-xsub", "pku1-xview"]);
     assert_eq!(ds.split("pku1-xsub", Part::Train).unwrap().len(), 36);
@@ -431,17 +422,27 @@ fn small_corpus(phase: u8) -> skelflow_stages::data::synth::pku::PkuCorpus {
 }
 
 /// A small synthetic PKU-MMD corpus of `phase`, imported into `dir`.
-fn synthetic_import(root: &Path, phase: u8, dir: &Path) {
+/// Returns the generated folder and what the generator and the import report.
+fn synthetic_import(
+    root: &Path,
+    phase: u8,
+    dir: &Path,
+) -> (
+    std::path::PathBuf,
+    skelflow_stages::data::synth::SynthReport,
+    skelflow_stages::data::pku::PkuReport,
+) {
     use skelflow_stages::data::synth::pku::generate_pku;
     let files = root.join(format!("files{phase}"));
     let corpus = small_corpus(phase);
-    generate_pku(&corpus, 0, &files, 2, |_, _| {}).unwrap();
+    let generated = generate_pku(&corpus, 0, &files, 2, |_, _| {}).unwrap();
     std::fs::create_dir_all(dir).unwrap();
     let p = PkuImportParams {
         phase,
         ..params(&files, Variant::Frame50)
     };
-    import_pku(&files, dir, &p, 2).unwrap();
+    let imported = import_pku(&files, dir, &p, 2).unwrap();
+    (files, generated, imported)
 }
 
 /// With several imports in `needs`, a learning stage reads its benchmark from the one whose

@@ -27,7 +27,7 @@ use skelflow_contract::files::SYNTH_JSON;
 use super::params::SynthParams;
 use super::scene::{CAMERAS, camera, perform};
 use super::{SynthReport, normal, rng_for};
-use crate::data::pku::split_names;
+use crate::data::pku::{phase_problem, split_names};
 use crate::params::{ParamError, Params};
 use crate::{IoContext, Kind, StageContext, StageError};
 
@@ -216,13 +216,7 @@ pub fn generate_pku(
 
 impl Params for PkuCorpus {
     fn validate(&self) -> Vec<ParamError> {
-        let mut e = Vec::new();
-        if !(1..=2).contains(&self.phase) {
-            e.push(
-                ParamError::at("phase", format!("{} is not a PKU-MMD phase", self.phase))
-                    .with_hint("use 1 or 2"),
-            );
-        }
+        let mut e: Vec<ParamError> = phase_problem(self.phase).into_iter().collect();
         if !(2..=super::motions::ACTIONS.len().min(51)).contains(&self.classes) {
             e.push(ParamError::at(
                 "classes",

@@ -148,18 +148,14 @@ impl AgrnetConfig {
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
         p.extend(super::heads_problem(self.d_model, self.heads));
-        for (name, v) in [
+        p.extend(super::zero_problems(&[
             ("frames", self.frames),
             ("layers", self.layers),
             ("factor", self.factor),
             ("rnn_hidden", self.rnn_hidden),
             ("rnn_layers", self.rnn_layers),
             ("d_ff", self.d_ff),
-        ] {
-            if v == 0 {
-                p.push(format!("{name} must be > 0"));
-            }
-        }
+        ]));
         p
     }
 

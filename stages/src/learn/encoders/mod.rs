@@ -197,34 +197,30 @@ impl EncoderConfig {
 
     /// Settings the encoder cannot be built or fed with: (problem, what to do).
     pub fn problems(&self) -> Vec<(String, String)> {
-        match &self.backbone {
-            BackboneConfig::Scd(c) => c
-                .problems()
-                .into_iter()
-                .map(|e| (format!("scd: {e}"), "fix the encoder's `backbone`".into()))
-                .collect(),
-            BackboneConfig::Agrnet(c) => {
-                let mut p: Vec<(String, String)> = c
-                    .problems()
-                    .into_iter()
-                    .map(|e| {
-                        (
-                            format!("agrnet: {e}"),
-                            "fix the encoder's `backbone`".into(),
-                        )
-                    })
-                    .collect();
-                if c.body.is_none() {
-                    // every import holds two body slots (NTU's two-person actions)
-                    p.push((
-                        "AgRNet reads one body, and the imported clips hold two (NTU's two-person actions)".into(),
-                        "say which: `backbone: {arch: agrnet, body: first}` (main.py's pickles keep the first body) or `body: second`".into(),
-                    ));
-                }
-                p
-            }
-            _ => Vec::new(),
+        let (arch, own) = match &self.backbone {
+            BackboneConfig::Scd(c) => ("scd", c.problems()),
+            BackboneConfig::Agrnet(c) => ("agrnet", c.problems()),
+            _ => return Vec::new(),
+        };
+        let mut p: Vec<(String, String)> = own
+            .into_iter()
+            .map(|e| {
+                (
+                    format!("{arch}: {e}"),
+                    "fix the encoder's `backbone`".into(),
+                )
+            })
+            .collect();
+        if let BackboneConfig::Agrnet(c) = &self.backbone
+            && c.body.is_none()
+        {
+            // every import holds two body slots (NTU's two-person actions)
+            p.push((
+                "AgRNet reads one body, and the imported clips hold two (NTU's two-person actions)".into(),
+                "say which: `backbone: {arch: agrnet, body: first}` (main.py's pickles keep the first body) or `body: second`".into(),
+            ));
         }
+        p
     }
 
     /// Whether weights of `other` fit this architecture: the backbone, and with `head`
@@ -451,6 +447,15 @@ impl Encoder {
         }
         out
     }
+}
+
+/// `<name> must be > 0` for each setting that is 0.
+pub(crate) fn zero_problems(settings: &[(&str, usize)]) -> Vec<String> {
+    settings
+        .iter()
+        .filter(|(_, v)| *v == 0)
+        .map(|(name, _)| format!("{name} must be > 0"))
+        .collect()
 }
 
 /// An attention width that the heads do not divide.

@@ -404,15 +404,11 @@ impl ScdConfig {
             ));
         }
         p.extend(super::heads_problem(self.d_model, self.heads));
-        for (name, v) in [
+        p.extend(super::zero_problems(&[
             ("frames", self.frames),
             ("layers", self.layers),
             ("proj_dim", self.proj_dim),
-        ] {
-            if v == 0 {
-                p.push(format!("{name} must be > 0"));
-            }
-        }
+        ]));
         p
     }
 
