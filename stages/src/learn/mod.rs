@@ -15,6 +15,7 @@ pub mod encoder_init;
 pub mod encoders;
 pub mod extract;
 pub mod extract_raw;
+pub mod fused;
 pub mod graph;
 pub mod losses;
 pub mod method;

@@ -19,6 +19,7 @@ mod fixtures;
 mod interop;
 mod learn_augment;
 mod learn_common;
+mod learn_fused;
 mod learn_init;
 mod learn_models;
 mod learn_supervised;

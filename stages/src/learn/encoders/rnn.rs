@@ -1,9 +1,9 @@
 //! Recurrent encoders: the BiGRU of ISC / CMD (ML-FACTS §2.2), driven frame by frame as their
 //! code does unless `drive: bidirectional`, and the LSTM of AS-CAL (§2.4).
 //!
-//! The cells are written with fused gates (one input matmul over all time steps, one hidden
-//! matmul per step) instead of burn's `Gru`/`Lstm`, which do six matmuls and a
-//! `slice_assign` per step. Parameter layout and counts equal PyTorch's `nn.GRU`/`nn.LSTM`
+//! Each layer is one fused op with its own backward (`learn::fused`) instead of burn's
+//! `Gru`/`Lstm`, which do six matmuls and a `slice_assign` per step; the composite cells
+//! (`RnnCell::gru`, `RnnCell::lstm`) stay as the references the fused ops are tested against. Parameter layout and counts equal PyTorch's `nn.GRU`/`nn.LSTM`
 //! (W_ih, W_hh, b_ih, b_hh per layer and direction).
 
 use burn::module::Param;
@@ -15,6 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Tap;
+use crate::learn::fused;
 
 /// How the bidirectional GRU is driven over time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -155,10 +156,23 @@ impl RnnCell {
         }
     }
 
-    /// GRU over per-frame inputs `xs` (T × (N, in)); `reverse` reads them backwards.
-    /// Returns the outputs in time order. Inputs are projected per step: slicing one big
-    /// projection per step would make every step's backward write a zero (N, T, 3H)
-    /// gradient.
+    /// GRU over (T, N, in) as one fused op (`learn::fused`): the states (T, N, H) in time
+    /// order; `reverse` reads the steps backwards.
+    pub fn gru_sequence(&self, x: Tensor<3>, reverse: bool) -> Tensor<3> {
+        fused::gru_sequence(
+            x,
+            self.w_ih.val(),
+            self.w_hh.val(),
+            self.b_ih.val(),
+            self.b_hh.val(),
+            reverse,
+        )
+    }
+
+    /// The composite reference of [`RnnCell::gru_sequence`], op by op through burn's graph
+    /// (the fused op's tests compare the two): over per-frame inputs `xs` (T × (N, in)),
+    /// outputs in time order. Inputs are projected per step: slicing one big projection per
+    /// step would make every step's backward write a zero (N, T, 3H) gradient.
     pub fn gru(&self, xs: &[Tensor<2>], reverse: bool) -> Vec<Tensor<2>> {
         let t = xs.len();
         let n = xs[0].dims()[0];
@@ -188,7 +202,19 @@ impl RnnCell {
             .collect()
     }
 
-    /// LSTM over per-frame inputs: outputs in time order.
+    /// LSTM over (T, N, in) as one fused op (`learn::fused`): the outputs (T, N, H).
+    pub fn lstm_sequence(&self, x: Tensor<3>) -> Tensor<3> {
+        fused::lstm_sequence(
+            x,
+            self.w_ih.val(),
+            self.w_hh.val(),
+            self.b_ih.val(),
+            self.b_hh.val(),
+        )
+    }
+
+    /// The composite reference of [`RnnCell::lstm_sequence`] over per-frame inputs: outputs
+    /// in time order.
     pub fn lstm(&self, xs: &[Tensor<2>]) -> Vec<Tensor<2>> {
         let n = xs[0].dims()[0];
         let h_dim = self.hidden;
@@ -278,24 +304,20 @@ impl BiGruEncoder {
             tap("input_bn", &h.dims());
         }
         let [n, t, _] = h.dims();
-        let mut xs = frames_of(h);
+        let mut seq = h.swap_dims(0, 1);
         for (l, (f, b)) in self
             .forward_cells
             .iter()
             .zip(&self.backward_cells)
             .enumerate()
         {
-            let of = f.gru(&xs, false);
-            let ob = b.gru(&xs, !self.per_frame);
-            xs = of
-                .into_iter()
-                .zip(ob)
-                .map(|(a, b)| Tensor::cat(vec![a, b], 1))
-                .collect();
+            let of = f.gru_sequence(seq.clone(), false);
+            let ob = b.gru_sequence(seq, !self.per_frame);
+            seq = Tensor::cat(vec![of, ob], 2);
             tap(&format!("gru.{l}"), &[n, t, 2 * f.hidden]);
         }
-        // (T × (N, 2H)) → (N, 2H, T, 1)
-        Tensor::stack::<3>(xs, 2).unsqueeze_dim(3)
+        // (T, N, 2H) → (N, 2H, T, 1)
+        seq.permute([1, 2, 0]).unsqueeze_dim(3)
     }
 
     /// The feature of a map: the output at the last frame (frame-by-frame drive, as the
@@ -361,12 +383,13 @@ impl LstmEncoder {
         };
         let h = flatten_frames(x, order);
         let [n, t, _] = h.dims();
-        let mut xs = frames_of(h);
+        let mut seq = h.swap_dims(0, 1);
         for (l, cell) in self.cells.iter().enumerate() {
-            xs = cell.lstm(&xs);
+            seq = cell.lstm_sequence(seq);
             tap(&format!("lstm.{l}"), &[n, t, cell.hidden]);
         }
-        Tensor::stack::<3>(xs, 2).unsqueeze_dim(3)
+        // (T, N, H) → (N, H, T, 1)
+        seq.permute([1, 2, 0]).unsqueeze_dim(3)
     }
 
     /// Mean over time (AS-CAL `tap='mean'`).

@@ -1,0 +1,385 @@
+//! The element-wise part of one GRU step, forward and backward. Flex runs it as one loop over
+//! the (N, H) cells; other backends compose burn's primitives (the default bodies).
+//!
+//! The flex loops run rows in parallel (rayon): the GEMMs between them already use every core.
+//!
+//! Step layout (PyTorch's gate order r, z, n): `gi` = x·W_ih + b_ih and `hw` = h·W_hh, both
+//! (N, 3H); the tape of a step is (N, 4H) = [r, z, n, hn] with hn = (h·W_hh + b_hh)_n.
+
+use burn::backend::Backend;
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Flex, Slice, TensorMetadata};
+use burn::tensor::{DType, Shape};
+use rayon::prelude::*;
+
+/// (h, tape) of one step.
+pub type GruStep<B> = (FloatTensor<B>, FloatTensor<B>);
+/// (d gi, d hw, the part of d h_prev that does not go through W_hh).
+pub type GruStepGrads<B> = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
+/// (h, c, tape) of one LSTM step; the tape is (N, 4H) = [i, f, g, o].
+pub type LstmStep<B> = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
+/// (d of the pre-activations (N, 4H), d c_prev).
+pub type LstmStepGrads<B> = (FloatTensor<B>, FloatTensor<B>);
+
+pub trait CellKernels: Backend {
+    /// One GRU step: `gi`, `hw` (N, 3H), `b_hh` (3H), `h_prev` (N, H).
+    fn gru_cell(
+        gi: FloatTensor<Self>,
+        hw: FloatTensor<Self>,
+        b_hh: FloatTensor<Self>,
+        h_prev: FloatTensor<Self>,
+    ) -> GruStep<Self> {
+        composite_gru_cell::<Self>(gi, hw, b_hh, h_prev)
+    }
+
+    /// The step's backward from `dh` (N, H), its tape and `h_prev`.
+    fn gru_cell_backward(
+        dh: FloatTensor<Self>,
+        tape: FloatTensor<Self>,
+        h_prev: FloatTensor<Self>,
+    ) -> GruStepGrads<Self> {
+        composite_gru_cell_backward::<Self>(dh, tape, h_prev)
+    }
+
+    /// One LSTM step: `gates` = x·W_ih + b_ih + b_hh and `hw` = h·W_hh, both (N, 4H),
+    /// `c_prev` (N, H).
+    fn lstm_cell(
+        gates: FloatTensor<Self>,
+        hw: FloatTensor<Self>,
+        c_prev: FloatTensor<Self>,
+    ) -> LstmStep<Self> {
+        composite_lstm_cell::<Self>(gates, hw, c_prev)
+    }
+
+    /// The step's backward from `dh` and the carried `dc` (N, H), its tape, `c` and `c_prev`.
+    fn lstm_cell_backward(
+        dh: FloatTensor<Self>,
+        dc: FloatTensor<Self>,
+        tape: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        c_prev: FloatTensor<Self>,
+    ) -> LstmStepGrads<Self> {
+        composite_lstm_cell_backward::<Self>(dh, dc, tape, c, c_prev)
+    }
+}
+
+#[cfg(feature = "tch")]
+impl CellKernels for burn::backend::LibTorch {}
+
+impl CellKernels for Flex {
+    fn gru_cell(
+        gi: FlexTensor,
+        hw: FlexTensor,
+        b_hh: FlexTensor,
+        h_prev: FlexTensor,
+    ) -> GruStep<Flex> {
+        if gi.dtype() != DType::F32 {
+            return composite_gru_cell::<Flex>(gi, hw, b_hh, h_prev);
+        }
+        let [n, h] = h_prev.shape().dims::<2>();
+        let (gi, hw, b_hh, h_prev) = (
+            contiguous(gi),
+            contiguous(hw),
+            contiguous(b_hh),
+            contiguous(h_prev),
+        );
+        let mut out = FlexTensor::empty(Shape::new([n, h]), DType::F32);
+        let mut tape = FlexTensor::empty(Shape::new([n, 4 * h]), DType::F32);
+        gru_cell_f32(
+            f32s(&gi),
+            f32s(&hw),
+            f32s(&b_hh),
+            f32s(&h_prev),
+            out.storage_mut::<f32>(),
+            tape.storage_mut::<f32>(),
+            h,
+        );
+        (out, tape)
+    }
+
+    fn gru_cell_backward(
+        dh: FlexTensor,
+        tape: FlexTensor,
+        h_prev: FlexTensor,
+    ) -> GruStepGrads<Flex> {
+        if dh.dtype() != DType::F32 {
+            return composite_gru_cell_backward::<Flex>(dh, tape, h_prev);
+        }
+        let [n, h] = h_prev.shape().dims::<2>();
+        let (dh, tape, h_prev) = (contiguous(dh), contiguous(tape), contiguous(h_prev));
+        let mut dgi = FlexTensor::empty(Shape::new([n, 3 * h]), DType::F32);
+        let mut dhw = FlexTensor::empty(Shape::new([n, 3 * h]), DType::F32);
+        let mut dh_prev = FlexTensor::empty(Shape::new([n, h]), DType::F32);
+        gru_cell_backward_f32(
+            f32s(&dh),
+            f32s(&tape),
+            f32s(&h_prev),
+            dgi.storage_mut::<f32>(),
+            dhw.storage_mut::<f32>(),
+            dh_prev.storage_mut::<f32>(),
+            h,
+        );
+        (dgi, dhw, dh_prev)
+    }
+
+    fn lstm_cell(gates: FlexTensor, hw: FlexTensor, c_prev: FlexTensor) -> LstmStep<Flex> {
+        if gates.dtype() != DType::F32 {
+            return composite_lstm_cell::<Flex>(gates, hw, c_prev);
+        }
+        let [n, h] = c_prev.shape().dims::<2>();
+        let (gates, hw, c_prev) = (contiguous(gates), contiguous(hw), contiguous(c_prev));
+        let mut out = FlexTensor::empty(Shape::new([n, h]), DType::F32);
+        let mut c = FlexTensor::empty(Shape::new([n, h]), DType::F32);
+        let mut tape = FlexTensor::empty(Shape::new([n, 4 * h]), DType::F32);
+        let (o, cs, t) = (
+            out.storage_mut::<f32>(),
+            c.storage_mut::<f32>(),
+            tape.storage_mut::<f32>(),
+        );
+        let (gates, hw, c_prev) = (f32s(&gates), f32s(&hw), f32s(&c_prev));
+        let rows = o.par_chunks_exact_mut(h).zip(cs.par_chunks_exact_mut(h));
+        rows.zip(t.par_chunks_exact_mut(4 * h))
+            .enumerate()
+            .for_each(|(row, ((o, c), t))| {
+                let (a, b) = (&gates[row * 4 * h..][..4 * h], &hw[row * 4 * h..][..4 * h]);
+                let c_prev = &c_prev[row * h..][..h];
+                for j in 0..h {
+                    let i = sigmoid(a[j] + b[j]);
+                    let f = sigmoid(a[h + j] + b[h + j]);
+                    let g = (a[2 * h + j] + b[2 * h + j]).tanh();
+                    let og = sigmoid(a[3 * h + j] + b[3 * h + j]);
+                    c[j] = f * c_prev[j] + i * g;
+                    o[j] = og * c[j].tanh();
+                    (t[j], t[h + j], t[2 * h + j], t[3 * h + j]) = (i, f, g, og);
+                }
+            });
+        (out, c, tape)
+    }
+
+    fn lstm_cell_backward(
+        dh: FlexTensor,
+        dc: FlexTensor,
+        tape: FlexTensor,
+        c: FlexTensor,
+        c_prev: FlexTensor,
+    ) -> LstmStepGrads<Flex> {
+        if dh.dtype() != DType::F32 {
+            return composite_lstm_cell_backward::<Flex>(dh, dc, tape, c, c_prev);
+        }
+        let [n, h] = c.shape().dims::<2>();
+        let (dh, dc, tape) = (contiguous(dh), contiguous(dc), contiguous(tape));
+        let (c, c_prev) = (contiguous(c), contiguous(c_prev));
+        let mut da = FlexTensor::empty(Shape::new([n, 4 * h]), DType::F32);
+        let mut dc_prev = FlexTensor::empty(Shape::new([n, h]), DType::F32);
+        let (dh, dc, tape, c, c_prev) =
+            (f32s(&dh), f32s(&dc), f32s(&tape), f32s(&c), f32s(&c_prev));
+        let rows = da.storage_mut::<f32>().par_chunks_exact_mut(4 * h);
+        rows.zip(dc_prev.storage_mut::<f32>().par_chunks_exact_mut(h))
+            .enumerate()
+            .for_each(|(row, (da, dc_prev))| {
+                let t = &tape[row * 4 * h..][..4 * h];
+                let at = |v: &[f32], j: usize| v[row * h + j];
+                for j in 0..h {
+                    let (i, f, g, o) = (t[j], t[h + j], t[2 * h + j], t[3 * h + j]);
+                    let tc = at(c, j).tanh();
+                    let d_h = at(dh, j);
+                    let d_c = at(dc, j) + d_h * o * (1.0 - tc * tc);
+                    da[j] = d_c * g * i * (1.0 - i);
+                    da[h + j] = d_c * at(c_prev, j) * f * (1.0 - f);
+                    da[2 * h + j] = d_c * i * (1.0 - g * g);
+                    da[3 * h + j] = d_h * tc * o * (1.0 - o);
+                    dc_prev[j] = d_c * f;
+                }
+            });
+        (da, dc_prev)
+    }
+}
+
+fn contiguous(t: FlexTensor) -> FlexTensor {
+    if t.as_slice::<f32>().is_some() {
+        t
+    } else {
+        t.to_contiguous()
+    }
+}
+
+fn f32s(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().expect("made contiguous")
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn gru_cell_f32(
+    gi: &[f32],
+    hw: &[f32],
+    b_hh: &[f32],
+    h_prev: &[f32],
+    out: &mut [f32],
+    tape: &mut [f32],
+    h: usize,
+) {
+    let rows = out
+        .par_chunks_exact_mut(h)
+        .zip(tape.par_chunks_exact_mut(4 * h));
+    rows.enumerate().for_each(|(row, (out, tape))| {
+        let (gi, hw) = (&gi[row * 3 * h..][..3 * h], &hw[row * 3 * h..][..3 * h]);
+        let h_prev = &h_prev[row * h..][..h];
+        let (tr, rest) = tape.split_at_mut(h);
+        let (tz, rest) = rest.split_at_mut(h);
+        let (tn, thn) = rest.split_at_mut(h);
+        for j in 0..h {
+            let r = sigmoid(gi[j] + hw[j] + b_hh[j]);
+            let z = sigmoid(gi[h + j] + hw[h + j] + b_hh[h + j]);
+            let hn = hw[2 * h + j] + b_hh[2 * h + j];
+            let cand = (gi[2 * h + j] + r * hn).tanh();
+            out[j] = cand + z * (h_prev[j] - cand);
+            (tr[j], tz[j], tn[j], thn[j]) = (r, z, cand, hn);
+        }
+    });
+}
+
+fn gru_cell_backward_f32(
+    dh: &[f32],
+    tape: &[f32],
+    h_prev: &[f32],
+    dgi: &mut [f32],
+    dhw: &mut [f32],
+    dh_prev: &mut [f32],
+    h: usize,
+) {
+    let rows = dgi
+        .par_chunks_exact_mut(3 * h)
+        .zip(dhw.par_chunks_exact_mut(3 * h))
+        .zip(dh_prev.par_chunks_exact_mut(h));
+    rows.enumerate().for_each(|(row, ((dgi, dhw), dh_prev))| {
+        let tape = &tape[row * 4 * h..][..4 * h];
+        let (dh, h_prev) = (&dh[row * h..][..h], &h_prev[row * h..][..h]);
+        for j in 0..h {
+            let (r, z, cand, hn) = (tape[j], tape[h + j], tape[2 * h + j], tape[3 * h + j]);
+            let d = dh[j];
+            let d_cand = d * (1.0 - z) * (1.0 - cand * cand);
+            let d_r = d_cand * hn * r * (1.0 - r);
+            let d_z = d * (h_prev[j] - cand) * z * (1.0 - z);
+            (dgi[j], dgi[h + j], dgi[2 * h + j]) = (d_r, d_z, d_cand);
+            (dhw[j], dhw[h + j], dhw[2 * h + j]) = (d_r, d_z, d_cand * r);
+            dh_prev[j] = d * z;
+        }
+    });
+}
+
+/// Columns `start..start + len` of an (N, C) tensor.
+fn cols<B: Backend>(t: FloatTensor<B>, start: usize, len: usize) -> FloatTensor<B> {
+    let n = t.shape().dims::<2>()[0];
+    B::float_slice(t, &[Slice::from(0..n), Slice::from(start..start + len)])
+}
+
+fn one_minus<B: Backend>(t: FloatTensor<B>) -> FloatTensor<B> {
+    B::float_add_scalar(B::float_neg(t), 1.0.into())
+}
+
+fn composite_gru_cell<B: Backend>(
+    gi: FloatTensor<B>,
+    hw: FloatTensor<B>,
+    b_hh: FloatTensor<B>,
+    h_prev: FloatTensor<B>,
+) -> GruStep<B> {
+    let h = h_prev.shape().dims::<2>()[1];
+    let gh = B::float_add(hw, B::float_reshape(b_hh, Shape::new([1, 3 * h])));
+    let rz = B::sigmoid(B::float_add(
+        cols::<B>(gi.clone(), 0, 2 * h),
+        cols::<B>(gh.clone(), 0, 2 * h),
+    ));
+    let r = cols::<B>(rz.clone(), 0, h);
+    let z = cols::<B>(rz.clone(), h, h);
+    let hn = cols::<B>(gh, 2 * h, h);
+    let cand = B::float_tanh(B::float_add(
+        cols::<B>(gi, 2 * h, h),
+        B::float_mul(r, hn.clone()),
+    ));
+    let out = B::float_add(
+        cand.clone(),
+        B::float_mul(z, B::float_sub(h_prev, cand.clone())),
+    );
+    (out, B::float_cat(vec![rz, cand, hn], 1))
+}
+
+fn composite_gru_cell_backward<B: Backend>(
+    dh: FloatTensor<B>,
+    tape: FloatTensor<B>,
+    h_prev: FloatTensor<B>,
+) -> GruStepGrads<B> {
+    let h = h_prev.shape().dims::<2>()[1];
+    let r = cols::<B>(tape.clone(), 0, h);
+    let z = cols::<B>(tape.clone(), h, h);
+    let cand = cols::<B>(tape.clone(), 2 * h, h);
+    let hn = cols::<B>(tape, 3 * h, h);
+    let d_cand = B::float_mul(
+        B::float_mul(dh.clone(), one_minus::<B>(z.clone())),
+        one_minus::<B>(B::float_mul(cand.clone(), cand.clone())),
+    );
+    let d_r = B::float_mul(
+        B::float_mul(d_cand.clone(), hn),
+        B::float_mul(r.clone(), one_minus::<B>(r.clone())),
+    );
+    let d_z = B::float_mul(
+        B::float_mul(dh.clone(), B::float_sub(h_prev, cand)),
+        B::float_mul(z.clone(), one_minus::<B>(z.clone())),
+    );
+    let dgi = B::float_cat(vec![d_r.clone(), d_z.clone(), d_cand.clone()], 1);
+    let dhw = B::float_cat(vec![d_r, d_z, B::float_mul(d_cand, r)], 1);
+    (dgi, dhw, B::float_mul(dh, z))
+}
+
+fn composite_lstm_cell<B: Backend>(
+    gates: FloatTensor<B>,
+    hw: FloatTensor<B>,
+    c_prev: FloatTensor<B>,
+) -> LstmStep<B> {
+    let h = c_prev.shape().dims::<2>()[1];
+    let a = B::float_add(gates, hw);
+    let i = B::sigmoid(cols::<B>(a.clone(), 0, h));
+    let f = B::sigmoid(cols::<B>(a.clone(), h, h));
+    let g = B::float_tanh(cols::<B>(a.clone(), 2 * h, h));
+    let o = B::sigmoid(cols::<B>(a, 3 * h, h));
+    let c = B::float_add(
+        B::float_mul(f.clone(), c_prev),
+        B::float_mul(i.clone(), g.clone()),
+    );
+    let out = B::float_mul(o.clone(), B::float_tanh(c.clone()));
+    (out, c, B::float_cat(vec![i, f, g, o], 1))
+}
+
+fn composite_lstm_cell_backward<B: Backend>(
+    dh: FloatTensor<B>,
+    dc: FloatTensor<B>,
+    tape: FloatTensor<B>,
+    c: FloatTensor<B>,
+    c_prev: FloatTensor<B>,
+) -> LstmStepGrads<B> {
+    let h = c.shape().dims::<2>()[1];
+    let gate = |k: usize| cols::<B>(tape.clone(), k * h, h);
+    let (i, f, g, o) = (gate(0), gate(1), gate(2), gate(3));
+    let sig_grad = |s: FloatTensor<B>| B::float_mul(s.clone(), one_minus::<B>(s));
+    let tc = B::float_tanh(c);
+    let d_c = B::float_add(
+        dc,
+        B::float_mul(
+            B::float_mul(dh.clone(), o.clone()),
+            one_minus::<B>(B::float_mul(tc.clone(), tc.clone())),
+        ),
+    );
+    let da_i = B::float_mul(B::float_mul(d_c.clone(), g.clone()), sig_grad(i.clone()));
+    let da_f = B::float_mul(B::float_mul(d_c.clone(), c_prev), sig_grad(f.clone()));
+    let da_g = B::float_mul(
+        B::float_mul(d_c.clone(), i),
+        one_minus::<B>(B::float_mul(g.clone(), g)),
+    );
+    let da_o = B::float_mul(B::float_mul(dh, tc), sig_grad(o));
+    (
+        B::float_cat(vec![da_i, da_f, da_g, da_o], 1),
+        B::float_mul(d_c, f),
+    )
+}
