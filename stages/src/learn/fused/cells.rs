@@ -1,7 +1,8 @@
 //! The element-wise part of one GRU step, forward and backward. Flex runs it as one loop over
 //! the (N, H) cells; other backends compose burn's primitives (the default bodies).
 //!
-//! The flex loops run rows in parallel (rayon): the GEMMs between them already use every core.
+//! The flex loops run eight cells at a time (SIMD), and rows in parallel when a step is
+//! large.
 //!
 //! Step layout (PyTorch's gate order r, z, n): `gi` = x·W_ih + b_ih and `hw` = h·W_hh, both
 //! (N, 3H); the tape of a step is (N, 4H) = [r, z, n, hn] with hn = (h·W_hh + b_hh)_n.
@@ -12,6 +13,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Flex, Slice, TensorMetadata};
 use burn::tensor::{DType, Shape};
 use rayon::prelude::*;
+use wide::f32x8;
 
 /// (h, tape) of one step.
 pub type GruStep<B> = (FloatTensor<B>, FloatTensor<B>);
@@ -21,6 +23,30 @@ pub type GruStepGrads<B> = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
 pub type LstmStep<B> = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
 /// (d of the pre-activations (N, 4H), d c_prev).
 pub type LstmStepGrads<B> = (FloatTensor<B>, FloatTensor<B>);
+
+/// Below this many cells a step runs on the calling thread: waking rayon's pool for a small
+/// BiGRU's step (64 × 64 cells) cost more than the step (a fifth of its run in futexes).
+const PARALLEL_CELLS: usize = 16384;
+
+/// `body((row, chunks))` over the rows of the buffers `[buffer, row width; …]` — on rayon's
+/// pool when there are at least `PARALLEL_CELLS` cells.
+macro_rules! for_rows {
+    ($cells:expr, [$first:expr, $w1:expr $(; $rest:expr, $w:expr)*], $body:expr) => {
+        if $cells >= PARALLEL_CELLS {
+            $first
+                .par_chunks_exact_mut($w1)
+                $(.zip($rest.par_chunks_exact_mut($w)))*
+                .enumerate()
+                .for_each($body)
+        } else {
+            $first
+                .chunks_exact_mut($w1)
+                $(.zip($rest.chunks_exact_mut($w)))*
+                .enumerate()
+                .for_each($body)
+        }
+    };
+}
 
 pub trait CellKernels: Backend {
     /// One GRU step: `gi`, `hw` (N, 3H), `b_hh` (3H), `h_prev` (N, H).
@@ -138,22 +164,22 @@ impl CellKernels for Flex {
             tape.storage_mut::<f32>(),
         );
         let (gates, hw, c_prev) = (f32s(&gates), f32s(&hw), f32s(&c_prev));
-        let rows = o.par_chunks_exact_mut(h).zip(cs.par_chunks_exact_mut(h));
-        rows.zip(t.par_chunks_exact_mut(4 * h))
-            .enumerate()
-            .for_each(|(row, ((o, c), t))| {
-                let (a, b) = (&gates[row * 4 * h..][..4 * h], &hw[row * 4 * h..][..4 * h]);
-                let c_prev = &c_prev[row * h..][..h];
-                for j in 0..h {
-                    let i = sigmoid(a[j] + b[j]);
-                    let f = sigmoid(a[h + j] + b[h + j]);
-                    let g = (a[2 * h + j] + b[2 * h + j]).tanh();
-                    let og = sigmoid(a[3 * h + j] + b[3 * h + j]);
-                    c[j] = f * c_prev[j] + i * g;
-                    o[j] = og * c[j].tanh();
-                    (t[j], t[h + j], t[2 * h + j], t[3 * h + j]) = (i, f, g, og);
+        for_rows!(n * h, [o, h; cs, h; t, 4 * h], |(row, ((o, c), t))| {
+            let (a, b) = (&gates[row * 4 * h..][..4 * h], &hw[row * 4 * h..][..4 * h]);
+            let c_prev = &c_prev[row * h..][..h];
+            let gate =
+                |k: usize, j: usize, w: usize| load(a, k * h + j, w) + load(b, k * h + j, w);
+            for (j, w) in lanes(h) {
+                let (i, f) = (sigmoid(gate(0, j, w)), sigmoid(gate(1, j, w)));
+                let (g, og) = (gate(2, j, w).tanh(), sigmoid(gate(3, j, w)));
+                let cell = f * load(c_prev, j, w) + i * g;
+                store(cell, c, j, w);
+                store(og * cell.tanh(), o, j, w);
+                for (k, v) in [i, f, g, og].into_iter().enumerate() {
+                    store(v, t, k * h + j, w);
                 }
-            });
+            }
+        });
         (out, c, tape)
     }
 
@@ -174,24 +200,23 @@ impl CellKernels for Flex {
         let mut dc_prev = FlexTensor::empty(Shape::new([n, h]), DType::F32);
         let (dh, dc, tape, c, c_prev) =
             (f32s(&dh), f32s(&dc), f32s(&tape), f32s(&c), f32s(&c_prev));
-        let rows = da.storage_mut::<f32>().par_chunks_exact_mut(4 * h);
-        rows.zip(dc_prev.storage_mut::<f32>().par_chunks_exact_mut(h))
-            .enumerate()
-            .for_each(|(row, (da, dc_prev))| {
-                let t = &tape[row * 4 * h..][..4 * h];
-                let at = |v: &[f32], j: usize| v[row * h + j];
-                for j in 0..h {
-                    let (i, f, g, o) = (t[j], t[h + j], t[2 * h + j], t[3 * h + j]);
-                    let tc = at(c, j).tanh();
-                    let d_h = at(dh, j);
-                    let d_c = at(dc, j) + d_h * o * (1.0 - tc * tc);
-                    da[j] = d_c * g * i * (1.0 - i);
-                    da[h + j] = d_c * at(c_prev, j) * f * (1.0 - f);
-                    da[2 * h + j] = d_c * i * (1.0 - g * g);
-                    da[3 * h + j] = d_h * tc * o * (1.0 - o);
-                    dc_prev[j] = d_c * f;
-                }
-            });
+        let (da_rows, dc_rows) = (da.storage_mut::<f32>(), dc_prev.storage_mut::<f32>());
+        for_rows!(n * h, [da_rows, 4 * h; dc_rows, h], |(row, (da, dc_prev))| {
+            let t = &tape[row * 4 * h..][..4 * h];
+            let at = |v: &[f32], j: usize, w: usize| load(v, row * h + j, w);
+            for (j, w) in lanes(h) {
+                let [i, f, g, o] = [0, 1, 2, 3].map(|k| load(t, k * h + j, w));
+                let tc = at(c, j, w).tanh();
+                let d_h = at(dh, j, w);
+                let d_c = at(dc, j, w) + d_h * o * (f32x8::ONE - tc * tc);
+                store(d_c * g * i * (f32x8::ONE - i), da, j, w);
+                let d_f = d_c * at(c_prev, j, w) * f * (f32x8::ONE - f);
+                store(d_f, da, h + j, w);
+                store(d_c * i * (f32x8::ONE - g * g), da, 2 * h + j, w);
+                store(d_h * tc * o * (f32x8::ONE - o), da, 3 * h + j, w);
+                store(d_c * f, dc_prev, j, w);
+            }
+        });
         (da, dc_prev)
     }
 }
@@ -208,8 +233,26 @@ fn f32s(t: &FlexTensor) -> &[f32] {
     t.as_slice::<f32>().expect("made contiguous")
 }
 
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
+/// Eight lanes of `s` from `j` (the `n` < 8 left at a row's end padded with zeros).
+fn load(s: &[f32], j: usize, n: usize) -> f32x8 {
+    let mut lanes = [0f32; 8];
+    lanes[..n].copy_from_slice(&s[j..j + n]);
+    f32x8::from(lanes)
+}
+
+fn store(v: f32x8, d: &mut [f32], j: usize, n: usize) {
+    d[j..j + n].copy_from_slice(&v.to_array()[..n]);
+}
+
+/// Lane offsets and widths over a row of `h` cells.
+fn lanes(h: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..h).step_by(8).map(move |j| (j, (h - j).min(8)))
+}
+
+// libm's tanhf (through expm1f) took a fifth of a small-BiGRU run: these are wide's
+// polynomial exp / tanh, eight lanes at a time
+fn sigmoid(x: f32x8) -> f32x8 {
+    f32x8::ONE / (f32x8::ONE + (-x).exp())
 }
 
 fn gru_cell_f32(
@@ -221,22 +264,22 @@ fn gru_cell_f32(
     tape: &mut [f32],
     h: usize,
 ) {
-    let rows = out
-        .par_chunks_exact_mut(h)
-        .zip(tape.par_chunks_exact_mut(4 * h));
-    rows.enumerate().for_each(|(row, (out, tape))| {
+    for_rows!(out.len(), [out, h; tape, 4 * h], |(row, (out, tape))| {
         let (gi, hw) = (&gi[row * 3 * h..][..3 * h], &hw[row * 3 * h..][..3 * h]);
         let h_prev = &h_prev[row * h..][..h];
         let (tr, rest) = tape.split_at_mut(h);
         let (tz, rest) = rest.split_at_mut(h);
         let (tn, thn) = rest.split_at_mut(h);
-        for j in 0..h {
-            let r = sigmoid(gi[j] + hw[j] + b_hh[j]);
-            let z = sigmoid(gi[h + j] + hw[h + j] + b_hh[h + j]);
-            let hn = hw[2 * h + j] + b_hh[2 * h + j];
-            let cand = (gi[2 * h + j] + r * hn).tanh();
-            out[j] = cand + z * (h_prev[j] - cand);
-            (tr[j], tz[j], tn[j], thn[j]) = (r, z, cand, hn);
+        for (j, w) in lanes(h) {
+            let r = sigmoid(load(gi, j, w) + load(hw, j, w) + load(b_hh, j, w));
+            let z = sigmoid(load(gi, h + j, w) + load(hw, h + j, w) + load(b_hh, h + j, w));
+            let hn = load(hw, 2 * h + j, w) + load(b_hh, 2 * h + j, w);
+            let cand = (load(gi, 2 * h + j, w) + r * hn).tanh();
+            store(cand + z * (load(h_prev, j, w) - cand), out, j, w);
+            store(r, tr, j, w);
+            store(z, tz, j, w);
+            store(cand, tn, j, w);
+            store(hn, thn, j, w);
         }
     });
 }
@@ -250,11 +293,7 @@ fn gru_cell_backward_f32(
     dh_prev: &mut [f32],
     h: usize,
 ) {
-    let rows = dgi
-        .par_chunks_exact_mut(3 * h)
-        .zip(dhw.par_chunks_exact_mut(3 * h))
-        .zip(dh_prev.par_chunks_exact_mut(h));
-    rows.enumerate().for_each(|(row, ((dgi, dhw), dh_prev))| {
+    for_rows!(dh_prev.len(), [dgi, 3 * h; dhw, 3 * h; dh_prev, h], |(row, ((dgi, dhw), dh_prev))| {
         let tape = &tape[row * 4 * h..][..4 * h];
         let (dh, h_prev) = (&dh[row * h..][..h], &h_prev[row * h..][..h]);
         for j in 0..h {

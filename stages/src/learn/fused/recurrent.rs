@@ -141,6 +141,16 @@ fn project<B: Backend>(
     B::float_reshape(projected, Shape::new([t, n, g]))
 }
 
+/// x (T, N, I) laid out row-major: the forward's and the backward's (T·N, I) views of it then
+/// share one copy (a layer's input is usually a transposed view).
+fn row_major<B: Backend>(x: FloatTensor<B>) -> FloatTensor<B> {
+    let [t, n, i] = x.shape().dims::<3>();
+    B::float_reshape(
+        B::float_reshape(x, Shape::new([t * n, i])),
+        Shape::new([t, n, i]),
+    )
+}
+
 fn zeros<B: Backend>(like: &FloatTensor<B>, shape: [usize; 2]) -> FloatTensor<B> {
     B::float_zeros(Shape::new(shape), &like.device(), like.dtype().into())
 }
@@ -382,6 +392,7 @@ impl<B: RecurrentOps + CellKernels, C: CheckpointStrategy> RecurrentOps for Auto
         reverse: bool,
     ) -> FloatTensor<Self> {
         let (x, gx) = x.into_parts();
+        let x = row_major::<B>(x);
         let (w_ih, g_w_ih) = w_ih.into_parts();
         let (w_hh, g_w_hh) = w_hh.into_parts();
         let (b_ih, g_b_ih) = b_ih.into_parts();
@@ -423,6 +434,7 @@ impl<B: RecurrentOps + CellKernels, C: CheckpointStrategy> RecurrentOps for Auto
         b_hh: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         let (x, gx) = x.into_parts();
+        let x = row_major::<B>(x);
         let (w_ih, g_w_ih) = w_ih.into_parts();
         let (w_hh, g_w_hh) = w_hh.into_parts();
         let (b_ih, g_b_ih) = b_ih.into_parts();
