@@ -8,11 +8,13 @@ persons, dropout 0.5, 256-d feature) with the pre-training MLP head, and the ISC
 bidirectional pass (`--gru-drive bidirectional`, the default here) or frame by frame as CMD's
 code does (`--gru-drive per_frame`, skelflow's default; scripts/gru_reference.py). One
 training step = forward + backward + SGD(momentum 0.9, wd 1e-4) on a cross-entropy over
-the 128-d head output (the same work as a MoCo query step without the queue).
+the 128-d head output (the same work as a MoCo query step without the queue); `moco`: a MoCo
+v2 step over ST-GCN-16 (`MocoV2`), as skelflow's `moco` method runs it.
 
 Prints one JSON line per model: {"model", "batch", "frames", "samples_per_s", ...}.
 """
 import argparse
+import copy
 import json
 import time
 
@@ -145,6 +147,42 @@ class BiGru(nn.Module):
         return self.fc(feat)
 
 
+class MocoV2:
+    """A MoCo v2 training step as AimCLR / CMD run it: query encoder with the MLP head, a
+    momentum key encoder (m 0.999, updated before the keys, train-mode BN), L2-normalised
+    embeddings, InfoNCE over the positive and a FIFO queue of K keys (τ 0.07), SGD on the
+    query encoder, then the keys enqueued. Called like a model by `bench`: the loss of a step."""
+
+    def __init__(self, encoder, queue=32768, dim=128, m=0.999, t=0.07):
+        self.q, self.k = encoder, copy.deepcopy(encoder)
+        for p in self.k.parameters():
+            p.requires_grad = False
+        self.queue = F.normalize(torch.randn(dim, queue), dim=0)
+        self.ptr, self.m, self.t = 0, m, t
+
+    def parameters(self):
+        return self.q.parameters()
+
+    def train(self):
+        self.q.train()
+        self.k.train()
+
+    def loss(self, xq, xk):
+        q = F.normalize(self.q(xq), dim=1)
+        with torch.no_grad():
+            for pq, pk in zip(self.q.parameters(), self.k.parameters()):
+                pk.mul_(self.m).add_(pq.detach(), alpha=1 - self.m)
+            k = F.normalize(self.k(xk), dim=1)
+        logits = torch.cat([(q * k).sum(1, keepdim=True), q @ self.queue], dim=1) / self.t
+        self.keys = k
+        return F.cross_entropy(logits, torch.zeros(q.size(0), dtype=torch.long))
+
+    def after_step(self):
+        n = self.keys.size(0)
+        self.queue[:, self.ptr:self.ptr + n] = self.keys.t()
+        self.ptr = (self.ptr + n) % self.queue.size(1)
+
+
 def peak_rss_mb():
     """VmHWM of this process (MB) since the last reset; 0 where /proc does not say."""
     try:
@@ -163,6 +201,7 @@ def bench(model, batch, frames, steps, warmup):
     except OSError:
         pass
     x = torch.randn(batch, 3, frames, 25, 2)
+    x_key = torch.randn(batch, 3, frames, 25, 2)
     y = torch.randint(0, 128, (batch,))
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     model.train()
@@ -170,10 +209,15 @@ def bench(model, batch, frames, steps, warmup):
     for i in range(warmup + steps):
         t0 = time.perf_counter()
         c0 = time.process_time()
-        loss = F.cross_entropy(model(x), y)
+        if isinstance(model, MocoV2):
+            loss = model.loss(x, x_key)
+        else:
+            loss = F.cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if isinstance(model, MocoV2):
+            model.after_step()
         if i >= warmup:
             times.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
@@ -185,7 +229,7 @@ def bench(model, batch, frames, steps, warmup):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--model', choices=['stgcn', 'bigru', 'all'], default='all')
+    ap.add_argument('--model', choices=['stgcn', 'bigru', 'moco', 'all'], default='all')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--steps', type=int, default=5)
     ap.add_argument('--warmup', type=int, default=1)
@@ -209,6 +253,9 @@ def main():
     if a.model in ('bigru', 'all'):
         r = bench(BiGru(a.gru_hidden, drive=a.gru_drive), a.gru_batch, a.gru_frames, a.steps, a.warmup)
         print(json.dumps({"model": f"bigru {a.gru_drive}", "batch": a.gru_batch, "frames": a.gru_frames, "hidden": a.gru_hidden, "threads": a.threads, **r}))
+    if a.model in ('moco', 'all'):
+        r = bench(MocoV2(StGcn()), a.stgcn_batch, a.stgcn_frames, a.steps, a.warmup)
+        print(json.dumps({"model": "moco_stgcn16", "batch": a.stgcn_batch, "frames": a.stgcn_frames, "threads": a.threads, **r}))
 
 
 if __name__ == '__main__':

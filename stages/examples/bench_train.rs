@@ -1,7 +1,8 @@
 //! Training-speed benchmark of the encoders (run by `scripts/bench-train`, which puts the
 //! PyTorch reference beside it): one step = forward + cross-entropy on the 128-d head
 //! output + backward + SGD (momentum 0.9, wd 1e-4), the same work as
-//! `scripts/torch_reference.py`. Prints one JSON line per model. The BiGRU runs
+//! `scripts/torch_reference.py`; and a MoCo v2 step of skelflow's `moco` method over
+//! ST-GCN-16 (`--model moco`, beside the reference's `MocoV2`). Prints one JSON line per model. The BiGRU runs
 //! `--gru-drive bidirectional` (default, as the PyTorch side's default) or `per_frame`.
 //!
 //! cargo run --release -p skelflow-stages --example bench_train -- --backend flex --threads 2
@@ -12,11 +13,15 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use skelflow_stages::Backend;
+use skelflow_stages::data::dataset::Stream;
+use skelflow_stages::learn::data::Batch;
 use skelflow_stages::learn::data::label_tensor;
 use skelflow_stages::learn::device::device;
 use skelflow_stages::learn::encoders::{BackboneConfig, BiGruConfig, EncoderConfig, GruDrive};
+use skelflow_stages::learn::method::{Extras, Method, MethodSetup, StepAt};
 use skelflow_stages::learn::optim::OptimParams;
 use skelflow_stages::methods::blocks::cross_entropy;
+use skelflow_stages::methods::moco::{Moco, MocoParams};
 
 // The allocator `skelflow` trains with.
 skelflow_stages::training_allocator!();
@@ -117,38 +122,42 @@ fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn bench(name: &str, cfg: EncoderConfig, batch: usize, frames: usize, a: &Args) {
+/// The device of a benchmark, seeded; peak RSS reset.
+fn bench_device(a: &Args) -> Device {
     reset_peak_rss();
     let mut dev = device(a.backend, true, a.threads).unwrap_or_else(|e| panic!("{e}"));
     if a.checkpointing {
         dev = dev.gradient_checkpointing();
     }
     dev.seed(0);
-    let mut model = cfg.init(&dev);
-    let mut opt = OptimParams {
-        lr: 0.01,
-        ..Default::default()
-    }
-    .build();
-    let x = Tensor::<5>::random(
+    dev
+}
+
+fn clips(batch: usize, frames: usize, dev: &Device) -> Tensor<5> {
+    Tensor::<5>::random(
         [batch, 3, frames, 25, 2],
         Distribution::Normal(0.0, 1.0),
-        &dev,
-    );
-    let labels: Vec<usize> = (0..batch).map(|i| (i * 7) % 128).collect();
-    let y = label_tensor(&labels, &dev);
+        dev,
+    )
+}
+
+/// Runs `step` (which returns its forward seconds) `warmup + steps` times and prints the
+/// median step's figures as one JSON line.
+fn measure(
+    name: &str,
+    batch: usize,
+    frames: usize,
+    a: &Args,
+    dev: &Device,
+    mut step: impl FnMut() -> f64,
+) {
     let mut times = Vec::new();
     let mut fwd_times = Vec::new();
     let mut cpu = Vec::new();
     for i in 0..a.warmup + a.steps {
         let t0 = Instant::now();
         let c0 = cpu_seconds();
-        let logits = model.embed(x.clone());
-        let loss = cross_entropy(logits, y.clone());
-        let _ = loss.clone().into_scalar::<f32>();
-        let t_fwd = t0.elapsed().as_secs_f64();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = opt.step(0.01, model, grads);
+        let t_fwd = step();
         dev.sync().expect("device sync");
         if i >= a.warmup {
             times.push(t0.elapsed().as_secs_f64());
@@ -171,6 +180,76 @@ fn bench(name: &str, cfg: EncoderConfig, batch: usize, frames: usize, a: &Args) 
             "peak_rss_mb": peak_rss_mb(),
         })
     );
+}
+
+/// Supervised step: cross-entropy on the head's output, backward, SGD.
+fn bench(name: &str, cfg: EncoderConfig, batch: usize, frames: usize, a: &Args) {
+    let dev = bench_device(a);
+    let mut model = Some(cfg.init(&dev));
+    let mut opt = OptimParams {
+        lr: 0.01,
+        ..Default::default()
+    }
+    .build();
+    let x = clips(batch, frames, &dev);
+    let labels: Vec<usize> = (0..batch).map(|i| (i * 7) % 128).collect();
+    let y = label_tensor(&labels, &dev);
+    measure(name, batch, frames, a, &dev, || {
+        let t0 = Instant::now();
+        let m = model.take().expect("the model");
+        let loss = cross_entropy(m.embed(x.clone()), y.clone());
+        let _ = loss.clone().into_scalar::<f32>();
+        let t_fwd = t0.elapsed().as_secs_f64();
+        let grads = GradientsParams::from_grads(loss.backward(), &m);
+        model = Some(opt.step(0.01, m, grads));
+        t_fwd
+    });
+}
+
+/// skelflow's MoCo v2 method (`methods::moco`, queue 32768, m 0.999, τ 0.07) over ST-GCN-16:
+/// one `Method::step` — query forward, momentum update, key forward, InfoNCE, backward, SGD,
+/// enqueue. The forward seconds are not separated (0).
+fn bench_moco(a: &Args) {
+    let dev = bench_device(a);
+    let (batch, frames) = (a.stgcn_batch, a.stgcn_frames);
+    let encoder = EncoderConfig::preset("stgcn").unwrap();
+    let optim = OptimParams {
+        lr: 0.01,
+        ..Default::default()
+    };
+    let setup = MethodSetup {
+        encoder: &encoder,
+        optim: &optim,
+        device: &dev,
+        seed: 0,
+        stream: Stream::Joint,
+        epochs: 1,
+        frames,
+        classes: 60,
+        anchor: None,
+        init: None,
+    };
+    let mut moco = Moco::new(MocoParams::default(), &setup);
+    let batch_views = Batch {
+        views: vec![clips(batch, frames, &dev), clips(batch, frames, &dev)],
+        labels: vec![0; batch],
+        indices: (0..batch).collect(),
+        extras: Extras::default(),
+    };
+    let steps = a.warmup + a.steps;
+    let mut step = 0;
+    measure("moco_stgcn16", batch, frames, a, &dev, || {
+        let at = StepAt {
+            epoch: 1,
+            epochs: 1,
+            step,
+            steps,
+            lr: 0.01,
+        };
+        step += 1;
+        moco.step(&batch_views, &at).expect("a MoCo step");
+        0.0
+    });
 }
 
 fn main() {
@@ -198,5 +277,8 @@ fn main() {
             GruDrive::PerFrame => "bigru per_frame",
         };
         bench(name, cfg, a.gru_batch, a.gru_frames, &a);
+    }
+    if a.model == "moco" || a.model == "all" {
+        bench_moco(&a);
     }
 }

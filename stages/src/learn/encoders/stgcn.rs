@@ -232,9 +232,7 @@ impl StBlock {
         };
         let g = self.gcn(x, a);
         let h = relu(self.tcn_bn1.forward(g));
-        let h = self
-            .dropout
-            .forward(self.tcn_bn2.forward(self.tcn_conv.forward(h)));
+        let h = self.dropout.forward(self.tcn_bn2.forward(self.tcn(h)));
         match res {
             Some(r) => relu(h + r),
             None => relu(h),
@@ -242,6 +240,19 @@ impl StBlock {
     }
 
     /// The spatial graph convolution of this block.
+    /// The temporal convolution, as `SKELFLOW_TCN` says ([`TcnImpl`]).
+    pub fn tcn(&self, h: Tensor<4>) -> Tensor<4> {
+        match TcnImpl::get() {
+            TcnImpl::Conv => self.tcn_conv.forward(h),
+            TcnImpl::Unfold => temporal_conv_unfold(
+                h,
+                self.tcn_conv.weight.val(),
+                self.tcn_conv.bias.as_ref().map(|b| b.val()),
+                self.stride,
+            ),
+        }
+    }
+
     pub fn gcn(&self, x: Tensor<4>, a: Tensor<3>) -> Tensor<4> {
         graph_conv(x, self.gcn_weight.val(), self.gcn_bias.val(), a)
     }
@@ -277,8 +288,10 @@ fn concat_k() -> bool {
 }
 
 /// How the (kt, 1) temporal convolution is computed. Both give the same result
-/// (`tests/learn_models.rs`); `unfold` measured faster on flex and tch for ST-GCN-16
-/// training (`scripts/bench-train`), so it is the default. `SKELFLOW_TCN=conv|unfold`.
+/// (`tests/learn_models.rs`). `conv` is the default: on flex, ST-GCN-16 training
+/// (`bench_train --model stgcn`, batch 128, T 50) ran 19.0–19.2 samples/s with it and
+/// 18.1–18.2 with `unfold`, whose stacked slices doubled the peak RSS (3.8 → 7.6 GB).
+/// `SKELFLOW_TCN=conv|unfold`, a benchmark knob.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TcnImpl {
     /// burn's `Conv2d`.
@@ -292,8 +305,8 @@ impl TcnImpl {
     pub fn get() -> TcnImpl {
         static IMPL: std::sync::OnceLock<TcnImpl> = std::sync::OnceLock::new();
         *IMPL.get_or_init(|| match std::env::var("SKELFLOW_TCN").as_deref() {
-            Ok("conv") => TcnImpl::Conv,
-            _ => TcnImpl::Unfold,
+            Ok("unfold") => TcnImpl::Unfold,
+            _ => TcnImpl::Conv,
         })
     }
 }

@@ -1,11 +1,11 @@
-//! The element-wise part of one GRU step, forward and backward. Flex runs it as one loop over
-//! the (N, H) cells; other backends compose burn's primitives (the default bodies).
+//! The element-wise part of one GRU or LSTM step, forward and backward. Flex runs it as one
+//! loop over the (N, H) cells, eight at a time (SIMD), rows in parallel when the step is
+//! large; other backends compose burn's primitives (the default bodies).
 //!
-//! The flex loops run eight cells at a time (SIMD), and rows in parallel when a step is
-//! large.
-//!
-//! Step layout (PyTorch's gate order r, z, n): `gi` = x·W_ih + b_ih and `hw` = h·W_hh, both
-//! (N, 3H); the tape of a step is (N, 4H) = [r, z, n, hn] with hn = (h·W_hh + b_hh)_n.
+//! GRU (PyTorch's gate order r, z, n): `gi` = x·W_ih + b_ih and `hw` = h·W_hh, both (N, 3H);
+//! the tape of a step is (N, 4H) = [r, z, n, hn] with hn = (h·W_hh + b_hh)_n. LSTM (i, f, g,
+//! o): the pre-activations come as x·W_ih + b_ih + b_hh and h·W_hh, (N, 4H) each; the tape is
+//! the four gates, and the cell state c is kept beside it.
 
 use burn::backend::Backend;
 use burn::backend::flex::FlexTensor;

@@ -7,7 +7,7 @@ use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, NodeGuard, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, Slice, TensorMetadata, backend_extension};
 use burn::prelude::*;
@@ -382,6 +382,17 @@ impl<B: CellKernels> Backward<B, 5> for LstmBackward {
     }
 }
 
+/// A layer's inputs (x, W_ih, W_hh, b_ih, b_hh) as the inner backend's tensors — x
+/// row-major — and the guards of their autodiff nodes.
+fn split<B: Backend, C: CheckpointStrategy>(
+    inputs: [FloatTensor<Autodiff<B, C>>; 5],
+) -> ([FloatTensor<B>; 5], [NodeGuard; 5]) {
+    let [x, w_ih, w_hh, b_ih, b_hh] = inputs.map(|t| t.into_parts());
+    let x = (row_major::<B>(x.0), x.1);
+    let [(x, gx), (w_ih, g1), (w_hh, g2), (b_ih, g3), (b_hh, g4)] = [x, w_ih, w_hh, b_ih, b_hh];
+    ([x, w_ih, w_hh, b_ih, b_hh], [gx, g1, g2, g3, g4])
+}
+
 impl<B: RecurrentOps + CellKernels, C: CheckpointStrategy> RecurrentOps for Autodiff<B, C> {
     fn gru_sequence(
         x: FloatTensor<Self>,
@@ -391,17 +402,8 @@ impl<B: RecurrentOps + CellKernels, C: CheckpointStrategy> RecurrentOps for Auto
         b_hh: FloatTensor<Self>,
         reverse: bool,
     ) -> FloatTensor<Self> {
-        let (x, gx) = x.into_parts();
-        let x = row_major::<B>(x);
-        let (w_ih, g_w_ih) = w_ih.into_parts();
-        let (w_hh, g_w_hh) = w_hh.into_parts();
-        let (b_ih, g_b_ih) = b_ih.into_parts();
-        let (b_hh, g_b_hh) = b_hh.into_parts();
-        match GruBackward
-            .prepare::<C>([gx, g_w_ih, g_w_hh, g_b_ih, g_b_hh])
-            .compute_bound()
-            .stateful()
-        {
+        let ([x, w_ih, w_hh, b_ih, b_hh], guards) = split::<B, C>([x, w_ih, w_hh, b_ih, b_hh]);
+        match GruBackward.prepare::<C>(guards).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let (states, steps) =
                     gru_forward::<B>(x.clone(), w_ih.clone(), w_hh.clone(), b_ih, b_hh, reverse);
@@ -433,17 +435,8 @@ impl<B: RecurrentOps + CellKernels, C: CheckpointStrategy> RecurrentOps for Auto
         b_ih: FloatTensor<Self>,
         b_hh: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let (x, gx) = x.into_parts();
-        let x = row_major::<B>(x);
-        let (w_ih, g_w_ih) = w_ih.into_parts();
-        let (w_hh, g_w_hh) = w_hh.into_parts();
-        let (b_ih, g_b_ih) = b_ih.into_parts();
-        let (b_hh, g_b_hh) = b_hh.into_parts();
-        match LstmBackward
-            .prepare::<C>([gx, g_w_ih, g_w_hh, g_b_ih, g_b_hh])
-            .compute_bound()
-            .stateful()
-        {
+        let ([x, w_ih, w_hh, b_ih, b_hh], guards) = split::<B, C>([x, w_ih, w_hh, b_ih, b_hh]);
+        match LstmBackward.prepare::<C>(guards).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let (states, cells, steps) =
                     lstm_forward::<B>(x.clone(), w_ih.clone(), w_hh.clone(), b_ih, b_hh);
