@@ -266,3 +266,65 @@ fn fused_recurrent_layers_equal_pytorchs_forward_and_backward() {
         }
     }
 }
+
+/// The seeded dropout keeps about 1 - p of the elements, scales them by 1 / (1 - p), draws
+/// exactly the mask `kept` says on the backend under test (flex's kernel; the host-built
+/// composite under tch), and its backward redraws the same mask; `dropout` seeds it from the
+/// device's RNG and is the identity outside training.
+#[test]
+fn seeded_dropout_keeps_one_minus_p_and_its_backward_redraws_the_mask() {
+    use burn::nn::DropoutConfig;
+    use skelflow_stages::learn::fused::{dropout, kept, seeded_dropout};
+    let _rng = crate::learn_common::rng_lock();
+    let ad = dev().autodiff();
+    let (shape, p, seed) = ([3, 5, 7, 401], 0.3, 0x5EED_u64);
+    let len: usize = shape.iter().product();
+    // no zeros in x, so a zero output is a dropped element
+    let x0: Vec<f32> = values(len, 21, 1.0).iter().map(|v| v + 2.0).collect();
+    let x = Tensor::<4>::from_data(TensorData::new(x0.clone(), shape), &ad).require_grad();
+    let y = seeded_dropout(x.clone(), p, seed);
+    let upstream = tensor(shape, 8, 1.0, &ad);
+    let g = (y.clone() * upstream.clone()).sum().backward();
+    let (y, dx, r) = (vec_of(y), vec_of(x.grad(&g).unwrap()), vec_of(upstream));
+    let scale = 1.0 / (1.0 - p as f32);
+    for i in 0..len {
+        let on = kept(seed, i as u64, p);
+        let want = if on { x0[i] * scale } else { 0.0 };
+        assert!((y[i] - want).abs() < 1e-5, "y[{i}] = {}, want {want}", y[i]);
+        let want = if on { r[i] * scale } else { 0.0 };
+        assert!(
+            (dx[i] - want).abs() < 1e-5,
+            "d x[{i}] = {}, want {want}",
+            dx[i]
+        );
+    }
+    // 42 105 draws: the kept fraction's std is 0.0022; neighbours flip as independent draws do
+    let on: Vec<bool> = y.iter().map(|v| *v != 0.0).collect();
+    let frac = on.iter().filter(|k| **k).count() as f64 / len as f64;
+    assert!(
+        (frac - (1.0 - p)).abs() < 0.01,
+        "kept {frac}, want {}",
+        1.0 - p
+    );
+    let flips = on.windows(2).filter(|w| w[0] != w[1]).count() as f64 / (len - 1) as f64;
+    assert!(
+        (flips - 2.0 * p * (1.0 - p)).abs() < 0.02,
+        "flip rate {flips}"
+    );
+    assert!(
+        kept(1, 2, 0.0) && !kept(1, 2, 1.0),
+        "p 0 keeps all, p 1 none"
+    );
+
+    // `dropout`: one device seed, one mask; another seed, another mask
+    let layer = DropoutConfig::new(p).init();
+    let run = |s: u64| {
+        ad.seed(s);
+        vec_of(dropout(&layer, x.clone().detach()))
+    };
+    assert_eq!(run(3), run(3), "one device seed, one mask");
+    assert_ne!(run(3), run(4), "another device seed, another mask");
+    let plain = dev();
+    let xp = Tensor::<4>::from_data(TensorData::new(x0.clone(), shape), &plain);
+    assert_eq!(vec_of(dropout(&layer, xp)), x0, "identity without autodiff");
+}
