@@ -396,7 +396,7 @@ pub struct EvalFinetune;
 impl Kind for EvalFinetune {
     type Params = FinetuneParams;
     const NAME: &'static str = "eval.finetune";
-    // 2: fused GRU / LSTM layers (other summation order) and the seeded dropout (other draws)
+    // 2: fused GRU / LSTM layers (another summation order)
     const VERSION: u32 = 2;
     const ABOUT: &'static str = "finetune the whole network (encoder + new head) on all labels or a `data.subset` (protocols aimclr | cmd | ascal); top-1/top-5 best and last, per-sample test scores";
     const USES_BACKEND: bool = true;

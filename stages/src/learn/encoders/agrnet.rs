@@ -58,7 +58,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Tap;
-use crate::learn::fused;
 use crate::learn::graph;
 
 /// Coordinates per frame of one body (25 joints × xyz).
@@ -284,9 +283,9 @@ impl Layer {
         .reshape([n, l, d]);
         let x = self
             .norm1
-            .forward(x + fused::dropout(&self.dropout, self.out.forward(a)));
-        let y = fused::dropout(&self.dropout, gelu(self.ff1.forward(x.clone())));
-        let y = fused::dropout(&self.dropout, self.ff2.forward(y));
+            .forward(x + self.dropout.forward(self.out.forward(a)));
+        let y = self.dropout.forward(gelu(self.ff1.forward(x.clone())));
+        let y = self.dropout.forward(self.ff2.forward(y));
         self.norm2.forward(x + y)
     }
 }
@@ -362,7 +361,9 @@ impl Branch {
             e = e + circular_conv(m, diff.swap_dims(1, 2));
         }
         let pe = positional_embedding(l, d, &e.device());
-        let mut z = fused::dropout(&self.dropout, e.swap_dims(1, 2) + pe.unsqueeze_dim::<3>(0));
+        let mut z = self
+            .dropout
+            .forward(e.swap_dims(1, 2) + pe.unsqueeze_dim::<3>(0));
         for (i, layer) in self.layers.iter().enumerate() {
             z = layer.forward(z);
             if let Some(distil) = self.distil.get(i) {

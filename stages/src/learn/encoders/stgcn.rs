@@ -13,7 +13,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Tap;
-use crate::learn::fused;
 use crate::learn::graph;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -233,7 +232,7 @@ impl StBlock {
         };
         let g = self.gcn(x, a);
         let h = relu(self.tcn_bn1.forward(g));
-        let h = fused::dropout(&self.dropout, self.tcn_bn2.forward(self.tcn(h)));
+        let h = self.dropout.forward(self.tcn_bn2.forward(self.tcn(h)));
         match res {
             Some(r) => relu(h + r),
             None => relu(h),

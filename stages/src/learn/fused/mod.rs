@@ -5,16 +5,12 @@
 //! kernels for the element-wise cell math while other backends compose burn's primitives.
 //!
 //! The composite versions these replace stay in the encoders (`RnnCell::gru`), and the tests
-//! compare both paths, values and gradients. Dropout is one op whose backward redraws its
-//! mask from a seed (`dropout.rs`).
+//! compare both paths, values and gradients.
 
 // burn-tch is deprecated upstream but is the libtorch path we ship
 #[allow(deprecated)]
 mod cells;
 #[allow(deprecated)]
-mod dropout;
-#[allow(deprecated)]
 mod recurrent;
 
-pub use dropout::{DropoutOps, dropout, kept, seeded_dropout};
 pub use recurrent::{RecurrentOps, gru_sequence, lstm_sequence};
