@@ -240,12 +240,18 @@ struct LayerInputs<B: Backend> {
 }
 
 impl<B: Backend> LayerInputs<B> {
+    /// A zero (N, H) state (or its gradient).
+    fn zero_state(&self) -> FloatTensor<B> {
+        let [_, n, h] = self.states.shape().dims::<3>();
+        zeros::<B>(&self.x, [n, h])
+    }
+
     /// The state step `ti` started from.
     fn state_before(&self, ti: usize, reverse: bool) -> FloatTensor<B> {
-        let [t, n, h] = self.states.shape().dims::<3>();
+        let t = self.states.shape().dims::<3>()[0];
         match (reverse, ti) {
-            (false, 0) => zeros::<B>(&self.x, [n, h]),
-            (true, ti) if ti + 1 == t => zeros::<B>(&self.x, [n, h]),
+            (false, 0) => self.zero_state(),
+            (true, ti) if ti + 1 == t => self.zero_state(),
             (false, ti) => frame::<B>(self.states.clone(), ti - 1),
             (true, ti) => frame::<B>(self.states.clone(), ti + 1),
         }
@@ -310,9 +316,8 @@ impl<B: CellKernels> Backward<B, 5> for GruBackward {
             reverse,
         } = ops.state;
         let t = steps.len();
-        let [_, n, h] = layer.states.shape().dims::<3>();
         let w_hh_t = B::float_transpose(layer.w_hh.clone());
-        let mut d_state = zeros::<B>(&layer.x, [n, h]);
+        let mut d_state = layer.zero_state();
         let (mut d_gi, mut d_hw, mut h_prev) = (vec![None; t], vec![None; t], vec![None; t]);
         for step in (0..t).rev() {
             let ti = time_of(step, t, reverse);
@@ -354,15 +359,13 @@ impl<B: CellKernels> Backward<B, 5> for LstmBackward {
             steps,
         } = ops.state;
         let t = steps.len();
-        let [_, n, h] = layer.states.shape().dims::<3>();
         let w_hh_t = B::float_transpose(layer.w_hh.clone());
-        let mut d_state = zeros::<B>(&layer.x, [n, h]);
-        let mut d_cell = zeros::<B>(&layer.x, [n, h]);
+        let (mut d_state, mut d_cell) = (layer.zero_state(), layer.zero_state());
         let (mut d_a, mut h_prev) = (vec![None; t], vec![None; t]);
         for ti in (0..t).rev() {
             let dh = B::float_add(d_state, frame::<B>(d_states.clone(), ti));
             let c_prev = match ti {
-                0 => zeros::<B>(&layer.x, [n, h]),
+                0 => layer.zero_state(),
                 ti => cells[ti - 1].clone(),
             };
             let (da, dc_prev) =
