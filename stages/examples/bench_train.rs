@@ -2,8 +2,9 @@
 //! PyTorch reference beside it): one step = forward + cross-entropy on the 128-d head
 //! output + backward + SGD (momentum 0.9, wd 1e-4), the same work as
 //! `scripts/torch_reference.py`; and a MoCo v2 step of skelflow's `moco` method over
-//! ST-GCN-16 (`--model moco`, beside the reference's `MocoV2`). Prints one JSON line per model. The BiGRU runs
-//! `--gru-drive bidirectional` (default, as the PyTorch side's default) or `per_frame`.
+//! ST-GCN-16 (`--model moco`, beside the reference's `MocoV2`). Prints one JSON line per
+//! model. The BiGRU runs `--gru-drive bidirectional` (default, as the PyTorch side's
+//! default) or `per_frame`.
 //!
 //! cargo run --release -p skelflow-stages --example bench_train -- --backend flex --threads 2
 

@@ -3,8 +3,9 @@
 //!
 //! Each layer is one fused op with its own backward (`learn::fused`) instead of burn's
 //! `Gru`/`Lstm`, which do six matmuls and a `slice_assign` per step; the composite cells
-//! (`RnnCell::gru`, `RnnCell::lstm`) stay as the references the fused ops are tested against. Parameter layout and counts equal PyTorch's `nn.GRU`/`nn.LSTM`
-//! (W_ih, W_hh, b_ih, b_hh per layer and direction).
+//! (`RnnCell::gru`, `RnnCell::lstm`) stay as the references the fused ops are tested
+//! against. Parameter layout and counts equal PyTorch's `nn.GRU`/`nn.LSTM` (W_ih, W_hh,
+//! b_ih, b_hh per layer and direction).
 
 use burn::module::Param;
 use burn::nn::{BatchNorm, BatchNormConfig};

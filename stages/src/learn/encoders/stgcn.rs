@@ -239,7 +239,6 @@ impl StBlock {
         }
     }
 
-    /// The spatial graph convolution of this block.
     /// The temporal convolution, as `SKELFLOW_TCN` says ([`TcnImpl`]).
     pub fn tcn(&self, h: Tensor<4>) -> Tensor<4> {
         match TcnImpl::get() {
@@ -253,6 +252,7 @@ impl StBlock {
         }
     }
 
+    /// The spatial graph convolution of this block.
     pub fn gcn(&self, x: Tensor<4>, a: Tensor<3>) -> Tensor<4> {
         graph_conv(x, self.gcn_weight.val(), self.gcn_bias.val(), a)
     }

@@ -246,6 +246,23 @@ impl<B: Backend> LayerInputs<B> {
         zeros::<B>(&self.x, [n, h])
     }
 
+    /// Every step's starting state in time order as (T·N, H) rows: the outputs shifted by
+    /// one step, a zero state where the recurrence began.
+    fn states_before(&self, reverse: bool) -> FloatTensor<B> {
+        let [t, n, h] = self.states.shape().dims::<3>();
+        let zero = B::float_reshape(self.zero_state(), Shape::new([1, n, h]));
+        let steps = |range: std::ops::Range<usize>| {
+            let all = [Slice::from(range), Slice::from(0..n), Slice::from(0..h)];
+            B::float_slice(self.states.clone(), &all)
+        };
+        let parts = match (t, reverse) {
+            (1, _) => vec![zero],
+            (_, false) => vec![zero, steps(0..t - 1)],
+            (_, true) => vec![steps(1..t), zero],
+        };
+        B::float_reshape(B::float_cat(parts, 0), Shape::new([t * n, h]))
+    }
+
     /// The state step `ti` started from.
     fn state_before(&self, ti: usize, reverse: bool) -> FloatTensor<B> {
         let t = self.states.shape().dims::<3>()[0];
@@ -258,27 +275,28 @@ impl<B: Backend> LayerInputs<B> {
     }
 
     /// Registers the gradients of x, W_ih, W_hh, b_ih and b_hh from those of the input
-    /// projections `d_gi` and the hidden projections `d_hw` (T·N rows each) and the states
-    /// the steps started from (T·N rows).
+    /// projections `d_gi` and the hidden projections `d_hw` (T·N rows each); `reverse`
+    /// says which states the steps started from.
     fn register(
-        self,
+        &self,
         parents: [Option<NodeId>; 5],
         grads: &mut Gradients,
         d_gi: FloatTensor<B>,
         d_hw: FloatTensor<B>,
-        h_prev: FloatTensor<B>,
+        reverse: bool,
     ) {
         let [x_id, w_ih_id, w_hh_id, b_ih_id, b_hh_id] = parents;
         let [t, n, i] = self.x.shape().dims::<3>();
         if let Some(node) = x_id {
-            let dx = B::float_matmul(d_gi.clone(), B::float_transpose(self.w_ih));
+            let dx = B::float_matmul(d_gi.clone(), B::float_transpose(self.w_ih.clone()));
             grads.register::<B>(node, B::float_reshape(dx, Shape::new([t, n, i])));
         }
         if let Some(node) = w_ih_id {
-            let x = B::float_transpose(B::float_reshape(self.x, Shape::new([t * n, i])));
+            let x = B::float_transpose(B::float_reshape(self.x.clone(), Shape::new([t * n, i])));
             grads.register::<B>(node, B::float_matmul(x, d_gi.clone()));
         }
         if let Some(node) = w_hh_id {
+            let h_prev = self.states_before(reverse);
             let dw = B::float_matmul(B::float_transpose(h_prev), d_hw.clone());
             grads.register::<B>(node, dw);
         }
@@ -318,23 +336,18 @@ impl<B: CellKernels> Backward<B, 5> for GruBackward {
         let t = steps.len();
         let w_hh_t = B::float_transpose(layer.w_hh.clone());
         let mut d_state = layer.zero_state();
-        let (mut d_gi, mut d_hw, mut h_prev) = (vec![None; t], vec![None; t], vec![None; t]);
+        let (mut d_gi, mut d_hw) = (vec![None; t], vec![None; t]);
         for step in (0..t).rev() {
             let ti = time_of(step, t, reverse);
             let dh = B::float_add(d_state, frame::<B>(d_states.clone(), ti));
             let before = layer.state_before(ti, reverse);
-            let (dgi, dhw, dh_direct) = B::gru_cell_backward(dh, steps[ti].clone(), before.clone());
+            let (dgi, dhw, dh_direct) = B::gru_cell_backward(dh, steps[ti].clone(), before);
             d_state = B::float_add(dh_direct, B::float_matmul(dhw.clone(), w_hh_t.clone()));
-            (d_gi[ti], d_hw[ti], h_prev[ti]) = (Some(dgi), Some(dhw), Some(before));
+            (d_gi[ti], d_hw[ti]) = (Some(dgi), Some(dhw));
         }
         let (d_gi, d_hw) = (stack::<B>(d_gi, true), stack::<B>(d_hw, true));
-        layer.register(
-            ops.parents.map(|p| p.map(|node| node.id)),
-            grads,
-            d_gi,
-            d_hw,
-            stack::<B>(h_prev, true),
-        );
+        let parents = ops.parents.map(|p| p.map(|node| node.id));
+        layer.register(parents, grads, d_gi, d_hw, reverse);
     }
 }
 
@@ -361,7 +374,7 @@ impl<B: CellKernels> Backward<B, 5> for LstmBackward {
         let t = steps.len();
         let w_hh_t = B::float_transpose(layer.w_hh.clone());
         let (mut d_state, mut d_cell) = (layer.zero_state(), layer.zero_state());
-        let (mut d_a, mut h_prev) = (vec![None; t], vec![None; t]);
+        let mut d_a = vec![None; t];
         for ti in (0..t).rev() {
             let dh = B::float_add(d_state, frame::<B>(d_states.clone(), ti));
             let c_prev = match ti {
@@ -372,16 +385,11 @@ impl<B: CellKernels> Backward<B, 5> for LstmBackward {
                 B::lstm_cell_backward(dh, d_cell, steps[ti].clone(), cells[ti].clone(), c_prev);
             d_state = B::float_matmul(da.clone(), w_hh_t.clone());
             d_cell = dc_prev;
-            (d_a[ti], h_prev[ti]) = (Some(da), Some(layer.state_before(ti, false)));
+            d_a[ti] = Some(da);
         }
         let d_a = stack::<B>(d_a, true);
-        layer.register(
-            ops.parents.map(|p| p.map(|node| node.id)),
-            grads,
-            d_a.clone(),
-            d_a,
-            stack::<B>(h_prev, true),
-        );
+        let parents = ops.parents.map(|p| p.map(|node| node.id));
+        layer.register(parents, grads, d_a.clone(), d_a, false);
     }
 }
 
