@@ -24,6 +24,15 @@ The Rust tests run it at test time in a temp dir; nothing it writes is committed
       builder_cmd.py computes them; any format) and compares them with FEATURES
       (rel err |a-b| / max(|b|, 0.01), b = PyTorch's); exit 1 above 1e-4.
 
+  train-grads OUT
+      ST-GCN-16 in training mode (batch statistics, dropout off) on a batch of 3 with T = 13
+      (odd through both stride-2 blocks), as is (prefix two_) and with sample 0's second
+      person zeroed (one_): OUT/stgcn_train.pt (aimclr.pt's layout), an upstream gradient
+      stgcn_train_r.npy for the backbone features, and per prefix the input x.npy, the
+      features features.npy and the gradients of Σ features · r: grad_x.npy and
+      grad_<state-dict name>.npy for parameters the fused ops touch (a graph conv, a strided
+      temporal conv, a residual projection, batch norms, an edge importance).
+
   gendata FIXTURES_NTU_DIR OUT
       ST-GCN tools/ntu_gendata.py, benchmark xview, on real .skeleton files:
       OUT/xview/{train,val}_data.npy (N, 3, 300, 25, 2) float32 memmap, {train,val}_label.pkl.
@@ -437,6 +446,43 @@ def cmd_gendata(src, out):
     print(f"gendata: train {counts['train']}, val {counts['val']}")
 
 
+# the parameters whose gradients train-grads writes
+TRAIN_GRADS = ["data_bn.weight", "st_gcn_networks.0.gcn.conv.weight", "st_gcn_networks.1.tcn.0.weight",
+               "st_gcn_networks.4.tcn.2.weight", "st_gcn_networks.4.residual.0.weight",
+               "st_gcn_networks.4.residual.1.bias", "st_gcn_networks.7.tcn.3.weight", "st_gcn_networks.9.tcn.3.bias",
+               "edge_importance.3"]
+
+
+def cmd_train_grads(out):
+    os.makedirs(out, exist_ok=True)
+    g = torch.Generator().manual_seed(20261207)
+    with torch.no_grad():
+        m = random_stgcn(g)
+    for mod in m.modules():
+        if isinstance(mod, nn.Dropout):
+            mod.p = 0.0
+    m.train()
+    sd = OrderedDict(prefixed("encoder_q.", m.state_dict()) + prefixed("encoder_k.", m.state_dict()))
+    torch.save(sd, os.path.join(out, "stgcn_train.pt"))
+    x = raw_like((3, 3, 13, 25, 2), g)
+    r = torch.randn((3, 256), generator=g)
+    save_npy(os.path.join(out, "stgcn_train_r.npy"), r)
+    for persons in ["two", "one"]:
+        xp = x.clone()
+        if persons == "one":
+            xp[0, :, :, :, 1] = 0  # sample 0: one person
+        save_npy(os.path.join(out, f"{persons}_x.npy"), xp)
+        xp.requires_grad_(True)
+        m.zero_grad()
+        feat = m.backbone(xp)
+        save_npy(os.path.join(out, f"{persons}_features.npy"), feat.detach())
+        (feat * r).sum().backward()
+        save_npy(os.path.join(out, f"{persons}_grad_x.npy"), xp.grad)
+        params = dict(m.named_parameters())
+        for name in TRAIN_GRADS:
+            save_npy(os.path.join(out, f"{persons}_grad_{name}.npy"), params[name].grad)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -451,12 +497,16 @@ def main():
     p.add_argument("--feature", choices=["backbone", "projection"], default="backbone")
     p.add_argument("--hidden", type=int)
     p.add_argument("--layers", type=int)
+    p = sub.add_parser("train-grads")
+    p.add_argument("out")
     p = sub.add_parser("gendata")
     p.add_argument("src")
     p.add_argument("out")
     a = ap.parse_args()
     if a.cmd == "checkpoints":
         cmd_checkpoints(a.out)
+    elif a.cmd == "train-grads":
+        cmd_train_grads(a.out)
     elif a.cmd == "verify-export":
         cmd_verify(a)
     else:

@@ -397,7 +397,8 @@ impl Kind for EvalFinetune {
     type Params = FinetuneParams;
     const NAME: &'static str = "eval.finetune";
     // 2: fused GRU / LSTM layers (another summation order)
-    const VERSION: u32 = 2;
+    // 3: ST-GCN's fused batch norms and temporal convolutions
+    const VERSION: u32 = 3;
     const ABOUT: &'static str = "finetune the whole network (encoder + new head) on all labels or a `data.subset` (protocols aimclr | cmd | ascal); top-1/top-5 best and last, per-sample test scores";
     const USES_BACKEND: bool = true;
 

@@ -148,7 +148,8 @@ impl Kind for Pretrain {
     const NAME: &'static str = "pretrain";
     // 3: streams from the augmented joint clips; `init`; method versions in the key
     // 4: fused GRU / LSTM layers (another summation order)
-    const VERSION: u32 = 4;
+    // 5: ST-GCN's batch norms and temporal convolutions as fused ops (same, for ST-GCN)
+    const VERSION: u32 = 5;
     const ABOUT: &'static str = "pre-training of an encoder with a method (moco | a2mc | aimclr | actclr | ascal | supervised); checkpoints every epoch and resumes after a kill; `init` starts from an upstream encoder";
     const USES_BACKEND: bool = true;
 

@@ -131,6 +131,157 @@ fn features_of_reference_checkpoints_equal_pytorchs() {
     assert_eq!(checked.len(), 15);
 }
 
+/// ST-GCN-16 trained as the methods train it — batch norms on the batch's statistics, the
+/// fused temporal convolutions and batch norms of `learn::fused` on flex — against PyTorch's
+/// st_gcn in `train()` mode with the same weights (dropout off): the features and the
+/// gradients of the input and of parameters in every kind of layer, T = 13 (odd through
+/// both stride-2 blocks).
+///
+/// Two batches: as drawn, and with one sample's second person zeroed (as absent persons are
+/// padded). Measured max |error| / max |PyTorch's| per gradient: ~1e-6 — except where a
+/// ReLU input lies within rounding of 0 and the two sides' summation orders put it on
+/// opposite sides: that element's gradient is cut on one side only, which moves its layer's
+/// and the earlier layers' gradients by up to ~2e-2 (flex, one person: 5e-4 from block 5 on;
+/// libtorch, two persons: 1.7e-2 in block 1 and below; each time the layers after it at
+/// ~1e-6). The tolerance admits such a flip; `learn_fused` checks each op tightly.
+#[test]
+fn stgcn_training_gradients_equal_pytorchs() {
+    use burn::module::{Module, ModuleMapper, Param};
+    use burn::prelude::*;
+    use skelflow_stages::learn::encoders::Backbone;
+    let Some(py) = torch() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    python(&py, &["train-grads", d.to_str().unwrap()]);
+    let dev = skelflow_stages::learn::device::device(test_backend(), true, 2).unwrap();
+    // the loader's values are fresh leaves: track them as a training stage's parameters are
+    struct Track;
+    impl ModuleMapper for Track {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            param.map(|t| t.require_grad())
+        }
+    }
+    let load = |name: &str| {
+        let (shape, values) = read_npy(&d.join(name));
+        let shape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
+        (shape, values)
+    };
+    let vec_of = |t: Tensor<1>| {
+        t.into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap()
+    };
+    let (r_shape, r) = load("stgcn_train_r.npy");
+    let r = Tensor::<2>::from_data(TensorData::new(r, [r_shape[0], r_shape[1]]), &dev);
+    let mut report = Vec::new();
+    for persons in ["two", "one"] {
+        let (_, enc) = checkpoint::import(
+            &d.join("stgcn_train.pt"),
+            CheckpointFormat::Aimclr,
+            Stream::Joint,
+            None,
+            &dev,
+        )
+        .unwrap();
+        let mut enc = enc.map(&mut Track);
+        let Backbone::Stgcn(stgcn) = &mut enc.backbone else {
+            panic!("an ST-GCN");
+        };
+        for block in &mut stgcn.blocks {
+            block.dropout.prob = 0.0;
+        }
+        let (x_shape, x) = load(&format!("{persons}_x.npy"));
+        let x_shape: [usize; 5] = std::array::from_fn(|i| x_shape[i]);
+        let x = Tensor::<5>::from_data(TensorData::new(x, x_shape), &dev).require_grad();
+        let features = enc.features(x.clone());
+        let feature_err = max_rel_error(
+            &vec_of(features.clone().flatten(0, 1)),
+            &load(&format!("{persons}_features.npy")).1,
+        );
+        assert!(feature_err <= 1e-4, "{persons}: features {feature_err:e}");
+        println!("{persons} person(s): features: max relative error {feature_err:.1e}");
+        let grads = (features * r.clone()).sum().backward();
+        let Backbone::Stgcn(stgcn) = &enc.backbone else {
+            unreachable!()
+        };
+        let b = &stgcn.blocks;
+        let grad = |p: Option<Tensor<1>>| vec_of(p.expect("tracked"));
+        let grad2 = |p: Option<Tensor<2>>| vec_of(p.expect("tracked").flatten(0, 1));
+        let grad3 = |p: Option<Tensor<3>>| vec_of(p.expect("tracked").flatten(0, 2));
+        let grad4 = |p: Option<Tensor<4>>| vec_of(p.expect("tracked").flatten(0, 3));
+        let res_conv = b[4]
+            .res_conv
+            .as_ref()
+            .expect("block 5 projects its residual");
+        let res_bn = b[4].res_bn.as_ref().expect("block 5 projects its residual");
+
+        let ours: Vec<(&str, Vec<f32>)> = vec![
+            ("x", vec_of(x.grad(&grads).expect("x").flatten(0, 4))),
+            (
+                "data_bn.weight",
+                grad(stgcn.data_bn.gamma.val().grad(&grads)),
+            ),
+            (
+                "st_gcn_networks.0.gcn.conv.weight",
+                grad2(b[0].gcn_weight.val().grad(&grads)),
+            ),
+            (
+                "st_gcn_networks.1.tcn.0.weight",
+                grad(b[1].tcn_bn1.gamma.val().grad(&grads)),
+            ),
+            (
+                "st_gcn_networks.4.tcn.2.weight",
+                grad4(b[4].tcn_conv.weight.val().grad(&grads)),
+            ),
+            (
+                "st_gcn_networks.4.residual.0.weight",
+                grad4(res_conv.weight.val().grad(&grads)),
+            ),
+            (
+                "st_gcn_networks.4.residual.1.bias",
+                grad(res_bn.beta.val().grad(&grads)),
+            ),
+            (
+                "st_gcn_networks.7.tcn.3.weight",
+                grad(b[7].tcn_bn2.gamma.val().grad(&grads)),
+            ),
+            (
+                "st_gcn_networks.9.tcn.3.bias",
+                grad(b[9].tcn_bn2.beta.val().grad(&grads)),
+            ),
+            (
+                "edge_importance.3",
+                grad3(stgcn.edge_importance[3].val().grad(&grads)),
+            ),
+        ];
+        for (name, got) in ours {
+            let want = load(&format!("{persons}_grad_{name}.npy")).1;
+            assert_eq!(got.len(), want.len(), "d {name}");
+            // relative to the gradient's scale (a conv bias before a batch norm is left out:
+            // its true gradient is 0, and both sides hold rounding there)
+            let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let err = got
+                .iter()
+                .zip(&want)
+                .fold(0f32, |m, (a, b)| m.max((a - b).abs()))
+                / scale;
+            report.push((format!("{persons} person(s): d {name}"), err));
+        }
+    }
+    for (what, err) in &report {
+        println!("{what}: max |error| / max |PyTorch's| {err:.1e}");
+    }
+    for (what, err) in report {
+        assert!(
+            err <= 2e-2,
+            "{what}: max |error| / max |PyTorch's| = {err:e}"
+        );
+    }
+}
+
 #[test]
 fn exported_encoders_load_strictly_into_pytorch_and_give_the_same_features() {
     let Some(py) = torch() else {

@@ -5,6 +5,7 @@
 //! `SKELFLOW_TEST_BACKEND=tch-cpu`).
 
 use burn::module::Param;
+use burn::nn::{BatchNorm, BatchNormConfig};
 use burn::prelude::*;
 use skelflow_stages::learn::encoders::rnn::{RnnCell, frames_of};
 
@@ -263,6 +264,226 @@ fn fused_recurrent_layers_equal_pytorchs_forward_and_backward() {
             assert_close(&format!("{kind}{s} d W_hh"), w(&c.w_hh), want("weight_hh"));
             assert_close(&format!("{kind}{s} d b_ih"), b(&c.b_ih), want("bias_ih"));
             assert_close(&format!("{kind}{s} d b_hh"), b(&c.b_hh), want("bias_hh"));
+        }
+    }
+}
+
+/// Two batch norms with the same γ, β (random, so the scale matters) and fresh running
+/// statistics each (a clone would share them).
+fn norm_pair(c: usize, seed: u64, dev: &Device) -> [BatchNorm; 2] {
+    [0, 1].map(|_| {
+        let mut bn = BatchNormConfig::new(c).init(dev);
+        bn.gamma = Param::from_tensor(tensor([c], seed, 1.5, dev));
+        bn.beta = Param::from_tensor(tensor([c], seed + 1, 0.5, dev));
+        bn
+    })
+}
+
+/// `fused::batch_norm` against burn's `BatchNorm` (+ `relu`) on (N, C, …) inputs: the
+/// output, the gradients of x, γ and β under a random upstream gradient, and the running
+/// statistics it leaves — one sample, one channel, maps not a multiple of eight long,
+/// a 3-D input like ST-GCN's data BN, with and without ReLU, x tracked or not.
+fn check_batch_norm<const D: usize>(shape: [usize; D], seed: u64) {
+    let ad = dev().autodiff();
+    let c = shape[1];
+    let upstream = tensor(shape, seed + 7, 1.0, &ad);
+    for relu in [true, false] {
+        for track_x in [true, false] {
+            let what = format!("{shape:?} relu {relu} x tracked {track_x}");
+            let [fused_bn, burn_bn] = norm_pair(c, seed, &ad);
+            let run = |bn: &BatchNorm, fused: bool| {
+                let mut x = tensor(shape, seed + 3, 2.0, &ad).add_scalar(0.7);
+                if track_x {
+                    x = x.require_grad();
+                }
+                let y = if fused {
+                    skelflow_stages::learn::fused::batch_norm(bn, x.clone(), relu)
+                } else if relu {
+                    burn::tensor::activation::relu(bn.forward(x.clone()))
+                } else {
+                    bn.forward(x.clone())
+                };
+                let g = (y.clone() * upstream.clone()).sum().backward();
+                let grad = |p: Tensor<1>| vec_of(p.grad(&g).expect("tracked"));
+                (
+                    vec_of(y),
+                    track_x.then(|| vec_of(x.grad(&g).expect("x tracked"))),
+                    [grad(bn.gamma.val()), grad(bn.beta.val())],
+                    [bn.running_mean.value(), bn.running_var.value()].map(vec_of),
+                )
+            };
+            let (fy, fx, fp, fr) = run(&fused_bn, true);
+            let (by, bx, bp, br) = run(&burn_bn, false);
+            assert_close(&format!("{what}: y"), fy, by);
+            if let (Some(f), Some(b)) = (fx, bx) {
+                assert_close(&format!("{what}: d x"), f, b);
+            }
+            for ((name, f), b) in ["d γ", "d β"].iter().zip(fp).zip(bp) {
+                assert_close(&format!("{what}: {name}"), f, b);
+            }
+            for ((name, f), b) in ["running mean", "running var"].iter().zip(fr).zip(br) {
+                assert_close(&format!("{what}: {name}"), f, b);
+            }
+        }
+    }
+}
+
+#[test]
+fn fused_batch_norm_equals_burns_values_gradients_and_running_statistics() {
+    check_batch_norm([2, 3, 5, 4], 1);
+    check_batch_norm([1, 4, 7, 1], 2);
+    check_batch_norm([3, 1, 2, 3], 3);
+    check_batch_norm([4, 5, 13, 25], 4);
+    check_batch_norm([5, 7, 9], 5);
+    check_batch_norm([2, 16, 8], 6);
+}
+
+/// Frozen γ, β and an untracked input: no backward step, the batch's statistics still used
+/// and the running ones still updated (what a frozen-backbone finetune sees in `train` mode).
+#[test]
+fn fused_batch_norm_untracked_on_autodiff_equals_burns() {
+    let ad = dev().autodiff();
+    let shape = [3, 4, 6, 5];
+    for relu in [true, false] {
+        let [fused_bn, burn_bn] = norm_pair(4, 11, &ad).map(|mut bn| {
+            bn.gamma = Param::from_tensor(bn.gamma.val().detach()).set_require_grad(false);
+            bn.beta = Param::from_tensor(bn.beta.val().detach()).set_require_grad(false);
+            bn
+        });
+        let x = || tensor(shape, 12, 1.0, &ad);
+        let got = skelflow_stages::learn::fused::batch_norm(&fused_bn, x(), relu);
+        assert!(!got.is_require_grad(), "relu {relu}: nothing tracked");
+        let want = burn_bn.forward(x());
+        let want = if relu {
+            burn::tensor::activation::relu(want)
+        } else {
+            want
+        };
+        assert_close(&format!("untracked relu {relu}"), vec_of(got), vec_of(want));
+        assert_close(
+            &format!("untracked relu {relu}: running var"),
+            vec_of(fused_bn.running_var.value()),
+            vec_of(burn_bn.running_var.value()),
+        );
+    }
+}
+
+/// (N, C, T, V, C_out, kt, stride) of the temporal-convolution tests: one sample, one
+/// channel, one joint, T shorter than the kernel, T not a multiple of the stride, a 1×1
+/// kernel with stride 2 (ST-GCN's residual projection), shapes of ST-GCN-16's blocks (the
+/// 1×1 projection of block 10, block 9 at T 4, block 5 at T 13 with stride 2, block 2).
+const CONV_SHAPES: [(usize, usize, usize, usize, usize, usize, usize); 10] = [
+    (1, 1, 1, 1, 1, 1, 1),
+    (2, 3, 7, 5, 4, 9, 1),
+    (3, 4, 11, 25, 6, 9, 2),
+    (2, 5, 10, 3, 3, 3, 2),
+    (1, 2, 5, 1, 3, 1, 2),
+    (2, 3, 4, 2, 2, 5, 3),
+    (6, 64, 4, 25, 256, 1, 1),
+    (6, 64, 4, 25, 64, 9, 1),
+    (6, 32, 13, 25, 32, 9, 2),
+    (4, 16, 50, 25, 16, 9, 1),
+];
+
+/// `fused::temporal_conv` against burn's `Conv2d` with the same (kt, 1) kernel, stride and
+/// padding (kt − 1)/2: the output and the gradients of x, W and the bias.
+#[test]
+fn fused_temporal_conv_equals_burns_conv2d_values_and_gradients() {
+    use burn::nn::PaddingConfig2d;
+    use burn::nn::conv::Conv2dConfig;
+    let ad = dev().autodiff();
+    for (s, &(n, c, t, v, cout, kt, stride)) in CONV_SHAPES.iter().enumerate() {
+        for track_x in [true, false] {
+            let what = format!(
+                "N{n} C{c} T{t} V{v} C_out{cout} kt{kt} stride{stride} x tracked {track_x}"
+            );
+            let pad = (kt - 1) / 2;
+            let mut conv = Conv2dConfig::new([c, cout], [kt, 1])
+                .with_stride([stride, 1])
+                .with_padding(PaddingConfig2d::Explicit(pad, 0, pad, 0))
+                .init(&ad);
+            conv.weight = Param::from_tensor(tensor([cout, c, kt, 1], 40 + s as u64, 0.7, &ad));
+            conv.bias = Some(Param::from_tensor(tensor([cout], 50 + s as u64, 0.5, &ad)));
+            let run = |fused: bool| {
+                let mut x = tensor([n, c, t, v], 60 + s as u64, 1.5, &ad);
+                if track_x {
+                    x = x.require_grad();
+                }
+                let bias = conv.bias.as_ref().expect("bias").val();
+                let y = if fused {
+                    skelflow_stages::learn::fused::temporal_conv(
+                        x.clone(),
+                        conv.weight.val(),
+                        bias.clone(),
+                        stride,
+                        pad,
+                    )
+                } else {
+                    conv.forward(x.clone())
+                };
+                let upstream = tensor(y.dims(), 70 + s as u64, 1.0, &ad);
+                let g = (y.clone() * upstream).sum().backward();
+                (
+                    vec_of(y),
+                    track_x.then(|| vec_of(x.grad(&g).expect("x tracked"))),
+                    vec_of(conv.weight.val().grad(&g).expect("W tracked")),
+                    vec_of(bias.grad(&g).expect("bias tracked")),
+                )
+            };
+            let (fy, fx, fw, fb) = run(true);
+            let (cy, cx, cw, cb) = run(false);
+            assert_close(&format!("{what}: y"), fy, cy);
+            if let (Some(f), Some(c)) = (fx, cx) {
+                assert_close(&format!("{what}: d x"), f, c);
+            }
+            assert_close(&format!("{what}: d W"), fw, cw);
+            assert_close(&format!("{what}: d bias"), fb, cb);
+        }
+    }
+}
+
+/// Without anything tracked the fused convolution records no step and equals the plain
+/// backend's (feature extraction).
+#[test]
+fn fused_temporal_conv_untracked_on_autodiff_equals_plain() {
+    let plain = dev();
+    let ad = plain.clone().autodiff();
+    let (n, c, t, v, cout, kt) = (3, 4, 12, 5, 6, 9);
+    for stride in [1, 2] {
+        let run = |d: &Device| {
+            skelflow_stages::learn::fused::temporal_conv(
+                tensor([n, c, t, v], 81, 1.0, d),
+                tensor([cout, c, kt, 1], 82, 0.5, d),
+                tensor([cout], 83, 0.5, d),
+                stride,
+                (kt - 1) / 2,
+            )
+        };
+        let got = run(&ad);
+        assert!(!got.is_require_grad(), "stride {stride}: nothing tracked");
+        assert_close(
+            &format!("untracked stride {stride}"),
+            vec_of(got),
+            vec_of(run(&plain)),
+        );
+    }
+}
+
+/// A NaN in the input reaches the output through the fused batch norm and its ReLU, as
+/// through burn's (training's NaN-loss check depends on it).
+#[test]
+fn fused_batch_norm_keeps_nans() {
+    let ad = dev().autodiff();
+    let mut v = values(2 * 3 * 10, 21, 1.0);
+    v[7] = f32::NAN; // sample 0, channel 0
+    for relu in [true, false] {
+        let [bn, _] = norm_pair(3, 22, &ad);
+        let x = Tensor::<3>::from_data(TensorData::new(v.clone(), [2, 3, 10]), &ad);
+        let y = vec_of(skelflow_stages::learn::fused::batch_norm(&bn, x, relu));
+        // channel 0 of both samples (its statistics are NaN), no other channel
+        for (i, y) in y.iter().enumerate() {
+            let channel = (i / 10) % 3;
+            assert_eq!(y.is_nan(), channel == 0, "relu {relu}: element {i} = {y}");
         }
     }
 }

@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Tap;
-use crate::learn::graph;
+use crate::learn::{fused, graph};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -121,7 +121,7 @@ impl Stgcn {
         let [n, c, t, v, m] = x.dims();
         // data BN over V·C per time step, shared across persons: (N·M, V·C, T)
         let x = x.permute([0, 4, 3, 1, 2]).reshape([n * m, v * c, t]);
-        let x = self.data_bn.forward(x);
+        let x = fused::batch_norm(&self.data_bn, x, false);
         tap("data_bn", &x.dims());
         let mut x = x
             .reshape([n, m, v, c, t])
@@ -226,13 +226,20 @@ impl StBlock {
     /// x (B, C_in, T, V), a (K, V, V) → (B, C_out, T/stride, V).
     pub fn forward(&self, x: Tensor<4>, a: Tensor<3>) -> Tensor<4> {
         let res = match (&self.res_conv, &self.res_bn) {
-            (Some(conv), Some(bn)) => Some(bn.forward(conv.forward(x.clone()))),
+            (Some(conv), Some(bn)) => {
+                let r = match TcnImpl::get() {
+                    TcnImpl::Fused => conv_over_time(conv, x.clone(), self.stride),
+                    _ => conv.forward(x.clone()),
+                };
+                Some(fused::batch_norm(bn, r, false))
+            }
             _ if self.residual => Some(x.clone()),
             _ => None,
         };
         let g = self.gcn(x, a);
-        let h = relu(self.tcn_bn1.forward(g));
-        let h = self.dropout.forward(self.tcn_bn2.forward(self.tcn(h)));
+        let h = fused::batch_norm(&self.tcn_bn1, g, true);
+        let h = fused::batch_norm(&self.tcn_bn2, self.tcn(h), false);
+        let h = self.dropout.forward(h);
         match res {
             Some(r) => relu(h + r),
             None => relu(h),
@@ -242,6 +249,7 @@ impl StBlock {
     /// The temporal convolution, as `SKELFLOW_TCN` says ([`TcnImpl`]).
     pub fn tcn(&self, h: Tensor<4>) -> Tensor<4> {
         match TcnImpl::get() {
+            TcnImpl::Fused => conv_over_time(&self.tcn_conv, h, self.stride),
             TcnImpl::Conv => self.tcn_conv.forward(h),
             TcnImpl::Unfold => temporal_conv_unfold(
                 h,
@@ -287,13 +295,27 @@ fn concat_k() -> bool {
     *C.get_or_init(|| std::env::var("SKELFLOW_GCN").as_deref() == Ok("concat_k"))
 }
 
-/// How the (kt, 1) temporal convolution is computed. Both give the same result
-/// (`tests/learn_models.rs`). `conv` is the default: on flex, ST-GCN-16 training
-/// (`bench_train --model stgcn`, batch 128, T 50) ran 19.0–19.2 samples/s with it and
-/// 18.1–18.2 with `unfold`, whose stacked slices doubled the peak RSS (3.8 → 7.6 GB).
-/// `SKELFLOW_TCN=conv|unfold`, a benchmark knob.
+/// A (kt, 1) `conv` with its own stride over T and padding (kt − 1)/2, through the fused op.
+fn conv_over_time(conv: &Conv2d, x: Tensor<4>, stride: usize) -> Tensor<4> {
+    let weight = conv.weight.val();
+    let kt = weight.dims()[2];
+    let bias = match &conv.bias {
+        Some(b) => b.val(),
+        None => Tensor::zeros([weight.dims()[0]], &weight.device()),
+    };
+    fused::temporal_conv(x, weight, bias, stride, (kt - 1) / 2)
+}
+
+/// How the (kt, 1) temporal convolution (and the strided 1×1 residual projection) is
+/// computed. All give the same result (`tests/learn_models.rs`, `tests/learn_fused.rs`).
+/// `fused` is the default (figures in docs/learning.md, "Speed"); with `conv`, ST-GCN-16
+/// training on flex (`bench_train --model stgcn`, batch 128, T 50) ran 19.0–19.2 samples/s
+/// and with `unfold` 18.1–18.2, whose stacked slices doubled the peak RSS (3.8 → 7.6 GB).
+/// `SKELFLOW_TCN=fused|conv|unfold`, a benchmark knob.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TcnImpl {
+    /// `learn::fused::temporal_conv`: one op with its own backward.
+    Fused,
     /// burn's `Conv2d`.
     Conv,
     /// kt shifted slices stacked on the channel axis and one matmul (im2col in the graph:
@@ -306,7 +328,8 @@ impl TcnImpl {
         static IMPL: std::sync::OnceLock<TcnImpl> = std::sync::OnceLock::new();
         *IMPL.get_or_init(|| match std::env::var("SKELFLOW_TCN").as_deref() {
             Ok("unfold") => TcnImpl::Unfold,
-            _ => TcnImpl::Conv,
+            Ok("conv") => TcnImpl::Conv,
+            _ => TcnImpl::Fused,
         })
     }
 }

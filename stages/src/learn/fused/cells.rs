@@ -13,6 +13,8 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Flex, Slice, TensorMetadata};
 use burn::tensor::{DType, Shape};
 use rayon::prelude::*;
+
+use super::{contiguous, f32s};
 use wide::f32x8;
 
 /// (h, tape) of one step.
@@ -219,18 +221,6 @@ impl CellKernels for Flex {
         });
         (da, dc_prev)
     }
-}
-
-fn contiguous(t: FlexTensor) -> FlexTensor {
-    if t.as_slice::<f32>().is_some() {
-        t
-    } else {
-        t.to_contiguous()
-    }
-}
-
-fn f32s(t: &FlexTensor) -> &[f32] {
-    t.as_slice::<f32>().expect("made contiguous")
 }
 
 /// Eight lanes of `s` from `j` (the `n` < 8 left at a row's end padded with zeros).

@@ -5,12 +5,34 @@
 //! kernels for the element-wise cell math while other backends compose burn's primitives.
 //!
 //! The composite versions these replace stay in the encoders (`RnnCell::gru`), and the tests
-//! compare both paths, values and gradients.
+//! compare both paths, values and gradients (the fused batch norm against burn's own
+//! `BatchNorm`).
 
 // burn-tch is deprecated upstream but is the libtorch path we ship
 #[allow(deprecated)]
 mod cells;
 #[allow(deprecated)]
+mod conv;
+#[allow(deprecated)]
+mod norm;
+#[allow(deprecated)]
 mod recurrent;
 
+pub use conv::{ConvKernels, TemporalConvOps, temporal_conv};
+pub use norm::{NormKernels, NormOps, batch_norm};
 pub use recurrent::{RecurrentOps, gru_sequence, lstm_sequence};
+
+use burn::backend::flex::FlexTensor;
+
+/// `t` with its values in row-major order (unchanged when they already are).
+fn contiguous(t: FlexTensor) -> FlexTensor {
+    if t.as_slice::<f32>().is_some() {
+        t
+    } else {
+        t.to_contiguous()
+    }
+}
+
+fn f32s(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().expect("made contiguous")
+}
