@@ -321,14 +321,28 @@ fn gemm_add(
 /// The weight (C_out, C, kt, 1) as kt row-major (C_out, C) matrices, tap-major.
 fn taps(weight: &[f32], g: &Geometry) -> Vec<f32> {
     let mut out = vec![0.0; weight.len()];
-    for o in 0..g.cout {
-        for ci in 0..g.c {
-            for k in 0..g.kt {
-                out[(k * g.cout + o) * g.c + ci] = weight[(o * g.c + ci) * g.kt + k];
-            }
-        }
+    for (burn, tap) in weight_positions(g) {
+        out[tap] = weight[burn];
     }
     out
+}
+
+/// Tap-major (kt, C_out, C) back to the weight's (C_out, C, kt, 1).
+fn untaps(w: &[f32], g: &Geometry) -> Vec<f32> {
+    let mut out = vec![0.0; w.len()];
+    for (burn, tap) in weight_positions(g) {
+        out[burn] = w[tap];
+    }
+    out
+}
+
+/// (index in burn's (C_out, C, kt, 1) layout, index in the tap-major one) of every weight.
+fn weight_positions(g: &Geometry) -> impl Iterator<Item = (usize, usize)> + '_ {
+    (0..g.cout).flat_map(move |o| {
+        (0..g.c).flat_map(move |ci| {
+            (0..g.kt).map(move |k| ((o * g.c + ci) * g.kt + k, (k * g.cout + o) * g.c + ci))
+        })
+    })
 }
 
 impl ConvKernels for Flex {
@@ -539,17 +553,4 @@ impl WeightSums {
         }
         self
     }
-}
-
-/// Tap-major (kt, C_out, C) back to the weight's (C_out, C, kt, 1).
-fn untaps(w: &[f32], g: &Geometry) -> Vec<f32> {
-    let mut out = vec![0.0; w.len()];
-    for o in 0..g.cout {
-        for ci in 0..g.c {
-            for k in 0..g.kt {
-                out[(o * g.c + ci) * g.kt + k] = w[(k * g.cout + o) * g.c + ci];
-            }
-        }
-    }
-    out
 }
