@@ -20,6 +20,7 @@ use crate::learn_common::{
     context, extract_and_linear, metric, random_encoder, rng_lock, run, test_backend,
     write_dataset, write_npy_f32,
 };
+use crate::learn_fused::vec_of;
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/interop_reference.py")
@@ -168,12 +169,9 @@ fn stgcn_training_gradients_equal_pytorchs() {
         let shape: Vec<usize> = shape.iter().map(|&s| s as usize).collect();
         (shape, values)
     };
-    let vec_of = |t: Tensor<1>| {
-        t.into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .unwrap()
-    };
+    fn tracked<const D: usize>(grad: Option<Tensor<D>>) -> Vec<f32> {
+        vec_of(grad.expect("tracked"))
+    }
     let (r_shape, r) = load("stgcn_train_r.npy");
     let r = Tensor::<2>::from_data(TensorData::new(r, [r_shape[0], r_shape[1]]), &dev);
     let mut report = Vec::new();
@@ -198,7 +196,7 @@ fn stgcn_training_gradients_equal_pytorchs() {
         let x = Tensor::<5>::from_data(TensorData::new(x, x_shape), &dev).require_grad();
         let features = enc.features(x.clone());
         let feature_err = max_rel_error(
-            &vec_of(features.clone().flatten(0, 1)),
+            &vec_of(features.clone()),
             &load(&format!("{persons}_features.npy")).1,
         );
         assert!(feature_err <= 1e-4, "{persons}: features {feature_err:e}");
@@ -208,10 +206,6 @@ fn stgcn_training_gradients_equal_pytorchs() {
             unreachable!()
         };
         let b = &stgcn.blocks;
-        let grad = |p: Option<Tensor<1>>| vec_of(p.expect("tracked"));
-        let grad2 = |p: Option<Tensor<2>>| vec_of(p.expect("tracked").flatten(0, 1));
-        let grad3 = |p: Option<Tensor<3>>| vec_of(p.expect("tracked").flatten(0, 2));
-        let grad4 = |p: Option<Tensor<4>>| vec_of(p.expect("tracked").flatten(0, 3));
         let res_conv = b[4]
             .res_conv
             .as_ref()
@@ -219,42 +213,42 @@ fn stgcn_training_gradients_equal_pytorchs() {
         let res_bn = b[4].res_bn.as_ref().expect("block 5 projects its residual");
 
         let ours: Vec<(&str, Vec<f32>)> = vec![
-            ("x", vec_of(x.grad(&grads).expect("x").flatten(0, 4))),
+            ("x", tracked(x.grad(&grads))),
             (
                 "data_bn.weight",
-                grad(stgcn.data_bn.gamma.val().grad(&grads)),
+                tracked(stgcn.data_bn.gamma.val().grad(&grads)),
             ),
             (
                 "st_gcn_networks.0.gcn.conv.weight",
-                grad2(b[0].gcn_weight.val().grad(&grads)),
+                tracked(b[0].gcn_weight.val().grad(&grads)),
             ),
             (
                 "st_gcn_networks.1.tcn.0.weight",
-                grad(b[1].tcn_bn1.gamma.val().grad(&grads)),
+                tracked(b[1].tcn_bn1.gamma.val().grad(&grads)),
             ),
             (
                 "st_gcn_networks.4.tcn.2.weight",
-                grad4(b[4].tcn_conv.weight.val().grad(&grads)),
+                tracked(b[4].tcn_conv.weight.val().grad(&grads)),
             ),
             (
                 "st_gcn_networks.4.residual.0.weight",
-                grad4(res_conv.weight.val().grad(&grads)),
+                tracked(res_conv.weight.val().grad(&grads)),
             ),
             (
                 "st_gcn_networks.4.residual.1.bias",
-                grad(res_bn.beta.val().grad(&grads)),
+                tracked(res_bn.beta.val().grad(&grads)),
             ),
             (
                 "st_gcn_networks.7.tcn.3.weight",
-                grad(b[7].tcn_bn2.gamma.val().grad(&grads)),
+                tracked(b[7].tcn_bn2.gamma.val().grad(&grads)),
             ),
             (
                 "st_gcn_networks.9.tcn.3.bias",
-                grad(b[9].tcn_bn2.beta.val().grad(&grads)),
+                tracked(b[9].tcn_bn2.beta.val().grad(&grads)),
             ),
             (
                 "edge_importance.3",
-                grad3(stgcn.edge_importance[3].val().grad(&grads)),
+                tracked(stgcn.edge_importance[3].val().grad(&grads)),
             ),
         ];
         for (name, got) in ours {

@@ -33,7 +33,7 @@ fn tensor<const D: usize>(shape: [usize; D], seed: u64, scale: f32, dev: &Device
     Tensor::from_data(TensorData::new(values(len, seed, scale), shape), dev)
 }
 
-fn vec_of<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+pub(crate) fn vec_of<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data()
         .convert::<f32>()
         .try_into_vec::<f32>()

@@ -226,13 +226,11 @@ impl StBlock {
     /// x (B, C_in, T, V), a (K, V, V) → (B, C_out, T/stride, V).
     pub fn forward(&self, x: Tensor<4>, a: Tensor<3>) -> Tensor<4> {
         let res = match (&self.res_conv, &self.res_bn) {
-            (Some(conv), Some(bn)) => {
-                let r = match TcnImpl::get() {
-                    TcnImpl::Fused => conv_over_time(conv, x.clone(), self.stride),
-                    _ => conv.forward(x.clone()),
-                };
-                Some(fused::batch_norm(bn, r, false))
-            }
+            (Some(conv), Some(bn)) => Some(fused::batch_norm(
+                bn,
+                conv_over_time(conv, x.clone(), self.stride),
+                false,
+            )),
             _ if self.residual => Some(x.clone()),
             _ => None,
         };
@@ -249,8 +247,7 @@ impl StBlock {
     /// The temporal convolution, as `SKELFLOW_TCN` says ([`TcnImpl`]).
     pub fn tcn(&self, h: Tensor<4>) -> Tensor<4> {
         match TcnImpl::get() {
-            TcnImpl::Fused => conv_over_time(&self.tcn_conv, h, self.stride),
-            TcnImpl::Conv => self.tcn_conv.forward(h),
+            TcnImpl::Fused | TcnImpl::Conv => conv_over_time(&self.tcn_conv, h, self.stride),
             TcnImpl::Unfold => temporal_conv_unfold(
                 h,
                 self.tcn_conv.weight.val(),
@@ -295,8 +292,12 @@ fn concat_k() -> bool {
     *C.get_or_init(|| std::env::var("SKELFLOW_GCN").as_deref() == Ok("concat_k"))
 }
 
-/// A (kt, 1) `conv` with its own stride over T and padding (kt − 1)/2, through the fused op.
+/// A (kt, 1) `conv` with its own stride over T and padding (kt − 1)/2: the fused op, or
+/// burn's `Conv2d` unless `SKELFLOW_TCN` is `fused` (the default).
 fn conv_over_time(conv: &Conv2d, x: Tensor<4>, stride: usize) -> Tensor<4> {
+    if TcnImpl::get() != TcnImpl::Fused {
+        return conv.forward(x);
+    }
     let weight = conv.weight.val();
     let kt = weight.dims()[2];
     let bias = match &conv.bias {

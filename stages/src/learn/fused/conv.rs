@@ -408,10 +408,9 @@ impl ConvKernels for Flex {
         let (row, tv) = (g.t_out * g.v, g.t * g.v);
         let mut dx = want_x.then(|| vec![0f32; xs.len()]);
         // per sample: d x of the sample, and its share of d W (tap-major) and d bias
-        let sample = |(i, dx): (usize, Option<&mut [f32]>), sums: &mut WeightSums| {
+        let sample = |i: usize, mut dx: Option<&mut [f32]>, sums: &mut WeightSums| {
             let x = &xs[i * g.sample_in()..(i + 1) * g.sample_in()];
             let dy = &dys[i * g.sample_out()..(i + 1) * g.sample_out()];
-            let mut dx = dx;
             for k in 0..g.kt {
                 let frames = g.frames(k);
                 if frames.is_empty() {
@@ -479,23 +478,19 @@ impl ConvKernels for Flex {
             }
         };
         let fresh = || WeightSums::new(&g);
-        let sums = match dx.as_mut() {
-            Some(dx) => dx
-                .par_chunks_exact_mut(g.sample_in())
-                .enumerate()
-                .fold(fresh, |mut sums, (i, dx)| {
-                    sample((i, Some(dx)), &mut sums);
-                    sums
-                })
-                .reduce(fresh, WeightSums::add),
-            None => (0..g.n)
-                .into_par_iter()
-                .fold(fresh, |mut sums, i| {
-                    sample((i, None), &mut sums);
-                    sums
-                })
-                .reduce(fresh, WeightSums::add),
+        // each sample's slice of d x, if asked for
+        let samples: Vec<Option<&mut [f32]>> = match dx.as_mut() {
+            Some(dx) => dx.chunks_exact_mut(g.sample_in()).map(Some).collect(),
+            None => (0..g.n).map(|_| None).collect(),
         };
+        let sums = samples
+            .into_par_iter()
+            .enumerate()
+            .fold(fresh, |mut sums, (i, dx)| {
+                sample(i, dx, &mut sums);
+                sums
+            })
+            .reduce(fresh, WeightSums::add);
         let tensor =
             |values: Vec<f32>, shape: Shape| FlexTensor::from_data(TensorData::new(values, shape));
         (
