@@ -338,6 +338,158 @@ fn fused_batch_norm_equals_burns_values_gradients_and_running_statistics() {
     check_batch_norm([2, 16, 8], 6);
 }
 
+/// The fused op's tail — dropout with a given mask, a residual add, ReLU — against burn's
+/// `BatchNorm` followed by the same mask (built from `DropoutMask::value`), `+`, `relu`:
+/// the output and the gradients of x, γ, β and the residual, every combination.
+fn check_batch_norm_tail<const D: usize>(shape: [usize; D], seed: u64, prob: f64) {
+    use skelflow_stages::learn::fused::{DropoutMask, Tail, batch_norm_train_tail};
+    let ad = dev().autodiff();
+    let c = shape[1];
+    let len: usize = shape.iter().product();
+    let upstream = tensor(shape, seed + 7, 1.0, &ad);
+    let mask = DropoutMask {
+        prob,
+        seed: seed * 0x1234_5678_9abc,
+    };
+    let factors: Vec<f32> = (0..len as u64).map(|i| mask.value(i)).collect();
+    assert!(factors.contains(&0.0), "{shape:?}: something dropped");
+    let factors = Tensor::<D>::from_data(TensorData::new(factors, shape), &ad);
+    for relu in [true, false] {
+        for with_residual in [true, false] {
+            let what = format!("{shape:?} p {prob} relu {relu} residual {with_residual}");
+            let [fused_bn, burn_bn] = norm_pair(c, seed, &ad);
+            let run = |bn: &BatchNorm, fused: bool| {
+                let x = tensor(shape, seed + 3, 2.0, &ad)
+                    .add_scalar(0.7)
+                    .require_grad();
+                let r = tensor(shape, seed + 5, 1.0, &ad).require_grad();
+                let residual = with_residual.then(|| r.clone());
+                let y = if fused {
+                    let tail = Tail {
+                        dropout: Some(mask),
+                        relu,
+                    };
+                    let gamma = bn.gamma.val();
+                    batch_norm_train_tail(x.clone(), gamma, bn.beta.val(), residual, 1e-5, tail).0
+                } else {
+                    let mut y = bn.forward(x.clone()) * factors.clone();
+                    if let Some(r) = residual {
+                        y = y + r;
+                    }
+                    if relu {
+                        burn::tensor::activation::relu(y)
+                    } else {
+                        y
+                    }
+                };
+                let g = (y.clone() * upstream.clone()).sum().backward();
+                let grad = |p: Tensor<1>| vec_of(p.grad(&g).expect("tracked"));
+                (
+                    vec_of(y),
+                    vec_of(x.grad(&g).expect("x tracked")),
+                    [grad(bn.gamma.val()), grad(bn.beta.val())],
+                    with_residual.then(|| vec_of(r.grad(&g).expect("residual tracked"))),
+                )
+            };
+            let (fy, fx, fp, fr) = run(&fused_bn, true);
+            let (by, bx, bp, br) = run(&burn_bn, false);
+            assert_close(&format!("{what}: y"), fy, by);
+            assert_close(&format!("{what}: d x"), fx, bx);
+            for ((name, f), b) in ["d γ", "d β"].iter().zip(fp).zip(bp) {
+                assert_close(&format!("{what}: {name}"), f, b);
+            }
+            assert_eq!(fr.is_some(), br.is_some());
+            if let (Some(f), Some(b)) = (fr, br) {
+                assert_close(&format!("{what}: d residual"), f, b);
+            }
+        }
+    }
+}
+
+#[test]
+fn fused_batch_norm_tail_equals_burns_dropout_add_relu_values_and_gradients() {
+    check_batch_norm_tail([2, 3, 5, 4], 1, 0.5);
+    check_batch_norm_tail([1, 4, 7, 1], 2, 0.3);
+    check_batch_norm_tail([3, 2, 13, 25], 3, 0.5);
+    check_batch_norm_tail([5, 7, 9], 4, 0.1);
+}
+
+/// The mask: about 1 − p kept at 1 / (1 − p), the rest 0; another seed draws another mask,
+/// independent of the first (both kept ≈ (1 − p)²); the same seed the same one.
+#[test]
+fn dropout_mask_keeps_one_minus_p_independently_per_seed() {
+    use skelflow_stages::learn::fused::DropoutMask;
+    let n = 1u64 << 20;
+    for prob in [0.1, 0.5, 0.9] {
+        let masks = [1u64, 2, 0xdead_beef_0000_0001].map(|seed| DropoutMask { prob, seed });
+        let kept = |m: &DropoutMask| (0..n).map(|i| m.value(i)).collect::<Vec<_>>();
+        let [a, b, c] = [&masks[0], &masks[1], &masks[2]].map(kept);
+        let scale = (1.0 / (1.0 - prob)) as f32;
+        assert!(
+            a.iter().all(|&v| v == 0.0 || v == scale),
+            "p {prob}: values"
+        );
+        for (name, m) in [("seed 1", &a), ("seed 2", &b), ("seed 0xdeadbeef…", &c)] {
+            let frac = m.iter().filter(|&&v| v > 0.0).count() as f64 / n as f64;
+            assert!(
+                (frac - (1.0 - prob)).abs() < 3e-3,
+                "p {prob} {name}: kept {frac}"
+            );
+        }
+        for (name, other) in [("seeds 1, 2", &b), ("seeds 1, 0xdeadbeef…", &c)] {
+            let both = a.iter().zip(other).filter(|(x, y)| **x > 0.0 && **y > 0.0);
+            let frac = both.count() as f64 / n as f64;
+            let want = (1.0 - prob) * (1.0 - prob);
+            assert!(
+                (frac - want).abs() < 3e-3,
+                "p {prob} {name}: both kept {frac} vs {want}"
+            );
+        }
+        assert_eq!(a, kept(&masks[0]), "p {prob}: same seed, same mask");
+    }
+}
+
+/// Through a block's layers (`batch_norm_then` with burn's `Dropout`): while training, about
+/// half the elements of a p 0.5 dropout are zero, a second call draws another mask and a
+/// reseeded device the same one; in eval mode (no autodiff) nothing is dropped.
+#[test]
+fn batch_norm_then_drops_while_training_reseeds_with_the_device_and_not_in_eval() {
+    use burn::nn::DropoutConfig;
+    use skelflow_stages::learn::fused::{Then, batch_norm_then};
+    let ad = dev().autodiff();
+    let shape = [4, 3, 50, 25];
+    let [bn, _] = norm_pair(3, 31, &ad);
+    let dropout = DropoutConfig::new(0.5).init();
+    let x = || tensor(shape, 32, 1.0, &ad);
+    let run = |x: Tensor<4>| {
+        let then = Then {
+            dropout: Some(&dropout),
+            residual: None,
+            relu: false,
+        };
+        vec_of(batch_norm_then(&bn, x, then))
+    };
+    let zeros = |v: &[f32]| v.iter().filter(|&&y| y == 0.0).count() as f64 / v.len() as f64;
+    ad.seed(7);
+    let first = run(x());
+    let second = run(x());
+    ad.seed(7);
+    let again = run(x());
+    let frac = zeros(&first);
+    assert!((frac - 0.5).abs() < 0.01, "zeros {frac}");
+    assert_ne!(first, second, "a second call draws another mask");
+    assert_eq!(first, again, "a reseeded device draws the same mask");
+    let plain = dev();
+    let [bn, _] = norm_pair(3, 31, &plain);
+    let then = Then {
+        dropout: Some(&dropout),
+        residual: None,
+        relu: false,
+    };
+    let y = vec_of(batch_norm_then(&bn, tensor(shape, 32, 1.0, &plain), then));
+    assert_eq!(zeros(&y), 0.0, "eval: nothing dropped");
+}
+
 /// Frozen γ, β and an untracked input: no backward step, the batch's statistics still used
 /// and the running ones still updated (what a frozen-backbone finetune sees in `train` mode).
 #[test]

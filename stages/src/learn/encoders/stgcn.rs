@@ -8,7 +8,6 @@ use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -236,12 +235,12 @@ impl StBlock {
         };
         let g = self.gcn(x, a);
         let h = fused::batch_norm(&self.tcn_bn1, g, true);
-        let h = fused::batch_norm(&self.tcn_bn2, self.tcn(h), false);
-        let h = self.dropout.forward(h);
-        match res {
-            Some(r) => relu(h + r),
-            None => relu(h),
-        }
+        let then = fused::Then {
+            dropout: Some(&self.dropout),
+            residual: res,
+            relu: true,
+        };
+        fused::batch_norm_then(&self.tcn_bn2, self.tcn(h), then)
     }
 
     /// The temporal convolution, as `SKELFLOW_TCN` says ([`TcnImpl`]).

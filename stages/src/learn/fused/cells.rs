@@ -14,7 +14,7 @@ use burn::backend::{Flex, Slice, TensorMetadata};
 use burn::tensor::{DType, Shape};
 use rayon::prelude::*;
 
-use super::{contiguous, f32s};
+use super::{contiguous, f32s, zeros_f32};
 use wide::f32x8;
 
 /// (h, tape) of one step.
@@ -112,8 +112,8 @@ impl CellKernels for Flex {
             contiguous(b_hh),
             contiguous(h_prev),
         );
-        let mut out = FlexTensor::empty(Shape::new([n, h]), DType::F32);
-        let mut tape = FlexTensor::empty(Shape::new([n, 4 * h]), DType::F32);
+        let mut out = zeros_f32(Shape::new([n, h]));
+        let mut tape = zeros_f32(Shape::new([n, 4 * h]));
         gru_cell_f32(
             f32s(&gi),
             f32s(&hw),
@@ -136,9 +136,9 @@ impl CellKernels for Flex {
         }
         let [n, h] = h_prev.shape().dims::<2>();
         let (dh, tape, h_prev) = (contiguous(dh), contiguous(tape), contiguous(h_prev));
-        let mut dgi = FlexTensor::empty(Shape::new([n, 3 * h]), DType::F32);
-        let mut dhw = FlexTensor::empty(Shape::new([n, 3 * h]), DType::F32);
-        let mut dh_prev = FlexTensor::empty(Shape::new([n, h]), DType::F32);
+        let mut dgi = zeros_f32(Shape::new([n, 3 * h]));
+        let mut dhw = zeros_f32(Shape::new([n, 3 * h]));
+        let mut dh_prev = zeros_f32(Shape::new([n, h]));
         gru_cell_backward_f32(
             f32s(&dh),
             f32s(&tape),
@@ -157,9 +157,9 @@ impl CellKernels for Flex {
         }
         let [n, h] = c_prev.shape().dims::<2>();
         let (gates, hw, c_prev) = (contiguous(gates), contiguous(hw), contiguous(c_prev));
-        let mut out = FlexTensor::empty(Shape::new([n, h]), DType::F32);
-        let mut c = FlexTensor::empty(Shape::new([n, h]), DType::F32);
-        let mut tape = FlexTensor::empty(Shape::new([n, 4 * h]), DType::F32);
+        let mut out = zeros_f32(Shape::new([n, h]));
+        let mut c = zeros_f32(Shape::new([n, h]));
+        let mut tape = zeros_f32(Shape::new([n, 4 * h]));
         let (o, cs, t) = (
             out.storage_mut::<f32>(),
             c.storage_mut::<f32>(),
@@ -198,8 +198,8 @@ impl CellKernels for Flex {
         let [n, h] = c.shape().dims::<2>();
         let (dh, dc, tape) = (contiguous(dh), contiguous(dc), contiguous(tape));
         let (c, c_prev) = (contiguous(c), contiguous(c_prev));
-        let mut da = FlexTensor::empty(Shape::new([n, 4 * h]), DType::F32);
-        let mut dc_prev = FlexTensor::empty(Shape::new([n, h]), DType::F32);
+        let mut da = zeros_f32(Shape::new([n, 4 * h]));
+        let mut dc_prev = zeros_f32(Shape::new([n, h]));
         let (dh, dc, tape, c, c_prev) =
             (f32s(&dh), f32s(&dc), f32s(&tape), f32s(&c), f32s(&c_prev));
         let (da_rows, dc_rows) = (da.storage_mut::<f32>(), dc_prev.storage_mut::<f32>());

@@ -26,7 +26,7 @@ use burn::prelude::*;
 use burn::tensor::DType;
 use rayon::prelude::*;
 
-use super::{contiguous, f32s};
+use super::{contiguous, f32s, zeros_f32};
 
 /// (d x, d W, d bias), each only where asked for.
 pub type ConvGrads<B> = (
@@ -361,7 +361,7 @@ impl ConvKernels for Flex {
         let (xs, bias) = (f32s(&x), f32s(&bias));
         let w = taps(f32s(&weight), &g);
         let row = g.t_out * g.v;
-        let mut y = FlexTensor::empty(Shape::new([g.n, g.cout, g.t_out, g.v]), DType::F32);
+        let mut y = zeros_f32(Shape::new([g.n, g.cout, g.t_out, g.v]));
         y.storage_mut::<f32>()
             .par_chunks_exact_mut(g.sample_out())
             .zip(xs.par_chunks_exact(g.sample_in()))

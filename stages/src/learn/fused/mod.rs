@@ -19,10 +19,23 @@ mod norm;
 mod recurrent;
 
 pub use conv::{ConvKernels, TemporalConvOps, temporal_conv};
-pub use norm::{NormKernels, NormOps, batch_norm};
+pub use norm::{
+    DropoutMask, NormKernels, NormOps, NormSaved, Tail, Then, batch_norm, batch_norm_then,
+    batch_norm_train_tail, kept,
+};
 pub use recurrent::{RecurrentOps, gru_sequence, lstm_sequence};
 
 use burn::backend::flex::FlexTensor;
+use burn::tensor::{Shape, TensorData};
+
+/// A zeroed f32 tensor for a kernel to fill. Not `FlexTensor::empty`: it allocates bytes and
+/// then copies them into a new allocation to meet a 16-byte alignment it cannot see the
+/// allocator already gave (one memcpy of every fresh buffer; ~2 % of an ST-GCN-16 step from
+/// these kernels' outputs).
+fn zeros_f32(shape: impl Into<Shape>) -> FlexTensor {
+    let shape = shape.into();
+    FlexTensor::from_data(TensorData::new(vec![0f32; shape.num_elements()], shape))
+}
 
 /// `t` with its values in row-major order (unchanged when they already are).
 fn contiguous(t: FlexTensor) -> FlexTensor {
