@@ -621,6 +621,108 @@ fn fused_temporal_conv_untracked_on_autodiff_equals_plain() {
     }
 }
 
+/// (B, C_in, T, V, K, C_out) of the graph-convolution tests: one of everything, odd sizes,
+/// one partition, and ST-GCN-16's blocks (block 1 from 3 channels, block 5, block 8) at
+/// short T.
+const GCN_SHAPES: [(usize, usize, usize, usize, usize, usize); 7] = [
+    (1, 1, 1, 1, 1, 1),
+    (2, 3, 5, 4, 1, 2),
+    (3, 2, 7, 5, 3, 3),
+    (1, 5, 3, 25, 2, 7),
+    (4, 3, 6, 25, 3, 16),
+    (2, 32, 4, 25, 3, 32),
+    (2, 64, 3, 25, 3, 64),
+];
+
+/// `fused::graph_conv` against ST-GCN's graph convolution in burn's ops: the output and the
+/// gradients of x, W, the bias and A (the adjacency times the edge importance).
+#[test]
+fn fused_graph_conv_equals_burns_ops_values_and_gradients() {
+    use skelflow_stages::learn::encoders::stgcn::graph_conv;
+    let ad = dev().autodiff();
+    for (s, &(b, cin, t, v, k, cout)) in GCN_SHAPES.iter().enumerate() {
+        for track_x in [true, false] {
+            let what = format!("B{b} C_in{cin} T{t} V{v} K{k} C_out{cout} x tracked {track_x}");
+            let seed = 100 + 10 * s as u64;
+            let run = |fused: bool| {
+                let mut x = tensor([b, cin, t, v], seed, 1.5, &ad);
+                if track_x {
+                    x = x.require_grad();
+                }
+                let w = tensor([k * cout, cin], seed + 1, 0.7, &ad).require_grad();
+                let bias = tensor([k * cout], seed + 2, 0.5, &ad).require_grad();
+                let a = tensor([k, v, v], seed + 3, 0.6, &ad).require_grad();
+                let args = (x.clone(), w.clone(), bias.clone(), a.clone());
+                let y = if fused {
+                    skelflow_stages::learn::fused::graph_conv(args.0, args.1, args.2, args.3)
+                } else {
+                    graph_conv(args.0, args.1, args.2, args.3)
+                };
+                let upstream = tensor(y.dims(), seed + 4, 1.0, &ad);
+                let g = (y.clone() * upstream).sum().backward();
+                (
+                    vec_of(y),
+                    track_x.then(|| vec_of(x.grad(&g).expect("x tracked"))),
+                    [
+                        vec_of(w.grad(&g).expect("W tracked")),
+                        vec_of(bias.grad(&g).expect("bias tracked")),
+                        vec_of(a.grad(&g).expect("A tracked")),
+                    ],
+                )
+            };
+            let (fy, fx, fp) = run(true);
+            let (cy, cx, cp) = run(false);
+            assert_close(&format!("{what}: y"), fy, cy);
+            if let (Some(f), Some(c)) = (fx, cx) {
+                assert_close(&format!("{what}: d x"), f, c);
+            }
+            for ((name, f), c) in ["d W", "d bias", "d A"].iter().zip(fp).zip(cp) {
+                assert_close(&format!("{what}: {name}"), f, c);
+            }
+        }
+    }
+}
+
+/// Only x tracked (a frozen adjacency, as without edge importance, and a frozen projection),
+/// and nothing tracked: the same values, and d x where asked for.
+#[test]
+fn fused_graph_conv_with_frozen_parameters_and_untracked_equals_burns_ops() {
+    use skelflow_stages::learn::encoders::stgcn::graph_conv;
+    let plain = dev();
+    let ad = plain.clone().autodiff();
+    let (b, cin, t, v, k, cout) = (3, 4, 6, 25, 3, 5);
+    let inputs = |d: &Device| {
+        (
+            tensor([b, cin, t, v], 91, 1.0, d),
+            tensor([k * cout, cin], 92, 0.5, d),
+            tensor([k * cout], 93, 0.5, d),
+            tensor([k, v, v], 94, 0.5, d),
+        )
+    };
+    let (x, w, bias, a) = inputs(&ad);
+    let x = x.require_grad();
+    let upstream = tensor([b, cout, t, v], 95, 1.0, &ad);
+    let fused =
+        skelflow_stages::learn::fused::graph_conv(x.clone(), w.clone(), bias.clone(), a.clone());
+    let composite = graph_conv(x.clone(), w, bias, a);
+    let dx = |y: Tensor<4>| vec_of(x.grad(&(y * upstream.clone()).sum().backward()).unwrap());
+    assert_close(
+        "frozen: y",
+        vec_of(fused.clone()),
+        vec_of(composite.clone()),
+    );
+    assert_close("frozen: d x", dx(fused), dx(composite));
+    let (x, w, bias, a) = inputs(&ad);
+    let untracked = skelflow_stages::learn::fused::graph_conv(x, w, bias, a);
+    assert!(!untracked.is_require_grad(), "nothing tracked");
+    let (x, w, bias, a) = inputs(&plain);
+    assert_close(
+        "untracked",
+        vec_of(untracked),
+        vec_of(graph_conv(x, w, bias, a)),
+    );
+}
+
 /// A NaN in the input reaches the output through the fused batch norm and its ReLU, as
 /// through burn's (training's NaN-loss check depends on it).
 #[test]

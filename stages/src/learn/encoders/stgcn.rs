@@ -256,23 +256,28 @@ impl StBlock {
         }
     }
 
-    /// The spatial graph convolution of this block.
+    /// The spatial graph convolution of this block, as `SKELFLOW_GCN` says ([`GcnImpl`]).
     pub fn gcn(&self, x: Tensor<4>, a: Tensor<3>) -> Tensor<4> {
-        graph_conv(x, self.gcn_weight.val(), self.gcn_bias.val(), a)
+        let (w, b) = (self.gcn_weight.val(), self.gcn_bias.val());
+        match GcnImpl::get() {
+            GcnImpl::Fused => fused::graph_conv(x, w, b, a),
+            GcnImpl::Batched | GcnImpl::ConcatK => graph_conv(x, w, b, a),
+        }
     }
 }
 
-/// The spatial graph convolution `out[b,o,t,w] = Σ_k Σ_v (W_k x + b_k)[b,o,t,v] A[k,v,w]`:
-/// x (B, C_in, T, V), w (K·C_out, C_in), bias (K·C_out), a (K, V, V) → (B, C_out, T, V).
-/// The 1×1 convolution is one matmul; the graph aggregation one batched matmul over the
-/// joint axis, summed over K (no permutes).
+/// The spatial graph convolution `out[b,o,t,w] = Σ_k Σ_v (W_k x + b_k)[b,o,t,v] A[k,v,w]`
+/// in burn's ops: x (B, C_in, T, V), w (K·C_out, C_in), bias (K·C_out), a (K, V, V) →
+/// (B, C_out, T, V). The 1×1 convolution is one matmul; the graph aggregation one batched
+/// matmul over the joint axis, summed over K (no permutes), or with `SKELFLOW_GCN=concat_k`
+/// one matmul over K·V after a permute. `learn::fused::graph_conv` is the same as one op.
 pub fn graph_conv(x: Tensor<4>, w: Tensor<2>, bias: Tensor<1>, a: Tensor<3>) -> Tensor<4> {
     let [b, cin, t, v] = x.dims();
     let k = a.dims()[0];
     let kc = w.dims()[0];
     let cout = kc / k;
     let y = w.unsqueeze::<3>().matmul(x.reshape([b, cin, t * v])) + bias.reshape([1, kc, 1]);
-    if concat_k() {
+    if GcnImpl::get() == GcnImpl::ConcatK {
         // (B, K, C_out, T, V) → (B, C_out·T, K·V) @ (K·V, V): one matmul, one permute
         let y = y
             .reshape([b, k, cout, t, v])
@@ -284,11 +289,27 @@ pub fn graph_conv(x: Tensor<4>, w: Tensor<2>, bias: Tensor<1>, a: Tensor<3>) -> 
     y.sum_dim(1).reshape([b, cout, t, v])
 }
 
-/// `SKELFLOW_GCN=concat_k`: the graph aggregation as one matmul over K·V after a permute
-/// (default: a batched matmul per partition, summed over K, no permute). A benchmark knob.
-fn concat_k() -> bool {
-    static C: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *C.get_or_init(|| std::env::var("SKELFLOW_GCN").as_deref() == Ok("concat_k"))
+/// How the spatial graph convolution is computed; all give the same result
+/// (`tests/learn_fused.rs`). `SKELFLOW_GCN=fused|batched|concat_k`, a benchmark knob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GcnImpl {
+    /// `learn::fused::graph_conv`: one op with its own backward (the default).
+    Fused,
+    /// [`graph_conv`]: a batched matmul per partition, summed over K.
+    Batched,
+    /// [`graph_conv`] with one matmul over K·V after a permute.
+    ConcatK,
+}
+
+impl GcnImpl {
+    pub fn get() -> GcnImpl {
+        static IMPL: std::sync::OnceLock<GcnImpl> = std::sync::OnceLock::new();
+        *IMPL.get_or_init(|| match std::env::var("SKELFLOW_GCN").as_deref() {
+            Ok("batched") => GcnImpl::Batched,
+            Ok("concat_k") => GcnImpl::ConcatK,
+            _ => GcnImpl::Fused,
+        })
+    }
 }
 
 /// A (kt, 1) `conv` with its own stride over T and padding (kt − 1)/2: the fused op, or

@@ -26,7 +26,7 @@ use burn::prelude::*;
 use burn::tensor::DType;
 use rayon::prelude::*;
 
-use super::{contiguous, f32s, zeros_f32};
+use super::{contiguous, f32s, gemm_add, zeros_f32};
 
 /// (d x, d W, d bias), each only where asked for.
 pub type ConvGrads<B> = (
@@ -258,63 +258,6 @@ impl Geometry {
             }
         }
         (&buffer[..], width)
-    }
-}
-
-/// `dst (m × n) += lhs (m × k) · rhs (k × n)`; each operand is a slice and its (row, column)
-/// strides, checked against the slice's length before the unchecked GEMM runs.
-#[allow(clippy::too_many_arguments)]
-fn gemm_add(
-    (m, n, k): (usize, usize, usize),
-    dst: &mut [f32],
-    dst_strides: (usize, usize),
-    lhs: &[f32],
-    lhs_strides: (usize, usize),
-    rhs: &[f32],
-    rhs_strides: (usize, usize),
-) {
-    if m == 0 || n == 0 || k == 0 {
-        return;
-    }
-    let last =
-        |rows: usize, cols: usize, (rs, cs): (usize, usize)| (rows - 1) * rs + (cols - 1) * cs;
-    assert!(
-        last(m, n, dst_strides) < dst.len(),
-        "gemm_add: dst out of bounds"
-    );
-    assert!(
-        last(m, k, lhs_strides) < lhs.len(),
-        "gemm_add: lhs out of bounds"
-    );
-    assert!(
-        last(k, n, rhs_strides) < rhs.len(),
-        "gemm_add: rhs out of bounds"
-    );
-    let s = |v: usize| v as isize;
-    // SAFETY: the asserts above keep every element the GEMM touches inside its slice, and
-    // `dst` is a unique borrow, so it aliases neither operand.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            s(dst_strides.1),
-            s(dst_strides.0),
-            true,
-            lhs.as_ptr(),
-            s(lhs_strides.1),
-            s(lhs_strides.0),
-            rhs.as_ptr(),
-            s(rhs_strides.1),
-            s(rhs_strides.0),
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
     }
 }
 
