@@ -337,11 +337,14 @@ impl<B: CellKernels> Backward<B, 5> for GruBackward {
         let w_hh_t = B::float_transpose(layer.w_hh.clone());
         let mut d_state = layer.zero_state();
         let (mut d_gi, mut d_hw) = (vec![None; t], vec![None; t]);
+        // each step's tape is freed once used, while the gradients' rows pile up
+        let mut steps: Vec<_> = steps.into_iter().map(Some).collect();
         for step in (0..t).rev() {
             let ti = time_of(step, t, reverse);
             let dh = B::float_add(d_state, frame::<B>(d_states.clone(), ti));
             let before = layer.state_before(ti, reverse);
-            let (dgi, dhw, dh_direct) = B::gru_cell_backward(dh, steps[ti].clone(), before);
+            let tape = steps[ti].take().expect("each step once");
+            let (dgi, dhw, dh_direct) = B::gru_cell_backward(dh, tape, before);
             d_state = B::float_add(dh_direct, B::float_matmul(dhw.clone(), w_hh_t.clone()));
             (d_gi[ti], d_hw[ti]) = (Some(dgi), Some(dhw));
         }
@@ -375,14 +378,18 @@ impl<B: CellKernels> Backward<B, 5> for LstmBackward {
         let w_hh_t = B::float_transpose(layer.w_hh.clone());
         let (mut d_state, mut d_cell) = (layer.zero_state(), layer.zero_state());
         let mut d_a = vec![None; t];
+        // each step's tape and cell state are freed once used
+        let mut steps: Vec<_> = steps.into_iter().map(Some).collect();
+        let mut cells: Vec<_> = cells.into_iter().map(Some).collect();
         for ti in (0..t).rev() {
             let dh = B::float_add(d_state, frame::<B>(d_states.clone(), ti));
             let c_prev = match ti {
                 0 => layer.zero_state(),
-                ti => cells[ti - 1].clone(),
+                ti => cells[ti - 1].clone().expect("not yet used"),
             };
-            let (da, dc_prev) =
-                B::lstm_cell_backward(dh, d_cell, steps[ti].clone(), cells[ti].clone(), c_prev);
+            let tape = steps[ti].take().expect("each step once");
+            let cell = cells[ti].take().expect("each step once");
+            let (da, dc_prev) = B::lstm_cell_backward(dh, d_cell, tape, cell, c_prev);
             d_state = B::float_matmul(da.clone(), w_hh_t.clone());
             d_cell = dc_prev;
             d_a[ti] = Some(da);
