@@ -26,7 +26,7 @@ use burn::prelude::*;
 use burn::tensor::DType;
 use rayon::prelude::*;
 
-use super::{contiguous, f32s, gemm_add, zeros_f32};
+use super::{contiguous, f32s, gemm_add, per_sample_backward, tensor_of, zeros_f32};
 
 /// (d x, d W, d bias), each only where asked for.
 pub type ConvGrads<B> = (
@@ -421,25 +421,18 @@ impl ConvKernels for Flex {
             }
         };
         let fresh = || WeightSums::new(&g);
-        // each sample's slice of d x, if asked for
-        let samples: Vec<Option<&mut [f32]>> = match dx.as_mut() {
-            Some(dx) => dx.chunks_exact_mut(g.sample_in()).map(Some).collect(),
-            None => (0..g.n).map(|_| None).collect(),
-        };
-        let sums = samples
-            .into_par_iter()
-            .enumerate()
-            .fold(fresh, |mut sums, (i, dx)| {
-                sample(i, dx, &mut sums);
-                sums
-            })
-            .reduce(fresh, WeightSums::add);
-        let tensor =
-            |values: Vec<f32>, shape: Shape| FlexTensor::from_data(TensorData::new(values, shape));
+        let sums = per_sample_backward(
+            g.n,
+            dx.as_deref_mut(),
+            g.sample_in(),
+            fresh,
+            sample,
+            WeightSums::add,
+        );
         (
-            dx.map(|dx| tensor(dx, x.shape())),
-            want_w.then(|| tensor(untaps(&sums.weight, &g), weight.shape())),
-            want_b.then(|| tensor(sums.bias, Shape::new([g.cout]))),
+            dx.map(|dx| tensor_of(dx, x.shape())),
+            want_w.then(|| tensor_of(untaps(&sums.weight, &g), weight.shape())),
+            want_b.then(|| tensor_of(sums.bias, Shape::new([g.cout]))),
         )
     }
 }

@@ -22,7 +22,7 @@ use burn::prelude::*;
 use burn::tensor::DType;
 use rayon::prelude::*;
 
-use super::{contiguous, f32s, gemm_add, zeros_f32};
+use super::{contiguous, f32s, gemm_add, per_sample_backward, tensor_of, zeros_f32};
 
 /// (d x, d W, d bias, d A), each only where asked for.
 pub type GraphConvGrads<B> = (
@@ -371,26 +371,19 @@ impl GraphConvKernels for Flex {
             }
         };
         let fresh = || ParamSums::new(&g);
-        // each sample's slice of d x, if asked for
-        let samples: Vec<Option<&mut [f32]>> = match dx.as_mut() {
-            Some(dx) => dx.chunks_exact_mut(sample_in).map(Some).collect(),
-            None => (0..g.b).map(|_| None).collect(),
-        };
-        let sums = samples
-            .into_par_iter()
-            .enumerate()
-            .fold(fresh, |mut sums, (i, dx)| {
-                sample(i, dx, &mut sums);
-                sums
-            })
-            .reduce(fresh, ParamSums::add);
-        let tensor =
-            |values: Vec<f32>, shape: Shape| FlexTensor::from_data(TensorData::new(values, shape));
+        let sums = per_sample_backward(
+            g.b,
+            dx.as_deref_mut(),
+            sample_in,
+            fresh,
+            sample,
+            ParamSums::add,
+        );
         (
-            dx.map(|dx| tensor(dx, x.shape())),
-            want_w.then(|| tensor(sums.weight, weight.shape())),
-            want_b.then(|| tensor(sums.bias, Shape::new([kc]))),
-            want_a.then(|| tensor(sums.a, a.shape())),
+            dx.map(|dx| tensor_of(dx, x.shape())),
+            want_w.then(|| tensor_of(sums.weight, weight.shape())),
+            want_b.then(|| tensor_of(sums.bias, Shape::new([kc]))),
+            want_a.then(|| tensor_of(sums.a, a.shape())),
         )
     }
 }

@@ -30,6 +30,7 @@ pub use recurrent::{RecurrentOps, gru_sequence, lstm_sequence};
 
 use burn::backend::flex::FlexTensor;
 use burn::tensor::{Shape, TensorData};
+use rayon::prelude::*;
 
 /// A zeroed f32 tensor for a kernel to fill. Not `FlexTensor::empty`: it allocates bytes and
 /// then copies them into a new allocation to meet a 16-byte alignment it cannot see the
@@ -108,4 +109,35 @@ pub(super) fn gemm_add(
             gemm::Parallelism::None,
         )
     }
+}
+
+/// A backward pass over `n` samples in parallel: `sample(i, d x of sample i, sums)` runs per
+/// sample, each rayon task summing its samples' parameter gradients into its own `fresh()`
+/// sums, then the tasks' sums are `add`ed. `dx`, when asked for, is split into the samples'
+/// slices of `sample_len` values.
+pub(super) fn per_sample_backward<S: Send>(
+    n: usize,
+    dx: Option<&mut [f32]>,
+    sample_len: usize,
+    fresh: impl Fn() -> S + Sync + Send,
+    sample: impl Fn(usize, Option<&mut [f32]>, &mut S) + Sync + Send,
+    add: impl Fn(S, S) -> S + Sync + Send,
+) -> S {
+    let slices: Vec<Option<&mut [f32]>> = match dx {
+        Some(dx) => dx.chunks_exact_mut(sample_len).map(Some).collect(),
+        None => (0..n).map(|_| None).collect(),
+    };
+    slices
+        .into_par_iter()
+        .enumerate()
+        .fold(&fresh, |mut sums, (i, dx)| {
+            sample(i, dx, &mut sums);
+            sums
+        })
+        .reduce(&fresh, add)
+}
+
+/// A row-major f32 tensor of `values`.
+fn tensor_of(values: Vec<f32>, shape: Shape) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
 }
