@@ -78,7 +78,8 @@ impl Kind for Extract {
     // 2: the stream is computed from the joint clip after the view (was: before it)
     // 3: fused GRU / LSTM layers (one input GEMM: other summation order)
     // 4: ST-GCN's fused temporal convolution
-    const VERSION: u32 = 4;
+    // 5: ST-GCN's fused graph convolution (another summation order)
+    const VERSION: u32 = 5;
     const ABOUT: &'static str = "features of the train and test splits through a frozen encoder (BN in eval mode), as Arrow";
     const USES_BACKEND: bool = true;
 
