@@ -317,6 +317,13 @@ pub fn batch_norm_train_tail<const D: usize>(
     epsilon: f64,
     tail: Tail,
 ) -> (Tensor<D>, Tensor<1>, Tensor<1>) {
+    if let Some(r) = &residual {
+        assert_eq!(
+            r.dims(),
+            x.dims(),
+            "the residual added after a batch norm has x's shape"
+        );
+    }
     let (x, gamma, beta) = (
         x.into_dispatch(),
         gamma.into_dispatch(),
