@@ -16,11 +16,11 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, NodeGuard, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
-use burn::backend::tensor::FloatTensor;
+use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::nn::{BatchNorm, Dropout};
 use burn::prelude::*;
-use burn::tensor::{DType, Distribution, Int};
+use burn::tensor::{BoolDType, DType, Distribution, Int, IntDType, Scalar};
 use rayon::prelude::*;
 use wide::{bytemuck, f32x8, u32x8};
 
@@ -193,15 +193,36 @@ pub trait NormKernels: Backend {
     }
 }
 
-/// The dropout mask of a tensor shaped like `like`, built on the host.
-fn host_mask<B: Backend>(like: &FloatTensor<B>, mask: DropoutMask) -> FloatTensor<B> {
+/// The dropout mask of a tensor shaped like `like`, computed on its device: [`kept`] in i64
+/// integer ops (each product's low 32 bits kept by a mask), so a GPU backend draws the same
+/// mask as flex's kernel without a host round trip.
+fn device_mask<B: Backend>(like: &FloatTensor<B>, mask: DropoutMask) -> FloatTensor<B> {
+    const LOW: i64 = 0xFFFF_FFFF;
+    let int = Scalar::Int;
+    let shift = |x: IntTensor<B>, by: i64| B::bitwise_right_shift_scalar(x, int(by));
+    let low_product =
+        |x: IntTensor<B>, by: i64| B::bitwise_and_scalar(B::int_mul_scalar(x, int(by)), int(LOW));
+    let lowbias32 = |x: IntTensor<B>| {
+        let x = B::bitwise_xor(x.clone(), shift(x, 16));
+        let x = low_product(x, 0x7feb_352d);
+        let x = B::bitwise_xor(x.clone(), shift(x, 15));
+        let x = low_product(x, 0x846c_a68b);
+        B::bitwise_xor(x.clone(), shift(x, 16))
+    };
     let shape = like.shape();
-    let mask = MaskKernel::new(mask);
-    let values: Vec<f32> = (0..shape.num_elements() as u64)
-        .map(|i| mask.one(i))
-        .collect();
-    let values = B::float_from_data(TensorData::new(values, shape), &like.device());
-    B::float_cast(values, like.dtype().into())
+    let n = shape.num_elements() as i64;
+    let index = B::int_arange(0..n, &like.device(), IntDType::I64);
+    let low = B::bitwise_and_scalar(index.clone(), int(LOW));
+    let h = lowbias32(B::bitwise_xor_scalar(low, int(mask.seed as i64 & LOW)));
+    // second_key: the seed's high half ^ the index's high half · 0x9E3779B9 (low 32 bits)
+    let key = low_product(shift(index, 32), 0x9E37_79B9);
+    let key = B::bitwise_xor_scalar(key, int((mask.seed >> 32) as i64));
+    let h = lowbias32(B::bitwise_xor(h, key));
+    let threshold = int(mask.threshold() as i64);
+    let kept = B::int_greater_equal_elem(shift(h, 8), threshold, BoolDType::Native);
+    let scale = Scalar::Float(1.0 / (1.0 - mask.prob));
+    let factors = B::float_mul_scalar(B::bool_into_float(kept, like.dtype().into()), scale);
+    B::float_reshape(factors, shape)
 }
 
 fn composite_forward<B: Backend>(
@@ -215,7 +236,7 @@ fn composite_forward<B: Backend>(
     let r = B::batch_norm_train(x, gamma, beta, epsilon);
     let mut y = r.output;
     if let Some(mask) = tail.dropout {
-        y = B::float_mul(host_mask::<B>(&y, mask), y);
+        y = B::float_mul(device_mask::<B>(&y, mask), y);
     }
     if let Some(residual) = residual {
         y = B::float_add(y, residual);
@@ -237,7 +258,7 @@ fn composite_backward<B: Backend>(
     };
     let d_residual = saved.residual.then(|| g.clone());
     let g = match saved.dropout {
-        Some(mask) => B::float_mul(host_mask::<B>(&g, mask), g),
+        Some(mask) => B::float_mul(device_mask::<B>(&g, mask), g),
         None => g,
     };
     let r =
