@@ -13,9 +13,9 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Flex, Slice, TensorMetadata};
 use burn::tensor::{DType, Shape};
 use rayon::prelude::*;
+use wide::f32x8;
 
 use super::{contiguous, f32s, zeros_f32};
-use wide::f32x8;
 
 /// (h, tape) of one step.
 pub type GruStep<B> = (FloatTensor<B>, FloatTensor<B>);

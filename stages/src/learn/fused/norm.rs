@@ -24,7 +24,7 @@ use burn::tensor::{BoolDType, DType, Distribution, Int, IntDType, Scalar};
 use rayon::prelude::*;
 use wide::{bytemuck, f32x8, u32x8};
 
-use super::{contiguous, f32s, zeros_f32};
+use super::{contiguous, f32s, tensor_of, zeros_f32};
 
 /// (output, batch mean, biased batch variance); the statistics are (C).
 pub type NormOutput<B> = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
@@ -618,8 +618,7 @@ impl NormKernels for Flex {
                 };
                 fill_lanes(y, eight, one);
             });
-        let stat = |v: Vec<f32>| FlexTensor::from_data(TensorData::new(v, [c]));
-        (y, stat(mean), stat(variance))
+        (y, tensor_of(mean, [c]), tensor_of(variance, [c]))
     }
 
     fn norm_backward(x: FlexTensor, saved: NormSaved<Flex>, dy: FlexTensor) -> NormGrads<Flex> {
@@ -718,8 +717,12 @@ impl NormKernels for Flex {
             .map(|ch| (sums[ch].1 / (variance[ch] as f64 + epsilon).sqrt()) as f32)
             .collect();
         let dbeta: Vec<f32> = sums.iter().map(|&(g, _)| g as f32).collect();
-        let param = |v: Vec<f32>| FlexTensor::from_data(TensorData::new(v, [c]));
-        (dx, param(dgamma), param(dbeta), d_residual)
+        (
+            dx,
+            tensor_of(dgamma, [c]),
+            tensor_of(dbeta, [c]),
+            d_residual,
+        )
     }
 }
 
