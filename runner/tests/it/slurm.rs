@@ -95,11 +95,17 @@ fn submitted(w: &Work) -> Vec<String> {
 }
 
 /// The Slurm id of a job recorded in the cache as computing a key. (The shim logs sbatch
-/// before it runs: the record, written after, is what a run has really submitted.)
+/// before it runs: the record, written after, is what a run has really submitted.) Only a
+/// record renamed into place counts: its temporary file holds the same JSON before the
+/// rename, and a driver killed then has recorded nothing.
 fn recorded_job(w: &Work) -> Option<String> {
     std::fs::read_dir(w.path().join(".skelflow/submitted"))
         .ok()?
         .filter_map(|e| e.ok())
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            !name.starts_with('.') && name.ends_with(".json")
+        })
         .find_map(|e| {
             let r: serde_json::Value =
                 serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
