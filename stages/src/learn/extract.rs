@@ -2,6 +2,7 @@
 
 use burn::prelude::*;
 use rand::SeedableRng;
+use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,7 @@ use super::augment::{Aug, Clip, ViewSpec, apply_view_in};
 use super::data::{ClipSource, derive_seed};
 use super::dataset::open_splits;
 use super::device::device;
+use super::encoders::Encoder;
 use crate::data::Stream;
 use crate::params::{ParamError, Params};
 use crate::{Kind, StageContext, StageError};
@@ -26,6 +28,27 @@ pub enum FeatureKind {
     Projection,
 }
 
+/// The batch-norm statistics a frozen encoder normalises with at extraction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BnStatistics {
+    /// The running statistics the encoder carries: a pretrained encoder's from its training
+    /// data, an untrained one's from initialisation (mean 0, variance 1: the identity).
+    #[default]
+    Encoder,
+    /// Re-estimated on the train part as the view shows it (AdaBN-style): forward passes in
+    /// train mode, no gradient, as many batches as make the initial statistics' weight in
+    /// the running average negligible. The control for a random-init encoder: statistics
+    /// from data, as a pretrained encoder has, with untrained weights.
+    Train,
+}
+
+impl BnStatistics {
+    fn is_encoder(&self) -> bool {
+        *self == BnStatistics::Encoder
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExtractParams {
@@ -37,6 +60,10 @@ pub struct ExtractParams {
     pub view: ViewSpec,
     pub feature: FeatureKind,
     pub batch: usize,
+    /// `encoder` (default) or `train`: see [`BnStatistics`]. (Left out of the key when
+    /// default, so that earlier extractions stay cached.)
+    #[serde(skip_serializing_if = "BnStatistics::is_encoder")]
+    pub bn_statistics: BnStatistics,
 }
 
 impl Default for ExtractParams {
@@ -47,6 +74,7 @@ impl Default for ExtractParams {
             view: ViewSpec::Preset("none".into()),
             feature: FeatureKind::Backbone,
             batch: 256,
+            bn_statistics: BnStatistics::Encoder,
         }
     }
 }
@@ -84,10 +112,11 @@ impl Kind for Extract {
     const USES_BACKEND: bool = true;
 
     fn run(&self, ctx: &StageContext, p: ExtractParams) -> Result<(), StageError> {
+        let train_mode = p.bn_statistics == BnStatistics::Train;
         let dev = device(ctx.backend, false, ctx.threads)?;
+        let enc_dev = if train_mode { dev.clone().autodiff() } else { dev.clone() };
         let enc_input = ctx.input_with_file(ENCODER_JSON)?;
-        let (meta, enc) = read_encoder(&enc_input.dir, &dev)?;
-        let enc = enc.valid();
+        let (meta, enc) = read_encoder(&enc_input.dir, &enc_dev)?;
         let stream = match p.stream {
             Some(s) => s,
             None => serde_json::from_value(meta.input["stream"].clone()).unwrap_or_default(),
@@ -99,6 +128,12 @@ impl Kind for Extract {
             stream,
             batch: p.batch,
         };
+        let enc = if train_mode {
+            input.recompute_bn_statistics(ctx, enc, &enc_dev)?
+        } else {
+            enc
+        }
+        .valid();
         input.extract(
             ctx,
             |flat, shape| {
@@ -115,10 +150,19 @@ impl Kind for Extract {
                 })?;
                 Ok((dim, rows))
             },
-            serde_json::json!({"feature": p.feature, "encoder": {"method": meta.method, "epochs": meta.epochs}}),
+            serde_json::json!({
+                "feature": p.feature,
+                "encoder": {"method": meta.method, "epochs": meta.epochs},
+                "bn_statistics": p.bn_statistics,
+            }),
         )
     }
 }
+
+/// Batches of [`ViewedInput::recompute_bn_statistics`]: burn's running averages keep
+/// 0.9 of the old value per batch, so after 50 the initial statistics weigh 0.9⁵⁰ ≈ 0.5 %.
+const BN_BATCHES: usize = 50;
+const BN_BATCH: usize = 64;
 
 /// Clip `i` of `src` as a frozen encoder sees it at test time: `view` applied with an RNG
 /// seeded by (seed, i), then the stream — the same input for every epoch and every stage.
@@ -143,6 +187,42 @@ pub(crate) struct ViewedInput<'a> {
 }
 
 impl ViewedInput<'_> {
+    /// `enc` (on an autodiff device, so that its batch norms train) after forward passes
+    /// over the train part, shuffled, in batches of [`BN_BATCH`]: its running statistics
+    /// are then those of the data as the view shows it. Weights untouched (no backward).
+    pub(crate) fn recompute_bn_statistics(
+        &self,
+        ctx: &StageContext,
+        enc: Encoder,
+        dev: &Device,
+    ) -> Result<Encoder, StageError> {
+        // Untracked parameters: the forwards record no autodiff graph (one kept per batch
+        // without a backward to free it ran out of memory), and the batch norms still train.
+        let enc = enc.no_grad();
+        let splits = open_splits(ctx, self.benchmark)?;
+        let src = splits.train.as_ref() as &dyn ClipSource;
+        let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(ctx.seed, &[0xb57a]));
+        let mut order: Vec<usize> = Vec::new();
+        for b in 0..BN_BATCHES {
+            if order.len() < BN_BATCH.min(src.len()) {
+                let mut pass: Vec<usize> = (0..src.len()).collect();
+                pass.shuffle(&mut rng);
+                order.extend(pass);
+            }
+            let chunk: Vec<usize> = order.drain(..BN_BATCH.min(order.len())).collect();
+            let clips: Vec<_> = chunk
+                .iter()
+                .map(|&i| viewed_clip(src, i, self.view, self.stream, ctx.seed))
+                .collect();
+            let (c, t, v, m) = (clips[0].c, clips[0].t, clips[0].v, clips[0].m);
+            let flat: Vec<f32> = clips.iter().flat_map(|x| x.data.iter().copied()).collect();
+            let x = Tensor::<5>::from_data(TensorData::new(flat, [chunk.len(), c, t, v, m]), dev);
+            drop(enc.features(x));
+            ctx.progress(b as u64 + 1, BN_BATCHES as u64, "batch-norm statistics");
+        }
+        Ok(enc)
+    }
+
     /// Map every batch, shaped (N, C, T, V, M), to `(dim, N·dim rows)` with `encode`, and
     /// write `features.arrow` and `features.json` (`about` merged into the latter).
     pub(crate) fn extract(

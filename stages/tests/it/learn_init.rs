@@ -245,3 +245,57 @@ fn lstm_reference_init_is_ascal() {
         );
     }
 }
+
+/// `extract` with `bn_statistics: train`: an untrained ST-GCN's features vanish through its
+/// batch norms at their initial statistics (mean 0, variance 1: the identity, ten blocks
+/// of shrinking convolutions); re-estimated on the train part, they are of the data's
+/// scale. The weights stay as they were, and a default extraction keeps its key.
+#[test]
+fn recomputed_bn_statistics_give_an_untrained_encoder_features_of_the_datas_scale() {
+    use crate::learn_common::*;
+    use serde_json::json;
+    use skelflow_stages::StageKind;
+    use skelflow_stages::learn::artifact::read_features_arrow;
+    use skelflow_stages::learn::extract::Extract;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let data = root.join("data");
+    write_dataset(&data, 96, 32, 20, 4);
+    let random = random_encoder(
+        root,
+        json!({"backbone": {"arch": "stgcn", "hidden": 8, "feature_dim": 32}, "proj_dim": 16, "mlp": false}),
+    );
+    let weights = std::fs::read(random.join("encoder.bpk")).unwrap();
+    let rms = |bn: &str| {
+        let dir = run(
+            &Extract,
+            &context(
+                &Extract,
+                root,
+                &format!("extract-{bn}"),
+                json!({"benchmark": "synthetic", "bn_statistics": bn}),
+                &[("encoder.init", &random), ("shell", &data)],
+            ),
+        );
+        let about: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("features.json")).unwrap())
+                .unwrap();
+        assert_eq!(about["bn_statistics"], bn);
+        let (_, train, test) = read_features_arrow(&dir.join("features.arrow")).unwrap();
+        let v: Vec<f32> = train.data.into_iter().chain(test.data).collect();
+        assert!(v.iter().all(|x| x.is_finite()));
+        (v.iter().map(|&x| (x as f64).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
+    };
+    let (kept, recomputed) = (rms("encoder"), rms("train"));
+    println!("feature RMS: initial statistics {kept:.3e}, recomputed {recomputed:.3e}");
+    assert!(kept < 1e-4, "{kept}");
+    assert!((0.05..20.0).contains(&recomputed), "{recomputed}");
+    assert_eq!(std::fs::read(random.join("encoder.bpk")).unwrap(), weights);
+
+    let canon = Extract.check(&json!({"benchmark": "synthetic"})).unwrap();
+    assert!(canon.get("bn_statistics").is_none(), "{canon}");
+    let canon = Extract
+        .check(&json!({"benchmark": "synthetic", "bn_statistics": "train"}))
+        .unwrap();
+    assert_eq!(canon["bn_statistics"], "train");
+}
