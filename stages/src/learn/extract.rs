@@ -114,7 +114,11 @@ impl Kind for Extract {
     fn run(&self, ctx: &StageContext, p: ExtractParams) -> Result<(), StageError> {
         let train_mode = p.bn_statistics == BnStatistics::Train;
         let dev = device(ctx.backend, false, ctx.threads)?;
-        let enc_dev = if train_mode { dev.clone().autodiff() } else { dev.clone() };
+        let enc_dev = if train_mode {
+            dev.clone().autodiff()
+        } else {
+            dev.clone()
+        };
         let enc_input = ctx.input_with_file(ENCODER_JSON)?;
         let (meta, enc) = read_encoder(&enc_input.dir, &enc_dev)?;
         let stream = match p.stream {
@@ -144,10 +148,13 @@ impl Kind for Extract {
                     FeatureKind::Projection => enc.project(f),
                 };
                 let dim = f.dims()[1];
-                let rows = f.into_data().try_into_vec::<f32>().map_err(|e| StageError::Backend {
-                    backend: ctx.backend.name().into(),
-                    message: format!("cannot read the features back: {e:?}"),
-                })?;
+                let rows =
+                    f.into_data()
+                        .try_into_vec::<f32>()
+                        .map_err(|e| StageError::Backend {
+                            backend: ctx.backend.name().into(),
+                            message: format!("cannot read the features back: {e:?}"),
+                        })?;
                 Ok((dim, rows))
             },
             serde_json::json!({
@@ -187,6 +194,17 @@ pub(crate) struct ViewedInput<'a> {
 }
 
 impl ViewedInput<'_> {
+    /// Clips `ids` of `src` as the encoder sees them, flat, shaped (N, C, T, V, M).
+    fn batch_of(&self, src: &dyn ClipSource, ids: &[usize], seed: u64) -> (Vec<f32>, [usize; 5]) {
+        let clips: Vec<_> = ids
+            .iter()
+            .map(|&i| viewed_clip(src, i, self.view, self.stream, seed))
+            .collect();
+        let (c, t, v, m) = (clips[0].c, clips[0].t, clips[0].v, clips[0].m);
+        let flat = clips.iter().flat_map(|x| x.data.iter().copied()).collect();
+        (flat, [ids.len(), c, t, v, m])
+    }
+
     /// `enc` (on an autodiff device, so that its batch norms train) after forward passes
     /// over the train part, shuffled, in batches of [`BN_BATCH`]: its running statistics
     /// are then those of the data as the view shows it. Weights untouched (no backward).
@@ -210,14 +228,8 @@ impl ViewedInput<'_> {
                 order.extend(pass);
             }
             let chunk: Vec<usize> = order.drain(..BN_BATCH.min(order.len())).collect();
-            let clips: Vec<_> = chunk
-                .iter()
-                .map(|&i| viewed_clip(src, i, self.view, self.stream, ctx.seed))
-                .collect();
-            let (c, t, v, m) = (clips[0].c, clips[0].t, clips[0].v, clips[0].m);
-            let flat: Vec<f32> = clips.iter().flat_map(|x| x.data.iter().copied()).collect();
-            let x = Tensor::<5>::from_data(TensorData::new(flat, [chunk.len(), c, t, v, m]), dev);
-            drop(enc.features(x));
+            let (flat, shape) = self.batch_of(src, &chunk, ctx.seed);
+            drop(enc.features(Tensor::<5>::from_data(TensorData::new(flat, shape), dev)));
             ctx.progress(b as u64 + 1, BN_BATCHES as u64, "batch-norm statistics");
         }
         Ok(enc)
@@ -241,13 +253,8 @@ impl ViewedInput<'_> {
             let ids: Vec<usize> = (0..src.len()).collect();
             let mut data = Vec::new();
             for (bi, chunk) in ids.chunks(self.batch).enumerate() {
-                let clips: Vec<_> = chunk
-                    .iter()
-                    .map(|&i| viewed_clip(src, i, self.view, self.stream, ctx.seed))
-                    .collect();
-                let (c, t, v, m) = (clips[0].c, clips[0].t, clips[0].v, clips[0].m);
-                let flat: Vec<f32> = clips.iter().flat_map(|x| x.data.iter().copied()).collect();
-                let (d, rows) = encode(flat, [chunk.len(), c, t, v, m])?;
+                let (flat, shape) = self.batch_of(src, chunk, ctx.seed);
+                let (d, rows) = encode(flat, shape)?;
                 dim = d;
                 data.extend(rows);
                 ctx.progress(
