@@ -399,7 +399,8 @@ impl Kind for EvalFinetune {
     // 2: fused GRU / LSTM layers (another summation order)
     // 3: ST-GCN's fused batch norms and temporal convolutions
     // 4: ST-GCN's dropout masks from a counter-based hash
-    const VERSION: u32 = 4;
+    // 5: the fused convolutions' weight gradients summed in a fixed order (were run-dependent)
+    const VERSION: u32 = 5;
     const ABOUT: &'static str = "finetune the whole network (encoder + new head) on all labels or a `data.subset` (protocols aimclr | cmd | ascal); top-1/top-5 best and last, per-sample test scores";
     const USES_BACKEND: bool = true;
 

@@ -741,3 +741,55 @@ fn fused_batch_norm_keeps_nans() {
         }
     }
 }
+
+/// The fused convolutions' parameter gradients are sums over the batch's samples: the same
+/// bits whatever the threads and however rayon splits the work (a fold over rayon's own
+/// splits summed them in another order run after run, and the same seed trained to other
+/// weights).
+#[test]
+fn fused_convolution_gradients_are_the_same_bits_on_any_number_of_threads() {
+    use skelflow_stages::learn::fused::{graph_conv, temporal_conv};
+    let ad = dev().autodiff();
+    let (n, c, t, v, k, cout) = (37, 16, 20, 25, 3, 16);
+    let grads = || {
+        let x = tensor([n, c, t, v], 1, 1.5, &ad).require_grad();
+        let w = tensor([k * cout, c], 2, 0.7, &ad).require_grad();
+        let bias = tensor([k * cout], 3, 0.5, &ad).require_grad();
+        let a = tensor([k, v, v], 4, 0.6, &ad).require_grad();
+        let wt = tensor([cout, cout, 9, 1], 5, 0.3, &ad).require_grad();
+        let bt = tensor([cout], 6, 0.5, &ad).require_grad();
+        let h = graph_conv(x.clone(), w.clone(), bias.clone(), a.clone());
+        let y = temporal_conv(h, wt.clone(), bt.clone(), 1, 4);
+        let upstream = tensor(y.dims(), 7, 1.0, &ad);
+        let g = (y * upstream).sum().backward();
+        [
+            vec_of(x.grad(&g).expect("tracked")),
+            vec_of(w.grad(&g).expect("tracked")),
+            vec_of(bias.grad(&g).expect("tracked")),
+            vec_of(a.grad(&g).expect("tracked")),
+            vec_of(wt.grad(&g).expect("tracked")),
+            vec_of(bt.grad(&g).expect("tracked")),
+        ]
+    };
+    let on = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(grads)
+    };
+    let one = on(1);
+    for threads in [2, 3, 8] {
+        for (i, (got, want)) in on(threads).iter().zip(&one).enumerate() {
+            let differ = got
+                .iter()
+                .zip(want)
+                .filter(|(a, b)| a.to_bits() != b.to_bits());
+            assert_eq!(
+                differ.count(),
+                0,
+                "gradient {i} of [x, W, bias, A, W_t, b_t] on {threads} threads"
+            );
+        }
+    }
+}

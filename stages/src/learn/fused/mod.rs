@@ -111,10 +111,17 @@ pub(super) fn gemm_add(
     }
 }
 
+/// Tasks of [`per_sample_backward`]: a fixed number, so that which samples share a sum and
+/// the order the sums are added in depend on `n` alone — not on the threads or on rayon's
+/// work stealing, which made the same seed train to other weights run after run (linear
+/// top-1 17.0 / 21.5 / 28.8 in three runs of one test).
+const BACKWARD_TASKS: usize = 16;
+
 /// A backward pass over `n` samples in parallel: `sample(i, d x of sample i, sums)` runs per
-/// sample, each rayon task summing its samples' parameter gradients into its own `fresh()`
-/// sums, then the tasks' sums are `add`ed. `dx`, when asked for, is split into the samples'
-/// slices of `sample_len` values.
+/// sample, in [`BACKWARD_TASKS`] runs of consecutive samples, each summing its samples'
+/// parameter gradients in order into its own `fresh()` sums; the runs' sums are then
+/// `add`ed in order. `dx`, when asked for, is split into the samples' slices of
+/// `sample_len` values.
 pub(super) fn per_sample_backward<S: Send>(
     n: usize,
     dx: Option<&mut [f32]>,
@@ -123,18 +130,28 @@ pub(super) fn per_sample_backward<S: Send>(
     sample: impl Fn(usize, Option<&mut [f32]>, &mut S) + Sync + Send,
     add: impl Fn(S, S) -> S + Sync + Send,
 ) -> S {
-    let slices: Vec<Option<&mut [f32]>> = match dx {
+    let mut slices: Vec<Option<&mut [f32]>> = match dx {
         Some(dx) => dx.chunks_exact_mut(sample_len).map(Some).collect(),
         None => (0..n).map(|_| None).collect(),
     };
-    slices
+    let per_task = n.div_ceil(BACKWARD_TASKS).max(1);
+    let mut tasks = Vec::new();
+    while !slices.is_empty() {
+        let rest = slices.split_off(per_task.min(slices.len()));
+        tasks.push(std::mem::replace(&mut slices, rest));
+    }
+    let sums: Vec<S> = tasks
         .into_par_iter()
         .enumerate()
-        .fold(&fresh, |mut sums, (i, dx)| {
-            sample(i, dx, &mut sums);
+        .map(|(t, task)| {
+            let mut sums = fresh();
+            for (j, dx) in task.into_iter().enumerate() {
+                sample(t * per_task + j, dx, &mut sums);
+            }
             sums
         })
-        .reduce(&fresh, add)
+        .collect();
+    sums.into_iter().reduce(add).unwrap_or_else(fresh)
 }
 
 /// A row-major f32 tensor of `values` (no realigning copy, see [`zeros_f32`]).
