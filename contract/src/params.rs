@@ -220,7 +220,13 @@ pub fn specs_of<P: Params>() -> Vec<ParamSpec> {
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string(),
-            default: defaults.get(&name).cloned().unwrap_or(Value::Null),
+            // a param left out of its default's serialisation (to keep keys) names its
+            // default in the schema
+            default: defaults
+                .get(&name)
+                .or_else(|| p.get("default"))
+                .cloned()
+                .unwrap_or(Value::Null),
             name,
         })
         .collect()

@@ -60,9 +60,12 @@ pub struct ExtractParams {
     pub view: ViewSpec,
     pub feature: FeatureKind,
     pub batch: usize,
-    /// `encoder` (default) or `train`: see [`BnStatistics`]. (Left out of the key when
-    /// default, so that earlier extractions stay cached.)
+    /// Batch-norm statistics: `encoder` — those the encoder carries (an untrained one's
+    /// are the identity); `train` — re-estimated on the train part first (50 batches of 64
+    /// in train mode, no gradient, weights untouched): a random-init encoder's control.
+    // Left out of the key when default, so that earlier extractions stay cached.
     #[serde(skip_serializing_if = "BnStatistics::is_encoder")]
+    #[schemars(extend("default" = "encoder"))]
     pub bn_statistics: BnStatistics,
 }
 
