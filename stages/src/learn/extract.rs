@@ -11,7 +11,7 @@ use skelflow_contract::files;
 use super::artifact::{ENCODER_JSON, FeatureSet, read_encoder, write_features_arrow, write_json};
 use super::augment::{Aug, Clip, ViewSpec, apply_view_in};
 use super::data::{ClipSource, derive_seed};
-use super::dataset::open_splits;
+use super::dataset::{Splits, open_splits};
 use super::device::device;
 use super::encoders::Encoder;
 use crate::data::Stream;
@@ -129,8 +129,10 @@ impl Kind for Extract {
             None => serde_json::from_value(meta.input["stream"].clone()).unwrap_or_default(),
         };
         let view = p.view.resolve().map_err(|e| StageError::param("view", e))?;
+        let splits = open_splits(ctx, &p.benchmark)?;
         let input = ViewedInput {
             benchmark: &p.benchmark,
+            splits: &splits,
             view: &view,
             stream,
             batch: p.batch,
@@ -191,6 +193,8 @@ pub(crate) fn viewed_clip(
 /// applied (seeded per clip), the stream computed from the viewed joints.
 pub(crate) struct ViewedInput<'a> {
     pub benchmark: &'a str,
+    /// The benchmark's parts, opened once for every pass over them.
+    pub splits: &'a Splits,
     pub view: &'a [Aug],
     pub stream: Stream,
     pub batch: usize,
@@ -220,8 +224,7 @@ impl ViewedInput<'_> {
         // Untracked parameters: the forwards record no autodiff graph (one kept per batch
         // without a backward to free it ran out of memory), and the batch norms still train.
         let enc = enc.no_grad();
-        let splits = open_splits(ctx, self.benchmark)?;
-        let src = splits.train.as_ref() as &dyn ClipSource;
+        let src = self.splits.train.as_ref() as &dyn ClipSource;
         let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(ctx.seed, &[0xb57a]));
         let mut order: Vec<usize> = Vec::new();
         for b in 0..BN_BATCHES {
@@ -246,7 +249,7 @@ impl ViewedInput<'_> {
         mut encode: impl FnMut(Vec<f32>, [usize; 5]) -> Result<(usize, Vec<f32>), StageError>,
         about: serde_json::Value,
     ) -> Result<(), StageError> {
-        let splits = open_splits(ctx, self.benchmark)?;
+        let splits = self.splits;
         let mut parts = Vec::new();
         let mut dim = 0;
         for (name, src) in [

@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::augment::ViewSpec;
+use super::dataset::open_splits;
 use super::extract::{ViewedInput, validate_view_and_batch};
 use crate::data::Stream;
 use crate::params::{ParamError, Params};
@@ -51,8 +52,10 @@ impl Kind for ExtractRaw {
 
     fn run(&self, ctx: &StageContext, p: ExtractRawParams) -> Result<(), StageError> {
         let view = p.view.resolve().map_err(|e| StageError::param("view", e))?;
+        let splits = open_splits(ctx, &p.benchmark)?;
         let input = ViewedInput {
             benchmark: &p.benchmark,
+            splits: &splits,
             view: &view,
             stream: p.stream,
             batch: p.batch,

@@ -135,18 +135,13 @@ pub(super) fn per_sample_backward<S: Send>(
         None => (0..n).map(|_| None).collect(),
     };
     let per_task = n.div_ceil(BACKWARD_TASKS).max(1);
-    let mut tasks = Vec::new();
-    while !slices.is_empty() {
-        let rest = slices.split_off(per_task.min(slices.len()));
-        tasks.push(std::mem::replace(&mut slices, rest));
-    }
-    let sums: Vec<S> = tasks
-        .into_par_iter()
+    let sums: Vec<S> = slices
+        .par_chunks_mut(per_task)
         .enumerate()
         .map(|(t, task)| {
             let mut sums = fresh();
-            for (j, dx) in task.into_iter().enumerate() {
-                sample(t * per_task + j, dx, &mut sums);
+            for (j, dx) in task.iter_mut().enumerate() {
+                sample(t * per_task + j, dx.as_deref_mut(), &mut sums);
             }
             sums
         })
