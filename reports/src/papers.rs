@@ -50,15 +50,34 @@ pub struct Paper {
 }
 
 /// The paper's pretraining scale: a run is at the paper's scale only when every one of its
-/// pretrainings has at least these epochs, this batch and an encoder with these settings.
+/// pretrainings has at least these epochs, this batch and an encoder with the settings of
+/// one of `encoder`'s entries.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaperScale {
     pub pretrain_epochs: u64,
     pub batch: u64,
-    /// Settings of the pretraining's `encoder.backbone` (`{arch: bigru, hidden: 1024}`).
-    #[serde(default)]
-    pub encoder: BTreeMap<String, serde_json::Value>,
+    /// Settings of the pretraining's `encoder.backbone` (`{arch: bigru, hidden: 1024}`), or
+    /// a list of them where the paper trains several encoders (A²MC's Table I).
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub encoder: Vec<EncoderScale>,
+}
+
+/// One encoder at the paper's size: `encoder.backbone` settings by name.
+pub type EncoderScale = BTreeMap<String, serde_json::Value>;
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<EncoderScale>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(EncoderScale),
+        Many(Vec<EncoderScale>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(e) if e.is_empty() => Vec::new(),
+        OneOrMany::One(e) => vec![e],
+        OneOrMany::Many(v) => v,
+    })
 }
 
 /// One results table in the paper's layout.

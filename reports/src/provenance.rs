@@ -13,7 +13,7 @@ use serde_json::Value;
 use skelflow_cache::RunRecord;
 use skelflow_contract::{DataFacts, DataOrigin, files};
 
-use crate::papers::Paper;
+use crate::papers::{EncoderScale, Paper};
 
 /// What the data of a run is, over all its provenance records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,6 +179,57 @@ fn compact(params: &BTreeMap<String, Value>) -> String {
 }
 
 /// `1024`, `bigru`.
+/// How a pretraining's `encoder.backbone` differs from the paper's encoder of the same
+/// `arch` (or from its only one); nothing when it matches one of `sizes` in full.
+fn encoder_gaps(backbone: Option<&Value>, sizes: &[EncoderScale], paper: &str) -> Vec<String> {
+    let field = |k: &str| backbone.and_then(|b| b.get(k));
+    // with several encoders, say whose setting it is
+    let whose = match (sizes.len(), field("arch")) {
+        (2.., Some(arch)) => format!("{} encoder", setting(arch)),
+        _ => "encoder".to_string(),
+    };
+    let differs = |size: &EncoderScale| -> Vec<String> {
+        size.iter()
+            .filter(|(k, want)| field(k) != Some(*want))
+            .map(|(k, want)| {
+                format!(
+                    "{whose} {k} {} ({paper}: {})",
+                    field(k).map_or("not recorded".to_string(), setting),
+                    setting(want)
+                )
+            })
+            .collect()
+    };
+    if sizes.is_empty() || sizes.iter().any(|s| differs(s).is_empty()) {
+        return Vec::new();
+    }
+    let same_arch = sizes
+        .iter()
+        .find(|s| s.get("arch").is_some_and(|a| field("arch") == Some(a)));
+    match (same_arch, sizes) {
+        (Some(size), _) | (None, [size]) => differs(size),
+        (None, many) => {
+            let archs: Vec<String> = many
+                .iter()
+                .filter_map(|s| s.get("arch").map(setting))
+                .collect();
+            vec![format!(
+                "encoder arch {} ({paper}: {})",
+                field("arch").map_or("not recorded".to_string(), setting),
+                archs.join(", ")
+            )]
+        }
+    }
+}
+
+/// A setting for a sentence: long lists by their length.
+fn setting(v: &Value) -> String {
+    match v {
+        Value::Array(items) if v.to_string().len() > 24 => format!("{} entries", items.len()),
+        other => scalar(other),
+    }
+}
+
 fn scalar(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -284,16 +335,9 @@ impl Provenance {
                     ));
                 }
                 let backbone = p.get("encoder").and_then(|e| e.get("backbone"));
-                for (k, want) in &scale.encoder {
-                    let ours = backbone.and_then(|b| b.get(k));
-                    if ours != Some(want) {
-                        add(format!(
-                            "encoder {k} {} ({paper}: {})",
-                            ours.map_or("not recorded".to_string(), scalar),
-                            scalar(want)
-                        ));
-                    }
-                }
+                encoder_gaps(backbone, &scale.encoder, paper)
+                    .into_iter()
+                    .for_each(&mut add);
             }
         }
         Some(gaps)

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::aggregate::Cells;
-use super::placement::EXTRA;
+use super::placement::{EXTRA, Matcher, extra_values};
 use super::{Bar, Comparison, Ours};
 use crate::format::{fmt_delta, fmt_value};
 use crate::papers::{PaperRow, PaperTable, PaperValue};
@@ -46,6 +46,8 @@ pub(crate) struct ColumnKey {
 /// A row of the table: a paper row, or ours matching none.
 pub(crate) struct RowEntry<'a> {
     pub(crate) id: String,
+    /// Its values of `rows.by` (empty where a paper row names none).
+    pub(crate) values: Vec<String>,
     pub(crate) label: String,
     /// The label, told apart from rows labelled alike.
     pub(crate) unique: String,
@@ -89,47 +91,105 @@ pub(crate) fn column_keys(table: &PaperTable, extra: &BTreeSet<String>) -> Vec<C
         .collect()
 }
 
-/// The paper rows shown, then ours matching none (under *not in the paper*).
+/// The paper rows shown, each followed by ours that differ from it in one `rows.by` value
+/// alone (`random-init` beside `A²MC (ours)` with the same encoder), labelled `↳` and that
+/// value; then ours matching no paper row (under *not in the paper*).
 pub(crate) fn row_entries<'a>(
     table: &'a PaperTable,
     shown: &[&'a PaperRow],
     extra: &BTreeSet<String>,
+    matcher: &Matcher,
 ) -> Vec<RowEntry<'a>> {
-    let paper = shown.iter().map(|r| {
-        // Rows the paper labels alike (A²MC with four encoders) are told apart by
-        // their descriptive cells outside the table.
-        let twins =
-            |same: &dyn Fn(&PaperRow) -> bool| table.rows.iter().filter(|o| same(o)).count() > 1;
-        let unique = if !twins(&|o| o.label == r.label) {
-            r.label.clone()
-        } else if !r.text.is_empty()
-            && !twins(&|o| o.label == r.label && o.text.first() == r.text.first())
-        {
-            format!("{} · {}", r.label, r.text[0])
-        } else {
-            format!("{} · {}", r.label, r.id)
-        };
-        RowEntry {
-            id: r.id.clone(),
-            label: r.label.clone(),
-            unique,
-            group: r.group.as_deref(),
-            text: r.text.clone(),
-            paper: Some(*r),
-        }
-    });
-    let ours = extra.iter().map(|k| {
+    let paper: Vec<RowEntry<'a>> = shown
+        .iter()
+        .map(|r| {
+            // Rows the paper labels alike (A²MC with four encoders) are told apart by
+            // their descriptive cells outside the table.
+            let twins = |same: &dyn Fn(&PaperRow) -> bool| {
+                table.rows.iter().filter(|o| same(o)).count() > 1
+            };
+            let unique = if !twins(&|o| o.label == r.label) {
+                r.label.clone()
+            } else if !r.text.is_empty()
+                && !twins(&|o| o.label == r.label && o.text.first() == r.text.first())
+            {
+                format!("{} · {}", r.label, r.text[0])
+            } else {
+                format!("{} · {}", r.label, r.id)
+            };
+            RowEntry {
+                id: r.id.clone(),
+                values: matcher.values_of(&r.id).unwrap_or_default().to_vec(),
+                label: r.label.clone(),
+                unique,
+                group: r.group.as_deref(),
+                text: r.text.clone(),
+                paper: Some(*r),
+            }
+        })
+        .collect();
+    let mut beside: Vec<Vec<RowEntry<'a>>> = paper.iter().map(|_| Vec::new()).collect();
+    let mut apart = Vec::new();
+    for k in extra {
+        let values = extra_values(k);
         let label = k.trim_start_matches(EXTRA).to_string();
-        RowEntry {
+        let entry = |label: String, group| RowEntry {
             id: k.clone(),
-            unique: label.clone(),
+            values: values.clone(),
+            unique: k.trim_start_matches(EXTRA).to_string(),
             label,
-            group: Some("not in the paper"),
+            group,
             text: vec![String::new(); table.text_columns.len()],
             paper: None,
+        };
+        match sibling(&paper, &values) {
+            Some((i, differs)) => {
+                let e = entry(format!("{BESIDE}{}", values[differs]), paper[i].group);
+                beside[i].push(e);
+            }
+            None => apart.push(entry(label, Some(NOT_IN_PAPER))),
+        }
+    }
+    let mut rows = Vec::new();
+    for (row, ours) in paper.into_iter().zip(beside) {
+        rows.push(row);
+        rows.extend(ours);
+    }
+    rows.extend(apart);
+    rows
+}
+
+/// Label prefix of our rows shown beside the paper row they differ from in one value.
+pub(crate) const BESIDE: &str = "↳ ";
+
+/// Group of our rows that match no paper row and sit beside none.
+const NOT_IN_PAPER: &str = "not in the paper";
+
+/// The one paper row whose `by` values equal `values` but in one place (and which place),
+/// if exactly one row does.
+fn sibling(paper: &[RowEntry], values: &[String]) -> Option<(usize, usize)> {
+    if values.len() < 2 {
+        return None;
+    }
+    let mut hits = paper.iter().enumerate().filter_map(|(i, r)| {
+        if r.values.len() != values.len() {
+            return None;
+        }
+        let mut differ = r
+            .values
+            .iter()
+            .zip(values)
+            .enumerate()
+            .filter(|(_, (a, b))| a != b);
+        match (differ.next(), differ.next()) {
+            (Some((d, _)), None) => Some((i, d)),
+            _ => None,
         }
     });
-    paper.chain(ours).collect()
+    match (hits.next(), hits.next()) {
+        (Some(hit), None) => Some(hit),
+        _ => None,
+    }
 }
 
 impl Layouts<'_> {
@@ -310,6 +370,7 @@ fn comparison(
     Comparison {
         row: row.id.trim_start_matches(EXTRA).to_string(),
         row_label: row.unique.clone(),
+        row_values: row.values.clone(),
         column: col.id.trim_start_matches(EXTRA).to_string(),
         column_label: col.label.clone(),
         measure: measure.to_string(),

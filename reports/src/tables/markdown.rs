@@ -2,7 +2,7 @@
 //! (what ours is, doubts, cells whose results disagree, results left out).
 
 use super::Comparison;
-use super::grid::{Grid, GridRow};
+use super::grid::{BESIDE, Grid, GridRow};
 use crate::format::{escape_cell, markdown_table};
 use crate::papers::PaperTable;
 use crate::spec::{AxisSpec, Select, TableSpec};
@@ -61,6 +61,14 @@ pub(crate) fn table_markdown(
             "`at=best`: the best test accuracy over the evaluation epochs, as the reference code reports it (the last epoch's is `at=last`)."
                 .to_string(),
         );
+    }
+    let beside = |r: &GridRow| matches!(r, GridRow::Cells(c) if c[0].starts_with(BESIDE));
+    if grid.rows.iter().any(beside) {
+        lines.push(format!(
+            "`{}` rows are ours alone, not in the paper: the setting of the paper row above with one of `{}` changed to the value shown.",
+            BESIDE.trim(),
+            spec.rows.by.join("`, `")
+        ));
     }
     if !notes.hidden.is_empty() {
         lines.push(format!(

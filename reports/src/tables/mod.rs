@@ -45,6 +45,8 @@ pub struct Ours {
 pub struct Comparison {
     pub row: String,
     pub row_label: String,
+    /// The row's values of the table's `rows.by` (empty where a paper row names none).
+    pub row_values: Vec<String>,
     pub column: String,
     pub column_label: String,
     /// `""` for the table's own measure, else the `also` label.
@@ -160,7 +162,7 @@ pub fn render_table(
         layout: spec.layout,
         decimals: spec.decimals.unwrap_or(table.decimals.max(1)),
         columns: grid::column_keys(table, &extra_cols),
-        rows: grid::row_entries(table, &shown, &extra_rows),
+        rows: grid::row_entries(table, &shown, &extra_rows, &rows),
     };
     let also: Vec<(&str, &Cells)> = measures
         .iter()

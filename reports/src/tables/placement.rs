@@ -8,6 +8,16 @@ use crate::spec::{AxisSpec, Select};
 
 /// Prefix of the row/column keys of our results that match no paper row/column.
 pub(crate) const EXTRA: &str = "extra:";
+/// Between the `by` values of an `extra:` key (`random-init / transformer`).
+const VALUES_SEP: &str = " / ";
+
+/// The `by` values an `extra:` key was made of.
+pub(crate) fn extra_values(key: &str) -> Vec<String> {
+    key.trim_start_matches(EXTRA)
+        .split(VALUES_SEP)
+        .map(str::to_string)
+        .collect()
+}
 
 /// Where our results land on one axis: paper row (column) ids, or `extra:` keys.
 pub(crate) struct Matcher {
@@ -49,6 +59,14 @@ impl Matcher {
         }
     }
 
+    /// The `by` values that fill paper row (column) `id`.
+    pub(crate) fn values_of(&self, id: &str) -> Option<&[String]> {
+        self.targets
+            .iter()
+            .find(|(t, _)| t == id)
+            .map(|(_, v)| v.as_slice())
+    }
+
     /// The paper ids a result with these `by` values fills; none → its `extra:` key.
     fn place(&self, values: &[&str]) -> Vec<String> {
         let hits: Vec<String> = self
@@ -58,7 +76,7 @@ impl Matcher {
             .map(|(id, _)| id.clone())
             .collect();
         if hits.is_empty() {
-            vec![format!("{EXTRA}{}", values.join(" / "))]
+            vec![format!("{EXTRA}{}", values.join(VALUES_SEP))]
         } else {
             hits
         }

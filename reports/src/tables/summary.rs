@@ -2,7 +2,6 @@
 //! by how much, whether our rows come in the paper's order, and gains over the baseline.
 
 use super::Comparison;
-use super::placement::EXTRA;
 use crate::format::fmt_delta;
 use crate::papers::PaperTable;
 use crate::spec::TableSpec;
@@ -109,7 +108,9 @@ pub(crate) fn summarize(
 
 /// Per column and floor row (`floors:`): which of our other rows fall below the floor, in
 /// words, since a pretrained row below the raw input or an untrained encoder learned
-/// nothing a linear classifier can use.
+/// nothing a linear classifier can use. Where rows are told apart by several values
+/// (`method` and `encoder`), a floor is compared with the rows that share its other values
+/// (`random-init / stgcn` with the ST-GCN rows alone).
 fn floor_sentences(
     what: &str,
     spec: &TableSpec,
@@ -117,12 +118,26 @@ fn floor_sentences(
     decimals: usize,
 ) -> Vec<String> {
     let ours = |c: &Comparison| c.ours.as_ref().map(|o| o.mean);
+    let floor_name = |v: &String| spec.floors.contains(v);
     // a floor names one value of the row (`random-init` in `random-init / joint`)
-    let is_floor = |c: &Comparison| {
-        let values: Vec<&str> = c.row.trim_start_matches(EXTRA).split(" / ").collect();
-        spec.floors
-            .iter()
-            .any(|f| *f == c.row_label || values.contains(&f.as_str()))
+    let is_floor =
+        |c: &Comparison| spec.floors.contains(&c.row_label) || c.row_values.iter().any(floor_name);
+    // the method row shares every value of the floor's that is not a floor's name
+    let same_setting = |floor: &Comparison, c: &Comparison| {
+        floor.row_values.len() != c.row_values.len()
+            || floor
+                .row_values
+                .iter()
+                .zip(&c.row_values)
+                .all(|(f, v)| floor_name(f) || f == v)
+    };
+    let value = |c: &Comparison| {
+        format!(
+            "{} ({:.*})",
+            c.row_label,
+            decimals,
+            ours(c).unwrap_or(f64::NAN)
+        )
     };
     let mut out = Vec::new();
     let mut columns: Vec<(&str, &str)> = Vec::new();
@@ -136,36 +151,35 @@ fn floor_sentences(
             .iter()
             .filter(|c| c.measure.is_empty() && c.column == col && ours(c).is_some())
             .collect();
-        let methods: Vec<&&Comparison> = in_col.iter().filter(|c| !is_floor(c)).collect();
         for floor in in_col.iter().filter(|c| is_floor(c)) {
+            let methods: Vec<&&Comparison> = in_col
+                .iter()
+                .filter(|c| !is_floor(c) && same_setting(floor, c))
+                .collect();
             let level = ours(floor).unwrap_or(f64::NAN);
             let below: Vec<String> = methods
                 .iter()
                 .filter(|c| ours(c).is_some_and(|m| m < level))
-                .map(|c| {
-                    format!(
-                        "{} ({:.*})",
-                        c.row_label,
-                        decimals,
-                        ours(c).unwrap_or(f64::NAN)
-                    )
-                })
+                .map(|c| value(c))
                 .collect();
             let head = format!(
                 "{what} {label}: the {} floor is {level:.*}",
                 floor.row_label, decimals
             );
-            out.push(if methods.is_empty() {
-                format!("{head}; no other row to compare with it.")
-            } else if below.is_empty() {
-                format!("{head}; all {} other rows are above it.", methods.len())
-            } else {
-                format!(
+            out.push(match (methods.as_slice(), below.len()) {
+                ([], _) => format!("{head}; no other row to compare with it."),
+                ([one], 0) => format!("{head}; {} is above it.", value(one)),
+                (_, 0) => format!("{head}; all {} other rows are above it.", methods.len()),
+                ([one], _) => format!(
+                    "{head}; {} falls below it: its features do worse in this evaluation than the floor's, so its training has not learned what a comparison with the paper assumes.",
+                    value(one)
+                ),
+                (_, _) => format!(
                     "{head}; {} of the {} other rows fall below it: {}. Their features do worse in this evaluation than the floor's, so their training has not learned what a comparison with the paper assumes.",
                     below.len(),
                     methods.len(),
                     below.join(", ")
-                )
+                ),
             });
         }
     }

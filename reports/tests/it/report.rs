@@ -608,10 +608,9 @@ fn a_run_without_report_section_still_gets_a_report() {
     assert!(out.comparison.is_none());
 }
 
-#[test]
-fn rows_and_columns_can_match_on_several_dims() {
-    let mut f = Fixture::new();
-    let synth = f.instance(
+/// A synthetic import with its provenance record.
+fn synthetic_import(f: &mut Fixture) -> Key {
+    f.instance(
         "synth",
         "synth.ntu",
         json!({}),
@@ -620,7 +619,31 @@ fn rows_and_columns_can_match_on_several_dims() {
         &[],
         1.0,
         vec![(files::PROVENANCE_JSON, provenance(synthetic()))],
+    )
+}
+
+/// One linear evaluation of `import`'s data, tagged `tags`, with its top-1.
+fn linear_result(f: &mut Fixture, import: &Key, tags: &[(&str, &str)], top1: f64) {
+    let name: Vec<&str> = tags.iter().map(|(_, v)| *v).collect();
+    f.instance(
+        &format!("linear[{}]", name.join(",")),
+        "eval.linear",
+        json!(name),
+        &[import],
+        0,
+        tags,
+        1.0,
+        vec![(
+            files::METRICS_JSON,
+            metrics(json!([{"metric": "top1", "value": top1, "protocol": "linear"}])),
+        )],
     );
+}
+
+#[test]
+fn rows_and_columns_can_match_on_several_dims() {
+    let mut f = Fixture::new();
+    let synth = synthetic_import(&mut f);
     // A²MC Table I: our rows are (method, encoder) pairs.
     for (encoder, top1) in [("bigru", 55.5), ("stgcn", 51.0)] {
         let tags = [
@@ -628,19 +651,7 @@ fn rows_and_columns_can_match_on_several_dims() {
             ("encoder", encoder),
             ("benchmark", "ntu60-xsub"),
         ];
-        f.instance(
-            &format!("linear[{encoder}]"),
-            "eval.linear",
-            json!({"encoder": encoder}),
-            &[&synth],
-            0,
-            &tags,
-            1.0,
-            vec![(
-                files::METRICS_JSON,
-                metrics(json!([{"metric": "top1", "value": top1, "protocol": "linear"}])),
-            )],
-        );
+        linear_result(&mut f, &synth, &tags, top1);
     }
     // ActCLR Table 7: rows by (transformation, region), columns by protocol (the columns' dims).
     for (region, knn, linear) in [("non-actionlet", 60.0, 70.0), ("full", 58.0, 69.0)] {
@@ -700,6 +711,60 @@ fn rows_and_columns_can_match_on_several_dims() {
     assert!(
         svg.contains("A²MC (ours) · BiGRU") && svg.contains("A²MC (ours) · GCN"),
         "bar labels"
+    );
+}
+
+#[test]
+fn untrained_rows_sit_under_their_encoders_row_and_are_floors_for_it_alone() {
+    let mut f = Fixture::new();
+    let synth = synthetic_import(&mut f);
+    // the BiGRU's untrained row (52.0) is above A²MC's GCN row (51.0) but is not its floor
+    for (method, encoder, top1) in [
+        ("a2mc", "bigru", 55.5),
+        ("a2mc", "stgcn", 51.0),
+        ("random-init", "bigru", 52.0),
+        ("random-init", "stgcn", 53.0),
+    ] {
+        let tags = [
+            ("method", method),
+            ("encoder", encoder),
+            ("benchmark", "ntu60-xview"),
+        ];
+        linear_result(&mut f, &synth, &tags, top1);
+    }
+    let spec = json!({"tables": [
+        {"paper": "a2mc", "table": "I", "select": {"protocol": "linear"}, "rows": ["method", "encoder"],
+         "columns": "benchmark", "paper_rows": "ran", "floors": ["random-init"]}
+    ]});
+    let md = fs::read_to_string(f.report(&spec).report).unwrap();
+    // each untrained row right under the paper row of its encoder, not apart at the end
+    let lines: Vec<&str> = md.lines().collect();
+    let at = |prefix: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line {prefix:?} in:\n{md}"))
+    };
+    let gcn = at("| A²MC (ours) | GCN |");
+    let bigru = at("| A²MC (ours) | BiGRU |");
+    assert!(
+        lines[gcn + 1].starts_with("| ↳ random-init |  |  |  | — | — | — | 53.0 |"),
+        "{md}"
+    );
+    assert!(
+        lines[bigru + 1].starts_with("| ↳ random-init |  |  |  | — | — | — | 52.0 |"),
+        "{md}"
+    );
+    assert!(!md.contains("not in the paper*"), "{md}");
+    has(&md, "`↳` rows are ours alone, not in the paper");
+    // each floor is compared with its own encoder's row
+    has(
+        &md,
+        "A²MC Table I NTU-60 x-view: the random-init / stgcn floor is 53.0; A²MC (ours) · GCN (51.0) falls below it",
+    );
+    has(
+        &md,
+        "A²MC Table I NTU-60 x-view: the random-init / bigru floor is 52.0; A²MC (ours) · BiGRU (55.5) is above it.",
     );
 }
 
@@ -846,7 +911,7 @@ fn the_paper_scale_is_checked_against_the_papers_scale_data_not_the_profile() {
     has(
         &md,
         "> **Not the paper's scale — not a reproduction of A²MC.** Real data, but pretraining ran 15 epochs (A²MC: 450); \
-         each pretraining epoch used at most 128 training clips, not all; encoder hidden 64 (A²MC: 1024); encoder layers 1 (A²MC: 3).",
+         each pretraining epoch used at most 128 training clips, not all; bigru encoder hidden 64 (A²MC: 1024); bigru encoder layers 1 (A²MC: 3).",
     );
     // at A²MC's scale, whatever the `profile` var says (the fixture's run is `quick`)
     let paper = json!({"epochs": 450, "batch": 64, "max_samples": 0,
@@ -854,6 +919,23 @@ fn the_paper_scale_is_checked_against_the_papers_scale_data_not_the_profile() {
     let md = fs::read_to_string(real_run(Some(paper)).report(&spec()).report).unwrap();
     has(&md, "Same kind of data at the paper's scale");
     assert!(!md.contains("Not the paper's scale"), "{md}");
+    // Table I's other encoders at their published sizes are A²MC's scale too; a smaller one
+    // is compared with the encoder of its own arch, an arch A²MC never trains with the list
+    let stgcn = |hidden: u64| {
+        json!({"epochs": 450, "batch": 64, "max_samples": 0,
+            "encoder": {"backbone": {"arch": "stgcn", "hidden": hidden, "feature_dim": 256}}})
+    };
+    let md = fs::read_to_string(real_run(Some(stgcn(16))).report(&spec()).report).unwrap();
+    has(&md, "Same kind of data at the paper's scale");
+    let md = fs::read_to_string(real_run(Some(stgcn(8))).report(&spec()).report).unwrap();
+    has(&md, "Real data, but stgcn encoder hidden 8 (A²MC: 16).");
+    let lstm = json!({"epochs": 450, "batch": 64,
+        "encoder": {"backbone": {"arch": "lstm", "hidden": 256}}});
+    let md = fs::read_to_string(real_run(Some(lstm)).report(&spec()).report).unwrap();
+    has(
+        &md,
+        "Real data, but encoder arch lstm (A²MC: bigru, transformer, stgcn, scd).",
+    );
 }
 
 #[test]
