@@ -157,3 +157,19 @@ pub fn pipeline(name: &str, vars: &str, stages: &[String]) -> String {
     };
     format!("name: {name}\n{vars}stages:\n{}", stages.concat())
 }
+
+/// Every file under `dir`, at any depth.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

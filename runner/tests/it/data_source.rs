@@ -2,7 +2,7 @@
 //! and no synthetic stage anywhere (DAG, status, keys); without it the synthetic corpus; and
 //! the report's provenance saying which, from what the import recorded.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::common::*;
 
@@ -100,7 +100,7 @@ fn without_a_root_the_import_generates_the_synthetic_corpus_and_says_so() {
         "{md}"
     );
     // nothing of the generated corpus is left in the artifact
-    let leftovers: Vec<PathBuf> = walk(&w.path().join(".skelflow"))
+    let leftovers: Vec<PathBuf> = files_under(&w.path().join(".skelflow"))
         .into_iter()
         .filter(|p| p.extension().is_some_and(|x| x == "skeleton"))
         .collect();
@@ -141,19 +141,4 @@ fn bad_data_roots_are_clear_errors_before_anything_runs() {
         assert!(!out.status.success(), "{set:?} succeeded:\n{all}");
         assert!(all.contains(want), "{set:?}: no {want:?} in:\n{all}");
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }

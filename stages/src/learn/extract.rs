@@ -110,7 +110,8 @@ impl Kind for Extract {
     // 3: fused GRU / LSTM layers (one input GEMM: other summation order)
     // 4: ST-GCN's fused temporal convolution
     // 5: ST-GCN's fused graph convolution (another summation order)
-    const VERSION: u32 = 5;
+    // 6: `bn_statistics: train` seeds the dropout masks of its passes (were unseeded)
+    const VERSION: u32 = 6;
     const ABOUT: &'static str = "features of the train and test splits through a frozen encoder (BN in eval mode), as Arrow";
     const USES_BACKEND: bool = true;
 
@@ -224,6 +225,8 @@ impl ViewedInput<'_> {
         // Untracked parameters: the forwards record no autodiff graph (one kept per batch
         // without a backward to free it ran out of memory), and the batch norms still train.
         let enc = enc.no_grad();
+        // train mode draws dropout masks: from a seeded RNG, or every run differs
+        dev.seed(derive_seed(ctx.seed, &[0xb57a, 0xd0]));
         let src = self.splits.train.as_ref() as &dyn ClipSource;
         let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(ctx.seed, &[0xb57a]));
         let mut order: Vec<usize> = Vec::new();
