@@ -174,6 +174,11 @@ fn floor_sentences(
                     "{head}; {} falls below it: its features do worse in this evaluation than the floor's, so its training has not learned what a comparison with the paper assumes.",
                     value(one)
                 ),
+                (_, 1) => format!(
+                    "{head}; 1 of the {} other rows falls below it: {}. Its features do worse in this evaluation than the floor's, so its training has not learned what a comparison with the paper assumes.",
+                    methods.len(),
+                    below[0]
+                ),
                 (_, _) => format!(
                     "{head}; {} of the {} other rows fall below it: {}. Their features do worse in this evaluation than the floor's, so their training has not learned what a comparison with the paper assumes.",
                     below.len(),
