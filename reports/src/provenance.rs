@@ -178,7 +178,6 @@ fn compact(params: &BTreeMap<String, Value>) -> String {
         .join(", ")
 }
 
-/// `1024`, `bigru`.
 /// How a pretraining's `encoder.backbone` differs from the paper's encoder of the same
 /// `arch` (or from its only one); nothing when it matches one of `sizes` in full.
 fn encoder_gaps(backbone: Option<&Value>, sizes: &[EncoderScale], paper: &str) -> Vec<String> {
@@ -230,6 +229,7 @@ fn setting(v: &Value) -> String {
     }
 }
 
+/// `1024`, `bigru`.
 fn scalar(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),

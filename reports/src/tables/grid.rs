@@ -132,11 +132,11 @@ pub(crate) fn row_entries<'a>(
     let mut apart = Vec::new();
     for k in extra {
         let values = extra_values(k);
-        let label = k.trim_start_matches(EXTRA).to_string();
+        let unique = k.trim_start_matches(EXTRA).to_string();
         let entry = |label: String, group| RowEntry {
             id: k.clone(),
             values: values.clone(),
-            unique: k.trim_start_matches(EXTRA).to_string(),
+            unique: unique.clone(),
             label,
             group,
             text: vec![String::new(); table.text_columns.len()],
@@ -147,7 +147,7 @@ pub(crate) fn row_entries<'a>(
                 let e = entry(format!("{BESIDE}{}", values[differs]), paper[i].group);
                 beside[i].push(e);
             }
-            None => apart.push(entry(label, Some(NOT_IN_PAPER))),
+            None => apart.push(entry(unique.clone(), Some(NOT_IN_PAPER))),
         }
     }
     let mut rows = Vec::new();
