@@ -149,7 +149,8 @@ pub struct FinetuneParams {
     pub nesterov: Option<bool>,
     pub test_every: Option<usize>,
     /// Per-sample augmentation of the training clips (`none`, a preset, or a list of ops):
-    /// e.g. CMD's `[{op: crop_resize, frames: 64, lo: 0.5, hi: 1.0}]`.
+    /// e.g. CMD's `[{op: crop_resize, frames: 64, lo: 0.5, hi: 1.0}]` (a crop keeps at
+    /// least `min_frames` source frames, default the code's 64).
     pub train_view: ViewSpec,
     /// Input transform of the test clips (`center64` for the CMD / A²MC 64-frame input).
     pub test_view: ViewSpec,

@@ -112,8 +112,17 @@ pub enum Aug {
     /// Reverse time.
     TimeFlip { p: f32 },
     /// ISC/CMD/A2MC: random crop of scale U(lo, hi) of the valid frames (at least
-    /// `frames`), resized to `frames` with half-pixel linear interpolation.
-    CropResize { frames: usize, lo: f32, hi: f32 },
+    /// `min_frames` of them, default the code's 64), resized to `frames` with half-pixel
+    /// linear interpolation.
+    CropResize {
+        frames: usize,
+        lo: f32,
+        hi: f32,
+        /// The code's `min_crop_length`: a literal 64 source frames, apart from the output
+        /// size, so a profile that resizes to fewer frames keeps the code's crop extent.
+        #[serde(default = "min_crop_frames")]
+        min_frames: usize,
+    },
     /// The deterministic centre crop (`ratio` of the valid frames) resized to `frames`.
     CenterCropResize { frames: usize, ratio: f32 },
     /// ISC/CMD `joint_courruption`: 15 random joints zeroed (p 0.5) or mixed by a random
@@ -303,10 +312,17 @@ impl Aug {
                     clip
                 }
             }
-            Aug::CropResize { frames, lo, hi } => {
+            Aug::CropResize {
+                frames,
+                lo,
+                hi,
+                min_frames,
+            } => {
                 let nf = valid.clamp(1, clip.t);
                 let scale = rng.random_range(lo..=hi);
-                let len = ((nf as f32 * scale).floor() as usize).max(frames).min(nf);
+                let len = ((nf as f32 * scale).floor() as usize)
+                    .max(min_frames)
+                    .min(nf);
                 let start = rng.random_range(0..=nf - len);
                 crop_resize(&clip, start, len, frames)
             }
@@ -793,12 +809,23 @@ pub fn ascal_random() -> Vec<Aug> {
     vec![Aug::TimeFlip { p: 0.5 }, Aug::Shear { r: 1.0, p: 1.0 }]
 }
 
-/// CMD's random-resized temporal crop to `frames` (crop scale U(0.1, 1)).
+/// The fewest source frames CMD's / ISC's / A²MC's temporal crop keeps
+/// (`min_crop_length = 64` in `temporal_cropresize` and `crop_subsequence`, whatever the
+/// output size).
+pub const MIN_CROP_FRAMES: usize = 64;
+
+fn min_crop_frames() -> usize {
+    MIN_CROP_FRAMES
+}
+
+/// CMD's random-resized temporal crop to `frames` (crop scale U(0.1, 1), at least
+/// [`MIN_CROP_FRAMES`] source frames).
 pub fn cmd_crop(frames: usize) -> Aug {
     Aug::CropResize {
         frames,
         lo: 0.1,
         hi: 1.0,
+        min_frames: MIN_CROP_FRAMES,
     }
 }
 

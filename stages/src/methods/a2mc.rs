@@ -37,7 +37,8 @@
 //! # Views (`pretrain.views`, defaults by variant and switches)
 //!
 //! `variant: paper`: `[basic, basic, source]` — query and key get the basic augmentation
-//! of CMD/ISC (crop-resize to `frames` with scale U(0.1, 1), then 50 % joint corruption
+//! of CMD/ISC (crop-resize to `frames` with scale U(0.1, 1) but at least the code's 64
+//! source frames, whatever `frames` is; then 50 % joint corruption
 //! else shear U(−1, 1)); `source` is only crop-resized and is what Att-Aug attacks and
 //! augments (the paper attacks the skeleton, not an already augmented view). The third
 //! view is left out when neither `att` nor `aug` is on. With only two views given, the
@@ -453,7 +454,8 @@ pub const ENTRY: MethodEntry = MethodEntry {
     about: "A²MC: Att-Aug hard positives, PNM adversarial bank + mixing, MC loss; switches att/aug/pnm/mc_loss, variant paper|code",
     // 2: the seed comes from the stage (was drawn from the device); streams after the crop.
     // 3: an SCD encoder's three domains are contrasted across (the code's four logit sets).
-    version: 3,
+    // 4: the crop keeps at least 64 source frames (was `frames`: shorter crops below 64).
+    version: 4,
     check,
     check_inputs,
     default_views: |params| {

@@ -163,11 +163,47 @@ fn crop_resize_is_half_pixel_linear() {
             frames: 64,
             lo: 0.1,
             hi: 1.0,
+            min_frames: 64,
         }
         .apply(padded.clone(), 70, &mut rng);
         assert_eq!(c.t, 64);
         assert!(c.data.iter().all(|&x| x == 1.0));
     }
+}
+
+#[test]
+fn a_random_crop_keeps_the_codes_64_source_frames_whatever_it_resizes_to() {
+    // frame t holds t: a crop of L frames resized to 24 spans L·23/24 (half-pixel linear)
+    let ramp = Clip::new(1, 100, 1, 1, (0..100).map(|t| t as f32).collect());
+    // written without `min_frames`, as in a pipeline: the code's `min_crop_length`
+    let crop: Aug = serde_json::from_value(serde_json::json!(
+        {"op": "crop_resize", "frames": 24, "lo": 0.1, "hi": 1.0}
+    ))
+    .unwrap();
+    assert_eq!(crop, cmd_crop(24));
+    let spans: Vec<f32> = (0..200)
+        .map(|seed| {
+            let c = crop
+                .clone()
+                .apply(ramp.clone(), 100, &mut ChaCha8Rng::seed_from_u64(seed));
+            assert_eq!(c.t, 24);
+            c.data[23] - c.data[0]
+        })
+        .collect();
+    let shortest = spans.iter().cloned().fold(f32::INFINITY, f32::min);
+    assert!(
+        (shortest - 64.0 * 23.0 / 24.0).abs() < 1e-3,
+        "shortest span {shortest}"
+    );
+    // and it does crop: scale U(0.1, 1) of 100 frames is below 64 in ~60 % of the draws
+    let at_min = spans
+        .iter()
+        .filter(|&&s| (s - shortest).abs() < 1e-3)
+        .count();
+    assert!(
+        (90..150).contains(&at_min),
+        "{at_min} of 200 crops at 64 frames"
+    );
 }
 
 #[test]
