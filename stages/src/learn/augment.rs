@@ -136,7 +136,7 @@ pub enum Aug {
     },
     /// A2MC: zero the `joints` joints most reachable (2-hop) from `seeds` random joints.
     SpatialMask { seeds: usize, joints: usize, p: f32 },
-    /// A2MC: split time into `blocks` blocks and zero `masked` of them.
+    /// A2MC: split time into `blocks` blocks and zero `masked` of them (see [`temporal_mask`]).
     TemporalMask {
         blocks: usize,
         masked: usize,
@@ -752,12 +752,15 @@ pub fn spatial_mask_joints(seeds: &[usize], k: usize) -> Vec<usize> {
     order[V - k.min(V)..].to_vec()
 }
 
+/// Zero the `picked` of `blocks` equal time blocks. Block `b` is frames
+/// `[⌊b·T/blocks⌋, ⌊(b+1)·T/blocks⌋)`: the code's 16 blocks of 4 at T = 64, and blocks that
+/// still cover every frame when a profile's T is no multiple of `blocks` (T = 24: 1 or 2).
 pub fn temporal_mask(mut clip: Clip, blocks: usize, picked: &[usize]) -> Clip {
-    let len = clip.t / blocks.max(1);
+    let blocks = blocks.max(1);
     let vm = clip.v * clip.m;
     for c in 0..clip.c {
         for &b in picked {
-            for t in b * len..((b + 1) * len).min(clip.t) {
+            for t in b * clip.t / blocks..((b + 1) * clip.t / blocks).min(clip.t) {
                 let from = (c * clip.t + t) * vm;
                 clip.data[from..from + vm].fill(0.0);
             }

@@ -454,7 +454,8 @@ pub const ENTRY: MethodEntry = MethodEntry {
     about: "A²MC: Att-Aug hard positives, PNM adversarial bank + mixing, MC loss; switches att/aug/pnm/mc_loss, variant paper|code",
     // 2: the seed comes from the stage (was drawn from the device); streams after the crop.
     // 3: an SCD encoder's three domains are contrasted across (the code's four logit sets).
-    // 4: the crop keeps at least 64 source frames (was `frames`: shorter crops below 64).
+    // 4: the crop keeps at least 64 source frames (was `frames`: shorter crops below 64);
+    //    the temporal mask's blocks cover every frame when T is no multiple of 16.
     version: 4,
     check,
     check_inputs,

@@ -217,6 +217,14 @@ fn a2mc_spatial_and_temporal_masks() {
         let zero = t == 2 || t == 3;
         assert_eq!(m.at(2, t, 5, 1) == 0.0, zero, "frame {t}");
     }
+    // 16 blocks over 24 frames (a quick profile): the last block is frames 22 and 23, and
+    // the 16 blocks together are every frame (not the first 16 frames, one each)
+    let m = temporal_mask(coded(24), 16, &[15]);
+    let zeroed: Vec<usize> = (0..24).filter(|&t| m.at(2, t, 5, 1) == 0.0).collect();
+    assert_eq!(zeroed, vec![22, 23]);
+    let all: Vec<usize> = (0..16).collect();
+    let m = temporal_mask(coded(24), 16, &all);
+    assert!(m.data.iter().all(|&x| x == 0.0));
 }
 
 #[test]
