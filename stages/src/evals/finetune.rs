@@ -401,7 +401,8 @@ impl Kind for EvalFinetune {
     // 3: ST-GCN's fused batch norms and temporal convolutions
     // 4: ST-GCN's dropout masks from a counter-based hash
     // 5: the fused convolutions' weight gradients summed in a fixed order (were run-dependent)
-    const VERSION: u32 = 5;
+    // 6: the saved classifier's BN running statistics include the last batch's update
+    const VERSION: u32 = 6;
     const ABOUT: &'static str = "finetune the whole network (encoder + new head) on all labels or a `data.subset` (protocols aimclr | cmd | ascal); top-1/top-5 best and last, per-sample test scores";
     const USES_BACKEND: bool = true;
 

@@ -165,9 +165,12 @@ impl MethodSetup<'_> {
     }
 }
 
-/// Save / load a module as a burnpack file.
+/// Save / load a module as a burnpack file. Saved through `valid()`: burn holds a training
+/// forward's BatchNorm running-statistics update pending (per thread) until the next forward
+/// or `valid()`, and a module's record reads the value before it, so the last batch's
+/// update would be missing from the file (PyTorch's `state_dict` has it).
 pub fn save_module<M: Module>(m: &M, path: &Path) -> Result<(), StageError> {
-    m.clone()
+    m.valid()
         .save_file(path)
         .map_err(|e| StageError::bad_file(path, format!("cannot write the weights: {e:?}")))
 }

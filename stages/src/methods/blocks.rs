@@ -237,9 +237,10 @@ impl ModuleMapper for Ema {
 /// structure, e.g. a newly initialised one). burn's `clone` shares BatchNorm running
 /// statistics (`RunningState` holds them behind an `Arc`), so a key encoder made as
 /// `q.clone()` would write its own batch statistics into the query encoder's (the exported
-/// one's) running statistics; PyTorch's `encoder_k` has its own buffers.
+/// one's) running statistics; PyTorch's `encoder_k` has its own buffers. Read through
+/// `valid()`, which applies a pending running-statistics update (see `save_module`).
 pub fn detached_copy<M: Module>(m: &M, fresh: M) -> M {
-    fresh.load_record(m.clone().into_record())
+    fresh.load_record(m.valid().into_record())
 }
 
 /// `θ_target ← m·θ_target + (1-m)·θ_online` over parameters (not BN running statistics).

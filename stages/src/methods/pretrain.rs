@@ -151,7 +151,8 @@ impl Kind for Pretrain {
     // 5: ST-GCN's batch norms and temporal convolutions as fused ops (same, for ST-GCN)
     // 6: ST-GCN's dropout masks from a counter-based hash, inside the fused batch norm
     // 7: the fused convolutions' weight gradients summed in a fixed order (were run-dependent)
-    const VERSION: u32 = 7;
+    // 8: the saved encoders' BN running statistics include the last batch's update
+    const VERSION: u32 = 8;
     const ABOUT: &'static str = "pre-training of an encoder with a method (moco | a2mc | aimclr | actclr | ascal | supervised); checkpoints every epoch and resumes after a kill; `init` starts from an upstream encoder";
     const USES_BACKEND: bool = true;
 

@@ -243,3 +243,45 @@ fn moco_pretraining_beats_random_init_in_linear_eval() {
         top1[0]
     );
 }
+
+/// burn holds a training forward's BatchNorm running-statistics update pending until the
+/// next forward; a saved encoder (and a key encoder copied from it) must carry the last
+/// batch's update, as PyTorch's `state_dict` does after the last step.
+#[test]
+fn a_saved_encoder_carries_its_last_batchs_running_statistics() {
+    use burn::prelude::*;
+    use burn::tensor::Distribution;
+    use skelflow_stages::learn::checkpoint::state_dict;
+    use skelflow_stages::learn::encoders::EncoderConfig;
+    use skelflow_stages::learn::method::{load_module, save_module};
+    use skelflow_stages::methods::blocks::detached_copy;
+    let _rng = rng_lock();
+    let cfg = EncoderConfig::preset("stgcn").unwrap();
+    let dev = Device::flex().autodiff();
+    let enc = cfg.init(&dev);
+    // data_bn sees mean 3: after one batch its running mean is 0.9·0 + 0.1·3 = 0.3
+    let x = Tensor::<5>::random([2, 3, 16, 25, 2], Distribution::Normal(3.0, 0.1), &dev);
+    let _ = enc.features(x);
+    let running_mean = |e: &skelflow_stages::learn::encoders::Encoder| {
+        state_dict(&cfg, e)
+            .into_iter()
+            .find(|(name, _)| name == "data_bn.running_mean")
+            .expect("ST-GCN's input batch norm")
+            .1
+            .values
+            .as_f32()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("encoder.bpk");
+    save_module(&enc, &file).unwrap();
+    let saved = load_module(cfg.init(&Device::flex()), &file).unwrap();
+    let copied = detached_copy(&enc, cfg.init(&dev));
+    for (what, e) in [("saved", &saved), ("copied", &copied)] {
+        let m = running_mean(e);
+        assert!(
+            m.iter().all(|v| (v - 0.3).abs() < 0.02),
+            "{what}: {:?}",
+            &m[..4]
+        );
+    }
+}
