@@ -2,7 +2,8 @@
 """PyTorch reference of SCD-Net's encoder as A²MC's public code uses it (A²MC scd/scd_encoder.py
 + SCD-Net model/ctrgcn.py, graph/ntu_rgb_d.py, graph/tools.py), transcribed from their
 description. It exists so the Rust (burn) port of the SCD encoder can be checked against it:
-trainable-parameter counts and forward features.
+trainable-parameter counts, forward features, and a training step's batch statistics and
+gradients.
 
 Differences from the public code: `Encoder.__init__` hard-codes c = 64 and frames = 64; here both
 are arguments so a small test configuration can be used. No einops: the rearranges are written
@@ -30,7 +31,15 @@ Subcommands (deterministic, CPU only, one thread):
       `*.self_attn.in_proj_weight` is (3d, d) with rows [q; k; v] (in_proj_bias likewise (3d,)),
       and Linear weights are (out, in). gcn_t_out / gcn_s_out are the (N*M, c, T, V) outputs of
       the two CTR-GCN trunks (before the rearrange), for debugging.
+      "train" is the same model (same state dict) in train mode with dropout off, as a
+      pretraining step runs it: two forwards of x (encoder.features(x), then model(x), each
+      updating the BN running statistics), the loss
+      sum(cat(vt, vs) * w_v) + sum(zi * w_i) + sum(zt * w_t) + sum(zs * w_s) with fixed random
+      weights, and its gradients: {"w_v", "w_i", "w_t", "w_s", "loss", "vt", "vs", "zi", "zt",
+      "zs" (second forward), "grad_x", "grads" {parameter name: d loss / d parameter},
+      "running_mean" {BN name: running_mean after the two forwards}}.
 """
+import copy
 import json
 import math
 import sys
@@ -368,6 +377,37 @@ def enc(t):
     return {'shape': list(t.shape), 'data': t.reshape(-1).tolist()}
 
 
+def without_dropout(model):
+    for m in model.modules():
+        if isinstance(m, nn.Dropout):
+            m.p = 0.0
+        if isinstance(m, nn.MultiheadAttention):
+            m.dropout = 0.0
+
+
+def train_step(model, x, g):
+    """Batch statistics and gradients of a pretraining-style step (see the docstring)."""
+    model = copy.deepcopy(model)
+    without_dropout(model)
+    model.train()
+    xg = x.clone().requires_grad_(True)
+    vt, vs, _, _ = model.encoder.features(xg)
+    zt, zs, zi = model(xg)
+    n, k = x.shape[0], zi.shape[1]
+    w = {'w_v': torch.randn((n, 2 * vt.shape[1]), generator=g), 'w_i': torch.randn((n, k), generator=g),
+         'w_t': torch.randn((n, k), generator=g), 'w_s': torch.randn((n, k), generator=g)}
+    loss = ((torch.cat([vt, vs], 1) * w['w_v']).sum() + (zi * w['w_i']).sum()
+            + (zt * w['w_t']).sum() + (zs * w['w_s']).sum())
+    loss.backward()
+    grads = {name: enc(p.grad if p.grad is not None else torch.zeros_like(p))
+             for name, p in model.named_parameters()}
+    running = {name[:-len('.running_mean')]: enc(b) for name, b in model.named_buffers()
+               if name.endswith('running_mean')}
+    return {**{k: enc(v) for k, v in w.items()}, 'loss': float(loss.detach()),
+            'vt': enc(vt), 'vs': enc(vs), 'zi': enc(zi), 'zt': enc(zt), 'zs': enc(zs),
+            'grad_x': enc(xg.grad), 'grads': grads, 'running_mean': running}
+
+
 def cmd_golden(path):
     t0 = time.time()
     torch.manual_seed(0)
@@ -389,7 +429,8 @@ def cmd_golden(path):
                       'x_layout': 'N C T V M', 'note': 'in_proj_weight is (3d, d) with rows [q; k; v]'},
            'x': enc(x), 'state_dict': sd,
            'vt': enc(vt), 'vs': enc(vs), 'zt': enc(zt), 'zs': enc(zs), 'zi': enc(zi),
-           'gcn_t_out': enc(gt), 'gcn_s_out': enc(gs)}
+           'gcn_t_out': enc(gt), 'gcn_s_out': enc(gs),
+           'train': train_step(model, x, g)}
     with open(path, 'w') as f:
         json.dump(out, f)
     info = {'written': path, 'state_dict_entries': len(sd),

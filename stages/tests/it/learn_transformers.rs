@@ -3,6 +3,7 @@
 //! against PyTorch's count of the same modules, and features against PyTorch's
 //! (`scripts/scd_reference.py`, `scripts/dsta_reference.py`, torch venv).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
@@ -170,15 +171,11 @@ pub(crate) fn close_values(want: &Golden, got: Vec<f32>, name: &str) {
     assert!(err <= 1e-4, "{name}: {err}");
 }
 
-#[test]
-fn scd_features_equal_pytorchs() {
-    let tmp = tempfile::tempdir().unwrap();
-    let Some(g) = golden("scd_reference.py", tmp.path()) else {
-        return;
-    };
+/// The SCD configuration of `scd_reference.py`'s golden.
+fn scd_shape(g: &Golden, dropout: f64) -> EncoderConfig {
     let c = &g["config"];
     let n = |k: &str| c[k].as_u64().unwrap() as usize;
-    let shape = EncoderConfig {
+    EncoderConfig {
         backbone: BackboneConfig::Scd(ScdConfig {
             frames: n("frames"),
             gcn_channels: n("c"),
@@ -186,12 +183,21 @@ fn scd_features_equal_pytorchs() {
             heads: n("heads"),
             layers: n("layers"),
             proj_dim: n("num_class"),
-            dropout: 0.1,
+            dropout,
         }),
         proj_dim: n("num_class"),
         mlp: true,
         ..Default::default()
+    }
+}
+
+#[test]
+fn scd_features_equal_pytorchs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(g) = golden("scd_reference.py", tmp.path()) else {
+        return;
     };
+    let shape = scd_shape(&g, 0.1);
     let _rng = rng_lock();
     let (_, enc, x) = import_golden(&g, tmp.path(), CheckpointFormat::A2mc, Some(&shape));
     let f = enc.features(x.clone());
@@ -203,6 +209,166 @@ fn scd_features_equal_pytorchs() {
     close(&g, "zi", zi);
     close(&g, "zt", zt);
     close(&g, "zs", zs);
+}
+
+/// A pretraining step's view of SCD: train mode (batch statistics, dropout off), two
+/// forwards as A²MC's step makes them, and the gradients of a fixed linear loss w.r.t. the
+/// input and every parameter, against PyTorch's (`scd_reference.py golden`, "train"). The
+/// parameter gradients are read off one plain SGD step (no momentum, no decay) through the
+/// checkpoint exporter, so they are compared under PyTorch's names and layouts.
+#[test]
+fn scd_trains_as_pytorchs_batch_statistics_and_gradients() {
+    use burn::optim::{GradientsParams, SgdConfig};
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(g) = golden("scd_reference.py", tmp.path()) else {
+        return;
+    };
+    let t = &g["train"];
+    let shape = scd_shape(&g, 0.0);
+    let _rng = rng_lock();
+    let file = tmp.path().join("golden.pt");
+    write_state_dict(&g["state_dict"], &file);
+    // imported on a plain device, then loaded into a trainable encoder as a pretraining
+    // stage loads its initial weights
+    let (_, imported) = checkpoint::import(
+        &file,
+        CheckpointFormat::A2mc,
+        Stream::Joint,
+        Some(&shape),
+        &Device::flex(),
+    )
+    .unwrap();
+    let dev = Device::flex().autodiff();
+    let enc = shape.init(&dev).load_record(imported.into_record());
+    let (xs, xv) = tensor(&g["x"]);
+    let x = Tensor::<5>::from_data(
+        TensorData::new(xv, [xs[0], xs[1], xs[2], xs[3], xs[4]]),
+        &dev,
+    )
+    .require_grad();
+    let weights = |name: &str| {
+        let (s, v) = tensor(&t[name]);
+        Tensor::<2>::from_data(TensorData::new(v, [s[0], s[1]]), &dev)
+    };
+
+    let f = enc.features(x.clone());
+    let [zi, zt, zs]: [Tensor<2>; 3] = enc
+        .embed_domains(x.clone())
+        .try_into()
+        .expect("three domains");
+    let d = shape.feature_dim() / 2;
+    close(t, "vt", f.clone().narrow(1, 0, d));
+    close(t, "vs", f.clone().narrow(1, d, d));
+    close(t, "zi", zi.clone());
+    close(t, "zt", zt.clone());
+    close(t, "zs", zs.clone());
+    let loss = (f * weights("w_v")).sum()
+        + (zi * weights("w_i")).sum()
+        + (zt * weights("w_t")).sum()
+        + (zs * weights("w_s")).sum();
+    let grads = loss.backward();
+    let gx = x.grad(&grads).expect("the loss depends on the input");
+    // An absent body (zeros) is constant in time through the TCNs, so their max-pools meet
+    // ties, and PyTorch and burn route a tie's gradient to different frames: there the
+    // gradient is compared summed over time, everywhere else value by value.
+    let (_, xv) = tensor(&g["x"]);
+    let got = gx.into_data().try_into_vec::<f32>().unwrap();
+    let (_, want) = tensor(&t["grad_x"]);
+    let (got, want) = (
+        fold_absent_bodies(&xs, &xv, got),
+        fold_absent_bodies(&xs, &xv, want),
+    );
+    assert!(got.len() < xv.len(), "the golden has an absent body");
+    close_scaled(
+        &serde_json::json!({"shape": [want.len()], "data": want}),
+        got,
+        "grad_x",
+        0.0,
+        1e-4,
+    );
+
+    let before: BTreeMap<String, TorchTensor> =
+        checkpoint::state_dict(&shape, &enc).into_iter().collect();
+    // the running means after the two forwards (burn's running variance uses the biased batch
+    // variance where PyTorch's uses the unbiased one: a factor n/(n-1) on the update); burn
+    // holds a forward's update pending until the next forward or `valid()`
+    let synced: BTreeMap<String, TorchTensor> = checkpoint::state_dict(&shape, &enc.valid())
+        .into_iter()
+        .collect();
+    for (bn, want) in t["running_mean"].as_object().unwrap() {
+        let got = synced[&format!("{bn}.running_mean")].values.as_f32();
+        close_values(want, got, &format!("{bn}.running_mean"));
+    }
+    const LR: f64 = 1e4;
+    let params = GradientsParams::from_grads(grads, &enc);
+    let after: BTreeMap<String, TorchTensor> =
+        checkpoint::state_dict(&shape, &SgdConfig::new().init().step(LR, enc, params))
+            .into_iter()
+            .collect();
+    let want = t["grads"].as_object().unwrap();
+    assert_eq!(want.len(), 416, "PyTorch's parameters");
+    let largest = want
+        .values()
+        .flat_map(|g| tensor(g).1)
+        .fold(0f32, |m, v| m.max(v.abs()));
+    for (name, want) in want {
+        let (b, a) = (before[name].values.as_f32(), after[name].values.as_f32());
+        let scale = b.iter().chain(&a).fold(0f32, |m, v| m.max(v.abs()));
+        let got: Vec<f32> = b.iter().zip(&a).map(|(b, a)| (b - a) / LR as f32).collect();
+        // a step of LR·g rounds to the ulp of the weights: that much slack per element
+        let peak = tensor(want).1.iter().fold(0f32, |m, v| m.max(v.abs()));
+        if peak < 1e-5 * largest {
+            // a bias right before a batch norm: no gradient in exact arithmetic
+            let got_peak = got.iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert!(
+                got_peak < 1e-5 * largest,
+                "{name}: {got_peak} (PyTorch: {peak})"
+            );
+            continue;
+        }
+        // a weight's gradient sums N·T·V float32 products, in another order than PyTorch's
+        close_scaled(want, got, name, 2.4e-7 * scale / LR as f32, 5e-3);
+    }
+}
+
+/// Values of an (N, C, T, V, M) tensor `v`, where each body that is all zeros in `x` is
+/// summed over time: its (C, V) sums, in place of its C·T·V values.
+fn fold_absent_bodies(shape: &[usize], x: &[f32], v: Vec<f32>) -> Vec<f32> {
+    let [n, c, t, j, m] = shape.try_into().expect("N C T V M");
+    let at = |i: [usize; 5]| (((i[0] * c + i[1]) * t + i[2]) * j + i[3]) * m + i[4];
+    let mut out = Vec::new();
+    for s in 0..n {
+        for b in 0..m {
+            let cells = || {
+                (0..c).flat_map(move |k| (0..t).flat_map(move |f| (0..j).map(move |q| (k, f, q))))
+            };
+            if cells().all(|(k, f, q)| x[at([s, k, f, q, b])] == 0.0) {
+                for k in 0..c {
+                    for q in 0..j {
+                        out.push((0..t).map(|f| v[at([s, k, f, q, b])]).sum());
+                    }
+                }
+            } else {
+                out.extend(cells().map(|(k, f, q)| v[at([s, k, f, q, b])]));
+            }
+        }
+    }
+    out
+}
+
+/// `got` within `tol` of the golden `want`, relative to each value with a floor of 1 % of
+/// the tensor's largest magnitude (gradients span orders of magnitude), plus `slack`.
+fn close_scaled(want: &Golden, got: Vec<f32>, name: &str, slack: f32, tol: f32) {
+    let (_, want) = tensor(want);
+    assert_eq!(got.len(), want.len(), "{name}");
+    let floor = 0.01 * want.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let err = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| ((a - b).abs() - slack).max(0.0) / b.abs().max(floor).max(1e-12))
+        .fold(0f32, f32::max);
+    println!("{name}: max relative error {err:.2e}");
+    assert!(err <= tol, "{name}: {err} > {tol}");
 }
 
 #[test]
