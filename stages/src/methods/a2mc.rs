@@ -122,7 +122,8 @@ use super::a2mc_blocks::{
     entropy_attack, mix_negatives, sample_seeds, smart_attack,
 };
 use super::blocks::{
-    MemoryBank, Queue, ema_update, info_nce, kl_to_teacher, l2_normalize, moco_logits,
+    MemoryBank, Queue, detached_copy, ema_update, info_nce, kl_to_teacher, l2_normalize,
+    moco_logits,
 };
 use super::{MethodEntry, PretrainView, typed_params};
 use crate::IoContext;
@@ -456,7 +457,8 @@ pub const ENTRY: MethodEntry = MethodEntry {
     // 3: an SCD encoder's three domains are contrasted across (the code's four logit sets).
     // 4: the crop keeps at least 64 source frames (was `frames`: shorter crops below 64);
     //    the temporal mask's blocks cover every frame when T is no multiple of 16.
-    version: 4,
+    // 5: the key encoder's BatchNorm running statistics are its own (were q's)
+    version: 5,
     check,
     check_inputs,
     default_views: |params| {
@@ -558,7 +560,9 @@ impl A2mc {
     pub fn new(params: A2mcParams, setup: &MethodSetup) -> Result<A2mc, StageError> {
         let dev = setup.device;
         let q = setup.initial_encoder();
-        let k = q.clone().no_grad();
+        // its own BatchNorm buffers, as PyTorch's encoder_k (a clone would share q's; the
+        // attack's frozen q does share them: the code's attack forwards update q's)
+        let k = detached_copy(&q, setup.encoder.init(dev)).no_grad();
         let dims = setup.encoder.domain_embed_dims();
         let sets = logit_sets(&params, dims.len());
         let used = sets.iter().map(|&(_, kd)| kd + 1).max().unwrap_or(1);

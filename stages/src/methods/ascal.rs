@@ -23,7 +23,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::blocks::{Queue, ema_update, info_nce, momentum_state_methods};
+use super::blocks::{Queue, detached_copy, ema_update, info_nce, momentum_state_methods};
 use super::{MethodEntry, PretrainView, is_dataset, typed_params, variant_frames};
 use crate::learn::augment::{ViewSpec, ascal_input, ascal_random};
 use crate::learn::data::Batch;
@@ -104,7 +104,8 @@ fn check_inputs(params: &Value, _view: &PretrainView, inputs: &[Upstream]) -> Ve
 pub const ENTRY: MethodEntry = MethodEntry {
     name: "ascal",
     about: "AS-CAL: momentum LSTM, unnormalised mean-over-time feature, uniform-initialised queue, τ 0.06, epoch 1 fills the queue",
-    version: 1,
+    // 2: the key encoder's BatchNorm running statistics are its own (were q's)
+    version: 2,
     check: check_typed::<AscalParams>,
     check_inputs,
     default_views: |params| {
@@ -138,7 +139,8 @@ pub struct Ascal {
 impl Ascal {
     pub fn new(params: AscalParams, setup: &MethodSetup) -> Ascal {
         let q = setup.initial_encoder();
-        let k = q.clone().no_grad();
+        // its own BatchNorm buffers, as PyTorch's encoder_k (a clone would share q's)
+        let k = detached_copy(&q, setup.encoder.init(setup.device)).no_grad();
         let queue = ascal_queue(params.queue, setup.encoder.embed_dim(), setup.device);
         Ascal {
             params,

@@ -7,7 +7,9 @@ use burn::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::blocks::{Queue, ema_update, info_nce, l2_normalize, momentum_state_methods};
+use super::blocks::{
+    Queue, detached_copy, ema_update, info_nce, l2_normalize, momentum_state_methods,
+};
 use super::{MethodEntry, no_inputs, typed_params};
 use crate::StageError;
 use crate::learn::augment::ViewSpec;
@@ -57,7 +59,8 @@ impl Params for MocoParams {
 pub const ENTRY: MethodEntry = MethodEntry {
     name: "moco",
     about: "MoCo v2: momentum key encoder, MLP projector, FIFO queue, InfoNCE",
-    version: 1,
+    // 2: the key encoder's BatchNorm running statistics are its own (were q's)
+    version: 2,
     check: check_typed::<MocoParams>,
     check_inputs: no_inputs,
     // AimCLR's two normal views (crop + shear), query and key
@@ -81,7 +84,8 @@ pub struct Moco {
 impl Moco {
     pub fn new(params: MocoParams, setup: &MethodSetup) -> Moco {
         let q = setup.initial_encoder();
-        let k = q.clone().no_grad();
+        // its own BatchNorm buffers, as PyTorch's encoder_k (a clone would share q's)
+        let k = detached_copy(&q, setup.encoder.init(setup.device)).no_grad();
         let queue = Queue::random(params.queue, setup.encoder.embed_dim(), setup.device);
         Moco {
             params,

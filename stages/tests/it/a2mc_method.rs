@@ -585,3 +585,51 @@ fn a2mc_cross_domain_loss_and_banks_equal_pytorchs() {
         }
     }
 }
+
+/// The key encoder runs in training mode with BatchNorm buffers of its own, as PyTorch's
+/// `encoder_k`: its forward moves its running statistics and leaves the query encoder's
+/// (a burn `clone` would share them).
+#[test]
+fn moco_and_a2mc_key_encoders_keep_their_own_batchnorm_statistics() {
+    use skelflow_stages::learn::encoders::{Backbone, Encoder};
+    let _rng = rng_lock();
+    let dev = Device::flex().autodiff();
+    let (enc, opt) = (encoder(), optim());
+    let setup = setup(&enc, &opt, &dev);
+    let stats = |e: &Encoder| match &e.backbone {
+        Backbone::Bigru(g) => g
+            .input_bn
+            .as_ref()
+            .expect("CMD's input batch norm")
+            .running_mean
+            .value_sync() // `value` can lag one update behind
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap(),
+        _ => unreachable!(),
+    };
+    let moco = Moco::new(
+        MocoParams {
+            queue: 16,
+            momentum: 0.999,
+            temperature: 0.07,
+        },
+        &setup,
+    );
+    let a2mc = A2mc::new(small(&serde_json::json!({})), &setup).unwrap();
+    let x = Tensor::<5>::random(
+        [2, 3, 16, 25, 2],
+        burn::tensor::Distribution::Normal(1.0, 1.0),
+        &dev,
+    );
+    for (name, q, k) in [("moco", &moco.q, &moco.k), ("a2mc", &a2mc.q, &a2mc.k)] {
+        let (q0, k0) = (stats(q), stats(k));
+        let _ = k.embed(x.clone());
+        assert_ne!(stats(k), k0, "{name}: the key encoder's statistics moved");
+        assert_eq!(
+            stats(q),
+            q0,
+            "{name}: the key encoder's forward left q's alone"
+        );
+    }
+}
