@@ -14,7 +14,7 @@ use skelflow_stages::methods::a2mc::{self, A2mc, A2mcCounters, A2mcParams, Contr
 use skelflow_stages::methods::blocks::MemoryBank;
 use skelflow_stages::methods::moco::{Moco, MocoParams};
 
-use crate::learn_common::rng_lock;
+use crate::learn_common::{rng_lock, running_mean};
 use crate::learn_transformers::{close_values, golden, tensor};
 
 fn encoder() -> EncoderConfig {
@@ -591,21 +591,14 @@ fn a2mc_cross_domain_loss_and_banks_equal_pytorchs() {
 /// (a burn `clone` would share them).
 #[test]
 fn moco_and_a2mc_key_encoders_keep_their_own_batchnorm_statistics() {
+    use skelflow_stages::learn::checkpoint::state_dict;
     use skelflow_stages::learn::encoders::{Backbone, Encoder};
     let _rng = rng_lock();
     let dev = Device::flex().autodiff();
     let (enc, opt) = (encoder(), optim());
     let setup = setup(&enc, &opt, &dev);
     let stats = |e: &Encoder| match &e.backbone {
-        Backbone::Bigru(g) => g
-            .input_bn
-            .as_ref()
-            .expect("CMD's input batch norm")
-            .running_mean
-            .value_sync() // `value` can lag one update behind
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap(),
+        Backbone::Bigru(g) => running_mean(g.input_bn.as_ref().expect("CMD's input batch norm")),
         _ => unreachable!(),
     };
     let moco = Moco::new(
@@ -623,6 +616,13 @@ fn moco_and_a2mc_key_encoders_keep_their_own_batchnorm_statistics() {
         &dev,
     );
     for (name, q, k) in [("moco", &moco.q, &moco.k), ("a2mc", &a2mc.q, &a2mc.k)] {
+        // the key encoder starts as the query encoder, every parameter and buffer
+        let (sq, sk) = (state_dict(&enc, q), state_dict(&enc, k));
+        assert_eq!(sq.len(), sk.len());
+        for ((nq, tq), (nk, tk)) in sq.iter().zip(&sk) {
+            assert_eq!(nq, nk);
+            assert_eq!(tq.values.as_f32(), tk.values.as_f32(), "{name}: {nq}");
+        }
         let (q0, k0) = (stats(q), stats(k));
         let _ = k.embed(x.clone());
         assert_ne!(stats(k), k0, "{name}: the key encoder's statistics moved");

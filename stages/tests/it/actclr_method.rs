@@ -558,13 +558,9 @@ fn a_key_encoder_copy_keeps_its_own_batchnorm_statistics() {
     let f = Fixture::new();
     let m = f.actclr(params(serde_json::json!({})), Stream::Joint);
     let stats = |e: &skelflow_stages::learn::encoders::Encoder| match &e.backbone {
-        skelflow_stages::learn::encoders::Backbone::Stgcn(s) => s
-            .data_bn
-            .running_mean
-            .value_sync() // `value` can lag one update behind
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap(),
+        skelflow_stages::learn::encoders::Backbone::Stgcn(s) => {
+            crate::learn_common::running_mean(&s.data_bn)
+        }
         _ => unreachable!(),
     };
     let before = stats(&m.q);

@@ -339,3 +339,13 @@ pub fn mem_source(n: usize, t: usize, seed: u64) -> skelflow_stages::learn::data
         classes: 4,
     }
 }
+
+/// A batch norm's running mean with any pending update applied (burn's `value` can lag one
+/// update behind).
+pub fn running_mean(bn: &burn::nn::BatchNorm) -> Vec<f32> {
+    bn.running_mean
+        .value_sync()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap()
+}

@@ -242,7 +242,7 @@ fn scd_trains_as_pytorchs_batch_statistics_and_gradients() {
     let enc = shape.init(&dev).load_record(imported.into_record());
     let (xs, xv) = tensor(&g["x"]);
     let x = Tensor::<5>::from_data(
-        TensorData::new(xv, [xs[0], xs[1], xs[2], xs[3], xs[4]]),
+        TensorData::new(xv.clone(), [xs[0], xs[1], xs[2], xs[3], xs[4]]),
         &dev,
     )
     .require_grad();
@@ -271,7 +271,6 @@ fn scd_trains_as_pytorchs_batch_statistics_and_gradients() {
     // An absent body (zeros) is constant in time through the TCNs, so their max-pools meet
     // ties, and PyTorch and burn route a tie's gradient to different frames: there the
     // gradient is compared summed over time, everywhere else value by value.
-    let (_, xv) = tensor(&g["x"]);
     let got = gx.into_data().try_into_vec::<f32>().unwrap();
     let (_, want) = tensor(&t["grad_x"]);
     let (got, want) = (
@@ -315,7 +314,6 @@ fn scd_trains_as_pytorchs_batch_statistics_and_gradients() {
         let (b, a) = (before[name].values.as_f32(), after[name].values.as_f32());
         let scale = b.iter().chain(&a).fold(0f32, |m, v| m.max(v.abs()));
         let got: Vec<f32> = b.iter().zip(&a).map(|(b, a)| (b - a) / LR as f32).collect();
-        // a step of LR·g rounds to the ulp of the weights: that much slack per element
         let peak = tensor(want).1.iter().fold(0f32, |m, v| m.max(v.abs()));
         if peak < 1e-5 * largest {
             // a bias right before a batch norm: no gradient in exact arithmetic
@@ -326,7 +324,8 @@ fn scd_trains_as_pytorchs_batch_statistics_and_gradients() {
             );
             continue;
         }
-        // a weight's gradient sums N·T·V float32 products, in another order than PyTorch's
+        // a weight's gradient sums N·T·V float32 products, in another order than PyTorch's;
+        // the step of LR·g rounds to the ulp of the weights: that much slack per element
         close_scaled(want, got, name, 2.4e-7 * scale / LR as f32, 5e-3);
     }
 }
