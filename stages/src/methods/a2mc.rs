@@ -122,8 +122,7 @@ use super::a2mc_blocks::{
     entropy_attack, mix_negatives, sample_seeds, smart_attack,
 };
 use super::blocks::{
-    MemoryBank, Queue, detached_copy, ema_update, info_nce, kl_to_teacher, l2_normalize,
-    moco_logits,
+    MemoryBank, Queue, ema_update, info_nce, key_encoder, kl_to_teacher, l2_normalize, moco_logits,
 };
 use super::{MethodEntry, PretrainView, typed_params};
 use crate::IoContext;
@@ -560,9 +559,8 @@ impl A2mc {
     pub fn new(params: A2mcParams, setup: &MethodSetup) -> Result<A2mc, StageError> {
         let dev = setup.device;
         let q = setup.initial_encoder();
-        // its own BatchNorm buffers, as PyTorch's encoder_k (a clone would share q's; the
-        // attack's frozen q does share them: the code's attack forwards update q's)
-        let k = detached_copy(&q, setup.encoder.init(dev)).no_grad();
+        // (the attack's frozen q is a clone: the code's attack forwards update q's statistics)
+        let k = key_encoder(&q, setup);
         let dims = setup.encoder.domain_embed_dims();
         let sets = logit_sets(&params, dims.len());
         let used = sets.iter().map(|&(_, kd)| kd + 1).max().unwrap_or(1);

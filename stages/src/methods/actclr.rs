@@ -108,7 +108,7 @@ use super::actclr_blocks::{
     mask_pool, mix_by_mask, mix_keys, safp_pool, select_topk, values,
 };
 use super::blocks::{
-    Queue, detached_copy, ema_update, l2_normalize, load_momentum_state, save_momentum_state,
+    Queue, ema_update, key_encoder, l2_normalize, load_momentum_state, save_momentum_state,
 };
 use super::{MethodEntry, PretrainView, is_dataset, typed_params, variant_frames};
 use crate::data::Stream;
@@ -583,7 +583,7 @@ impl Actclr {
     pub fn new(params: ActclrParams, setup: &MethodSetup) -> Result<Actclr, StageError> {
         let dev = setup.device;
         let q = setup.initial_encoder();
-        let k = detached_copy(&q, setup.encoder.init(dev)).no_grad();
+        let k = key_encoder(&q, setup);
         let queue = Queue::random(params.queue, setup.encoder.embed_dim(), dev);
         let anchor = match (params.anchor_source(), setup.anchor) {
             (AnchorSource::Dataset, None) if params.needs_actionlet() => {

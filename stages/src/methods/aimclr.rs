@@ -33,7 +33,7 @@
 //!   probability underflows to 0, where the reference gives −inf·0 = NaN).
 //! - The attention drop's rescale divides by `max(Σ mask, 1)` (the reference divides by
 //!   zero when every entry is dropped).
-//! - The key encoder's BatchNorm statistics are its own ([`detached_copy`]), as in PyTorch.
+//! - The key encoder's BatchNorm statistics are its own ([`key_encoder`]), as in PyTorch.
 
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 
 use super::actclr_blocks::{ddm_loss, ddm_teacher, mined_info_nce, mining_mask, simam_drop};
 use super::blocks::{
-    Queue, cross_entropy_first, detached_copy, ema_update, l2_normalize, momentum_state_methods,
+    Queue, cross_entropy_first, ema_update, key_encoder, l2_normalize, momentum_state_methods,
 };
 use super::{MethodEntry, no_inputs, typed_params};
 use crate::StageError;
@@ -152,7 +152,7 @@ pub struct BatchLoss {
 impl Aimclr {
     pub fn new(params: AimclrParams, setup: &MethodSetup) -> Result<Aimclr, StageError> {
         let q = setup.initial_encoder();
-        let k = detached_copy(&q, setup.encoder.init(setup.device)).no_grad();
+        let k = key_encoder(&q, setup);
         let queue = Queue::random(params.queue, setup.encoder.embed_dim(), setup.device);
         Ok(Aimclr {
             params,

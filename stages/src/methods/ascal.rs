@@ -23,7 +23,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::blocks::{Queue, detached_copy, ema_update, info_nce, momentum_state_methods};
+use super::blocks::{Queue, ema_update, info_nce, key_encoder, momentum_state_methods};
 use super::{MethodEntry, PretrainView, is_dataset, typed_params, variant_frames};
 use crate::learn::augment::{ViewSpec, ascal_input, ascal_random};
 use crate::learn::data::Batch;
@@ -139,8 +139,7 @@ pub struct Ascal {
 impl Ascal {
     pub fn new(params: AscalParams, setup: &MethodSetup) -> Ascal {
         let q = setup.initial_encoder();
-        // its own BatchNorm buffers, as PyTorch's encoder_k (a clone would share q's)
-        let k = detached_copy(&q, setup.encoder.init(setup.device)).no_grad();
+        let k = key_encoder(&q, setup);
         let queue = ascal_queue(params.queue, setup.encoder.embed_dim(), setup.device);
         Ascal {
             params,

@@ -14,7 +14,7 @@ use crate::StageError;
 use crate::learn::encoders::{Encoder, is_running_stat};
 pub use crate::learn::losses::{cross_entropy, l2_normalize};
 use crate::learn::method::{
-    load_matrix, load_module, load_optim, save_matrix, save_module, save_optim,
+    MethodSetup, load_matrix, load_module, load_optim, save_matrix, save_module, save_optim,
 };
 
 /// Cross-entropy with the positive at column 0 (MoCo's `labels = zeros`).
@@ -241,6 +241,12 @@ impl ModuleMapper for Ema {
 /// `valid()`, which applies a pending running-statistics update (see `save_module`).
 pub fn detached_copy<M: Module>(m: &M, fresh: M) -> M {
     fresh.load_record(m.valid().into_record())
+}
+
+/// A momentum method's key encoder: `q` copied with BatchNorm buffers of its own (as
+/// PyTorch's `encoder_k`, see [`detached_copy`]), frozen — it moves by [`ema_update`] only.
+pub fn key_encoder(q: &Encoder, setup: &MethodSetup) -> Encoder {
+    detached_copy(q, setup.encoder.init(setup.device)).no_grad()
 }
 
 /// `θ_target ← m·θ_target + (1-m)·θ_online` over parameters (not BN running statistics).

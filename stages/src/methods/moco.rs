@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::blocks::{
-    Queue, detached_copy, ema_update, info_nce, l2_normalize, momentum_state_methods,
+    Queue, ema_update, info_nce, key_encoder, l2_normalize, momentum_state_methods,
 };
 use super::{MethodEntry, no_inputs, typed_params};
 use crate::StageError;
@@ -84,8 +84,7 @@ pub struct Moco {
 impl Moco {
     pub fn new(params: MocoParams, setup: &MethodSetup) -> Moco {
         let q = setup.initial_encoder();
-        // its own BatchNorm buffers, as PyTorch's encoder_k (a clone would share q's)
-        let k = detached_copy(&q, setup.encoder.init(setup.device)).no_grad();
+        let k = key_encoder(&q, setup);
         let queue = Queue::random(params.queue, setup.encoder.embed_dim(), setup.device);
         Moco {
             params,

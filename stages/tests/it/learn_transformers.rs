@@ -226,26 +226,13 @@ fn scd_trains_as_pytorchs_batch_statistics_and_gradients() {
     let t = &g["train"];
     let shape = scd_shape(&g, 0.0);
     let _rng = rng_lock();
-    let file = tmp.path().join("golden.pt");
-    write_state_dict(&g["state_dict"], &file);
     // imported on a plain device, then loaded into a trainable encoder as a pretraining
     // stage loads its initial weights
-    let (_, imported) = checkpoint::import(
-        &file,
-        CheckpointFormat::A2mc,
-        Stream::Joint,
-        Some(&shape),
-        &Device::flex(),
-    )
-    .unwrap();
+    let (_, imported, x) = import_golden(&g, tmp.path(), CheckpointFormat::A2mc, Some(&shape));
     let dev = Device::flex().autodiff();
     let enc = shape.init(&dev).load_record(imported.into_record());
     let (xs, xv) = tensor(&g["x"]);
-    let x = Tensor::<5>::from_data(
-        TensorData::new(xv.clone(), [xs[0], xs[1], xs[2], xs[3], xs[4]]),
-        &dev,
-    )
-    .require_grad();
+    let x = Tensor::<5>::from_data(x.into_data(), &dev).require_grad();
     let weights = |name: &str| {
         let (s, v) = tensor(&t[name]);
         Tensor::<2>::from_data(TensorData::new(v, [s[0], s[1]]), &dev)
@@ -286,16 +273,15 @@ fn scd_trains_as_pytorchs_batch_statistics_and_gradients() {
         1e-4,
     );
 
-    let before: BTreeMap<String, TorchTensor> =
-        checkpoint::state_dict(&shape, &enc).into_iter().collect();
-    // the running means after the two forwards (burn's running variance uses the biased batch
-    // variance where PyTorch's uses the unbiased one: a factor n/(n-1) on the update); burn
-    // holds a forward's update pending until the next forward or `valid()`
-    let synced: BTreeMap<String, TorchTensor> = checkpoint::state_dict(&shape, &enc.valid())
+    // read through `valid()`: burn holds a forward's running-statistics update pending until
+    // the next forward or `valid()`
+    let before: BTreeMap<String, TorchTensor> = checkpoint::state_dict(&shape, &enc.valid())
         .into_iter()
         .collect();
+    // the running means after the two forwards (burn's running variance uses the biased batch
+    // variance where PyTorch's uses the unbiased one: a factor n/(n-1) on the update)
     for (bn, want) in t["running_mean"].as_object().unwrap() {
-        let got = synced[&format!("{bn}.running_mean")].values.as_f32();
+        let got = before[&format!("{bn}.running_mean")].values.as_f32();
         close_values(want, got, &format!("{bn}.running_mean"));
     }
     const LR: f64 = 1e4;
