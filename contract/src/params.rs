@@ -16,7 +16,9 @@
 //! kind and turns each [`ParamError`]'s path into a file:line:column.
 
 use schemars::JsonSchema;
-use serde::{Serialize, de::DeserializeOwned};
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// One step of a path into the params (`optimizer.lr` = [Key("optimizer"), Key("lr")]).
@@ -80,6 +82,47 @@ impl std::fmt::Display for ParamError {
         }
         Ok(())
     }
+}
+
+/// Reads a param that is a name or a structure (an encoder preset or config, a view preset
+/// or a list of ops): a string gives `name(s)`, a list or a mapping is read as `T` — so a
+/// misspelt field inside gets `T`'s own error at its own path, where `#[serde(untagged)]`
+/// says only "data did not match any variant".
+pub fn name_or<'de, D, T, R>(
+    d: D,
+    expecting: &'static str,
+    name: fn(String) -> R,
+    structure: fn(T) -> R,
+) -> Result<R, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct NameOr<T, R> {
+        expecting: &'static str,
+        name: fn(String) -> R,
+        structure: fn(T) -> R,
+    }
+    impl<'de, T: Deserialize<'de>, R> Visitor<'de> for NameOr<T, R> {
+        type Value = R;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<R, E> {
+            Ok((self.name)(s.to_string()))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<R, A::Error> {
+            T::deserialize(SeqAccessDeserializer::new(seq)).map(self.structure)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<R, A::Error> {
+            T::deserialize(MapAccessDeserializer::new(map)).map(self.structure)
+        }
+    }
+    d.deserialize_any(NameOr {
+        expecting,
+        name,
+        structure,
+    })
 }
 
 /// Documentation of one param, for `skelflow kinds <kind>` and for hints.
@@ -358,7 +401,6 @@ pub fn type_name(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde::Deserialize;
 
     #[derive(Default, Serialize, Deserialize, JsonSchema)]
     #[serde(default, deny_unknown_fields)]
@@ -430,17 +472,23 @@ mod tests {
     }
 
     #[derive(Serialize, Deserialize, JsonSchema)]
-    #[serde(tag = "op", rename_all = "snake_case")]
+    #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
     enum Op {
         Crop { ratio: usize },
         Flip { p: f32 },
     }
 
-    #[derive(Serialize, Deserialize, JsonSchema)]
+    #[derive(Serialize, JsonSchema)]
     #[serde(untagged)]
     enum View {
         Preset(String),
         Ops(Vec<Op>),
+    }
+
+    impl<'de> Deserialize<'de> for View {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            name_or(d, "a view preset or a list of ops", View::Preset, View::Ops)
+        }
     }
 
     #[derive(Default, Serialize, Deserialize, JsonSchema)]
@@ -460,6 +508,33 @@ mod tests {
             "list of string | list of mapping with `op`: crop | flip"
         );
         assert_eq!(ty("extra"), "mapping");
+    }
+
+    #[test]
+    fn a_name_or_structure_param_reports_the_inner_error_at_its_path() {
+        let ok =
+            check_typed::<Q>(&serde_json::json!({"views": ["weak", [{"op": "flip", "p": 0.5}]]}));
+        assert!(ok.is_ok(), "{ok:?}");
+
+        let errs = check_typed::<Q>(&serde_json::json!(
+            {"views": ["weak", [{"op": "crop", "ratio": 2}, {"op": "crop", "ration": 2}]]}
+        ))
+        .unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].path_string(), "views[1][1]");
+        assert!(
+            errs[0]
+                .message
+                .starts_with("unknown field `ration`, expected `ratio`"),
+            "{errs:?}"
+        );
+
+        let errs = check_typed::<Q>(&serde_json::json!({"views": [5]})).unwrap_err();
+        assert_eq!(errs[0].path_string(), "views[0]");
+        assert_eq!(
+            errs[0].message,
+            "invalid type: integer `5`, expected a view preset or a list of ops"
+        );
     }
 
     #[test]

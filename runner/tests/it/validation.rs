@@ -81,6 +81,23 @@ fn unknown_and_badly_typed_params() {
 }
 
 #[test]
+fn a_mistake_inside_a_preset_or_structure_param_is_named() {
+    // encoder, views and synthetic take a name or a structure: the error is the inner
+    // field's, not "data did not match any variant"
+    let err = invalid("nested_params", &["dag", "nested_params.yaml"]);
+    for expected in [
+        "`synthetic.clases` in stage `import`: unknown field `clases`, expected one of `size`, `classes`",
+        "`encoder.backbone` in stage `pretrain`: unknown field `hiden`",
+        "`views[1][0]` in stage `pretrain`: unknown field `min_ratio`, expected one of `frames`, `lo`, `hi`, `min_frames`",
+        "nested_params.yaml:16:12",
+    ] {
+        assert!(err.contains(expected), "missing `{expected}` in\n{err}");
+    }
+    assert!(!err.contains("did not match any variant"), "{err}");
+    insta::assert_snapshot!("nested_params", err);
+}
+
+#[test]
 fn bad_needs() {
     let err = invalid("needs", &["dag", "needs.yaml"]);
     assert!(err.contains("stage `train` needs `prepar`, which is not a stage of this pipeline"));

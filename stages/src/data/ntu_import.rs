@@ -44,7 +44,7 @@ pub enum OnError {
 }
 
 /// The synthetic corpus an import without `root` generates.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Synthetic {
     /// A size preset, `quick` | `small` | `ntu60`; `""`: not set (`quick` when `root` is
@@ -52,6 +52,17 @@ pub enum Synthetic {
     Size(String),
     /// Every param of the `synth.ntu` generator (`{size: small, classes: 20}`).
     Corpus(SynthParams),
+}
+
+impl<'de> Deserialize<'de> for Synthetic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::params::name_or(
+            d,
+            "a corpus size or the synthetic corpus's params",
+            Synthetic::Size,
+            Synthetic::Corpus,
+        )
+    }
 }
 
 impl Default for Synthetic {

@@ -23,13 +23,24 @@ use crate::{Kind, StageContext, StageError, Upstream};
 /// The kinds whose artifact has `scores.arrow`.
 pub const SCORING_KINDS: &[&str] = &["eval.linear", "eval.finetune"];
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Weights {
     /// `equal`, `aimclr` or `pyskl`.
     Preset(String),
     /// A weight per stream name.
     PerStream(BTreeMap<String, f64>),
+}
+
+impl<'de> Deserialize<'de> for Weights {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::params::name_or(
+            d,
+            "a weights preset or a weight per stream",
+            Weights::Preset,
+            Weights::PerStream,
+        )
+    }
 }
 
 impl Default for Weights {

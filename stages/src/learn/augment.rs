@@ -906,11 +906,22 @@ pub fn a2mc_code_appearance() -> Vec<Aug> {
 }
 
 /// A view given as a preset name or an explicit list.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum ViewSpec {
     Preset(String),
     List(Vec<Aug>),
+}
+
+impl<'de> Deserialize<'de> for ViewSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::params::name_or(
+            d,
+            "a view preset or a list of ops",
+            ViewSpec::Preset,
+            ViewSpec::List,
+        )
+    }
 }
 
 impl ViewSpec {

@@ -7,12 +7,23 @@ use super::EncoderConfig;
 use crate::params::ParamError;
 
 /// An encoder given as a preset name (`stgcn`, `stgcn64`, `bigru`, `lstm`) or a config.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 #[schemars(title = "preset name | encoder config")]
 pub enum EncoderSpec {
     Preset(String),
     Config(EncoderConfig),
+}
+
+impl<'de> Deserialize<'de> for EncoderSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::params::name_or(
+            d,
+            "an encoder preset name or an encoder config",
+            EncoderSpec::Preset,
+            EncoderSpec::Config,
+        )
+    }
 }
 
 impl Default for EncoderSpec {
