@@ -24,17 +24,14 @@ use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use skelflow_contract::metrics::dims;
-use skelflow_contract::{MetricRow, files};
+use skelflow_contract::files;
 
 use super::scores::{Scores, ScoresMeta, write_scores};
-use super::{drop_same, topk_accuracy};
+use super::{drop_same, topk_accuracy, write_classifier_metrics};
 use crate::data::Stream;
 use crate::data::pku::PKU_CLASSES;
 use crate::data::subset::{check_subset_fits, check_subset_inputs, read_subset};
-use crate::learn::artifact::{
-    EncoderMeta, read_encoder, write_encoder, write_epochs, write_json, write_metrics,
-};
+use crate::learn::artifact::{EncoderMeta, read_encoder, write_encoder, write_epochs, write_json};
 use crate::learn::augment::{Aug, ViewSpec};
 use crate::learn::data::{Batch, ClipSource, derive_seed, stack_clips};
 use crate::learn::dataset::open_splits;
@@ -547,24 +544,13 @@ impl Kind for EvalFinetune {
             return Err(StageError::input("the classifier was never tested"));
         };
         let proto = p.protocol.label();
-        let row = |metric: &str, value: f64, at: &str| {
-            let r = MetricRow::new(metric, value)
-                .with(dims::PROTOCOL, proto)
-                .with(dims::AT, at)
-                .with(dims::SPLIT, "test");
-            match &subset {
-                Some(s) => r.with(dims::LABEL_FRACTION, s.label_fraction()),
-                None => r,
-            }
-        };
-        write_metrics(
-            &ctx.out_dir.join(files::METRICS_JSON),
-            vec![
-                row("top1", best.top1, "best"),
-                row("top5", record.best_top5, "best"),
-                row("top1", last.top1, "last"),
-                row("top5", last.top5, "last"),
-            ],
+        let label_fraction = subset.as_ref().map(|s| s.label_fraction());
+        write_classifier_metrics(
+            &ctx.out_dir,
+            proto,
+            label_fraction.as_deref(),
+            [best.top1, record.best_top5],
+            [last.top1, last.top5],
         )?;
         let labels = method.test.labels.clone();
         write_scores(
@@ -576,7 +562,7 @@ impl Kind for EvalFinetune {
                 protocol: proto.into(),
                 best_epoch: best.epoch,
                 last_epoch: last.epoch,
-                label_fraction: subset.as_ref().map(|s| s.label_fraction()),
+                label_fraction,
             },
             &Scores {
                 index: (0..labels.len()).collect(),

@@ -11,11 +11,10 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use skelflow_contract::metrics::dims;
-use skelflow_contract::{MetricRow, files};
+use skelflow_contract::files;
 
 use super::scores::{At, Scores, ScoresMeta, read_scores, write_scores};
-use super::{extracted_benchmark, topk_accuracy};
+use super::{extracted_benchmark, test_metric, topk_accuracy};
 use crate::learn::artifact::write_metrics;
 use crate::params::{ParamError, Params};
 use crate::{Kind, StageContext, StageError, Upstream};
@@ -277,16 +276,9 @@ impl Kind for EvalFuse {
         };
         let at = p.at.name();
         let row = |metric: &str, value: f64| {
-            let r = MetricRow::new(metric, value)
-                .with(dims::PROTOCOL, protocol.as_str())
-                .with(dims::AT, at)
-                .with(dims::SPLIT, "test")
+            test_metric(metric, value, &protocol, at, fraction.as_deref())
                 .with("stream", stream.as_str())
-                .with("streams", inputs.len() as i64);
-            match &fraction {
-                Some(f) => r.with(dims::LABEL_FRACTION, f.as_str()),
-                None => r,
-            }
+                .with("streams", inputs.len() as i64)
         };
         write_metrics(
             &ctx.out_dir.join(files::METRICS_JSON),

@@ -16,13 +16,14 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use skelflow_contract::metrics::dims;
-use skelflow_contract::{MetricRow, files};
 
 use super::scores::{Scores, ScoresMeta, write_scores};
-use super::{InputFeatures, drop_same, extracted_benchmark, input_features, topk_accuracy};
+use super::{
+    InputFeatures, drop_same, extracted_benchmark, input_features, topk_accuracy,
+    write_classifier_metrics,
+};
 use crate::data::subset::{check_subset_fits, check_subset_inputs, read_subset};
-use crate::learn::artifact::{EpochRow, write_epochs, write_metrics};
+use crate::learn::artifact::{EpochRow, write_epochs};
 use crate::learn::data::{derive_seed, label_tensor};
 use crate::learn::device::device;
 use crate::learn::losses::cross_entropy;
@@ -390,16 +391,7 @@ impl Kind for EvalLinear {
             &progress,
         )?;
         let proto = p.protocol.label();
-        let row = |metric: &str, value: f64, at: &str| {
-            let r = MetricRow::new(metric, value)
-                .with(dims::PROTOCOL, proto)
-                .with(dims::AT, at)
-                .with(dims::SPLIT, "test");
-            match &subset {
-                Some(s) => r.with(dims::LABEL_FRACTION, s.label_fraction()),
-                None => r,
-            }
-        };
+        let label_fraction = subset.as_ref().map(|s| s.label_fraction());
         write_scores(
             &ctx.out_dir,
             &ScoresMeta {
@@ -409,7 +401,7 @@ impl Kind for EvalLinear {
                 protocol: proto.into(),
                 best_epoch: r.best_epoch,
                 last_epoch: spec.epochs,
-                label_fraction: subset.as_ref().map(|s| s.label_fraction()),
+                label_fraction: label_fraction.clone(),
             },
             &Scores {
                 index: test.index.clone(),
@@ -419,14 +411,12 @@ impl Kind for EvalLinear {
                 last: r.last_scores.clone(),
             },
         )?;
-        write_metrics(
-            &ctx.out_dir.join(files::METRICS_JSON),
-            vec![
-                row("top1", r.best_top1, "best"),
-                row("top5", r.best_top5, "best"),
-                row("top1", r.last_top1, "last"),
-                row("top5", r.last_top5, "last"),
-            ],
+        write_classifier_metrics(
+            &ctx.out_dir,
+            proto,
+            label_fraction.as_deref(),
+            [r.best_top1, r.best_top5],
+            [r.last_top1, r.last_top5],
         )?;
         write_epochs(&ctx.out_dir, "linear", &r.rows)
     }

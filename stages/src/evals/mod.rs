@@ -9,8 +9,11 @@ pub mod linear;
 pub mod scores;
 pub mod segment;
 
-use crate::learn::artifact::{FeatureSet, read_features_arrow};
-use skelflow_contract::files;
+use std::path::Path;
+
+use crate::learn::artifact::{FeatureSet, read_features_arrow, write_metrics};
+use skelflow_contract::metrics::dims;
+use skelflow_contract::{MetricRow, files};
 
 use crate::{StageContext, StageError};
 
@@ -75,6 +78,46 @@ pub(crate) fn drop_same<T: PartialEq>(v: &mut Option<T>, preset: &T) {
     if v.as_ref() == Some(preset) {
         *v = None;
     }
+}
+
+/// A test-set metric of a classifier, under `protocol`, at its `best` or `last` test; with
+/// the labelled fraction when the classifier trained on a labelled subset.
+pub fn test_metric(
+    metric: &str,
+    value: f64,
+    protocol: &str,
+    at: &str,
+    label_fraction: Option<&str>,
+) -> MetricRow {
+    let r = MetricRow::new(metric, value)
+        .with(dims::PROTOCOL, protocol)
+        .with(dims::AT, at)
+        .with(dims::SPLIT, "test");
+    match label_fraction {
+        Some(f) => r.with(dims::LABEL_FRACTION, f),
+        None => r,
+    }
+}
+
+/// A trained classifier's `metrics.json`: top-1 and top-5, `[top1, top5]`, at its best and
+/// at its last test.
+pub fn write_classifier_metrics(
+    out_dir: &Path,
+    protocol: &str,
+    label_fraction: Option<&str>,
+    best: [f64; 2],
+    last: [f64; 2],
+) -> Result<(), StageError> {
+    let row = |metric, value, at| test_metric(metric, value, protocol, at, label_fraction);
+    write_metrics(
+        &out_dir.join(files::METRICS_JSON),
+        vec![
+            row("top1", best[0], "best"),
+            row("top5", best[1], "best"),
+            row("top1", last[0], "last"),
+            row("top5", last[1], "last"),
+        ],
+    )
 }
 
 /// Percent of rows whose label is among the `k` highest scores. `scores` row-major (n, c).
