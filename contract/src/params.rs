@@ -125,6 +125,19 @@ where
     })
 }
 
+/// `Deserialize` for a name-or-structure enum through [`name_or`]:
+/// `deserialize_name_or!(ViewSpec, "a view preset or a list of ops", Preset, List)`.
+#[macro_export]
+macro_rules! deserialize_name_or {
+    ($ty:ident, $expecting:literal, $name:ident, $structure:ident) => {
+        impl<'de> ::serde::Deserialize<'de> for $ty {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $crate::params::name_or(d, $expecting, $ty::$name, $ty::$structure)
+            }
+        }
+    };
+}
+
 /// Documentation of one param, for `skelflow kinds <kind>` and for hints.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ParamSpec {
@@ -485,11 +498,7 @@ mod tests {
         Ops(Vec<Op>),
     }
 
-    impl<'de> Deserialize<'de> for View {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            name_or(d, "a view preset or a list of ops", View::Preset, View::Ops)
-        }
-    }
+    crate::deserialize_name_or!(View, "a view preset or a list of ops", Preset, Ops);
 
     #[derive(Default, Serialize, Deserialize, JsonSchema)]
     #[serde(default, deny_unknown_fields)]

@@ -54,16 +54,12 @@ pub enum Synthetic {
     Corpus(SynthParams),
 }
 
-impl<'de> Deserialize<'de> for Synthetic {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        crate::params::name_or(
-            d,
-            "a corpus size or the synthetic corpus's params",
-            Synthetic::Size,
-            Synthetic::Corpus,
-        )
-    }
-}
+skelflow_contract::deserialize_name_or!(
+    Synthetic,
+    "a corpus size or the synthetic corpus's params",
+    Size,
+    Corpus
+);
 
 impl Default for Synthetic {
     fn default() -> Self {

@@ -31,16 +31,12 @@ pub enum Weights {
     PerStream(BTreeMap<String, f64>),
 }
 
-impl<'de> Deserialize<'de> for Weights {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        crate::params::name_or(
-            d,
-            "a weights preset or a weight per stream",
-            Weights::Preset,
-            Weights::PerStream,
-        )
-    }
-}
+skelflow_contract::deserialize_name_or!(
+    Weights,
+    "a weights preset or a weight per stream",
+    Preset,
+    PerStream
+);
 
 impl Default for Weights {
     fn default() -> Self {

@@ -913,16 +913,7 @@ pub enum ViewSpec {
     List(Vec<Aug>),
 }
 
-impl<'de> Deserialize<'de> for ViewSpec {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        crate::params::name_or(
-            d,
-            "a view preset or a list of ops",
-            ViewSpec::Preset,
-            ViewSpec::List,
-        )
-    }
-}
+skelflow_contract::deserialize_name_or!(ViewSpec, "a view preset or a list of ops", Preset, List);
 
 impl ViewSpec {
     pub fn resolve(&self) -> Result<Vec<Aug>, String> {

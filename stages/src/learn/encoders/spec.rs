@@ -1,7 +1,7 @@
 //! An encoder as a pipeline writes it: a preset name or a full config.
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::EncoderConfig;
 use crate::params::ParamError;
@@ -15,16 +15,12 @@ pub enum EncoderSpec {
     Config(EncoderConfig),
 }
 
-impl<'de> Deserialize<'de> for EncoderSpec {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        crate::params::name_or(
-            d,
-            "an encoder preset name or an encoder config",
-            EncoderSpec::Preset,
-            EncoderSpec::Config,
-        )
-    }
-}
+skelflow_contract::deserialize_name_or!(
+    EncoderSpec,
+    "an encoder preset name or an encoder config",
+    Preset,
+    Config
+);
 
 impl Default for EncoderSpec {
     fn default() -> Self {
